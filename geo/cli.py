@@ -1,0 +1,314 @@
+"""The ``yizhan`` command line: a thin shell over :mod:`geo` (and :mod:`webapp` for ``serve``).
+
+Every verb documents itself (``yizhan --help``, ``yizhan VERB --help``). The database is the
+SQLite file in the instance folder unless ``--database`` or ``YIZHAN_DATABASE_URL`` says
+otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from geo.errors import ImportRefused, YizhanError
+from geo.settings import DATA_DIR, Settings
+
+DEMO_REGISTRY = DATA_DIR / "demo" / "stations.csv"
+
+
+class Context:
+    def __init__(self, database: str | None) -> None:
+        overrides = {"database_url": database} if database else {}
+        self.settings = Settings.from_env(**overrides)
+        self.settings.register_taxonomy()
+        self._repo = None
+
+    @property
+    def repo(self):
+        from geo.store import StationRepository
+
+        if self._repo is None:
+            self._repo = StationRepository.from_url(self.settings.database)
+        return self._repo
+
+    def ready_repo(self):
+        """The repository, after making sure the schema exists (first run creates it)."""
+        self.repo.init_schema()
+        return self.repo
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--database",
+    envvar="YIZHAN_DATABASE_URL",
+    metavar="URL",
+    help="SQLAlchemy database URL (default: SQLite in the instance folder).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.pass_context
+def main(ctx: click.Context, database: str | None, verbose: bool) -> None:
+    """Yizhan 驿站: union service-station registry, locator and planner."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Context(database)
+
+
+@main.command("init-db")
+@pass_ctx
+def init_db(ctx: Context) -> None:
+    """Create the database schema, or upgrade it to the newest version."""
+    revision = ctx.repo.init_schema()
+    click.echo(f"database ready at schema {revision}: {_safe_url(ctx.settings.database)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _print_issues(report, limit: int = 20) -> None:
+    for issue in report.rejected[:limit]:
+        click.echo(
+            f"  rejected line {issue.line} [{issue.field}]: {issue.reason}"
+            + (f" ({issue.value})" if issue.value else ""),
+            err=True,
+        )
+    if len(report.rejected) > limit:
+        click.echo(f"  … {len(report.rejected) - limit} more; see --report", err=True)
+    for issue in report.warnings[:limit]:
+        click.echo(f"  warning line {issue.line} [{issue.field}]: {issue.reason}", err=True)
+    if len(report.warnings) > limit:
+        click.echo(f"  … {len(report.warnings) - limit} more warnings; see --report", err=True)
+
+
+def _run_import(
+    ctx: Context, path: Path, strict: bool, fmt, crs, sheet, fix_swapped, report_path: Path | None
+) -> int:
+    from geo.records import import_registry
+
+    repo = ctx.ready_repo()
+    try:
+        report = import_registry(
+            repo,
+            path,
+            strict=strict,
+            fmt=fmt,
+            crs=crs or ctx.settings.default_crs,
+            sheet=sheet,
+            fix_swapped=fix_swapped,
+            duplicate_radius_m=ctx.settings.duplicate_radius_m,
+        )
+    except ImportRefused as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:
+            _print_issues(report)
+            if report_path:
+                report_path.write_text(
+                    json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+                )
+        click.echo(f"import refused: {exc.message}", err=True)
+        return 2
+    click.echo(report.summary())
+    _print_issues(report)
+    if report_path:
+        report_path.write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    return 1 if report.rejected else 0
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--strict", is_flag=True, help="Import nothing if any row is rejected (exit status 2)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "geojson", "gpkg"]),
+    help="File format (default: from the extension).",
+)
+@click.option(
+    "--crs",
+    type=str,
+    metavar="SYSTEM",
+    help="Coordinate system of rows without a 坐标系 value: wgs84 (also CGCS2000), "
+    "gcj02 (Amap/Tencent) or bd09 (Baidu). Default: YIZHAN_DEFAULT_CRS.",
+)
+@click.option("--sheet", help="Excel sheet name (default: the first sheet).")
+@click.option(
+    "--no-fix-swapped",
+    "fix_swapped",
+    flag_value=False,
+    default=True,
+    help="Reject rows whose latitude/longitude look swapped instead of fixing them.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the row-level report (imported, updated, rejected, warnings) as JSON.",
+)
+@pass_ctx
+def import_cmd(
+    ctx: Context, path: Path, strict: bool, fmt, crs, sheet, fix_swapped, report_path
+) -> None:
+    """Validate a station registry (CSV, XLSX, GeoJSON, GeoPackage) and store it.
+
+    Valid rows are committed in one transaction and the rest reported (exit status 1 when
+    anything was rejected); with --strict nothing is committed if any row is rejected (exit
+    status 2). Re-importing a file updates stations, never duplicates them.
+    """
+    try:
+        sys.exit(_run_import(ctx, path, strict, fmt, crs, sheet, fix_swapped, report_path))
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@main.command()
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the import report as JSON.",
+)
+@pass_ctx
+def demo(ctx: Context, report_path) -> None:
+    """Load the bundled illustrative demo registry (positions approximate)."""
+    code = _run_import(ctx, DEMO_REGISTRY, False, None, None, None, True, report_path)
+    click.echo("demo registry loaded (illustrative data, positions approximate)")
+    sys.exit(code)
+
+
+@main.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "geojson", "gpkg"]),
+    help="Output format (default: from the extension of --out).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Output file.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="CSV/XLSX headers and labels: English field names or Chinese (名称, 类型 …).",
+)
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--county", help="Only this county (code or name).")
+@pass_ctx
+def export_cmd(ctx: Context, fmt, out: Path, lang: str, kinds, county) -> None:
+    """Export stations (WGS-84) to CSV, XLSX, GeoJSON or GeoPackage."""
+    from geo.models import parse_kind
+    from geo.records import export_stations
+    from geo.store import StationQuery
+
+    try:
+        q = StationQuery(kinds=tuple(parse_kind(k) for k in kinds), county=county)
+        stations, _ = ctx.ready_repo().query(q)
+        export_stations(stations, out, fmt, lang)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"exported {len(stations)} stations to {out}")
+
+
+@main.command()
+@click.option("--lon", type=float, required=True, help="Longitude (WGS-84).")
+@click.option("--lat", type=float, required=True, help="Latitude (WGS-84).")
+@click.option("-k", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--service", "services", multiple=True, help="Require these services.")
+@click.option("--open-now", is_flag=True, help="Only stations open now (China time).")
+@pass_ctx
+def nearest(ctx: Context, lon, lat, k, kinds, services, open_now) -> None:
+    """Print the k nearest open stations to a point as JSON lines."""
+    from datetime import UTC, datetime
+
+    from geo.index import Filter, StationIndex
+    from geo.models import parse_kind, parse_service
+
+    try:
+        f = Filter.of(
+            [parse_kind(x) for x in kinds],
+            [parse_service(x) for x in services],
+            open_at=datetime.now(UTC) if open_now else None,
+        )
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    index = StationIndex(ctx.ready_repo().all())
+    for hit in index.nearest(lon, lat, k, f):
+        s = hit.station
+        click.echo(
+            json.dumps(
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "distance_m": round(hit.distance_m, 1),
+                    "lon": s.lon,
+                    "lat": s.lat,
+                },
+                ensure_ascii=False,
+            )
+        )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT, else 5000).")
+@click.option(
+    "--threads",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Worker threads of the WSGI server (waitress).",
+)
+@click.option("--debug", is_flag=True, help="Flask's development server with reloader.")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) -> None:
+    """Serve the locator map and the API (production WSGI server: waitress)."""
+    from webapp import create_app
+
+    port = port or int(os.environ.get("PORT") or 5000)
+    ctx.ready_repo()
+    app = create_app({"DATABASE_URL": ctx.settings.database})
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"Yizhan serving on http://{shown}:{port}/  (Ctrl+C to stop)", err=False)
+    sys.stdout.flush()
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+
+
+@main.command("settings")
+def settings_cmd() -> None:
+    """List every setting: environment variable, default and meaning."""
+    from geo.settings import documented_settings
+
+    for _name, env, default, help_text in documented_settings():
+        click.echo(f"{env} (default: {default!s})\n    {help_text}")
+
+
+if __name__ == "__main__":  # python -m geo.cli
+    main()

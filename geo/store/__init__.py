@@ -1,0 +1,14 @@
+"""Storage: SQLAlchemy 2 schema, engine and the station repository.
+
+SQLite (a file in the instance folder) is the embedded default; any SQLAlchemy URL works
+through the same repository (``YIZHAN_DATABASE_URL``).
+"""
+
+from geo.store.repository import (
+    SaveResult,
+    StationQuery,
+    StationRepository,
+    create_engine,
+)
+
+__all__ = ["SaveResult", "StationQuery", "StationRepository", "create_engine"]

@@ -1,0 +1,323 @@
+"""Station repository: the only code that reads or writes the station tables.
+
+It speaks SQLAlchemy 2 Core and returns :class:`geo.models.Station` objects. Every write runs in
+one transaction and bumps a *revision* counter, so in-memory indexes (and other processes, such
+as a running server after ``yizhan import``) can tell cheaply that the stations changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from geo.crs import CoordSystem
+from geo.models import Precision, Station, Status
+from geo.store.schema import meta, stations
+
+LOGGER = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+_CHUNK = 500  # ids per IN (...) clause: well below SQLite's variable limit
+
+_STATION_FIELDS = [c.name for c in stations.columns]
+
+
+def create_engine(url: str) -> Engine:
+    """Create an engine for ``url``; for SQLite, create the folder and enable WAL.
+
+    WAL lets a running server read while ``yizhan import`` writes.
+    """
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    return engine
+
+
+def _to_row(s: Station) -> dict:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "name_en": s.name_en,
+        "kind": s.kind,
+        "services": ",".join(s.services),
+        "address": s.address,
+        "province_code": s.province_code,
+        "province": s.province,
+        "prefecture_code": s.prefecture_code,
+        "prefecture": s.prefecture,
+        "county_code": s.county_code,
+        "county": s.county,
+        "township_code": s.township_code,
+        "township": s.township,
+        "village_code": s.village_code,
+        "village": s.village,
+        "lon": s.lon,
+        "lat": s.lat,
+        "orig_lon": s.orig_lon,
+        "orig_lat": s.orig_lat,
+        "orig_crs": s.orig_crs.value if s.orig_crs else None,
+        "precision": s.precision.value,
+        "hours": s.hours,
+        "phone": s.phone,
+        "union_name": s.union,
+        "status": s.status.value,
+        "demo": bool(s.demo),
+        "source": s.source,
+        "notes": s.notes,
+        "updated_at": s.updated_at,
+        "extra": dict(s.extra) or None,
+    }
+
+
+def _from_row(r: sa.RowMapping) -> Station:
+    updated = r["updated_at"]
+    if updated is not None and updated.tzinfo is None:
+        updated = updated.replace(tzinfo=UTC)  # SQLite returns naive UTC
+    return Station(
+        id=r["id"],
+        name=r["name"],
+        name_en=r["name_en"],
+        kind=r["kind"],
+        services=tuple(filter(None, (r["services"] or "").split(","))),
+        address=r["address"],
+        province_code=r["province_code"],
+        province=r["province"],
+        prefecture_code=r["prefecture_code"],
+        prefecture=r["prefecture"],
+        county_code=r["county_code"],
+        county=r["county"],
+        township_code=r["township_code"],
+        township=r["township"],
+        village_code=r["village_code"],
+        village=r["village"],
+        lon=r["lon"],
+        lat=r["lat"],
+        orig_lon=r["orig_lon"],
+        orig_lat=r["orig_lat"],
+        orig_crs=CoordSystem(r["orig_crs"]) if r["orig_crs"] else None,
+        precision=Precision(r["precision"]),
+        hours=r["hours"],
+        phone=r["phone"],
+        union=r["union_name"],
+        status=Status(r["status"]),
+        demo=bool(r["demo"]),
+        source=r["source"],
+        notes=r["notes"],
+        updated_at=updated,
+        extra=dict(r["extra"] or {}),
+    )
+
+
+def _comparable(row: dict) -> dict:
+    """A row without its timestamp, with times normalised, for change detection."""
+    return {k: v for k, v in row.items() if k != "updated_at"}
+
+
+@dataclass
+class SaveResult:
+    """Which ids a save inserted, updated, or left as they were."""
+
+    inserted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StationQuery:
+    """Filters for :meth:`StationRepository.query` (all optional, combined with AND).
+
+    ``bbox`` is ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84; ``county`` matches a
+    county code or a county name; ``services`` requires every listed service.
+    """
+
+    kinds: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    county: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    statuses: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+
+
+class StationRepository:
+    """Reads and writes stations on one database (any SQLAlchemy URL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> StationRepository:
+        return cls(create_engine(url))
+
+    # -- schema ------------------------------------------------------------------------
+    def init_schema(self) -> str:
+        """Create or upgrade the schema to the newest migration; return its revision."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+
+    def schema_ready(self) -> bool:
+        """Whether the station tables exist (``yizhan init-db`` has run)."""
+        return sa.inspect(self.engine).has_table("stations")
+
+    # -- reading -----------------------------------------------------------------------
+    def revision(self) -> int:
+        """A counter bumped by every write (0 for a fresh database)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "revision"))
+            return int(value.scalar() or 0)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(stations)).scalar_one()
+
+    def get(self, station_id: str) -> Station | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(stations.select().where(stations.c.id == station_id)).first()
+        return _from_row(row._mapping) if row else None
+
+    def all(self) -> list[Station]:
+        """Every station, ordered by id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(stations.select().order_by(stations.c.id)).mappings()
+            return [_from_row(r) for r in rows]
+
+    def _where(self, q: StationQuery) -> list:
+        c = stations.c
+        clauses = []
+        if q.kinds:
+            clauses.append(c.kind.in_(q.kinds))
+        for service in q.services:
+            # services is a comma list of codes: match a whole code with delimiters.
+            clauses.append(("," + c.services + ",").contains(f",{service},"))
+        if q.county:
+            clauses.append(sa.or_(c.county_code == q.county, c.county == q.county))
+        if q.bbox:
+            x0, y0, x1, y1 = q.bbox
+            clauses += [c.lon >= x0, c.lon <= x1, c.lat >= y0, c.lat <= y1]
+        if q.statuses:
+            clauses.append(c.status.in_(q.statuses))
+        if q.ids:
+            clauses.append(c.id.in_(q.ids))
+        return clauses
+
+    def query(
+        self, q: StationQuery = StationQuery(), limit: int | None = None, offset: int = 0
+    ) -> tuple[list[Station], int]:
+        """Stations matching ``q`` ordered by id, and the total number matched."""
+        where = self._where(q)
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(stations).where(*where)
+            ).scalar_one()
+            sel = stations.select().where(*where).order_by(stations.c.id).offset(offset)
+            if limit is not None:
+                sel = sel.limit(limit)
+            return [_from_row(r) for r in conn.execute(sel).mappings()], total
+
+    def positions(self) -> list[tuple[str, str, float | None, float | None]]:
+        """``(id, name, lon, lat)`` of every station (cheap; for duplicate checks)."""
+        c = stations.c
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.select(c.id, c.name, c.lon, c.lat))]
+
+    # -- writing -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: everything written inside commits together or not at all."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def save(self, items: Iterable[Station], conn: Connection | None = None) -> SaveResult:
+        """Insert new stations and update changed ones (by id), in one transaction.
+
+        A station whose stored row equals the new one (ignoring ``updated_at``) is left as it
+        is, so re-importing a file changes nothing. Stations without ``updated_at`` get the
+        time of the save.
+        """
+        if conn is None:
+            with self.transaction() as conn:
+                return self.save(items, conn)
+        now = datetime.now(UTC)
+        rows = [_to_row(s) for s in items]
+        result = SaveResult()
+        existing: dict[str, dict] = {}
+        ids = [r["id"] for r in rows]
+        for i in range(0, len(ids), _CHUNK):
+            sel = stations.select().where(stations.c.id.in_(ids[i : i + _CHUNK]))
+            for r in conn.execute(sel).mappings():
+                existing[r["id"]] = _to_row(_from_row(r))
+        inserts, updates = [], []
+        for row in rows:
+            old = existing.get(row["id"])
+            if old is not None and _comparable(old) == _comparable(row):
+                result.unchanged.append(row["id"])
+                continue
+            if row["updated_at"] is None:
+                row["updated_at"] = now
+            if old is None:
+                inserts.append(row)
+                result.inserted.append(row["id"])
+            else:
+                updates.append({**row, "_id": row["id"]})
+                result.updated.append(row["id"])
+        if inserts:
+            conn.execute(stations.insert(), inserts)
+        if updates:
+            stmt = (
+                stations.update()
+                .where(stations.c.id == sa.bindparam("_id"))
+                .values({k: sa.bindparam(k) for k in _STATION_FIELDS if k != "id"})
+            )
+            conn.execute(stmt, [{k: v for k, v in u.items() if k != "id"} for u in updates])
+        if inserts or updates:
+            self._bump(conn)
+        LOGGER.info(
+            "saved stations: %d new, %d updated, %d unchanged",
+            len(result.inserted),
+            len(result.updated),
+            len(result.unchanged),
+        )
+        return result
+
+    def delete(self, ids: Sequence[str], conn: Connection | None = None) -> int:
+        """Delete stations by id; return how many were deleted."""
+        if conn is None:
+            with self.transaction() as conn:
+                return self.delete(ids, conn)
+        n = 0
+        for i in range(0, len(ids), _CHUNK):
+            n += conn.execute(
+                stations.delete().where(stations.c.id.in_(ids[i : i + _CHUNK]))
+            ).rowcount
+        if n:
+            self._bump(conn)
+        return n
+
+    def _bump(self, conn: Connection) -> None:
+        current = conn.execute(sa.select(meta.c.value).where(meta.c.key == "revision")).scalar()
+        if current is None:
+            conn.execute(meta.insert().values(key="revision", value="1"))
+        else:
+            conn.execute(
+                meta.update().where(meta.c.key == "revision").values(value=str(int(current) + 1))
+            )

@@ -1,0 +1,94 @@
+"""Test helpers shared by the test modules: paths, the real CLI, a real served process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real CLI (``python -m geo.cli``) in a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "geo.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"yizhan {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+class LiveServer:
+    """A real ``yizhan serve`` process (waitress) on a free loopback port."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.db_url = f"sqlite:///{tmp / 'yizhan.db'}"
+        self.env = {
+            **os.environ,
+            "YIZHAN_DATABASE_URL": self.db_url,
+            "YIZHAN_TILE_URL": "",
+        }  # no tiles: tests run offline
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return cli(*args, env=self.env, check=check)
+
+    def start(self) -> LiveServer:
+        self.cli("init-db")
+        self.cli("demo")
+        self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "geo.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.tmp / "server.log").read_text())
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start in 60 s")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.log.close()

@@ -1,0 +1,137 @@
+"""Spatial index: nearest/within/bbox checked against brute-force haversine on seeded data."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from geo.crs import distance_m
+from geo.index import ANY, Filter, LiveIndex, StationIndex
+from geo.models import Station, Status
+
+KINDS = ["rest_stop", "legal_aid", "workers_home"]
+SERVICES = ["drinking_water", "toilet", "nursing_room"]
+
+
+def make_stations(n: int, seed: int = 42) -> list[Station]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        out.append(
+            Station(
+                id=f"S{i:05d}",
+                name=f"站{i}",
+                kind=rng.choice(KINDS),
+                lon=rng.uniform(104.0, 112.0),
+                lat=rng.uniform(21.0, 27.0),
+                services=tuple(sorted(rng.sample(SERVICES, rng.randint(0, 3)))),
+                status=rng.choice([Status.OPEN] * 8 + [Status.CLOSED, Status.PLANNED]),
+                hours=rng.choice(["24小时", "周一至周五 09:00-17:00", None, "每天 20:00-23:00"]),
+            )
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def stations():
+    return make_stations(3000)
+
+
+@pytest.fixture(scope="module")
+def index(stations):
+    return StationIndex(stations)
+
+
+def brute(stations, lon, lat, accept):
+    rows = [(float(distance_m(lon, lat, s.lon, s.lat)), s.id) for s in stations if accept(s)]
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nearest_matches_brute_force(stations, index, seed):
+    rng = random.Random(seed)
+    lon, lat = rng.uniform(104, 112), rng.uniform(21, 27)
+    hits = index.nearest(lon, lat, 7, ANY)
+    expected = brute(stations, lon, lat, lambda s: True)[:7]
+    assert [h.station.id for h in hits] == [i for _, i in expected]
+    np.testing.assert_allclose([h.distance_m for h in hits], [d for d, _ in expected], rtol=1e-9)
+
+
+def test_filters_match_brute_force(stations, index):
+    at = datetime(2026, 11, 23, 21, 0)  # Monday 21:00 China time
+    f = Filter.of(kinds=["rest_stop", "legal_aid"], services=["toilet"], open_at=at)
+    hits = index.nearest(108.0, 24.0, 10, f)
+
+    def accept(s):
+        return (
+            s.kind in f.kinds
+            and "toilet" in s.services
+            and s.status is Status.OPEN
+            and s.is_open(at) is True
+        )
+
+    assert [h.station.id for h in hits] == [i for _, i in brute(stations, 108, 24, accept)[:10]]
+    default = index.nearest(108.0, 24.0, 20)  # default: operating stations only
+    assert all(h.station.status is Status.OPEN for h in default)
+
+
+def test_selective_filter_and_too_few_matches(stations, index):
+    f = Filter.of(kinds=["workers_home"], services=["drinking_water", "toilet", "nursing_room"])
+    everything = index.nearest(108.0, 24.0, 10_000, f)
+    expected = [
+        i
+        for _, i in brute(
+            stations,
+            108,
+            24,
+            lambda s: s.kind == "workers_home" and s.status is Status.OPEN and len(s.services) == 3,
+        )
+    ]
+    assert [h.station.id for h in everything] == expected and len(expected) < 10_000
+
+
+def test_within_and_max_distance(stations, index):
+    hits = index.within(108.0, 24.0, 50_000, ANY)
+    expected = [i for d, i in brute(stations, 108, 24, lambda s: True) if d <= 50_000]
+    assert [h.station.id for h in hits] == expected
+    capped = index.nearest(108.0, 24.0, 1000, ANY, max_distance_m=50_000)
+    assert [h.station.id for h in capped] == expected
+
+
+def test_bbox(stations, index):
+    got = {
+        s.id for s in index.in_bbox(106, 22, 107, 23, Filter.of(kinds=["legal_aid"], statuses=None))
+    }
+    assert got == {
+        s.id
+        for s in stations
+        if 106 <= s.lon <= 107 and 22 <= s.lat <= 23 and s.kind == "legal_aid"
+    }
+
+
+def test_vectorised_query_matches_scalar(stations, index):
+    lon = np.array([105.0, 108.0, 111.0])
+    lat = np.array([22.0, 24.0, 26.0])
+    dist, idx = index.query(lon, lat, k=3)
+    for j in range(3):
+        hits = index.nearest(lon[j], lat[j], 3, ANY)
+        assert [index.stations[i].id for i in idx[j]] == [h.station.id for h in hits]
+        np.testing.assert_allclose(dist[j], [h.distance_m for h in hits])
+
+
+def test_empty_index():
+    empty = StationIndex([Station(id="x", name="无坐标", kind="rest_stop")])
+    assert len(empty) == 0 and empty.nearest(108, 24, 5) == [] and empty.within(108, 24, 1e6) == []
+
+
+def test_live_index_rebuilds_when_the_registry_changes(repo):
+    live = LiveIndex(repo)
+    assert len(live.get()) == 0
+    repo.save(make_stations(10))
+    first = live.get()
+    assert len(first) == 10 and live.get() is first  # unchanged: same object
+    repo.delete(["S00000"])
+    assert len(live.get()) == 9
