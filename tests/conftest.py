@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from support import LiveServer
 
 from geo.store import StationRepository
+from support import LiveServer
 
 
 @pytest.fixture

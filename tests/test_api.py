@@ -7,10 +7,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-from support import DATA
 
 from geo.crs import distance_m
 from geo.records import import_registry
+from support import DATA
 
 
 @pytest.fixture

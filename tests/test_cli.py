@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import pytest
+
 from support import DATA, ROOT, cli, free_port
 
 

@@ -7,7 +7,6 @@ import sqlite3
 
 import openpyxl
 import pytest
-from support import DATA
 
 from geo import crs
 from geo.errors import FileFormatError, ImportRefused
@@ -18,6 +17,7 @@ from geo.records import (
     normalise_text,
     read_registry,
 )
+from support import DATA
 
 
 def _by_line(report):

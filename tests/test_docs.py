@@ -1,0 +1,50 @@
+"""The README stays true: every setting, CLI verb and API route is documented there."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from geo.cli import main
+from geo.settings import documented_settings
+from support import ROOT
+from webapp import create_app
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("env", [env for _, env, _, _ in documented_settings()])
+def test_every_setting_is_documented(env):
+    assert f"`{env}`" in README
+
+
+def test_every_setting_has_help():
+    for name, _, _, help_text in documented_settings():
+        assert len(help_text) > 20, name
+
+
+@pytest.mark.parametrize("verb", sorted(main.commands))
+def test_every_cli_verb_is_documented(verb):
+    assert f"yizhan {verb}" in README
+
+
+def test_every_route_is_documented(tmp_path):
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
+    rules = {
+        re.sub(r"<[^>]+>", "<id>", r.rule)
+        for r in app.url_map.iter_rules()
+        if not r.rule.startswith("/static")
+    }
+    for rule in rules:
+        assert (
+            f"`GET {rule}" in README
+            or f"`GET {rule}`" in README
+            or (rule == "/api/services" and "`GET /api/services`" in README)
+        ), rule
+    app.extensions["yizhan"]["repo"].engine.dispose()
+
+
+def test_two_commands_and_ci():
+    assert "make serve" in README and "make test" in README
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
