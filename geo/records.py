@@ -13,8 +13,8 @@ the field and the reason):
   latitude and whose latitude looks like a Chinese longitude is taken as swapped: it is fixed
   and a warning is reported (``fix_swapped=False`` rejects it instead).
 * Coordinates are converted from their declared system (``坐标系`` column per row, else the
-  file's ``crs``) to WGS-84; the original is kept for audit. A point outside China's extent is
-  rejected.
+  file's ``crs``) to WGS-84; the original is kept for audit. A point outside China (the
+  outline of :func:`geo.crs.in_china`) is rejected.
 * Text is normalised: full-width digits and letters to ASCII (NFKC), stray spaces collapsed.
 * Duplicates: the same id twice, or the same name within ``duplicate_radius_m`` (50 m) of a
   row earlier in the file or of a stored station with another id, are rejected.
@@ -61,7 +61,8 @@ from geo.models import (
 
 LOGGER = logging.getLogger(__name__)
 
-#: China's extent used for the "outside China" check (WGS-84 degrees, generous margins).
+#: China's extent in WGS-84 degrees: a cheap test for "looks like a Chinese lon/lat" when
+#: detecting swapped coordinates. The "outside China" check itself is :func:`geo.crs.in_china`.
 CHINA_BOUNDS = (73.4, 3.8, 135.1, 53.6)
 
 #: Canonical field → accepted header spellings (compared after NFKC, lower-case, no spaces).
@@ -542,8 +543,7 @@ def validate_rows(
     for system in set(systems.tolist()):
         mask = systems == system
         lon[mask], lat[mask] = _crs.to_wgs84(lon[mask], lat[mask], system)
-    x0, y0, x1, y1 = CHINA_BOUNDS
-    inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+    inside = np.asarray(_crs.in_china(lon, lat), dtype=bool)
 
     kept: list[Station] = []
     for cand, x, y, ok in zip(candidates, lon.tolist(), lat.tolist(), inside.tolist(), strict=True):
