@@ -29,6 +29,7 @@ taken to be China time already.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -132,13 +133,17 @@ class OpeningHours:
 
     @classmethod
     def parse(cls, text: str | None) -> OpeningHours:
-        """Parse ``text`` (see the module docstring).
+        """Parse ``text`` (see the module docstring); results are cached by text.
 
         Raises
         ------
         ValidationError
             With ``field="hours"`` and the fragment that could not be read.
         """
+        return _parse_cached(cls, text or "")
+
+    @classmethod
+    def _parse(cls, text: str) -> OpeningHours:
         raw = (text or "").strip()
         norm = unicodedata.normalize("NFKC", raw).lower().strip()
         if not norm:
@@ -225,6 +230,11 @@ class OpeningHours:
                 break
             end = max(later)
         return end
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(cls: type[OpeningHours], text: str) -> OpeningHours:
+    return cls._parse(text)
 
 
 def to_china_time(at: datetime | None = None) -> datetime:

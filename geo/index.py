@@ -3,17 +3,18 @@
 Positions are unit vectors on the sphere in a :class:`scipy.spatial.cKDTree`; the straight-line
 (chord) distance between unit vectors is monotone in the great-circle distance, so the tree's
 nearest neighbours are the great-circle nearest ones, and distances are converted back to
-metres exactly (``d = 2R·asin(chord/2)``). Filters by kind use one tree per kind set (built on
-first use); filters by service, status and open-now examine a growing number of candidates
-from the tree, so a filtered query costs about as much as an unfiltered one unless the filter
-is very selective. :class:`LiveIndex` rebuilds the index when the repository's revision
-changes.
+metres exactly (``d = 2R·asin(chord/2)``). Filters by kind and status use a tree over just
+those stations (built on first use, a bounded number cached); filters by service (bit masks)
+and open-now (evaluated once per distinct hours text) examine a growing number of candidates
+from that tree, never re-examining one. :class:`LiveIndex` rebuilds the index when the
+repository's revision changes.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,6 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geo.crs import EARTH_RADIUS_M
-from geo.hours import OpeningHours
 from geo.models import Nearby, Station, Status
 
 
@@ -74,51 +74,95 @@ ANY = Filter(statuses=frozenset())
 class StationIndex:
     """A read-only spatial index over stations that have coordinates."""
 
+    #: Subset trees kept per (kinds, statuses) filter; the oldest is dropped past this.
+    MAX_SUBSET_TREES = 32
+
     def __init__(self, stations: Sequence[Station]) -> None:
         located = [s for s in stations if s.lon is not None and s.lat is not None]
         self.stations: list[Station] = located
         self.lon = np.fromiter((s.lon for s in located), float, len(located))
         self.lat = np.fromiter((s.lat for s in located), float, len(located))
         self.xyz = lonlat_to_xyz(self.lon, self.lat).reshape(-1, 3)
-        self.kind = np.array([s.kind for s in located], dtype=object)
-        self.status = np.array([s.status.value for s in located], dtype=object)
-        self._service_sets = [frozenset(s.services) for s in located]
+        self._kind = [s.kind for s in located]
+        self._status = [s.status.value for s in located]
+        self._hours_text = [s.hours or "" for s in located]
+        # Services as bit masks: one int per station, one bit per service code.
+        self._service_bit: dict[str, int] = {}
+        masks = []
+        for s in located:
+            m = 0
+            for code in s.services:
+                m |= 1 << self._service_bit.setdefault(code, len(self._service_bit))
+            masks.append(m)
+        self._services = masks
         self._tree = cKDTree(self.xyz) if located else None
-        self._kind_trees: dict[frozenset[str], tuple[cKDTree | None, np.ndarray]] = {}
-        self._hours: dict[int, OpeningHours] = {}
+        self._subsets: dict[tuple, tuple[cKDTree | None, list[int]]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.stations)
 
     # -- helpers -------------------------------------------------------------------------
-    def _tree_for(self, kinds: frozenset[str]) -> tuple[cKDTree | None, np.ndarray | None]:
-        """The tree to search and the map from its positions to station positions."""
-        if not kinds:
+    def _tree_for(self, f: Filter) -> tuple[cKDTree | None, list[int] | None]:
+        """The tree holding exactly the stations of ``f``'s kinds and statuses.
+
+        Returns the tree and the map from its positions to station positions (``None``
+        for the full tree). Subset trees are built on first use and cached.
+        """
+        if not f.kinds and not f.statuses:
             return self._tree, None
+        key = (f.kinds, f.statuses)
+        found = self._subsets.get(key)
+        if found is not None:
+            return found
         with self._lock:
-            if kinds not in self._kind_trees:
-                ids = np.flatnonzero(np.isin(self.kind, list(kinds)))
+            if key not in self._subsets:
+                keep = np.ones(len(self.stations), dtype=bool)
+                if f.kinds:
+                    keep &= np.isin(np.array(self._kind, dtype=object), list(f.kinds))
+                if f.statuses:
+                    keep &= np.isin(np.array(self._status, dtype=object), list(f.statuses))
+                ids = np.flatnonzero(keep)
                 tree = cKDTree(self.xyz[ids]) if len(ids) else None
-                self._kind_trees[kinds] = (tree, ids)
-            return self._kind_trees[kinds]
+                if len(self._subsets) >= self.MAX_SUBSET_TREES:
+                    self._subsets.pop(next(iter(self._subsets)))
+                self._subsets[key] = (tree, ids.tolist())
+            return self._subsets[key]
 
-    def _accepts(self, i: int, f: Filter) -> bool:
-        if f.statuses and self.status[i] not in f.statuses:
-            return False
-        if f.services and not f.services <= self._service_sets[i]:
-            return False
-        if f.open_at is not None:
-            hours = self._hours.get(i)
-            if hours is None:
-                hours = self._hours[i] = self.stations[i].opening_hours
-            if self.status[i] != Status.OPEN.value or hours.is_open(f.open_at) is not True:
+    def _service_mask(self, f: Filter) -> int | None:
+        """Bit mask of the required services; ``None`` if one is offered nowhere."""
+        mask = 0
+        for code in f.services:
+            if code not in self._service_bit:
+                return None
+            mask |= 1 << self._service_bit[code]
+        return mask
+
+    def _checker(self, f: Filter):
+        """A predicate on station positions for the filters trees do not handle."""
+        need = self._service_mask(f)
+        if need is None:
+            return lambda i: False
+        services, status, hours = self._services, self._status, self._hours_text
+        at = f.open_at
+        open_by_text: dict[str, bool] = {}  # one evaluation per distinct hours text
+
+        def accept(i: int) -> bool:
+            if need and services[i] & need != need:
                 return False
-        return True
+            if at is not None:
+                if status[i] != Status.OPEN.value:
+                    return False
+                text = hours[i]
+                ok = open_by_text.get(text)
+                if ok is None:
+                    hours_i = self.stations[i].opening_hours  # unreadable text: unknown
+                    ok = open_by_text[text] = hours_i.is_open(at) is True
+                if not ok:
+                    return False
+            return True
 
-    @staticmethod
-    def _needs_check(f: Filter) -> bool:
-        return bool(f.statuses or f.services or f.open_at is not None)
+        return accept if (need or at is not None) else None
 
     # -- queries -------------------------------------------------------------------------
     def query(self, lon, lat, k: int = 1, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -146,55 +190,59 @@ class StationIndex:
         """The ``k`` nearest stations to a point passing filter ``f``, nearest first."""
         if k < 1:
             return []
-        tree, ids = self._tree_for(f.kinds)
+        tree, ids = self._tree_for(f)
         if tree is None:
             return []
-        cl = math.cos(math.radians(lat))
-        point = (
-            cl * math.cos(math.radians(lon)),
-            cl * math.sin(math.radians(lon)),
-            math.sin(math.radians(lat)),
-        )
-        bound = m_to_chord(max_distance_m) if max_distance_m is not None else np.inf
+        accept = self._checker(f)
+        lon_r, lat_r = math.radians(lon), math.radians(lat)
+        cl = math.cos(lat_r)
+        point = (cl * math.cos(lon_r), cl * math.sin(lon_r), math.sin(lat_r))
+        bound = m_to_chord(max_distance_m) if max_distance_m is not None else math.inf
         n = tree.n
-        want = k if not self._needs_check(f) else min(n, max(4 * k, 16))
+        want = min(n, k if accept is None else max(4 * k, 16))
+        examined = 0
+        found: list[Nearby] = []
+        stations, two_r = self.stations, 2.0 * EARTH_RADIUS_M
         while True:
-            chord, pos = tree.query(point, k=min(want, n), distance_upper_bound=bound)
-            chord, pos = np.atleast_1d(chord), np.atleast_1d(pos)
-            found: list[Nearby] = []
-            for c, p in zip(chord.tolist(), pos.tolist(), strict=True):
-                if p >= n:
-                    break
-                i = int(ids[p]) if ids is not None else p
-                if self._accepts(i, f):
-                    found.append(Nearby(self.stations[i], float(chord_to_m(c))))
+            chord, pos = tree.query(point, k=[*range(1, want + 1)], distance_upper_bound=bound)
+            for c, p in zip(chord.tolist()[examined:], pos.tolist()[examined:], strict=True):
+                if p >= n:  # no more points within the bound
+                    return found
+                i = ids[p] if ids is not None else p
+                if accept is None or accept(i):
+                    found.append(Nearby(stations[i], two_r * math.asin(min(c * 0.5, 1.0))))
                     if len(found) == k:
                         return found
-            exhausted = want >= n or (len(chord) and pos[-1] >= n)
-            if exhausted:
+            if want >= n:
                 return found
-            want = min(n, want * 4)
+            examined, want = want, min(n, want * 4)
 
     def within(self, lon: float, lat: float, radius_m: float, f: Filter = Filter()) -> list[Nearby]:
         """Every station passing ``f`` within ``radius_m`` of a point, nearest first."""
-        tree, ids = self._tree_for(f.kinds)
+        tree, ids = self._tree_for(f)
         if tree is None:
             return []
         point = lonlat_to_xyz(lon, lat)
-        idx = np.asarray(tree.query_ball_point(point, m_to_chord(radius_m)), dtype=np.intp)
-        if ids is not None:
-            idx = ids[idx]
-        if self._needs_check(f):
-            idx = idx[[self._accepts(int(i), f) for i in idx]] if len(idx) else idx
-        dist = chord_to_m(np.linalg.norm(self.xyz[idx] - point, axis=1))
+        pos = tree.query_ball_point(point, m_to_chord(radius_m))
+        idx = [ids[p] for p in pos] if ids is not None else list(pos)
+        accept = self._checker(f)
+        if accept is not None:
+            idx = [i for i in idx if accept(i)]
+        idx_arr = np.asarray(idx, dtype=np.intp)
+        dist = chord_to_m(np.linalg.norm(self.xyz[idx_arr] - point, axis=1))
         order = np.argsort(dist, kind="stable")
         return [
             Nearby(self.stations[i], float(d))
-            for i, d in zip(idx[order].tolist(), dist[order].tolist(), strict=True)
+            for i, d in zip(idx_arr[order].tolist(), dist[order].tolist(), strict=True)
         ]
 
     def in_bbox(
-        self, min_lon: float, min_lat: float, max_lon: float, max_lat: float, f: Filter = ANY
+        self,
+        min_lon: float,
+        min_lat: float,
+        max_lon: float,
+        max_lat: float,
+        f: Filter = ANY,
     ) -> list[Station]:
         """Stations passing ``f`` inside a WGS-84 bounding box (vectorised mask)."""
         mask = (
@@ -203,30 +251,41 @@ class StationIndex:
             & (self.lat >= min_lat)
             & (self.lat <= max_lat)
         )
-        if f.kinds:
-            mask &= np.isin(self.kind, list(f.kinds))
-        idx = np.flatnonzero(mask)
-        return [self.stations[i] for i in idx if not self._needs_check(f) or self._accepts(i, f)]
+        idx = np.flatnonzero(mask).tolist()
+        kinds, statuses = f.kinds, f.statuses
+        if kinds:
+            idx = [i for i in idx if self._kind[i] in kinds]
+        if statuses:
+            idx = [i for i in idx if self._status[i] in statuses]
+        accept = self._checker(f)
+        return [self.stations[i] for i in idx if accept is None or accept(i)]
 
 
 class LiveIndex:
     """A :class:`StationIndex` kept in step with a repository.
 
-    :meth:`get` asks the repository for its revision (one tiny query) and rebuilds the
-    index when stations were written since it was built, by this process or another.
+    :meth:`get` asks the repository for its revision (one tiny query, at most every
+    ``check_interval_s`` seconds) and rebuilds the index when stations were written since
+    it was built, by this process or another (``yizhan import`` beside a running server).
     """
 
-    def __init__(self, repo) -> None:
+    def __init__(self, repo, check_interval_s: float = 1.0) -> None:
         self.repo = repo
+        self.check_interval_s = check_interval_s
         self._index: StationIndex | None = None
         self._revision: int | None = None
+        self._checked = -math.inf
         self._lock = threading.Lock()
 
     def get(self) -> StationIndex:
+        now = time.monotonic()
+        if self._index is not None and now - self._checked < self.check_interval_s:
+            return self._index
         revision = self.repo.revision()
-        if self._index is None or revision != self._revision:
-            with self._lock:
-                if self._index is None or revision != self._revision:
-                    self._index = StationIndex(self.repo.all())
-                    self._revision = revision
+        with self._lock:
+            if self._index is None or revision != self._revision:
+                index = StationIndex(self.repo.all())
+                index._tree_for(Filter())  # the API's default filter: operating stations
+                self._index, self._revision = index, revision
+            self._checked = now
         return self._index

@@ -105,11 +105,17 @@ STATUS_TERMS: dict[str, Term] = {
 def register_kind(term: Term) -> None:
     """Add (or replace) a station kind in the open taxonomy."""
     KINDS[term.code] = term
+    _NAME_INDEX.clear()
 
 
 def register_service(term: Term) -> None:
     """Add (or replace) a service in the open taxonomy."""
     SERVICES[term.code] = term
+    _NAME_INDEX.clear()
+
+
+#: Per registry: normalised name/alias → code, rebuilt when the taxonomy changes.
+_NAME_INDEX: dict[int, tuple[int, dict[str, str]]] = {}
 
 
 for _t in (
@@ -208,14 +214,23 @@ def _norm_key(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "").replace("_", "")
 
 
-def _lookup(registry: dict[str, Term], value: str, what: str, field_name: str) -> str:
-    key = _norm_key(value)
-    if not key:
-        raise ValidationError(f"{what} is empty", field=field_name)
+def _names(registry: dict[str, Term]) -> dict[str, str]:
+    cached = _NAME_INDEX.get(id(registry))
+    if cached is not None and cached[0] == len(registry):
+        return cached[1]
     names: dict[str, str] = {}
     for term in registry.values():
         for name in (term.code, term.zh, term.en, *term.aliases):
             names.setdefault(_norm_key(name), term.code)
+    _NAME_INDEX[id(registry)] = (len(registry), names)
+    return names
+
+
+def _lookup(registry: dict[str, Term], value: str, what: str, field_name: str) -> str:
+    key = _norm_key(value)
+    if not key:
+        raise ValidationError(f"{what} is empty", field=field_name)
+    names = _names(registry)
     if key in names:
         return names[key]
     close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.5)
@@ -263,7 +278,7 @@ def parse_status(value: str | None) -> Status:
     return Status(_lookup(STATUS_TERMS, str(value), "status", "status"))
 
 
-@dataclass
+@dataclass(slots=True)
 class Station:
     """One union service station, with its position in WGS-84 (EPSG:4326).
 

@@ -155,13 +155,18 @@ def _key(text: str) -> str:
 _ALIAS_INDEX = {_key(a): f for f, names in HEADER_ALIASES.items() for a in names}
 
 
+_SPACES = re.compile(r"\s+")
+_SERVICE_SEPARATORS = re.compile(r"[、;；|,，\s]+")
+_TEXT_FIELDS = [k for k in HEADER_ALIASES if k != "extra"]
+
+
 def normalise_text(value: object) -> str:
     """NFKC (full-width → ASCII), trimmed, inner runs of white space collapsed to one."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel gives 12351.0 for a phone number typed as a number
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(value))).strip()
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip()
 
 
 def match_header(header: str) -> str | None:
@@ -576,7 +581,7 @@ def _validate_row(
     v = row.values
     errors: list[RowIssue] = []
     warnings: list[RowIssue] = []
-    text = {k: normalise_text(v.get(k)) for k in HEADER_ALIASES if k not in ("extra",)}
+    text = {k: normalise_text(v[k]) if k in v else "" for k in _TEXT_FIELDS}
     name = text["name"]
     line = row.line
 
@@ -657,7 +662,7 @@ def _validate_row(
     parts = (
         raw_services
         if isinstance(raw_services, list)
-        else re.split(r"[、;；|,，\s]+", normalise_text(raw_services).replace("纳凉/取暖", "纳凉"))
+        else _SERVICE_SEPARATORS.split(normalise_text(raw_services).replace("纳凉/取暖", "纳凉"))
     )
     for part in parts:
         part = normalise_text(part)

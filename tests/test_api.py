@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -159,3 +160,17 @@ def test_real_http_server(live_server):
     with urllib.request.urlopen(live_server.url + "/") as r:
         html = r.read().decode()
     assert "leaflet" in html.lower() and "cdn" not in html.lower()
+
+
+def test_import_shows_up_in_a_running_server(live_server, tmp_path):
+    """A CLI import beside the running server is visible without a restart."""
+    path = tmp_path / "new.csv"
+    path.write_text(
+        "编号,名称,类型,经度,纬度\nLIVE-1,新建测试驿站,驿站,107.1234,23.4567\n", encoding="utf-8"
+    )
+    live_server.cli("import", str(path))
+    time.sleep(1.2)  # the server checks the registry's revision at most once a second
+    url = f"{live_server.url}/api/nearest?lon=107.1234&lat=23.4567&k=1"
+    with urllib.request.urlopen(url) as r:
+        first = json.load(r)["features"][0]
+    assert first["id"] == "LIVE-1" and first["properties"]["distance_m"] < 1

@@ -128,7 +128,7 @@ def test_empty_index():
 
 
 def test_live_index_rebuilds_when_the_registry_changes(repo):
-    live = LiveIndex(repo)
+    live = LiveIndex(repo, check_interval_s=0)
     assert len(live.get()) == 0
     repo.save(make_stations(10))
     first = live.get()
