@@ -93,8 +93,18 @@ def _print_issues(report, limit: int = 20) -> None:
 
 
 def _run_import(
-    ctx: Context, path: Path, strict: bool, fmt, crs, sheet, fix_swapped, report_path: Path | None
+    ctx: Context,
+    path: Path,
+    strict: bool,
+    fmt,
+    crs,
+    sheet,
+    fix_swapped,
+    report_path: Path | None,
+    geocode: bool = True,
 ) -> int:
+    from geo.gazetteer import default_gazetteer
+    from geo.geocode import build_geocoder
     from geo.records import import_registry
 
     repo = ctx.ready_repo()
@@ -108,6 +118,8 @@ def _run_import(
             sheet=sheet,
             fix_swapped=fix_swapped,
             duplicate_radius_m=ctx.settings.duplicate_radius_m,
+            geocoder=build_geocoder(ctx.settings) if geocode else None,
+            gazetteer=default_gazetteer(),
         )
     except ImportRefused as exc:
         report = getattr(exc, "report", None)
@@ -160,18 +172,27 @@ def _run_import(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the row-level report (imported, updated, rejected, warnings) as JSON.",
 )
+@click.option(
+    "--no-geocode",
+    "geocode",
+    flag_value=False,
+    default=True,
+    help="Reject rows without coordinates instead of geocoding their address.",
+)
 @pass_ctx
 def import_cmd(
-    ctx: Context, path: Path, strict: bool, fmt, crs, sheet, fix_swapped, report_path
+    ctx: Context, path: Path, strict: bool, fmt, crs, sheet, fix_swapped, report_path, geocode
 ) -> None:
     """Validate a station registry (CSV, XLSX, GeoJSON, GeoPackage) and store it.
 
     Valid rows are committed in one transaction and the rest reported (exit status 1 when
     anything was rejected); with --strict nothing is committed if any row is rejected (exit
-    status 2). Re-importing a file updates stations, never duplicates them.
+    status 2). Re-importing a file updates stations, never duplicates them. Rows without
+    coordinates are geocoded from their address (YIZHAN_GEOCODERS); missing admin codes are
+    filled from the coordinates, and a stated county they contradict is warned.
     """
     try:
-        sys.exit(_run_import(ctx, path, strict, fmt, crs, sheet, fix_swapped, report_path))
+        sys.exit(_run_import(ctx, path, strict, fmt, crs, sheet, fix_swapped, report_path, geocode))
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
 
@@ -299,6 +320,126 @@ def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) 
     import waitress
 
     waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+
+
+ADDRESS_COLUMNS = ("address", "地址", "详细地址", "站点地址", "地点", "位置", "addr")
+
+
+@main.command()
+@click.argument("address", required=False)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Geocode every row of a CSV/XLSX file instead of one ADDRESS.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Output file (.csv or .xlsx) for --input: every input column kept, plus "
+    "lon, lat, precision, admin codes, provider, status and reason.",
+)
+@click.option(
+    "--column",
+    help="Address column of --input (default: found by name: "
+    "address, 地址, 详细地址 …; else built from 省/市/县区/乡镇/村 columns).",
+)
+@click.option("--city", help="City or county that narrows the search.")
+@click.option(
+    "--providers",
+    help="Providers to use, overriding YIZHAN_GEOCODERS (e.g. offline or amap,offline).",
+)
+@pass_ctx
+def geocode(ctx: Context, address, input_path, out, column, city, providers) -> None:
+    """Geocode one address (prints JSON) or a whole file (--input/--out)."""
+    from geo.errors import GeocodeNotFound, ProviderError
+    from geo.geocode import build_geocoder
+
+    try:
+        geocoder = build_geocoder(ctx.settings, providers)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    if input_path is None:
+        if not address:
+            raise click.UsageError("give an ADDRESS or --input FILE")
+        try:
+            result = geocoder.geocode(address, city)
+        except (GeocodeNotFound, ProviderError) as exc:
+            click.echo(
+                json.dumps(
+                    {"status": "not_found", "query": address, "reason": exc.message},
+                    ensure_ascii=False,
+                )
+            )
+            sys.exit(1)
+        click.echo(json.dumps({"status": "ok", **result.to_dict()}, ensure_ascii=False))
+        return
+    if out is None:
+        raise click.UsageError("--input needs --out")
+    from geo.geocode.batch import geocode_file
+
+    try:
+        summary = geocode_file(
+            geocoder, input_path, out, column=column, city=city, progress=_progress_bar
+        )
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"geocoded {summary['rows']} rows into {out}")
+    for precision, n in summary["by_precision"].items():
+        click.echo(f"  {precision:<12} {n:>7}")
+    sys.exit(1 if summary["by_precision"].get("failed") else 0)
+
+
+def _progress_bar(total: int):
+    return click.progressbar(length=total, label="geocoding", file=sys.stderr)
+
+
+@main.command()
+@click.option("--lon", type=float, required=True, help="Longitude (WGS-84).")
+@click.option("--lat", type=float, required=True, help="Latitude (WGS-84).")
+def reverse(lon: float, lat: float) -> None:
+    """Admin units of a point: county from the outlines, nearest township (approximate)."""
+    from geo.gazetteer import default_gazetteer
+
+    result = default_gazetteer().reverse(lon, lat)
+    if result is None:
+        click.echo(
+            json.dumps(
+                {"status": "not_found", "reason": "outside the bundled outlines"},
+                ensure_ascii=False,
+            )
+        )
+        sys.exit(1)
+    click.echo(
+        json.dumps(
+            {
+                "status": "ok",
+                "codes": result.codes(),
+                "names": result.names(),
+                "township_approximate": True,
+                "township_distance_m": result.township_distance_m,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+def review(ctx: Context, as_json: bool) -> None:
+    """List stations to review: imprecise positions, coordinates outside the stated county."""
+    from geo.gazetteer import default_gazetteer
+    from geo.review import review_stations
+
+    items = review_stations(ctx.ready_repo().all(), default_gazetteer())
+    if as_json:
+        click.echo(json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        click.echo(f"{item.id}\t{item.name}\t{'; '.join(item.reasons)}")
+    click.echo(f"{len(items)} stations to review", err=True)
 
 
 @main.command("settings")

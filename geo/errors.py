@@ -64,3 +64,32 @@ class FileFormatError(ImportRefused):
     """A file that cannot be read as the format it claims to be."""
 
     code = "bad_file"
+
+
+class GeocodeNotFound(YizhanError, LookupError):
+    """No position for an address (the message says why: empty, too coarse, unknown …)."""
+
+    status = 404
+    code = "geocode_not_found"
+
+
+class ProviderError(YizhanError, RuntimeError):
+    """An online service failed: down, slow, out of quota, bad key, or answered garbage.
+
+    ``retryable`` says whether trying again later may help (timeouts, 5xx, throttling).
+    """
+
+    status = 502
+    code = "provider_error"
+
+    def __init__(self, message: str, provider: str, retryable: bool = False, **details):
+        super().__init__(message, provider=provider, **details)
+        self.provider = provider
+        self.retryable = retryable
+
+
+class RateLimited(YizhanError):
+    """Too many requests from one client (HTTP 429)."""
+
+    status = 429
+    code = "rate_limited"

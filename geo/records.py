@@ -37,7 +37,7 @@ import logging
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -499,10 +499,11 @@ def stable_id(name: str, kind: str, place: str) -> str:
 class _Candidate:
     line: int
     station: Station
-    in_lon: float
-    in_lat: float
+    in_lon: float | None
+    in_lat: float | None
     crs: CoordSystem
     derived_id: bool
+    geocoded: bool = False
 
 
 def validate_rows(
@@ -513,6 +514,8 @@ def validate_rows(
     existing: Iterable[tuple[str, str, float | None, float | None]] = (),
     report: ImportReport | None = None,
     source: str | None = None,
+    geocoder=None,
+    gazetteer=None,
 ) -> tuple[list[Station], ImportReport]:
     """Validate raw rows into stations (WGS-84), recording every problem in the report.
 
@@ -529,15 +532,23 @@ def validate_rows(
         Same-name rows closer than this are duplicates.
     existing
         ``(id, name, lon, lat)`` of stored stations, for the duplicate check.
+    geocoder
+        A :class:`geo.geocode.Geocoder` for rows without coordinates (their address and admin
+        names are geocoded); without one such rows are rejected.
+    gazetteer
+        A :class:`geo.gazetteer.Gazetteer` for reverse geocoding: missing admin codes are
+        filled from the coordinates, and a stated county that disagrees with them is warned.
     """
     report = report or ImportReport(source=source or "<rows>", format="rows")
     default_crs = CoordSystem.parse(crs) if crs else CoordSystem.WGS84
     candidates: list[_Candidate] = []
     for row in rows:
         report.rows += 1
-        cand = _validate_row(row, default_crs, fix_swapped, report)
+        cand = _validate_row(row, default_crs, fix_swapped, report, geocoder is not None)
         if cand is not None:
             candidates.append(cand)
+    if geocoder is not None:
+        candidates = _geocode_candidates(candidates, geocoder, report)
     if not candidates:
         return [], report
 
@@ -558,7 +569,7 @@ def validate_rows(
                 RowIssue(
                     cand.line,
                     "lon",
-                    "point is outside China "
+                    "point is outside China's service area (mainland, Hong Kong, Macau): "
                     f"({x:.5f}, {y:.5f}); check the coordinates and their order",
                     f"{cand.in_lon}, {cand.in_lat}",
                     s.id,
@@ -567,16 +578,140 @@ def validate_rows(
             )
             continue
         s.lon, s.lat = round(x, 7), round(y, 7)
-        if s.orig_lon is None:
+        if s.orig_lon is None and not cand.geocoded:
             s.orig_lon, s.orig_lat, s.orig_crs = cand.in_lon, cand.in_lat, cand.crs
         kept.append(s)
     lines = {id(c.station): c.line for c in candidates}
+    if gazetteer is not None and kept:
+        _reverse_fill(kept, lines, gazetteer, report)
     derived = {id(c.station) for c in candidates if c.derived_id}
     return _drop_duplicates(kept, lines, derived, existing, duplicate_radius_m, report), report
 
 
+def _address_text(s: Station) -> str:
+    """The text to geocode for a station: its admin names, then its address."""
+    parts = [s.province, s.prefecture, s.county, s.township, s.village]
+    admin = "".join(p for p in parts if p)
+    address = s.address or ""
+    return address if admin and address.startswith(admin[:2]) else admin + address
+
+
+def _geocode_candidates(
+    candidates: list[_Candidate], geocoder, report: ImportReport
+) -> list[_Candidate]:
+    """Geocode the candidates that have no coordinates; reject those that fail."""
+    from geo.errors import GeocodeNotFound, ProviderError
+
+    out = []
+    for cand in candidates:
+        if cand.in_lon is not None:
+            out.append(cand)
+            continue
+        s = cand.station
+        text = _address_text(s)
+        try:
+            result = geocoder.geocode(text)
+        except (GeocodeNotFound, ProviderError) as exc:
+            report.rejected.append(
+                RowIssue(
+                    cand.line,
+                    "address",
+                    f"no coordinates, and the address could not be geocoded: {exc.message}",
+                    text,
+                    s.id,
+                    s.name,
+                )
+            )
+            continue
+        cand.in_lon, cand.in_lat, cand.crs = result.lon, result.lat, CoordSystem.WGS84
+        cand.geocoded = True
+        s.precision = result.precision
+        s.extra = {**s.extra, "geocoded_by": result.provider}
+        _fill_admin(s, result.codes, result.names)
+        if result.precision.value in ("county", "prefecture"):
+            report.warnings.append(
+                RowIssue(
+                    cand.line,
+                    "address",
+                    f"geocoded only to the {result.precision.value} "
+                    f"({result.formatted}); the position is approximate: please review",
+                    text,
+                    s.id,
+                    s.name,
+                )
+            )
+        out.append(cand)
+    return out
+
+
+def _fill_admin(s: Station, codes: dict[str, str], names: dict[str, str]) -> None:
+    """Fill the station's missing admin codes and names (never overwrite given ones)."""
+    for level in ("province", "prefecture", "county", "township", "village"):
+        code = codes.get(f"{level}_code")
+        if code and not getattr(s, f"{level}_code"):
+            setattr(s, f"{level}_code", code)
+            if not getattr(s, level) and names.get(level):
+                setattr(s, level, names[level])
+
+
+def _reverse_fill(
+    kept: list[Station], lines: dict[int, int], gazetteer, report: ImportReport
+) -> None:
+    """Fill missing admin codes from the coordinates; warn where the stated county disagrees.
+
+    County and above come from the outlines (exact up to their simplification). A missing
+    township is filled with the one whose approximate position is nearest within the
+    county, and marked ``extra["township_source"] = "nearest"``.
+    """
+    lon = np.array([s.lon for s in kept])
+    lat = np.array([s.lat for s in kept])
+    found = gazetteer.county_codes_at(lon, lat)
+    for s, code, x, y in zip(kept, found.tolist(), lon.tolist(), lat.tolist(), strict=True):
+        county = gazetteer.get(code) if code else None
+        if county is None:
+            continue
+        if s.county_code and s.county_code != code and s.county_code in gazetteer.by_code:
+            stated = gazetteer.get(s.county_code)
+            hint = ""
+            if s.orig_crs is CoordSystem.WGS84 and s.orig_lon is not None:
+                gx, gy = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
+                if gazetteer.county_codes_at(gx, gy)[0] == s.county_code:
+                    hint = (
+                        "; it looks like a GCJ-02 (Amap/Tencent) coordinate declared as "
+                        "WGS-84: set 坐标系 to gcj02"
+                    )
+            report.warnings.append(
+                RowIssue(
+                    lines[id(s)],
+                    "county_code",
+                    f"the coordinates fall in {county.name} "
+                    f"({code}), not in the stated {stated.name} ({s.county_code}){hint}",
+                    f"{x}, {y}",
+                    s.id,
+                    s.name,
+                )
+            )
+            continue
+        if not s.county_code:
+            path = gazetteer.path(county)
+            _fill_admin(
+                s,
+                {f"{lvl}_code": d.code for lvl, d in path.items()},
+                {lvl: d.name for lvl, d in path.items()},
+            )
+        if not s.township_code:
+            rev = gazetteer.reverse_township(x, y, code)
+            if rev is not None:
+                s.township_code, s.township = rev.code, s.township or rev.name
+                s.extra = {**s.extra, "township_source": "nearest"}
+
+
 def _validate_row(
-    row: RawRow, default_crs: CoordSystem, fix_swapped: bool, report: ImportReport
+    row: RawRow,
+    default_crs: CoordSystem,
+    fix_swapped: bool,
+    report: ImportReport,
+    can_geocode: bool = False,
 ) -> _Candidate | None:
     v = row.values
     errors: list[RowIssue] = []
@@ -633,8 +768,16 @@ def _validate_row(
     except (TypeError, ValueError):
         reject("lat", "latitude is not a number", v.get("lat"))
     coord_error = any(e.field in ("lon", "lat", "geometry") for e in errors)
-    if lon is None and lat is None and not coord_error:
-        reject("lon", "coordinates are missing (经度/纬度)")
+    has_place = any(
+        text[k] for k in ("address", "province", "prefecture", "county", "township", "village")
+    )
+    geocode = lon is None and lat is None and not coord_error and can_geocode and has_place
+    if lon is None and lat is None and not coord_error and not geocode:
+        reject(
+            "lon",
+            "coordinates are missing (经度/纬度)"
+            + ("" if has_place else ", and there is no address to geocode"),
+        )
     elif (lon is None) != (lat is None) and not coord_error:
         reject("lat" if lat is None else "lon", "only one of longitude/latitude is given")
     if lon is not None and lat is not None:
@@ -755,8 +898,12 @@ def _validate_row(
     if errors:
         report.rejected.extend(errors)
         return None
-    assert kind is not None and status is not None and lon is not None and lat is not None
-    place = codes["county_code"] or text["county"] or f"{lon:.3f},{lat:.3f}"
+    assert kind is not None and status is not None and (geocode or lon is not None)
+    place = (
+        codes["county_code"]
+        or text["county"]
+        or (f"{lon:.3f},{lat:.3f}" if lon is not None else text["address"])
+    )
     station = Station(
         id=text["id"] or stable_id(name, kind, place),
         name=name,
@@ -834,6 +981,8 @@ def read_registry(
     fix_swapped: bool = True,
     duplicate_radius_m: float = 50.0,
     existing: Iterable[tuple[str, str, float | None, float | None]] = (),
+    geocoder=None,
+    gazetteer=None,
 ) -> tuple[list[Station], ImportReport]:
     """Read and validate a registry file; nothing is stored.
 
@@ -854,7 +1003,16 @@ def read_registry(
         report.warnings.append(
             RowIssue(line, col, "column not recognised; values kept in extra", col)
         )
-    stations, report = validate_rows(rows, crs, fix_swapped, duplicate_radius_m, existing, report)
+    stations, report = validate_rows(
+        rows,
+        crs,
+        fix_swapped,
+        duplicate_radius_m,
+        existing,
+        report,
+        geocoder=geocoder,
+        gazetteer=gazetteer,
+    )
     return stations, report
 
 
@@ -868,16 +1026,28 @@ def import_registry(
     sheet: str | None = None,
     fix_swapped: bool = True,
     duplicate_radius_m: float = 50.0,
-    before_commit: Callable[[list[Station]], None] | None = None,
+    geocoder=None,
+    gazetteer=None,
 ) -> ImportReport:
     """Validate a registry file and store its stations in one transaction.
 
     Default mode commits the valid rows and reports the rest; ``strict=True`` raises
     :class:`ImportRefused` (carrying the report as ``exc.report``) and writes nothing when any
     row is rejected. Re-importing a file updates stations by id and never duplicates.
+    ``geocoder`` places rows without coordinates; ``gazetteer`` fills missing admin codes
+    from the coordinates and warns where the stated county disagrees (see
+    :func:`validate_rows`).
     """
     stations, report = read_registry(
-        path, fmt, crs, sheet, fix_swapped, duplicate_radius_m, existing=repo.positions()
+        path,
+        fmt,
+        crs,
+        sheet,
+        fix_swapped,
+        duplicate_radius_m,
+        existing=repo.positions(),
+        geocoder=geocoder,
+        gazetteer=gazetteer,
     )
     report.strict = strict
     if strict and report.rejected:
@@ -888,8 +1058,6 @@ def import_registry(
         )
         exc.report = report
         raise exc
-    if before_commit is not None:
-        before_commit(stations)
     result = repo.save(stations)
     report.imported, report.updated, report.unchanged = (
         result.inserted,

@@ -76,6 +76,57 @@ class Settings:
     nearest_max_k: int = _setting(
         100, "Largest `k` the nearest-station API accepts.", "YIZHAN_NEAREST_MAX_K"
     )
+    geocoders: str = _setting(
+        "offline",
+        "Geocoding providers tried in order, comma-separated: offline, amap, tianditu, "
+        "nominatim. Online ones need their key/URL below.",
+        "YIZHAN_GEOCODERS",
+    )
+    geocode_good_enough: str = _setting(
+        "street",
+        "Stop trying further providers once a result is at least this precise "
+        "(exact, street, village, township, county).",
+        "YIZHAN_GEOCODE_GOOD_ENOUGH",
+    )
+    geocode_timeout_s: float = _setting(
+        5.0,
+        "Timeout of one request to an online geocoder (seconds).",
+        "YIZHAN_GEOCODE_TIMEOUT_S",
+    )
+    geocode_retries: int = _setting(
+        2,
+        "Retries (with backoff) of an online geocoder after a timeout, 5xx or 429.",
+        "YIZHAN_GEOCODE_RETRIES",
+    )
+    geocode_cache: bool = _setting(
+        True,
+        "Keep geocoding results in a SQLite cache in the instance folder.",
+        "YIZHAN_GEOCODE_CACHE",
+    )
+    amap_key: str = _setting("", "Amap (高德) Web Service key.", "YIZHAN_AMAP_KEY")
+    amap_url: str = _setting(
+        "https://restapi.amap.com", "Amap Web Service base URL.", "YIZHAN_AMAP_URL"
+    )
+    tianditu_key: str = _setting("", "Tianditu (天地图) key (tk).", "YIZHAN_TIANDITU_KEY")
+    tianditu_url: str = _setting(
+        "https://api.tianditu.gov.cn", "Tianditu API base URL.", "YIZHAN_TIANDITU_URL"
+    )
+    nominatim_url: str = _setting(
+        "https://nominatim.openstreetmap.org",
+        "Nominatim base URL (a self-hosted one for bulk use; the public one allows 1 request/s).",
+        "YIZHAN_NOMINATIM_URL",
+    )
+    nominatim_user_agent: str = _setting(
+        "",
+        "User-Agent sent to Nominatim, identifying the deployment (required by its policy), "
+        "e.g. `Yizhan (union-it@example.org)`.",
+        "YIZHAN_NOMINATIM_USER_AGENT",
+    )
+    geocode_rate_per_minute: int = _setting(
+        30,
+        "Requests per minute one client may make to /api/geocode.",
+        "YIZHAN_GEOCODE_RATE_PER_MINUTE",
+    )
     secret_key: str = _setting(
         "",
         "Flask secret key (sessions, CSRF). Empty: a random key per process.",

@@ -14,17 +14,23 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import YizhanError
+from geo.geocode import build_geocoder
 from geo.index import LiveIndex
 from geo.settings import Settings
 from geo.store import StationRepository
+from webapp.ratelimit import RateLimiter
 
 LOGGER = logging.getLogger(__name__)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Create the app. ``test_config`` may set ``DATABASE_URL`` and any Flask option."""
+    """Create the app.
+
+    ``test_config`` may set ``DATABASE_URL``, ``SETTINGS`` (a :class:`Settings` replacing the
+    environment's) and any Flask option.
+    """
     app = Flask(__name__, instance_relative_config=False)
-    settings = Settings.from_env()
+    settings = (test_config or {}).get("SETTINGS") or Settings.from_env()
     settings.register_taxonomy()
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
@@ -43,6 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         "settings": settings,
         "repo": repo,
         "index": LiveIndex(repo),
+        "geocoder": build_geocoder(settings),
+        "geocode_limiter": RateLimiter(settings.geocode_rate_per_minute),
     }
 
     from webapp import api, public
@@ -62,7 +70,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(YizhanError)
     def _yizhan_error(exc: YizhanError):
         if _wants_json():
-            return jsonify(exc.to_dict()), exc.status
+            response = jsonify(exc.to_dict())
+            if "retry_after" in exc.details:
+                response.headers["Retry-After"] = str(exc.details["retry_after"])
+            return response, exc.status
         return render_template("error.html", status=exc.status, message=exc.message), exc.status
 
     @app.errorhandler(HTTPException)

@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 
 from geo.errors import InvalidParameter, NotFound, ValidationError
+from geo.gazetteer import default_gazetteer
+from geo.geocode import MAX_ADDRESS_CHARS
 from geo.index import Filter
 from geo.models import KINDS, SERVICES, parse_kind, parse_service
 from geo.records import stations_geojson
+from geo.review import review_stations
 from geo.store import StationQuery
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -175,3 +178,45 @@ def services():
     """The services a station may offer, with Chinese and English labels."""
     check_params()
     return jsonify([{"code": t.code, "zh": t.zh, "en": t.en} for t in SERVICES.values()])
+
+
+@bp.get("/geocode")
+def geocode():
+    """Geocode address text for the locator's search box (rate-limited per client)."""
+    check_params("q", "city")
+    ctx = _ctx()
+    ctx["geocode_limiter"].check(request.remote_addr or "?")
+    q = request.args.get("q", "")
+    if len(q) > MAX_ADDRESS_CHARS:
+        raise InvalidParameter("q", f"longer than {MAX_ADDRESS_CHARS} characters")
+    city = request.args.get("city", "").strip()[:40] or None
+    result = ctx["geocoder"].geocode(q, city)
+    return jsonify({"status": "ok", **result.to_dict()})
+
+
+@bp.get("/reverse")
+def reverse():
+    """Admin units of a point: county from the outlines, nearest township (approximate)."""
+    check_params("lon", "lat")
+    lon = float_param("lon", -180, 180)
+    lat = float_param("lat", -90, 90)
+    result = default_gazetteer().reverse(lon, lat)
+    if result is None:
+        raise NotFound("the point is outside the bundled county outlines")
+    return jsonify(
+        {
+            "status": "ok",
+            "codes": result.codes(),
+            "names": result.names(),
+            "township_approximate": True,
+            "township_distance_m": result.township_distance_m,
+        }
+    )
+
+
+@bp.get("/review")
+def review():
+    """Stations to review: imprecise positions, coordinates outside the stated county."""
+    check_params()
+    items = review_stations(_ctx()["index"].get().stations, default_gazetteer())
+    return jsonify({"count": len(items), "items": [i.to_dict() for i in items]})

@@ -1,0 +1,522 @@
+"""Offline gazetteer of China's admin divisions, the address parser, and reverse geocoding.
+
+Data (built into ``data/gazetteer/`` by ``scripts/build_data.py``; sources in
+``data/SOURCES.md``): provinces, prefectures, counties and townships with codes, names,
+short names, former names and positions (county/prefecture seats; township positions are
+approximate, from bounding-box centres), villages with codes and names (no positions), and
+county outlines in WGS-84.
+
+Address parsing (:meth:`Gazetteer.parse`) reads Chinese address text left to right and
+recognises admin units as long as each one fits under the units already found:
+
+* text is normalised first (NFKC: full-width → ASCII; white space, brackets and punctuation
+  dropped; a leading 中国 / 中华人民共和国 dropped);
+* at each position the longest known name wins: a full name (柳州市), a short name (柳州,
+  融水) followed by an optional suffix (市 区 县 镇 乡 街道 …, which also says the level), or a
+  former name (横县 → 横州市, with lower confidence);
+* a unit is accepted only if it is finer than the units already found and lies inside them,
+  so levels may be missing (柳州市天马街道 skips the county) and a road named after a
+  district (鱼峰路) does not restart the hierarchy;
+* villages are looked up only inside the township (or county) already found;
+* a short name followed by a street word (鱼峰路, 柳州大桥) is not an admin unit, and a
+  township's short name is read only after a unit above it (火星基地 is not 火星街道);
+* the first position where no admin unit fits starts ``rest`` (road, number, building);
+* several units fitting equally well (a 城关镇 with no county) make the result ambiguous:
+  the parse keeps what the candidates share and lists them.
+
+Reverse geocoding (:meth:`Gazetteer.reverse`) finds the county whose outline contains a
+point (exact up to the outline's simplification) and the township whose position is nearest
+within that county (approximate, and labelled so).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.settings import DATA_DIR
+
+GAZETTEER_DIR = DATA_DIR / "gazetteer"
+LEVELS = ("province", "prefecture", "county", "township", "village")
+_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
+
+#: Suffixes that may follow a short name, longest first, with the levels they allow.
+SUFFIX_LEVELS: dict[str, tuple[str, ...]] = {
+    "特别行政区": ("province",),
+    "维吾尔自治区": ("province",),
+    "壮族自治区": ("province",),
+    "回族自治区": ("province",),
+    "自治区": ("province",),
+    "自治州": ("prefecture",),
+    "自治县": ("county",),
+    "自治旗": ("county",),
+    "民族乡": ("township",),
+    "居委会": ("village",),
+    "村委会": ("village",),
+    "街道": ("township",),
+    "地区": ("prefecture",),
+    "林区": ("county",),
+    "社区": ("village",),
+    "省": ("province",),
+    "市": ("province", "prefecture", "county"),
+    "盟": ("prefecture",),
+    "区": ("county",),
+    "县": ("county",),
+    "旗": ("county",),
+    "镇": ("township",),
+    "乡": ("township",),
+    "村": ("village",),
+}
+_SUFFIXES = sorted(SUFFIX_LEVELS, key=len, reverse=True)
+#: Words that make a preceding short name part of a street or place name (鱼峰路, 柳州大桥).
+_NOT_ADMIN_AFTER = (
+    "路",
+    "街",
+    "大道",
+    "道",
+    "巷",
+    "弄",
+    "桥",
+    "大桥",
+    "广场",
+    "公园",
+    "小区",
+    "大厦",
+    "花园",
+    "中学",
+    "小学",
+    "医院",
+    "宾馆",
+    "酒店",
+    "工业园",
+    "园区",
+)
+_DROP = re.compile(r"[\s()（）\[\]【】{}<>《》,，.。;；:：、'\"“”‘’·・\-—_/\\|#＃]+")
+_PREFIX = re.compile(r"^(中华人民共和国|中国)")
+
+
+def normalise_address(text: str) -> str:
+    """The address text the parser reads: NFKC, no spaces or punctuation, no 中国 prefix."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return _PREFIX.sub("", _DROP.sub("", text))
+
+
+@dataclass(frozen=True)
+class Division:
+    """One admin unit (province … village)."""
+
+    code: str
+    level: str
+    name: str
+    province_code: str = ""
+    prefecture_code: str = ""
+    county_code: str = ""
+    township_code: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    position_source: str = ""
+
+    def ancestor(self, level: str) -> str:
+        """This unit's code at ``level`` (its own code at its own level), or ``""``."""
+        if level == self.level:
+            return self.code
+        return getattr(self, f"{level}_code", "") if level != "village" else ""
+
+
+@dataclass
+class Match:
+    """A unit recognised in address text."""
+
+    division: Division
+    text: str
+    former: bool = False
+
+
+@dataclass
+class ParsedAddress:
+    """What :meth:`Gazetteer.parse` recognised.
+
+    ``units`` maps each level found to its unit (missing levels absent); when the text is
+    ambiguous, ``units`` keeps only the levels every candidate shares and ``candidates``
+    lists each complete reading.
+    """
+
+    text: str
+    units: dict[str, Match] = field(default_factory=dict)
+    rest: str = ""
+    ambiguous: bool = False
+    candidates: list[dict[str, Match]] = field(default_factory=list)
+    candidate_count: int = 0
+
+    @property
+    def finest(self) -> Match | None:
+        for level in reversed(LEVELS):
+            if level in self.units:
+                return self.units[level]
+        return None
+
+    @property
+    def used_former_name(self) -> bool:
+        return any(m.former for m in self.units.values())
+
+
+class Gazetteer:
+    """China's admin divisions, loaded from ``data/gazetteer`` (villages on first use)."""
+
+    #: Longest name in the index (characters), to bound the matching loop.
+    max_name_len: int
+
+    def __init__(self, data_dir: Path = GAZETTEER_DIR) -> None:
+        self.data_dir = Path(data_dir)
+        df = pd.read_parquet(self.data_dir / "divisions.parquet")
+        self.frame = df
+        lon = df["lon"].to_numpy(dtype=float)
+        lat = df["lat"].to_numpy(dtype=float)
+        self.units: list[Division] = [
+            Division(
+                code=code,
+                level=level,
+                name=name,
+                province_code=prov or "",
+                prefecture_code=pref or "",
+                county_code=county or "",
+                township_code=code if level == "township" else "",
+                lon=None if x != x else x,  # NaN: no position
+                lat=None if y != y else y,
+                position_source=source or "",
+            )
+            for code, level, name, prov, pref, county, x, y, source in zip(
+                df["code"].tolist(),
+                df["level"].tolist(),
+                df["name"].tolist(),
+                df["province_code"].tolist(),
+                df["prefecture_code"].tolist(),
+                df["county_code"].tolist(),
+                lon.tolist(),
+                lat.tolist(),
+                df["position_source"].tolist(),
+                strict=True,
+            )
+        ]
+        self.by_code: dict[str, Division] = {d.code: d for d in self.units}
+        # name → [(unit, is_short, former)]
+        self.names: dict[str, list[tuple[Division, bool, bool]]] = {}
+        for division, aliases, former in zip(
+            self.units, df["aliases"].tolist(), df["former_names"].tolist(), strict=True
+        ):
+            self._add(division.name, division, False, False)
+            for alias in filter(None, (aliases or "").split("|")):
+                self._add(alias, division, True, False)
+            for item in filter(None, (former or "").split("|")):
+                old = item.split(":", 1)[0]
+                if old and old != division.name:
+                    self._add(old, division, False, True)
+        self.max_name_len = max(map(len, self.names))
+        self._lock = threading.Lock()
+
+    def _add(self, name: str, division: Division, short: bool, former: bool) -> None:
+        if len(name) < 2:
+            return
+        entries = self.names.setdefault(name, [])
+        if not any(d is division for d, _, _ in entries):
+            entries.append((division, short, former))
+
+    # -- lookups ---------------------------------------------------------------------------
+    def get(self, code: str) -> Division | None:
+        """The unit with this code (province … township), or ``None``."""
+        return self.by_code.get(code)
+
+    def lookup(self, name: str) -> list[Division]:
+        """Every unit whose name, short name or former name is ``name``."""
+        return [d for d, _, _ in self.names.get(normalise_address(name), ())]
+
+    def path(self, division: Division) -> dict[str, Division]:
+        """The unit and its ancestors, keyed by level."""
+        out = {}
+        for level in LEVELS[: _RANK[division.level]]:
+            code = division.ancestor(level)
+            if code and code in self.by_code:
+                out[level] = self.by_code[code]
+        out[division.level] = division
+        return out
+
+    @cached_property
+    def villages(self) -> pd.DataFrame:
+        """Villages (code, name, township_code, county_code), loaded on first use."""
+        return pd.read_parquet(self.data_dir / "villages.parquet")
+
+    @cached_property
+    def _village_index(self) -> tuple[dict, dict, list[str], list[str], list[str], list[str]]:
+        v = self.villages
+        by_township = v.groupby("township_code").indices  # positions in the whole frame
+        by_township.pop("", None)
+        by_county = v.groupby("county_code").indices
+        return (
+            by_township,
+            by_county,
+            v["code"].tolist(),
+            v["name"].tolist(),
+            v["township_code"].tolist(),
+            v["county_code"].tolist(),
+        )
+
+    def _villages_under(self, parent: Division) -> list[tuple[str, str, str, str]]:
+        """``(code, name, township_code, county_code)`` of the villages under a unit."""
+        with self._lock:
+            by_township, by_county, codes, names, towns, counties = self._village_index
+        rows = (by_township if parent.level == "township" else by_county).get(parent.code, ())
+        return [(codes[i], names[i], towns[i], counties[i]) for i in rows]
+
+    # -- parsing ---------------------------------------------------------------------------
+    def parse(self, text: str) -> ParsedAddress:
+        """Recognise the admin units at the start of an address (see the module docstring)."""
+        norm = normalise_address(text)
+        chains: list[dict[str, Match]] = [{}]
+        pos = 0
+        while pos < len(norm):
+            step = self._match_at(norm, pos, chains)
+            if step is None:
+                step = self._match_village(norm, pos, chains)
+            if step is None:
+                break
+            pos, chains = step
+        parsed = ParsedAddress(text=norm, rest=norm[pos:])
+        chains = [c for c in chains if c]
+        if not chains:
+            return parsed
+        depth = max(_RANK[_finest_level(c)] for c in chains)
+        best = [c for c in chains if _RANK[_finest_level(c)] == depth]
+        # Prefer readings without former names, then the fewest skipped levels.
+        best.sort(key=lambda c: (sum(m.former for m in c.values()), -len(c)))
+        top = [c for c in best if _chain_key(c) == _chain_key(best[0])]
+        finest = {_finest(c).division.code for c in best}
+        if len(finest) == 1:
+            parsed.units = dict(top[0])
+        else:
+            parsed.ambiguous = True
+            parsed.candidates = best[:20]
+            parsed.candidate_count = len(best)
+            shared = {}
+            for level in LEVELS:
+                codes = {c[level].division.code for c in best if level in c}
+                if len(codes) == 1 and all(level in c for c in best):
+                    shared[level] = best[0][level]
+            parsed.units = shared
+        return parsed
+
+    def _match_at(
+        self, text: str, pos: int, chains: list[dict[str, Match]]
+    ) -> tuple[int, list[dict[str, Match]]] | None:
+        for length in range(min(self.max_name_len, len(text) - pos), 1, -1):
+            key = text[pos : pos + length]
+            entries = self.names.get(key)
+            if not entries:
+                continue
+            end = pos + length
+            suffix = next((s for s in _SUFFIXES if text.startswith(s, end)), "")
+            street = not suffix and text.startswith(_NOT_ADMIN_AFTER, end)
+            extended: list[tuple[int, dict[str, Match]]] = []
+            for division, short, former in entries:
+                allowed = SUFFIX_LEVELS.get(suffix) if short and suffix else None
+                if (allowed and division.level not in allowed) or (short and street):
+                    continue
+                # A bare short township name is too weak alone (火星 → 火星街道?).
+                lone = short and not suffix and division.level == "township"
+                taken = key + suffix if allowed else key
+                for chain in chains:
+                    if (not lone or chain) and _fits(chain, division):
+                        match = Match(division, taken, former)
+                        extended.append((len(taken), {**chain, division.level: match}))
+            if extended:
+                # Readings must consume the same text: keep those that read the most.
+                consumed = max(n for n, _ in extended)
+                longest = [c for n, c in extended if n == consumed]
+                return pos + consumed, _prefer_coarse(longest)[:200]
+        return None
+
+    def _match_village(
+        self, text: str, pos: int, chains: list[dict[str, Match]]
+    ) -> tuple[int, list[dict[str, Match]]] | None:
+        found: list[tuple[int, dict[str, Match]]] = []
+        for chain in chains[:10]:
+            if not chain:
+                continue
+            parent = _finest(chain).division
+            if parent.level not in ("township", "county"):
+                continue
+            for code, vname, township, county in self._villages_under(parent):
+                for name in _village_names(vname):
+                    if text.startswith(name, pos):
+                        suffix = next(
+                            (
+                                s
+                                for s in ("村委会", "居委会", "社区", "村")
+                                if text.startswith(s, pos + len(name))
+                            ),
+                            "",
+                        )
+                        taken = name + (suffix if not name.endswith(("村", "社区")) else "")
+                        village = Division(
+                            code=code,
+                            level="village",
+                            name=vname,
+                            province_code=parent.province_code,
+                            prefecture_code=parent.prefecture_code,
+                            county_code=county,
+                            township_code=township,
+                        )
+                        found.append((len(taken), {**chain, "village": Match(village, taken)}))
+        if not found:
+            return None
+        longest = max(n for n, _ in found)
+        return pos + longest, [c for n, c in found if n == longest][:50]
+
+    # -- reverse geocoding -----------------------------------------------------------------
+    @cached_property
+    def counties(self):
+        """County outlines (GeoDataFrame, WGS-84) with an STRtree, loaded on first use."""
+        import geopandas as gpd
+
+        gdf = gpd.read_parquet(self.data_dir / "counties.parquet")
+        gdf.sindex  # build the STRtree now, not inside a request  # noqa: B018
+        return gdf
+
+    def county_codes_at(self, lon, lat) -> np.ndarray:
+        """County code containing each point ("" where none), vectorised."""
+        import shapely
+
+        lon = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        gdf = self.counties
+        points = shapely.points(lon, lat)
+        src, idx = gdf.sindex.query(points, predicate="intersects")
+        out = np.full(len(points), "", dtype=object)
+        codes = gdf["code"].to_numpy()
+        # On a shared border a point touches two outlines: keep the first, deterministically.
+        first = np.unique(src, return_index=True)[1]
+        out[src[first]] = codes[idx[first]]
+        return out
+
+    @cached_property
+    def _townships_by_county(self) -> dict[str, tuple[np.ndarray, list[Division]]]:
+        groups: dict[str, list[Division]] = {}
+        for d in self.units:
+            if d.level == "township" and d.lon is not None:
+                groups.setdefault(d.county_code, []).append(d)
+        return {c: (np.array([[d.lon, d.lat] for d in ds]), ds) for c, ds in groups.items()}
+
+    def reverse_township(self, lon: float, lat: float, county_code: str) -> Division | None:
+        """The township of ``county_code`` whose approximate position is nearest the point."""
+        from geo.crs import distance_m
+
+        group = self._townships_by_county.get(county_code)
+        if group is None:
+            return None
+        xy, ds = group
+        return ds[int(np.argmin(distance_m(lon, lat, xy[:, 0], xy[:, 1])))]
+
+    def reverse(self, lon: float, lat: float) -> ReverseResult | None:
+        """The county containing a point, and the nearest township position within it.
+
+        Returns ``None`` when no bundled outline contains the point.
+        """
+        from geo.crs import distance_m
+
+        code = self.county_codes_at(lon, lat)[0]
+        county = self.by_code.get(code)
+        if county is None:
+            return None
+        township = self.reverse_township(lon, lat, code)
+        dist = None
+        if township is not None:
+            dist = float(distance_m(lon, lat, township.lon, township.lat))
+        return ReverseResult(self.path(county), township, dist)
+
+
+@dataclass
+class ReverseResult:
+    """Reverse-geocoded admin units of a point.
+
+    ``units`` holds province/prefecture/county (from the outlines: exact up to their
+    simplification); ``township`` is the township whose approximate position is nearest
+    within that county (``township_distance_m`` from the point), a guess to be labelled so.
+    """
+
+    units: dict[str, Division]
+    township: Division | None = None
+    township_distance_m: float | None = None
+
+    def codes(self) -> dict[str, str]:
+        out = {f"{lvl}_code": d.code for lvl, d in self.units.items()}
+        if self.township is not None:
+            out["township_code"] = self.township.code
+        return out
+
+    def names(self) -> dict[str, str]:
+        out = {lvl: d.name for lvl, d in self.units.items()}
+        if self.township is not None:
+            out["township"] = self.township.name
+        return out
+
+
+def _finest_level(chain: dict[str, Match]) -> str:
+    return max(chain, key=_RANK.__getitem__)
+
+
+def _finest(chain: dict[str, Match]) -> Match:
+    return chain[_finest_level(chain)]
+
+
+def _chain_key(chain: dict[str, Match]) -> tuple:
+    return tuple(sorted((k, m.division.code) for k, m in chain.items()))
+
+
+def _fits(chain: dict[str, Match], division: Division) -> bool:
+    """Whether ``division`` is finer than every unit of ``chain`` and lies inside them."""
+    for level, match in chain.items():
+        if _RANK[level] >= _RANK[division.level]:
+            return False
+        if division.ancestor(level) != match.division.code:
+            return False
+    return True
+
+
+def _prefer_coarse(chains: list[dict[str, Match]]) -> list[dict[str, Match]]:
+    """Of readings of one name at several levels (融水: county or town), keep the coarsest.
+
+    The finer reading is still reached if the text repeats the name (融水县融水镇).
+    """
+    if not chains:
+        return chains
+    coarsest = min(_RANK[_finest_level(c)] for c in chains)
+    return [c for c in chains if _RANK[_finest_level(c)] == coarsest]
+
+
+def _village_names(name: str) -> list[str]:
+    """A village's name and its short form (柳江村 → 柳江; 多福巷社区 → 多福巷)."""
+    names = [name]
+    for suffix in ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村"):
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            names.append(name[: -len(suffix)])
+            break
+    return names
+
+
+_DEFAULT: Gazetteer | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_gazetteer() -> Gazetteer:
+    """The bundled gazetteer, loaded once per process."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Gazetteer()
+        return _DEFAULT

@@ -1,0 +1,98 @@
+"""Geocoder protocol and result type shared by every provider.
+
+A provider turns address text into a :class:`GeocodeResult` in WGS-84, or raises
+:class:`~geo.errors.GeocodeNotFound` (nothing found: the reason is in the message) or
+:class:`~geo.errors.ProviderError` (the service failed: the chain falls back to the next
+provider). Providers never invent a position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+from geo.models import Precision
+
+#: Longest address text accepted (characters); longer input is refused, not truncated.
+MAX_ADDRESS_CHARS = 200
+
+#: Finest first: the order used to compare precisions.
+PRECISION_ORDER = [
+    Precision.EXACT,
+    Precision.STREET,
+    Precision.VILLAGE,
+    Precision.TOWNSHIP,
+    Precision.COUNTY,
+    Precision.PREFECTURE,
+    Precision.UNKNOWN,
+]
+
+
+def precision_rank(p: Precision | str) -> int:
+    """0 for ``exact`` … larger for coarser precisions."""
+    return PRECISION_ORDER.index(Precision(p))
+
+
+@dataclass
+class GeocodeResult:
+    """One geocoded address.
+
+    Attributes
+    ----------
+    lon, lat
+        WGS-84 position (converted from the provider's system).
+    precision
+        How precisely the position is known (the unit whose position was used).
+    provider
+        Name of the provider that answered (``offline``, ``amap`` …).
+    confidence
+        0–1: the provider's own score where it gives one, else a documented estimate.
+    codes
+        Admin codes found: ``province_code``, ``prefecture_code``, ``county_code``,
+        ``township_code``, ``village_code`` (missing levels absent).
+    names
+        Admin names at the same keys without ``_code`` (``province``, ``county`` …).
+    formatted
+        The address as the provider understood it.
+    rest
+        What remains after the admin units (road, number, building).
+    ambiguous
+        True when the text fits several units equally well; ``candidates`` lists them.
+    """
+
+    lon: float
+    lat: float
+    precision: Precision
+    provider: str
+    confidence: float = 1.0
+    codes: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    formatted: str = ""
+    rest: str = ""
+    ambiguous: bool = False
+    candidates: list[dict] = field(default_factory=list)
+    query: str = ""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["precision"] = self.precision.value
+        return d
+
+
+@runtime_checkable
+class Geocoder(Protocol):
+    """What every provider implements."""
+
+    name: str
+
+    def geocode(self, address: str, city: str | None = None) -> GeocodeResult:
+        """Geocode ``address`` (``city`` narrows the search where the service allows).
+
+        Raises
+        ------
+        GeocodeNotFound
+            Nothing found; the message says why.
+        ProviderError
+            The service failed (down, timeout, quota, key, garbage).
+        """
+        ...

@@ -1,0 +1,140 @@
+"""Geocode a whole file: every input column kept, results added, no row lost.
+
+The address column is found by name (``address``, ``地址``, ``详细地址`` …) unless given; a
+file without one is geocoded from its admin columns (省, 市, 县区, 乡镇, 村). Each output row
+ends ``ok`` with a position, or ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from geo.errors import FileFormatError
+from geo.geocode.chain import geocode_many
+from geo.records import match_header, normalise_text
+
+ADDRESS_HEADERS = {"address", "地址", "详细地址", "站点地址", "地点", "位置", "addr"}
+ADMIN_FIELDS = ("province", "prefecture", "county", "township", "village")
+RESULT_COLUMNS = [
+    "lon",
+    "lat",
+    "precision",
+    "province_code",
+    "prefecture_code",
+    "county_code",
+    "township_code",
+    "village_code",
+    "provider",
+    "status",
+    "reason",
+]
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV (UTF-8/GB18030) or the first sheet of an XLSX, as text."""
+    from geo.records import _decode
+
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises several unrelated types
+            raise FileFormatError(f"{path.name}: not a readable .xlsx file ({exc})") from None
+        rows = [
+            [normalise_text(c) for c in r] for r in wb.worksheets[0].iter_rows(values_only=True)
+        ]
+        wb.close()
+    else:
+        text = _decode(path.read_bytes(), path.name)
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        raise FileFormatError(f"{path.name}: empty file")
+    width = len(rows[0])
+    return rows[0], [r + [""] * (width - len(r)) for r in rows[1:]]
+
+
+def geocode_file(
+    geocoder,
+    path: str | Path,
+    out: str | Path,
+    column: str | None = None,
+    city: str | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> dict:
+    """Geocode ``path`` into ``out`` (.csv or .xlsx); return a summary by precision."""
+    path, out = Path(path), Path(out)
+    header, rows = read_table(path)
+    if column is not None:
+        if column not in header:
+            raise FileFormatError(
+                f"{path.name}: no column {column!r}; columns: {', '.join(header)}"
+            )
+        addr_idx = [header.index(column)]
+    else:
+        found = [i for i, h in enumerate(header) if normalise_text(h).lower() in ADDRESS_HEADERS]
+        admin = [i for i, h in enumerate(header) if match_header(h) in ADMIN_FIELDS]
+        addr_idx = admin + found[:1]
+        if not addr_idx:
+            raise FileFormatError(
+                f"{path.name}: no address column (address, 地址, 详细地址 "
+                "…) and no admin columns; name one with --column"
+            )
+    addresses = []
+    for r in rows:
+        parts = [r[i] for i in addr_idx if r[i]]
+        # Admin names already at the start of the address are not repeated.
+        text = "".join(p for p in parts[:-1] if p not in parts[-1]) + parts[-1] if parts else ""
+        addresses.append(text)
+    bar = progress(len(addresses)) if progress else None
+    if bar is not None:
+        with bar:
+            results = geocode_many(geocoder, addresses, city, progress=bar.update)
+    else:
+        results = geocode_many(geocoder, addresses, city)
+    out_rows = []
+    counts: Counter[str] = Counter()
+    for r, res in zip(rows, results, strict=True):
+        extra = dict.fromkeys(RESULT_COLUMNS, "")
+        if res.result is not None:
+            g = res.result
+            extra.update(
+                {
+                    "lon": g.lon,
+                    "lat": g.lat,
+                    "precision": g.precision.value,
+                    "provider": g.provider,
+                    "status": "ok",
+                    **g.codes,
+                }
+            )
+            counts[g.precision.value] += 1
+        else:
+            extra.update({"status": "failed", "reason": res.error or ""})
+            counts["failed"] += 1
+        out_rows.append(r + [extra[c] for c in RESULT_COLUMNS])
+    out_header = header + [c if c not in header else f"{c}_geocoded" for c in RESULT_COLUMNS]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(out_header)
+        for row in out_rows:
+            ws.append(row)
+        wb.save(out)
+    else:
+        with out.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(out_header)
+            w.writerows(out_rows)
+    order = ["exact", "street", "village", "township", "county", "prefecture", "failed"]
+    return {"rows": len(rows), "by_precision": {k: counts[k] for k in order if counts[k]}}

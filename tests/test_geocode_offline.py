@@ -1,0 +1,142 @@
+"""The offline geocoder, batch geocoding, and geocoding/reverse geocoding on import."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from geo import crs
+from geo.errors import GeocodeNotFound
+from geo.gazetteer import default_gazetteer
+from geo.geocode import OfflineGeocoder, geocode_many
+from geo.geocode.batch import geocode_file
+from geo.records import import_registry
+from support import cli
+
+
+@pytest.fixture(scope="module")
+def geocoder():
+    return OfflineGeocoder()
+
+
+def test_township_address(geocoder):
+    r = geocoder.geocode("柳州市鱼峰区天马街道文笔路18号")
+    t = default_gazetteer().get("450203001000")
+    assert (r.lon, r.lat) == (t.lon, t.lat)  # placed at the township's (approximate) position
+    assert r.precision == "township" and r.provider == "offline"
+    assert r.codes == {
+        "province_code": "450000",
+        "prefecture_code": "450200",
+        "county_code": "450203",
+        "township_code": "450203001000",
+    }
+    assert r.names["county"] == "鱼峰区" and r.rest == "文笔路18号"
+    assert r.formatted.startswith("广西壮族自治区柳州市鱼峰区天马街道")
+
+
+def test_county_address_uses_the_seat(geocoder):
+    r = geocoder.geocode("融水县")
+    seat = default_gazetteer().get("450225")
+    assert r.precision == "county" and (r.lon, r.lat) == (seat.lon, seat.lat)
+
+
+def test_city_narrows(geocoder):
+    with pytest.raises(GeocodeNotFound, match="ambiguous"):
+        geocoder.geocode("城关镇")
+    r = geocoder.geocode("城关镇", city="那坡县")
+    assert r.codes["county_code"] == "451026"
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("hello world 123", "no Chinese"),
+        ("柳" * 201, "longer than 200"),
+        ("河南省", "only a province"),
+        ("火星基地一号", "no known place"),
+        ("城关镇", "ambiguous: the address fits"),
+    ],
+)
+def test_not_found_with_reason_never_a_made_up_position(geocoder, text, reason):
+    with pytest.raises(GeocodeNotFound, match=reason):
+        geocoder.geocode(text)
+
+
+def test_batch_never_loses_rows(geocoder):
+    rows = geocode_many(geocoder, ["柳州市鱼峰区", "", "城关镇", "百色市那坡县城厢镇"])
+    assert [r.status for r in rows] == ["ok", "failed", "failed", "ok"]
+    assert rows[1].error == "empty address"
+
+
+def test_geocode_file_keeps_columns(geocoder, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "序号,名称,详细地址,备注\n1,甲,柳州市鱼峰区天马街道,x\n2,乙,hello,\n", encoding="gb18030"
+    )
+    out = tmp_path / "out.csv"
+    summary = geocode_file(geocoder, src, out)
+    assert summary == {"rows": 2, "by_precision": {"township": 1, "failed": 1}}
+    with out.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["名称"] == "甲" and rows[0]["备注"] == "x" and rows[0]["status"] == "ok"
+    assert rows[0]["township_code"] == "450203001000" and float(rows[0]["lon"]) > 109
+    assert rows[1]["status"] == "failed" and "no Chinese" in rows[1]["reason"]
+
+
+def test_cli_geocode(tmp_path):
+    ok = cli("geocode", "百色市田林县潞城瑶族乡")
+    doc = json.loads(ok.stdout)
+    assert doc["status"] == "ok" and doc["codes"]["township_code"] == "451029200000"
+    bad = cli("geocode", "hello", check=False)
+    assert bad.returncode == 1 and json.loads(bad.stdout)["status"] == "not_found"
+    src = tmp_path / "in.csv"
+    src.write_text("地址\n柳州市融水县\n城关镇\n", encoding="utf-8")
+    proc = cli("geocode", "--input", str(src), "--out", str(tmp_path / "o.xlsx"), check=False)
+    assert proc.returncode == 1 and "county" in proc.stdout and "failed" in proc.stdout
+
+
+def test_import_geocodes_rows_without_coordinates(repo, tmp_path, geocoder):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "编号,名称,类型,地址,县区,经度,纬度\n"
+        "A,天马街道驿站,驿站,柳州市鱼峰区天马街道文笔路,,,\n"
+        "B,融水驿站,驿站,融水县,,,\n"
+        "C,无地址驿站,驿站,,,,\n"
+        "D,城关驿站,驿站,城关镇,,,\n",
+        encoding="utf-8",
+    )
+    report = import_registry(repo, path, geocoder=geocoder, gazetteer=default_gazetteer())
+    a, b = repo.get("A"), repo.get("B")
+    assert a.precision == "township" and a.township_code == "450203001000"
+    assert a.extra["geocoded_by"] == "offline" and a.orig_crs is None
+    assert b.precision == "county" and b.county == "融水苗族自治县"
+    assert any(w.line == 3 and "review" in w.reason for w in report.warnings)
+    reasons = {r.line: r.reason for r in report.rejected}
+    assert "no address to geocode" in reasons[4]
+    assert "could not be geocoded" in reasons[5] and "ambiguous" in reasons[5]
+
+
+def test_import_fills_codes_and_flags_a_gcj_coordinate_declared_wgs(repo, tmp_path):
+    # A point in Liuzhou's Yufeng district, as Amap (GCJ-02) shows it, declared as WGS-84.
+    wgs = (109.4200, 24.3100)
+    gcj = crs.wgs84_to_gcj02(*wgs)
+    g = default_gazetteer()
+    here = g.county_codes_at(*gcj)[0]
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "编号,名称,类型,经度,纬度,坐标系,县区代码\n"
+        f"A,无代码驿站,驿站,{wgs[0]},{wgs[1]},wgs84,\n"
+        f"B,坐标系写错的驿站,驿站,{gcj[0]},{gcj[1]},wgs84,{g.county_codes_at(*wgs)[0]}\n",
+        encoding="utf-8",
+    )
+    report = import_registry(repo, path, gazetteer=g)
+    a = repo.get("A")
+    assert (a.province_code, a.prefecture_code, a.county_code) == ("450000", "450200", "450203")
+    assert a.county == "鱼峰区" and a.township_code and a.extra["township_source"] == "nearest"
+    if here != "450203":  # the 550 m shift crosses a county line here
+        warning = next(w for w in report.warnings if w.line == 3)
+        assert "GCJ-02" in warning.reason
