@@ -87,6 +87,11 @@ class LiveServer:
                 time.sleep(0.2)
         raise RuntimeError("server did not start in 60 s")
 
+    def log(self) -> str:
+        """What the server printed so far."""
+        path = self.tmp / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def stop(self) -> None:
         if self.proc:
             self.proc.terminate()
