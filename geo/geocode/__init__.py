@@ -2,7 +2,7 @@
 
 ``offline`` (the bundled gazetteer) needs nothing; ``amap``, ``tianditu`` and ``nominatim``
 need their key or URL in the settings. :func:`build_geocoder` turns the ``YIZHAN_GEOCODERS``
-list into a :class:`GeocoderChain`.
+list into a :class:`GeocoderChain`; the online providers share one persistent cache.
 """
 
 from __future__ import annotations
@@ -17,17 +17,32 @@ from geo.geocode.offline import OfflineGeocoder
 from geo.settings import Settings
 
 
-def _amap(s: Settings) -> Geocoder:
+def _cache(s: Settings):
+    """The persistent cache shared by the online providers (``None`` when disabled)."""
+    if not s.geocode_cache:
+        return None
+    from geo.geocode.cache import GeocodeCache
+
+    path = Path(s.instance_path) / "geocode-cache.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return GeocodeCache(path)
+
+
+def _amap(s: Settings, cache) -> Geocoder:
     from geo.geocode.amap import AmapGeocoder
 
     if not s.amap_key:
         raise ValidationError("the amap geocoder needs YIZHAN_AMAP_KEY", field="geocoders")
     return AmapGeocoder(
-        s.amap_key, base_url=s.amap_url, timeout_s=s.geocode_timeout_s, retries=s.geocode_retries
+        s.amap_key,
+        base_url=s.amap_url,
+        timeout_s=s.geocode_timeout_s,
+        retries=s.geocode_retries,
+        cache=cache,
     )
 
 
-def _tianditu(s: Settings) -> Geocoder:
+def _tianditu(s: Settings, cache) -> Geocoder:
     from geo.geocode.tianditu import TiandituGeocoder
 
     if not s.tianditu_key:
@@ -37,16 +52,17 @@ def _tianditu(s: Settings) -> Geocoder:
         base_url=s.tianditu_url,
         timeout_s=s.geocode_timeout_s,
         retries=s.geocode_retries,
+        cache=cache,
     )
 
 
-def _nominatim(s: Settings) -> Geocoder:
+def _nominatim(s: Settings, cache) -> Geocoder:
     from geo.geocode.nominatim import NominatimGeocoder
 
     if not s.nominatim_user_agent:
         raise ValidationError(
-            "the nominatim geocoder needs YIZHAN_NOMINATIM_USER_AGENT "
-            "(its usage policy requires one)",
+            "the nominatim geocoder needs YIZHAN_NOMINATIM_USER_AGENT (its usage policy "
+            "requires one)",
             field="geocoders",
         )
     return NominatimGeocoder(
@@ -54,12 +70,13 @@ def _nominatim(s: Settings) -> Geocoder:
         user_agent=s.nominatim_user_agent,
         timeout_s=s.geocode_timeout_s,
         retries=s.geocode_retries,
+        cache=cache,
     )
 
 
-#: Provider name → factory taking the settings (a plugin registry, pygeoapi-style).
-PROVIDERS: dict[str, Callable[[Settings], Geocoder]] = {
-    "offline": lambda s: OfflineGeocoder(),
+#: Provider name → factory taking the settings and the shared cache (a plugin registry).
+PROVIDERS: dict[str, Callable[[Settings, object], Geocoder]] = {
+    "offline": lambda s, cache: OfflineGeocoder(),
     "amap": _amap,
     "tianditu": _tianditu,
     "nominatim": _nominatim,
@@ -76,15 +93,9 @@ def build_geocoder(settings: Settings, names: str | None = None) -> GeocoderChai
             f"{', '.join(PROVIDERS)}",
             field="geocoders",
         )
-    cache = None
-    if settings.geocode_cache and any(n != "offline" for n in wanted):
-        from geo.geocode.cache import GeocodeCache
-
-        cache = GeocodeCache(Path(settings.instance_path) / "geocode-cache.sqlite")
+    cache = _cache(settings) if any(n != "offline" for n in wanted) else None
     return GeocoderChain(
-        [PROVIDERS[n](settings) for n in wanted],
-        good_enough=settings.geocode_good_enough,
-        cache=cache,
+        [PROVIDERS[n](settings, cache) for n in wanted], good_enough=settings.geocode_good_enough
     )
 
 

@@ -1,4 +1,4 @@
-"""A chain of geocoders tried in order, with fallback, an optional cache, and batch runs.
+"""A chain of geocoders tried in order, with fallback, and batch runs.
 
 The chain asks each provider in turn. A result at least as precise as ``good_enough`` ends
 the search; a coarser one is kept while later providers are tried, and the finest is returned.
@@ -25,16 +25,12 @@ class GeocoderChain:
     name = "chain"
 
     def __init__(
-        self,
-        providers: Sequence[Geocoder],
-        good_enough: Precision | str = Precision.STREET,
-        cache=None,
+        self, providers: Sequence[Geocoder], good_enough: Precision | str = Precision.STREET
     ) -> None:
         if not providers:
             raise ValueError("a geocoder chain needs at least one provider")
         self.providers = list(providers)
         self.good_enough = Precision(good_enough)
-        self.cache = cache
 
     def geocode(self, address: str, city: str | None = None) -> GeocodeResult:
         best: GeocodeResult | None = None
@@ -59,21 +55,9 @@ class GeocoderChain:
             raise GeocodeNotFound("; ".join(reasons) or "no provider answered")
         return best
 
-    def _ask(self, provider: Geocoder, address: str, city: str | None) -> GeocodeResult:
-        if self.cache is None or provider.name == "offline":  # offline is faster than a cache
-            return provider.geocode(address, city)
-        hit = self.cache.get(provider.name, address, city)
-        if isinstance(hit, GeocodeResult):
-            return hit
-        if isinstance(hit, str):  # a cached "not found" reason
-            raise GeocodeNotFound(hit)
-        try:
-            result = provider.geocode(address, city)
-        except GeocodeNotFound as exc:
-            self.cache.put_not_found(provider.name, address, city, exc.message)
-            raise
-        self.cache.put(provider.name, address, city, result)
-        return result
+    @staticmethod
+    def _ask(provider: Geocoder, address: str, city: str | None) -> GeocodeResult:
+        return provider.geocode(address, city)
 
 
 @dataclass
