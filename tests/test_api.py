@@ -174,3 +174,29 @@ def test_import_shows_up_in_a_running_server(live_server, tmp_path):
     with urllib.request.urlopen(url) as r:
         first = json.load(r)["features"][0]
     assert first["id"] == "LIVE-1" and first["properties"]["distance_m"] < 1
+
+
+def test_outlines_are_served_gzipped_and_cacheable(loaded):
+    import gzip
+
+    with loaded.get("/data/counties.geojson") as plain:
+        raw = plain.data
+    zipped = loaded.get("/data/counties.geojson", headers={"Accept-Encoding": "gzip, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert len(zipped.data) < len(raw) / 3
+    assert json.loads(gzip.decompress(zipped.data)) == json.loads(raw)
+    again = loaded.get(
+        "/data/counties.geojson",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"].strip('"')},
+    )
+    assert again.status_code == 304
+
+
+def test_page_opens_on_every_station(loaded):
+    html = loaded.get("/").get_data(as_text=True)
+    config = json.loads(html.split('id="yz-config">', 1)[1].split("</script>", 1)[0])
+    x0, y0, x1, y1 = config["bounds"]
+    doc = loaded.get("/api/stations").get_json()
+    for f in doc["features"]:
+        lon, lat = f["geometry"]["coordinates"]
+        assert x0 <= lon <= x1 and y0 <= lat <= y1

@@ -269,6 +269,12 @@
     });
     map.attributionControl.setPrefix(false);
     if (cfg.demo) { map.attributionControl.addAttribution(T.demoAttribution); }
+    if (Array.isArray(cfg.bounds) && cfg.bounds.length === 4) {
+      // Open on every station: [min_lon, min_lat, max_lon, max_lat].
+      map.fitBounds([[cfg.bounds[1], cfg.bounds[0]], [cfg.bounds[3], cfg.bounds[2]]],
+        { padding: [24, 24], maxZoom: 12, animate: false });
+    }
+    if (cfg.outlinesAttribution) { map.attributionControl.addAttribution(cfg.outlinesAttribution); }
 
     if (cfg.tileUrl) {
       L.tileLayer(cfg.tileUrl, {
