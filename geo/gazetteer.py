@@ -18,8 +18,12 @@ recognises admin units as long as each one fits under the units already found:
   so levels may be missing (柳州市天马街道 skips the county) and a road named after a
   district (鱼峰路) does not restart the hierarchy;
 * villages are looked up only inside the township (or county) already found;
-* a short name followed by a street word (鱼峰路, 柳州大桥) is not an admin unit, and a
-  township's short name is read only after a unit above it (火星基地 is not 火星街道);
+* a short name followed by a street word (鱼峰路, 柳州大桥, 解放北路) is not an admin unit
+  unless another unit starts right there (张家口桥东区), and a township's short name is read
+  only after a unit above it (火星基地 is not 火星街道);
+* a character that may be a suffix or the start of the next name is read whichever way lets
+  the next name fit (汉中镇巴县 is 汉中 + 镇巴县, 融水县融水镇 is 融水县 + 融水镇);
+* a development zone between units is skipped (柳州市柳东新区雒容镇);
 * the first position where no admin unit fits starts ``rest`` (road, number, building);
 * several units fitting equally well (a 城关镇 with no county) make the result ambiguous:
   the parse keeps what the candidates share and lists them.
@@ -75,6 +79,13 @@ SUFFIX_LEVELS: dict[str, tuple[str, ...]] = {
     "村": ("village",),
 }
 _SUFFIXES = sorted(SUFFIX_LEVELS, key=len, reverse=True)
+#: A road name part after a short name: 路, 北路, 一路, 中山二街, 大道 …
+_ROAD = re.compile(r"[东西南北中]?[一二三四五六七八九十0-9]*(?:路|街(?!道)|大道|巷|弄)")
+#: Development zones and parks, which are not admin units (柳东新区, 高新区).
+_ZONE = re.compile(
+    r"[\u4e00-\u9fff]{1,10}?(?:高新技术产业开发区|经济技术开发区|经济开发区|高新区|开发区|"
+    r"工业园区|产业园区|新区|园区)"
+)
 #: Words that make a preceding short name part of a street or place name (鱼峰路, 柳州大桥).
 _NOT_ADMIN_AFTER = (
     "路",
@@ -220,6 +231,7 @@ class Gazetteer:
                     self._add(old, division, False, True)
         self.max_name_len = max(map(len, self.names))
         self._lock = threading.Lock()
+        self._village_names_cache: dict[str, dict[str, list[tuple]]] = {}
 
     def _add(self, name: str, division: Division, short: bool, former: bool) -> None:
         if len(name) < 2:
@@ -267,6 +279,19 @@ class Gazetteer:
             v["county_code"].tolist(),
         )
 
+    def _village_names_by_first_char(self, parent: Division) -> dict[str, list[tuple]]:
+        """Village names (full and short) under a unit, keyed by first character; cached."""
+        found = self._village_names_cache.get(parent.code)
+        if found is None:
+            found = {}
+            for code, vname, township, county in self._villages_under(parent):
+                for name in _village_names(vname):
+                    found.setdefault(name[0], []).append((name, vname, code, township, county))
+            if len(self._village_names_cache) > 4096:
+                self._village_names_cache.clear()
+            self._village_names_cache[parent.code] = found
+        return found
+
     def _villages_under(self, parent: Division) -> list[tuple[str, str, str, str]]:
         """``(code, name, township_code, county_code)`` of the villages under a unit."""
         with self._lock:
@@ -284,6 +309,11 @@ class Gazetteer:
             step = self._match_at(norm, pos, chains)
             if step is None:
                 step = self._match_village(norm, pos, chains)
+            if step is None and chains != [{}] and (zone := _ZONE.match(norm, pos)):
+                # Skip a development zone named between admin units (柳州市柳东新区雒容镇).
+                step = self._match_at(norm, zone.end(), chains) or self._match_village(
+                    norm, zone.end(), chains
+                )
             if step is None:
                 break
             pos, chains = step
@@ -312,7 +342,7 @@ class Gazetteer:
         return parsed
 
     def _match_at(
-        self, text: str, pos: int, chains: list[dict[str, Match]]
+        self, text: str, pos: int, chains: list[dict[str, Match]], look_ahead: bool = True
     ) -> tuple[int, list[dict[str, Match]]] | None:
         for length in range(min(self.max_name_len, len(text) - pos), 1, -1):
             key = text[pos : pos + length]
@@ -321,24 +351,47 @@ class Gazetteer:
                 continue
             end = pos + length
             suffix = next((s for s in _SUFFIXES if text.startswith(s, end)), "")
-            street = not suffix and text.startswith(_NOT_ADMIN_AFTER, end)
-            extended: list[tuple[int, dict[str, Match]]] = []
+            street = not suffix and (
+                text.startswith(_NOT_ADMIN_AFTER, end) or _ROAD.match(text, end) is not None
+            )
+            # Two readings of a short name: with the suffix after it (融水 + 县), or bare,
+            # the next character starting another name (汉中 + 镇巴县).
+            with_suffix: list[dict[str, Match]] = []
+            bare: list[dict[str, Match]] = []
             for division, short, former in entries:
-                allowed = SUFFIX_LEVELS.get(suffix) if short and suffix else None
-                if (allowed and division.level not in allowed) or (short and street):
-                    continue
-                # A bare short township name is too weak alone (火星 → 火星街道?).
-                lone = short and not suffix and division.level == "township"
-                taken = key + suffix if allowed else key
+                allowed = SUFFIX_LEVELS.get(suffix, ()) if short and suffix else ()
                 for chain in chains:
-                    if (not lone or chain) and _fits(chain, division):
-                        match = Match(division, taken, former)
-                        extended.append((len(taken), {**chain, division.level: match}))
-            if extended:
-                # Readings must consume the same text: keep those that read the most.
-                consumed = max(n for n, _ in extended)
-                longest = [c for n, c in extended if n == consumed]
-                return pos + consumed, _prefer_coarse(longest)[:200]
+                    if not _fits(chain, division):
+                        continue
+                    if division.level in allowed:
+                        match = Match(division, key + suffix, former)
+                        with_suffix.append({**chain, division.level: match})
+                    # A bare short township name is too weak alone (火星 → 火星街道?).
+                    if not (short and division.level == "township" and not chain):
+                        bare.append({**chain, division.level: Match(division, key, former)})
+            chosen = None
+            if with_suffix and bare and look_ahead:
+                after = end + len(suffix)
+                bare_next = self._match_at(text, end, bare, look_ahead=False)
+                suffix_next = after < len(text) and self._match_at(
+                    text, after, with_suffix, look_ahead=False
+                )
+                chosen = (bare, end) if bare_next and not suffix_next else None
+            if chosen is None and with_suffix:
+                chosen = (with_suffix, end + len(suffix))
+            if chosen is None and bare:
+                # A short name before a street word is a street (鱼峰路), unless another
+                # unit starts there (张家口 + 桥东区).
+                if (
+                    street
+                    and any(short for _, short, _ in entries)
+                    and not (look_ahead and self._match_at(text, end, bare, look_ahead=False))
+                ):
+                    bare = [c for c in bare if not _is_short(c, key, self.names)]
+                if bare:
+                    chosen = (bare, end)
+            if chosen is not None:
+                return chosen[1], _prefer_coarse(chosen[0])[:200]
         return None
 
     def _match_village(
@@ -351,28 +404,30 @@ class Gazetteer:
             parent = _finest(chain).division
             if parent.level not in ("township", "county"):
                 continue
-            for code, vname, township, county in self._villages_under(parent):
-                for name in _village_names(vname):
-                    if text.startswith(name, pos):
-                        suffix = next(
-                            (
-                                s
-                                for s in ("村委会", "居委会", "社区", "村")
-                                if text.startswith(s, pos + len(name))
-                            ),
-                            "",
-                        )
-                        taken = name + (suffix if not name.endswith(("村", "社区")) else "")
-                        village = Division(
-                            code=code,
-                            level="village",
-                            name=vname,
-                            province_code=parent.province_code,
-                            prefecture_code=parent.prefecture_code,
-                            county_code=county,
-                            township_code=township,
-                        )
-                        found.append((len(taken), {**chain, "village": Match(village, taken)}))
+            by_first = self._village_names_by_first_char(parent)
+            for name, vname, code, township, county in by_first.get(text[pos], ()):
+                if text.startswith(name, pos) and not (
+                    name != vname and _ROAD.match(text, pos + len(name))
+                ):  # 新华 + 路 is a road, not 新华村
+                    suffix = next(
+                        (
+                            s
+                            for s in ("村委会", "居委会", "社区", "村")
+                            if text.startswith(s, pos + len(name))
+                        ),
+                        "",
+                    )
+                    taken = name + (suffix if not name.endswith(("村", "社区")) else "")
+                    village = Division(
+                        code=code,
+                        level="village",
+                        name=vname,
+                        province_code=parent.province_code,
+                        prefecture_code=parent.prefecture_code,
+                        county_code=county,
+                        township_code=township,
+                    )
+                    found.append((len(taken), {**chain, "village": Match(village, taken)}))
         if not found:
             return None
         longest = max(n for n, _ in found)
@@ -499,12 +554,21 @@ def _prefer_coarse(chains: list[dict[str, Match]]) -> list[dict[str, Match]]:
     return [c for c in chains if _RANK[_finest_level(c)] == coarsest]
 
 
+def _is_short(chain: dict[str, Match], key: str, names) -> bool:
+    """Whether the newest match of ``chain`` read ``key`` as a short name."""
+    match = chain[_finest_level(chain)]
+    return any(d is match.division and short for d, short, _ in names.get(key, ()))
+
+
 def _village_names(name: str) -> list[str]:
     """A village's name and its short form (柳江村 → 柳江; 多福巷社区 → 多福巷)."""
     names = [name]
     for suffix in ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村"):
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            names.append(name[: -len(suffix)])
+        short = name[: -len(suffix)]
+        if name.endswith(suffix) and len(short) >= 2:
+            # 东葛路社区 read from "东葛路" would turn a road into a community.
+            if not short.endswith(("路", "街", "大道", "巷", "弄")):
+                names.append(short)
             break
     return names
 

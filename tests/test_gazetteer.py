@@ -120,3 +120,34 @@ def test_reverse_county(g, lon, lat, county):
 def test_reverse_outside(g):
     assert g.reverse(139.69, 35.69) is None  # Tokyo
     assert list(g.county_codes_at([139.69, 109.415], [35.69, 24.305])) == ["", "450203"]
+
+
+@pytest.mark.parametrize(
+    "text, expected, rest",
+    [
+        # a character that may be a suffix or start the next name
+        ("汉中镇巴县碾子镇", {"prefecture": "610700", "county": "610728"}, ""),
+        (
+            "江苏镇江市京口区",
+            {"province": "320000", "prefecture": "321100", "county": "321102"},
+            "",
+        ),
+        ("临汾乡宁县", {"prefecture": "141000", "county": "141029"}, ""),
+        # street words right before a unit whose name starts with them
+        ("张家口桥东区", {"prefecture": "130700", "county": "130702"}, ""),
+        ("唐山路南区学院路", {"prefecture": "130200", "county": "130202"}, "学院路"),
+        # roads are not townships or villages
+        ("柳州市柳北区解放北路1号", {"prefecture": "450200", "county": "450205"}, "解放北路1号"),
+        ("百色市右江区中山一路", {"prefecture": "451000", "county": "451002"}, "中山一路"),
+        ("南宁市青秀区东葛路", {"prefecture": "450100", "county": "450103"}, "东葛路"),
+    ],
+)
+def test_parse_hard_cases(g, text, expected, rest):
+    parsed = g.parse(text)
+    got = {k: v for k, v in units(parsed).items() if k in expected}
+    assert got == expected and parsed.rest == rest
+
+
+def test_development_zone_is_skipped(g):
+    parsed = g.parse("柳州市柳东新区雒容镇")
+    assert parsed.units["township"].division.name == "雒容镇"
