@@ -125,19 +125,20 @@ def _run_import(
         report = getattr(exc, "report", None)
         if report is not None:
             _print_issues(report)
-            if report_path:
-                report_path.write_text(
-                    json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
-                )
+            _write_report(report, report_path)
         click.echo(f"import refused: {exc.message}", err=True)
         return 2
     click.echo(report.summary())
     _print_issues(report)
-    if report_path:
-        report_path.write_text(
+    _write_report(report, report_path)
+    return 1 if report.rejected else 0
+
+
+def _write_report(report, path: Path | None) -> None:
+    if path:
+        path.write_text(
             json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
-    return 1 if report.rejected else 0
 
 
 @main.command("import")
@@ -320,9 +321,6 @@ def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) 
     import waitress
 
     waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
-
-
-ADDRESS_COLUMNS = ("address", "地址", "详细地址", "站点地址", "地点", "位置", "addr")
 
 
 @main.command()

@@ -663,6 +663,8 @@ def _reverse_fill(
     township is filled with the one whose approximate position is nearest within the
     county, and marked ``extra["township_source"] = "nearest"``.
     """
+    from geo.review import looks_like_gcj02_declared_wgs84
+
     lon = np.array([s.lon for s in kept])
     lat = np.array([s.lat for s in kept])
     found = gazetteer.county_codes_at(lon, lat)
@@ -673,13 +675,11 @@ def _reverse_fill(
         if s.county_code and s.county_code != code and s.county_code in gazetteer.by_code:
             stated = gazetteer.get(s.county_code)
             hint = ""
-            if s.orig_crs is CoordSystem.WGS84 and s.orig_lon is not None:
-                gx, gy = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
-                if gazetteer.county_codes_at(gx, gy)[0] == s.county_code:
-                    hint = (
-                        "; it looks like a GCJ-02 (Amap/Tencent) coordinate declared as "
-                        "WGS-84: set 坐标系 to gcj02"
-                    )
+            if looks_like_gcj02_declared_wgs84(s, gazetteer):
+                hint = (
+                    "; it looks like a GCJ-02 (Amap/Tencent) coordinate declared as "
+                    "WGS-84: set 坐标系 to gcj02"
+                )
             report.warnings.append(
                 RowIssue(
                     lines[id(s)],

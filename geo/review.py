@@ -37,6 +37,15 @@ class ReviewItem:
         return asdict(self)
 
 
+def looks_like_gcj02_declared_wgs84(s: Station, gazetteer) -> bool:
+    """Whether reading the station's original WGS-84 coordinate as GCJ-02 would put it in
+    the county its record states (the usual mistake with coordinates copied from Amap)."""
+    if s.orig_crs is not CoordSystem.WGS84 or s.orig_lon is None or not s.county_code:
+        return False
+    gx, gy = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
+    return gazetteer.county_codes_at(gx, gy)[0] == s.county_code
+
+
 def review_stations(stations: Sequence[Station], gazetteer) -> list[ReviewItem]:
     """The stations to review, in input order (see the module docstring)."""
     located = [s for s in stations if s.lon is not None]
@@ -71,10 +80,8 @@ def review_stations(stations: Sequence[Station], gazetteer) -> list[ReviewItem]:
                 f"the stated {stated.name if stated else s.county_code} "
                 f"({s.county_code})"
             )
-            if s.orig_crs is CoordSystem.WGS84 and s.orig_lon is not None:
-                gx, gy = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
-                if gazetteer.county_codes_at(gx, gy)[0] == s.county_code:
-                    reason += ": likely a GCJ-02 coordinate declared as WGS-84"
+            if looks_like_gcj02_declared_wgs84(s, gazetteer):
+                reason += ": likely a GCJ-02 coordinate declared as WGS-84"
             item.reasons.append(reason)
         if item.reasons:
             items.append(item)

@@ -120,23 +120,53 @@ def test_import_geocodes_rows_without_coordinates(repo, tmp_path, geocoder):
     assert "could not be geocoded" in reasons[5] and "ambiguous" in reasons[5]
 
 
+def _border_point(g):
+    """A WGS-84 point in Liuzhou whose GCJ-02 rendering lies in another county."""
+    for step in range(400):
+        wgs = (109.30 + step * 0.0005, 24.31)
+        gcj = crs.wgs84_to_gcj02(*wgs)
+        a, b = g.county_codes_at(*wgs)[0], g.county_codes_at(*gcj)[0]
+        if a and b and a != b:
+            return wgs, gcj, a, b
+    raise AssertionError("no county border crossed by the GCJ-02 offset near Liuzhou")
+
+
 def test_import_fills_codes_and_flags_a_gcj_coordinate_declared_wgs(repo, tmp_path):
-    # A point in Liuzhou's Yufeng district, as Amap (GCJ-02) shows it, declared as WGS-84.
-    wgs = (109.4200, 24.3100)
-    gcj = crs.wgs84_to_gcj02(*wgs)
     g = default_gazetteer()
-    here = g.county_codes_at(*gcj)[0]
+    wgs, gcj, county, other = _border_point(g)
     path = tmp_path / "r.csv"
     path.write_text(
         "编号,名称,类型,经度,纬度,坐标系,县区代码\n"
         f"A,无代码驿站,驿站,{wgs[0]},{wgs[1]},wgs84,\n"
-        f"B,坐标系写错的驿站,驿站,{gcj[0]},{gcj[1]},wgs84,{g.county_codes_at(*wgs)[0]}\n",
+        # As Amap shows it (GCJ-02), declared as WGS-84, with the county it really is in.
+        f"B,坐标系写错的驿站,驿站,{gcj[0]},{gcj[1]},wgs84,{county}\n",
         encoding="utf-8",
     )
     report = import_registry(repo, path, gazetteer=g)
     a = repo.get("A")
-    assert (a.province_code, a.prefecture_code, a.county_code) == ("450000", "450200", "450203")
-    assert a.county == "鱼峰区" and a.township_code and a.extra["township_source"] == "nearest"
-    if here != "450203":  # the 550 m shift crosses a county line here
-        warning = next(w for w in report.warnings if w.line == 3)
-        assert "GCJ-02" in warning.reason
+    assert a.county_code == county and a.prefecture_code == "450200"
+    assert a.province_code == "450000" and a.county == g.get(county).name
+    assert a.township_code and a.extra["township_source"] == "nearest"
+    warning = next(w for w in report.warnings if w.line == 3)
+    assert warning.field == "county_code" and other in warning.reason
+    assert "GCJ-02" in warning.reason
+    assert repo.get("B").county_code == county  # the stated code is kept, not overwritten
+
+
+def test_review_lists_imprecise_and_misplaced_stations(app, client, tmp_path):
+    g = default_gazetteer()
+    wgs, gcj, county, other = _border_point(g)
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "编号,名称,类型,地址,经度,纬度,坐标系,县区代码\n"
+        f"OK,正常驿站,驿站,,{wgs[0]},{wgs[1]},wgs84,{county}\n"
+        f"GCJ,坐标系写错的驿站,驿站,,{gcj[0]},{gcj[1]},wgs84,{county}\n"
+        "COARSE,只到县的驿站,驿站,融水县,,,,\n",
+        encoding="utf-8",
+    )
+    import_registry(app.extensions["yizhan"]["repo"], path, geocoder=OfflineGeocoder(), gazetteer=g)
+    doc = client.get("/api/review").get_json()
+    items = {i["id"]: i for i in doc["items"]}
+    assert set(items) == {"GCJ", "COARSE"} and doc["count"] == 2
+    assert "GCJ-02" in items["GCJ"]["reasons"][0] and items["GCJ"]["found_county_code"] == other
+    assert items["COARSE"]["reasons"] == ["position known only to the county"]
