@@ -1,0 +1,516 @@
+"""The one-hour service circle: travel time to the nearest station, shares, gaps, service areas.
+
+For every demand cell ``x`` and the stations of the chosen kinds,
+``T(x) = min_s t(x, s)`` under a travel model (:mod:`geo.travel`); a cell is covered at
+threshold ``m`` when ``T(x) ≤ m``. :func:`compute_coverage` runs one model once and evaluates
+every threshold from the same times. The :class:`CoverageResult` gives the share of demand
+covered, tables by county and township, gap polygons (uncovered cells dissolved, with their
+demand), per-station service areas (the cells each station is nearest to within the
+threshold), exports, and a folium map. Every result records the model, mode, speeds,
+thresholds and inputs that produced it.
+
+:func:`compute_coverage_partitioned` runs the same computation on Dask, one partition per
+county (or province) with the stations within the model's maximum reach of it (the halo), and
+gives exactly the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.crs import distance_m
+from geo.errors import ValidationError
+from geo.models import Station
+from geo.travel.base import NearestTimes, TravelModel
+
+
+@dataclass
+class CoverageResult:
+    """Travel times of every demand cell and what follows from them.
+
+    Attributes
+    ----------
+    cells
+        The demand cells (``cell_id, lon, lat, demand, county_code, township_code,
+        geometry``) plus ``minutes`` (to the nearest station; ``inf`` if none within the
+        largest threshold), ``station_id``, ``unsnapped`` and ``covered_<m>`` per threshold.
+    stations
+        The stations used (``id, name, kind, lon, lat, geometry``).
+    thresholds
+        The thresholds in minutes, ascending.
+    record
+        What produced the result: model description, thresholds, kinds, region, demand
+        source and unit, counts and warnings.
+    """
+
+    cells: gpd.GeoDataFrame
+    stations: gpd.GeoDataFrame
+    thresholds: list[float]
+    record: dict = field(default_factory=dict)
+
+    @property
+    def max_minutes(self) -> float:
+        return self.thresholds[-1]
+
+    def _col(self, threshold: float | None) -> str:
+        t = self.max_minutes if threshold is None else float(threshold)
+        if t not in self.thresholds:
+            raise ValidationError(
+                f"threshold {t:g} was not computed; have "
+                f"{', '.join(f'{x:g}' for x in self.thresholds)}",
+                field="threshold",
+            )
+        return f"covered_{t:g}"
+
+    def summary(self) -> dict:
+        """Totals per threshold, with the record of how they were produced."""
+        c = self.cells
+        total = float(c["demand"].sum())
+        finite = c.loc[np.isfinite(c["minutes"])]
+        shares = []
+        for t in self.thresholds:
+            covered = float(c.loc[c[self._col(t)], "demand"].sum())
+            shares.append(
+                {
+                    "max_minutes": t,
+                    "demand": total,
+                    "covered": covered,
+                    "share": covered / total if total > 0 else None,
+                }
+            )
+        return {
+            **self.record,
+            "cells": len(c),
+            "stations": len(self.stations),
+            "unsnapped_cells": int(c["unsnapped"].sum()),
+            "mean_minutes_reached": float(np.average(finite["minutes"], weights=finite["demand"]))
+            if len(finite) and finite["demand"].sum() > 0
+            else None,
+            "thresholds": shares,
+        }
+
+    def by_admin(self, level: str = "county", threshold: float | None = None) -> pd.DataFrame:
+        """Demand, covered demand, share, mean and 90th-percentile minutes per admin unit.
+
+        ``nearest_station`` is the station serving the most demand of the unit. Travel-time
+        statistics are demand-weighted over the unit's cells that reach a station within the
+        largest threshold (``reached_share`` says how much of the demand that is).
+        """
+        from geo.gazetteer import default_gazetteer
+
+        key = {"county": "county_code", "township": "township_code"}.get(level)
+        if key is None:
+            raise ValidationError("level must be county or township", field="by")
+        col = self._col(threshold)
+        names = {s.id: s.name for s in self._station_rows()}
+        g = default_gazetteer()
+        rows = []
+        for code, part in self.cells.groupby(key, sort=True):
+            demand = float(part["demand"].sum())
+            covered = float(part.loc[part[col], "demand"].sum())
+            reached = part.loc[np.isfinite(part["minutes"]) & (part["demand"] > 0)]
+            w = reached["demand"].to_numpy()
+            m = reached["minutes"].to_numpy()
+            mean = float(np.average(m, weights=w)) if w.sum() > 0 else None
+            p90 = _weighted_quantile(m, w, 0.9) if w.sum() > 0 else None
+            served = reached.groupby("station_id")["demand"].sum()
+            top = served.idxmax() if len(served) else None
+            unit = g.get(code) if code else None
+            rows.append(
+                {
+                    "code": code,
+                    "name": unit.name if unit else "",
+                    "demand": demand,
+                    "covered": covered,
+                    "share": covered / demand if demand > 0 else None,
+                    "reached_share": float(w.sum()) / demand if demand > 0 else None,
+                    "mean_minutes": mean,
+                    "p90_minutes": p90,
+                    "nearest_station": names.get(top, "") if top else "",
+                    "nearest_station_id": top or "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def gaps(self, threshold: float | None = None) -> gpd.GeoDataFrame:
+        """Uncovered cells dissolved into contiguous gap polygons, with their demand.
+
+        Point demand (factories, seats) has no area: each uncovered point is its own gap.
+        """
+        col = self._col(threshold)
+        open_cells = self.cells.loc[~self.cells[col]]
+        if open_cells.empty:
+            return gpd.GeoDataFrame(
+                {"demand": [], "cells": [], "county_code": []}, geometry=[], crs="EPSG:4326"
+            )
+        polys = open_cells.loc[open_cells.geom_type.isin(["Polygon", "MultiPolygon"])]
+        points = open_cells.loc[~open_cells.index.isin(polys.index)]
+        parts = []
+        if len(polys):
+            merged = shapely.unary_union(polys.geometry.to_numpy())
+            pieces = gpd.GeoDataFrame(
+                geometry=list(getattr(merged, "geoms", [merged])), crs="EPSG:4326"
+            )
+            # Each cell goes to the gap piece containing its representative point.
+            idx_cell, idx_piece = pieces.sindex.query(
+                shapely.points(polys["lon"], polys["lat"]), predicate="intersects"
+            )
+            demand = np.bincount(
+                idx_piece, weights=polys["demand"].to_numpy()[idx_cell], minlength=len(pieces)
+            )
+            count = np.bincount(idx_piece, minlength=len(pieces))
+            county = (polys["county_code"].to_numpy()[idx_cell], idx_piece)
+            main_county = (
+                pd.Series(county[0])
+                .groupby(county[1])
+                .agg(lambda s: s.mode().iat[0] if len(s) else "")
+            )
+            pieces["demand"] = demand
+            pieces["cells"] = count
+            pieces["county_code"] = main_county.reindex(range(len(pieces))).fillna("").values
+            parts.append(pieces)
+        if len(points):
+            parts.append(
+                gpd.GeoDataFrame(
+                    {
+                        "demand": points["demand"].to_numpy(),
+                        "cells": 1,
+                        "county_code": points["county_code"],
+                    },
+                    geometry=points.geometry.to_numpy(),
+                    crs="EPSG:4326",
+                )
+            )
+        out = pd.concat(parts, ignore_index=True)
+        return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326").sort_values(
+            "demand", ascending=False, ignore_index=True
+        )
+
+    def service_areas(self, threshold: float | None = None) -> gpd.GeoDataFrame:
+        """Per station, the cells it is nearest to within the threshold, dissolved
+        (an isochrone clipped to the station's catchment), with the demand it serves."""
+        col = self._col(threshold)
+        served = self.cells.loc[self.cells[col] & (self.cells["station_id"] != "")]
+        rows = []
+        for sid, part in served.groupby("station_id", sort=True):
+            rows.append(
+                {
+                    "station_id": sid,
+                    "demand": float(part["demand"].sum()),
+                    "cells": len(part),
+                    "geometry": shapely.unary_union(part.geometry.to_numpy()),
+                }
+            )
+        names = {s.id: (s.name, s.kind) for s in self._station_rows()}
+        gdf = gpd.GeoDataFrame(
+            rows or {"station_id": [], "demand": [], "cells": [], "geometry": []},
+            geometry="geometry",
+            crs="EPSG:4326",
+        )
+        gdf["name"] = [names.get(s, ("", ""))[0] for s in gdf["station_id"]]
+        gdf["kind"] = [names.get(s, ("", ""))[1] for s in gdf["station_id"]]
+        return gdf
+
+    def _station_rows(self):
+        return self.stations.itertuples(index=False)
+
+    def to_folium(self, threshold: float | None = None, tiles: str | None = None):
+        """A folium map: cells coloured by travel-time band, gaps outlined, stations marked.
+
+        Offline: Leaflet is embedded (see :mod:`geo.maps`); ``tiles`` adds a basemap.
+        """
+        import folium
+
+        from geo.maps import band_colour, offline_map
+
+        c = self.cells
+        bands = (
+            self.thresholds
+            if len(self.thresholds) > 1
+            else [self.max_minutes * f for f in (0.25, 0.5, 0.75, 1.0)]
+        )
+        m = offline_map((float(c["lat"].mean()), float(c["lon"].mean())), 9, tiles=tiles)
+        colours = [band_colour(x, bands) for x in c["minutes"]]
+        shown = c[["cell_id", "demand", "minutes", "geometry"]].copy()
+        shown["minutes"] = shown["minutes"].replace(np.inf, -1).round(1)
+        shown["colour"] = colours
+        folium.GeoJson(
+            shown.to_json(),
+            name="travel time (minutes)",
+            style_function=lambda f: {
+                "fillColor": f["properties"]["colour"],
+                "color": f["properties"]["colour"],
+                "weight": 0.3,
+                "fillOpacity": 0.55,
+            },
+            tooltip=folium.GeoJsonTooltip(["minutes", "demand"], aliases=["分钟", "需求"]),
+        ).add_to(m)
+        gaps = self.gaps(threshold)
+        if len(gaps):
+            folium.GeoJson(
+                gaps.to_json(),
+                name="gaps 服务空白",
+                style_function=lambda f: {"color": "#7b0000", "weight": 2, "fillOpacity": 0},
+            ).add_to(m)
+        for s in self._station_rows():
+            folium.CircleMarker(
+                [s.lat, s.lon],
+                radius=5,
+                color="#08306b",
+                fill=True,
+                fill_opacity=0.9,
+                tooltip=folium.Tooltip(s.name),
+            ).add_to(m)
+        folium.LayerControl().add_to(m)
+        label = self.record.get("model", {}).get(
+            "label", self.record.get("model", {}).get("model", "")
+        )
+        legend = folium.Element(
+            "<div style='position:fixed;bottom:12px;left:12px;background:#fff;padding:6px;"
+            "font:12px sans-serif;z-index:999'>"
+            + " ".join(
+                f"<span style='background:{band_colour(b, bands)}'>&nbsp;≤{b:g}&nbsp;</span>"
+                for b in bands
+            )
+            + f" 分钟 · {folium.utilities.escape_backticks(str(label))}</div>"
+        )
+        m.get_root().html.add_child(legend)
+        return m
+
+    def export(self, out_dir: str | Path, by: Sequence[str] = ("county", "township")) -> dict:
+        """Write ``summary.json``, ``by_county.csv``/``by_township.csv`` (+ ``.xlsx``),
+        ``gaps.geojson``, ``service_areas.geojson``, ``cells.gpkg`` and ``map.html``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {}
+        (out / "summary.json").write_text(
+            json.dumps(self.summary(), ensure_ascii=False, indent=2, default=_json_default),
+            encoding="utf-8",
+        )
+        files["summary"] = out / "summary.json"
+        tables = {}
+        for level in by:
+            table = self.by_admin(level)
+            table.to_csv(out / f"by_{level}.csv", index=False, encoding="utf-8-sig")
+            files[f"by_{level}"] = out / f"by_{level}.csv"
+            tables[level] = table
+        with pd.ExcelWriter(out / "coverage.xlsx") as xl:
+            pd.DataFrame(self.summary()["thresholds"]).to_excel(
+                xl, sheet_name="summary", index=False
+            )
+            for level, table in tables.items():
+                table.to_excel(xl, sheet_name=f"by_{level}", index=False)
+        files["xlsx"] = out / "coverage.xlsx"
+        for name, gdf in (("gaps", self.gaps()), ("service_areas", self.service_areas())):
+            (out / f"{name}.geojson").write_text(gdf.to_json(drop_id=True), encoding="utf-8")
+            files[name] = out / f"{name}.geojson"
+        cells = self.cells.copy()
+        cells["minutes"] = cells["minutes"].replace(np.inf, np.nan)
+        cells.to_file(out / "cells.gpkg", layer="cells", driver="GPKG", engine="pyogrio")
+        files["cells"] = out / "cells.gpkg"
+        self.to_folium().save(str(out / "map.html"))
+        files["map"] = out / "map.html"
+        return files
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    return float(v[np.searchsorted(cum, q * cum[-1])])
+
+
+def stations_frame(stations: Sequence[Station]) -> gpd.GeoDataFrame:
+    """Stations with positions as a GeoDataFrame (``id, name, kind, lon, lat``)."""
+    located = [s for s in stations if s.lon is not None]
+    return gpd.GeoDataFrame(
+        {
+            "id": [s.id for s in located],
+            "name": [s.name for s in located],
+            "kind": [s.kind for s in located],
+            "lon": [s.lon for s in located],
+            "lat": [s.lat for s in located],
+        },
+        geometry=gpd.points_from_xy([s.lon for s in located], [s.lat for s in located]),
+        crs="EPSG:4326",
+    )
+
+
+def _thresholds(max_minutes: float | Sequence[float]) -> list[float]:
+    values = sorted({float(m) for m in np.atleast_1d(max_minutes)})
+    if not values or values[0] <= 0 or not np.isfinite(values[-1]):
+        raise ValidationError("max_minutes must be > 0", field="max_minutes")
+    return values
+
+
+def compute_coverage(
+    stations: Sequence[Station],
+    demand,
+    model: TravelModel,
+    max_minutes: float | Sequence[float] = 60.0,
+    kinds: Sequence[str] = (),
+    region: str | None = None,
+) -> CoverageResult:
+    """Travel time from every demand cell to its nearest open station of ``kinds``.
+
+    Raises
+    ------
+    ValidationError
+        A threshold ≤ 0, no demand cells, or no operating station of the kinds given.
+    """
+    thresholds = _thresholds(max_minutes)
+    chosen = [
+        s
+        for s in stations
+        if s.lon is not None and s.status.value == "open" and (not kinds or s.kind in kinds)
+    ]
+    if not chosen:
+        raise ValidationError(
+            f"no operating station of kind {', '.join(kinds) or 'any'}"
+            + (f" in region {region}" if region else ""),
+            field="kind",
+        )
+    cells = demand.cells
+    if len(cells) == 0:
+        raise ValidationError("no demand cells in the region", field="region")
+    frame = stations_frame(chosen)
+    times = model.time_to_nearest(
+        cells["lon"].to_numpy(),
+        cells["lat"].to_numpy(),
+        frame["lon"].to_numpy(),
+        frame["lat"].to_numpy(),
+        thresholds[-1],
+    )
+    return _result(cells, frame, times, thresholds, model, demand, kinds, region)
+
+
+def _result(
+    cells, frame, times: NearestTimes, thresholds, model, demand, kinds, region
+) -> CoverageResult:
+    out = cells.copy()
+    out["minutes"] = times.minutes
+    ids = frame["id"].to_numpy()
+    out["station_id"] = np.where(times.station >= 0, ids[np.clip(times.station, 0, None)], "")
+    out["unsnapped"] = times.unsnapped if len(times.unsnapped) else False
+    for t in thresholds:
+        out[f"covered_{t:g}"] = out["minutes"] <= t
+    warnings = list(getattr(demand, "warnings", []))
+    if out["unsnapped"].any():
+        warnings.append(
+            f"{int(out['unsnapped'].sum())} demand cells are farther from the road "
+            "network than the snapping limit and count as not covered"
+        )
+    record = {
+        "model": model.describe(),
+        "max_minutes": thresholds,
+        "kinds": list(kinds),
+        "region": region,
+        "demand_source": getattr(demand, "source", ""),
+        "demand_unit": getattr(demand, "unit", ""),
+        "warnings": warnings,
+    }
+    return CoverageResult(out, frame, thresholds, record)
+
+
+def reach_m(model: TravelModel, max_minutes: float) -> float:
+    """Great-circle metres a model can possibly cover in ``max_minutes`` (the halo)."""
+    if hasattr(model, "reach_m"):
+        return float(model.reach_m(max_minutes))
+    speed = float(model.describe().get("max_speed_kph") or 130.0)
+    return max_minutes * speed * 1000.0 / 60.0
+
+
+def compute_coverage_partitioned(
+    stations: Sequence[Station],
+    demand,
+    model: TravelModel,
+    max_minutes: float | Sequence[float] = 60.0,
+    kinds: Sequence[str] = (),
+    region: str | None = None,
+    partition_by: str = "county",
+    client=None,
+) -> CoverageResult:
+    """:func:`compute_coverage` on Dask, one task per county (or province) partition.
+
+    Each task gets its partition's cells and the stations within the model's maximum reach
+    of any of them (the halo), so trips across partition borders are counted; the numbers
+    equal the single-process run. ``client`` is a ``dask.distributed.Client`` (a
+    ``LocalCluster`` one is started, and closed, when none is given).
+    """
+    thresholds = _thresholds(max_minutes)
+    chosen = [
+        s
+        for s in stations
+        if s.lon is not None and s.status.value == "open" and (not kinds or s.kind in kinds)
+    ]
+    if not chosen:
+        raise ValidationError(
+            f"no operating station of kind {', '.join(kinds) or 'any'}", field="kind"
+        )
+    frame = stations_frame(chosen)
+    cells = demand.cells
+    key = cells["county_code"].fillna("").astype(str)
+    if partition_by == "province":
+        key = key.str[:2]
+    elif partition_by != "county":
+        raise ValidationError("partition_by must be county or province", field="partition_by")
+    halo = reach_m(model, thresholds[-1])
+    slon, slat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
+    tasks = []
+    for _, part in cells.groupby(key, sort=True):
+        # Stations within the halo of the partition's bounding box.
+        x0, y0, x1, y1 = part["lon"].min(), part["lat"].min(), part["lon"].max(), part["lat"].max()
+        cx, cy = np.clip(slon, x0, x1), np.clip(slat, y0, y1)
+        near = np.flatnonzero(distance_m(slon, slat, cx, cy) <= halo)
+        tasks.append((part.index.to_numpy(), part["lon"].to_numpy(), part["lat"].to_numpy(), near))
+
+    def run(task):
+        index, lon, lat, near = task
+        if len(near) == 0:
+            n = len(index)
+            return index, np.full(n, np.inf), np.full(n, -1), np.zeros(n, dtype=bool)
+        t = model.time_to_nearest(lon, lat, slon[near], slat[near], thresholds[-1])
+        station = np.where(t.station >= 0, near[np.clip(t.station, 0, None)], -1)
+        unsnapped = t.unsnapped if len(t.unsnapped) else np.zeros(len(index), dtype=bool)
+        return index, t.minutes, station, unsnapped
+
+    own_client = client is None
+    if own_client:
+        from dask.distributed import Client, LocalCluster
+
+        client = Client(
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+        )
+    try:
+        futures = client.map(run, tasks, pure=False)
+        parts = client.gather(futures)
+    finally:
+        if own_client:
+            cluster = client.cluster
+            client.close()
+            cluster.close()
+    minutes = pd.Series(np.inf, index=cells.index)
+    station = pd.Series(-1, index=cells.index)
+    unsnapped = pd.Series(False, index=cells.index)
+    for index, m, s, u in parts:
+        minutes.loc[index], station.loc[index], unsnapped.loc[index] = m, s, u
+    times = NearestTimes(minutes.to_numpy(), station.to_numpy(), unsnapped.to_numpy())
+    result = _result(cells, frame, times, thresholds, model, demand, kinds, region)
+    result.record["partitions"] = {"by": partition_by, "count": len(tasks), "halo_m": halo}
+    return result

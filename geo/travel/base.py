@@ -1,0 +1,66 @@
+"""Travel-time models behind one protocol (DESIGN §5).
+
+A model answers one question for many demand points at once: how many minutes to the nearest
+station, and which one. ``crowfly`` estimates from great-circle distance; ``network`` routes
+on an OSM road graph. Every model can :meth:`~TravelModel.describe` itself, so each coverage
+figure records the model, mode, speeds and inputs that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+#: Default speeds (km/h) per mode; crow-fly also multiplies distance by a circuity factor.
+DEFAULT_SPEEDS_KPH: dict[str, float] = {"walk": 4.5, "ebike": 15.0, "car": 30.0}
+#: Rural car speed (km/h), used by crow-fly when ``rural=True``.
+RURAL_CAR_SPEED_KPH = 50.0
+#: Network distance over straight-line distance: 1.3 on flat ground, more in mountains.
+DEFAULT_CIRCUITY = 1.3
+MODES = tuple(DEFAULT_SPEEDS_KPH)
+
+
+@dataclass
+class NearestTimes:
+    """Travel time from each demand point to its nearest station.
+
+    Attributes
+    ----------
+    minutes
+        Minutes to the nearest station; ``inf`` when none is reachable within the limit.
+    station
+        Index (into the stations given) of that station; ``-1`` where none.
+    unsnapped
+        Demand points too far from the road network to be routed (network model only;
+        all ``False`` for crow-fly). Their ``minutes`` are ``inf``: they are reported, not
+        silently placed on a road.
+    """
+
+    minutes: np.ndarray
+    station: np.ndarray
+    unsnapped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+@runtime_checkable
+class TravelModel(Protocol):
+    """What every travel model implements."""
+
+    name: str
+    mode: str
+
+    def describe(self) -> dict:
+        """Model name, mode, speeds and inputs, for the record of a result."""
+        ...
+
+    def time_to_nearest(
+        self,
+        demand_lon: np.ndarray,
+        demand_lat: np.ndarray,
+        station_lon: np.ndarray,
+        station_lat: np.ndarray,
+        max_minutes: float,
+    ) -> NearestTimes:
+        """Minutes from each demand point to its nearest station, up to ``max_minutes``."""
+        ...
