@@ -440,6 +440,195 @@ def review(ctx: Context, as_json: bool) -> None:
     click.echo(f"{len(items)} stations to review", err=True)
 
 
+@main.command()
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    required=True,
+    help="Station kind(s) to reach (code or Chinese name; repeatable).",
+)
+@click.option(
+    "--max-minutes",
+    "max_minutes",
+    type=float,
+    multiple=True,
+    default=(60.0,),
+    show_default=True,
+    help="Threshold in minutes (repeatable: 15, 30, 60 …).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["walk", "ebike", "car"]),
+    default="car",
+    show_default=True,
+    help="Travel mode.",
+)
+@click.option(
+    "--network",
+    "network",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="OSM .osm.pbf for the road-network model (default: crow-fly estimate).",
+)
+@click.option("--speed-kph", type=float, help="Crow-fly speed (default per mode).")
+@click.option(
+    "--circuity",
+    type=float,
+    default=1.3,
+    show_default=True,
+    help="Crow-fly circuity factor (higher in mountains).",
+)
+@click.option(
+    "--population",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Population GeoTIFF (e.g. WorldPop) summed into cells.",
+)
+@click.option(
+    "--population-table",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV/XLSX of admin code → population, spread over each unit's cells.",
+)
+@click.option(
+    "--demand-points",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV/GeoJSON of weighted points (factories, parks, seats).",
+)
+@click.option(
+    "--resolution",
+    type=click.IntRange(5, 10),
+    default=8,
+    show_default=True,
+    help="H3 resolution of demand cells (8 ≈ 0.74 km²).",
+)
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["county", "township"]),
+    multiple=True,
+    help="Tables to write (default: both).",
+)
+@click.option(
+    "--region",
+    required=True,
+    metavar="ADCODE",
+    help="Province, prefecture or county code (e.g. 450200 for Liuzhou).",
+)
+@click.option("--partitioned", is_flag=True, help="Run on Dask, one partition per county.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder.",
+)
+@pass_ctx
+def coverage(
+    ctx: Context,
+    kinds,
+    max_minutes,
+    mode,
+    network,
+    speed_kph,
+    circuity,
+    population,
+    population_table,
+    demand_points,
+    resolution,
+    by,
+    region,
+    partitioned,
+    out,
+) -> None:
+    """The service circle: share of demand within reach of a station, tables, gaps, map.
+
+    Without population input, demand is one unit per township seat of the region ("share
+    of townships whose seat is within an hour"). Writes summary.json, by_county.csv,
+    by_township.csv, coverage.xlsx, gaps.geojson, service_areas.geojson, cells.gpkg and
+    map.html to --out.
+    """
+    from geo import demand as dm
+    from geo.coverage import compute_coverage, compute_coverage_partitioned
+    from geo.models import parse_kind
+    from geo.travel import CrowflyModel
+
+    try:
+        kind_codes = [parse_kind(k) for k in kinds]
+        sources = [x for x in (population, population_table, demand_points) if x]
+        if len(sources) > 1:
+            raise click.UsageError(
+                "give at most one of --population, --population-table, --demand-points"
+            )
+        with _step("demand"):
+            if demand_points:
+                demand = dm.from_points(demand_points, region=region)
+            elif population or population_table:
+                cells = dm.h3_cells(dm.region_polygon(region), resolution)
+                demand = (
+                    dm.from_raster(population, cells)
+                    if population
+                    else dm.from_admin_table(population_table, cells)
+                )
+            else:
+                demand = dm.from_admin_seats(region, level="township")
+        with _step("travel model"):
+            if network:
+                from geo.travel.network import NetworkModel, RoadGraph
+
+                graph = RoadGraph.from_pbf(
+                    network, mode, cache_dir=Path(ctx.settings.instance_path) / "graphs"
+                )
+                model = NetworkModel(graph)
+            else:
+                model = CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
+        stations = ctx.ready_repo().all()
+        with _step("travel times"):
+            run = compute_coverage_partitioned if partitioned else compute_coverage
+            result = run(
+                stations, demand, model, list(max_minutes), kinds=kind_codes, region=region
+            )
+        with _step("exports"):
+            result.export(out, by=by or ("county", "township"))
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    summary = result.summary()
+    click.echo(
+        f"model: {summary['model'].get('label', summary['model']['model'])}, "
+        f"mode {mode}; demand: {summary['demand_source']} ({summary['demand_unit']})"
+    )
+    for t in summary["thresholds"]:
+        share = "—" if t["share"] is None else f"{t['share']:.1%}"
+        click.echo(
+            f"  ≤ {t['max_minutes']:g} min: {t['covered']:,.0f} of {t['demand']:,.0f} "
+            f"covered ({share})"
+        )
+    table = result.by_admin("county")
+    for row in table.itertuples(index=False):
+        share = "—" if row.share is None else f"{row.share:.1%}"
+        click.echo(f"  {row.code} {row.name:<10} {share:>7}  nearest: {row.nearest_station}")
+    for warning in summary["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {out}")
+
+
+class _step:
+    """Print a step's name and duration to stderr (a progress line for long steps)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self):
+        import time
+
+        self.t0 = time.perf_counter()
+        click.echo(f"… {self.name}", err=True)
+
+    def __exit__(self, *exc):
+        import time
+
+        if exc[0] is None:
+            click.echo(f"  {self.name}: {time.perf_counter() - self.t0:.1f} s", err=True)
+
+
 @main.command("settings")
 def settings_cmd() -> None:
     """List every setting: environment variable, default and meaning."""

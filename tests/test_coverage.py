@@ -1,0 +1,173 @@
+"""The coverage engine on the demo registry: checked against an independent brute force."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from geo import demand as dm
+from geo.coverage import compute_coverage, compute_coverage_partitioned
+from geo.crs import distance_m
+from geo.errors import ValidationError
+from geo.records import read_registry
+from geo.travel import CrowflyModel
+from support import ROOT, cli
+
+DEMO = ROOT / "data" / "demo" / "stations.csv"
+
+
+@pytest.fixture(scope="module")
+def stations():
+    return read_registry(DEMO)[0]
+
+
+@pytest.fixture(scope="module")
+def seats():
+    return dm.from_admin_seats("450200", level="township")
+
+
+@pytest.fixture(scope="module")
+def cells():
+    """H3 resolution-7 cells over 城中区 and 鱼峰区, one unit of demand each."""
+    polygon = dm.region_polygon("450202").union(dm.region_polygon("450203"))
+    grid = dm.h3_cells(polygon, 7)
+    grid["demand"] = 1.0
+    return dm.Demand(grid, unit="weight", source="test: uniform H3 res 7")
+
+
+def brute(stations, lon, lat, model, kinds):
+    chosen = [s for s in stations if s.kind in kinds and s.status.value == "open"]
+    slon = np.array([s.lon for s in chosen])
+    slat = np.array([s.lat for s in chosen])
+    d = distance_m(lon[:, None], lat[:, None], slon[None, :], slat[None, :])
+    i = np.argmin(d, axis=1)
+    return model.minutes_for(d[np.arange(len(lon)), i]), np.array([chosen[j].id for j in i])
+
+
+def test_crowfly_times_match_brute_force(stations, seats):
+    model = CrowflyModel("car")
+    result = compute_coverage(stations, seats, model, 60, kinds=["legal_aid"])
+    c = result.cells
+    minutes, ids = brute(stations, c["lon"].to_numpy(), c["lat"].to_numpy(), model, {"legal_aid"})
+    reached = np.isfinite(c["minutes"].to_numpy())
+    np.testing.assert_allclose(c["minutes"].to_numpy()[reached], minutes[reached], rtol=1e-9)
+    assert (minutes[~reached] > 60).all()  # beyond the threshold: not reported as reached
+    assert (c["station_id"].to_numpy()[reached] == ids[reached]).all()
+    assert result.record["model"]["model"] == "crowfly"
+    assert result.record["model"]["speed_kph"] == 30.0
+
+
+def test_thresholds_shares_and_tables(stations, seats):
+    result = compute_coverage(stations, seats, CrowflyModel("car"), [60, 30], kinds=["legal_aid"])
+    assert result.thresholds == [30.0, 60.0]
+    c = result.cells
+    assert (c["covered_30"] <= c["covered_60"]).all()
+    shares = {t["max_minutes"]: t for t in result.summary()["thresholds"]}
+    assert shares[60.0]["covered"] == c.loc[c["minutes"] <= 60, "demand"].sum()
+    assert shares[60.0]["share"] == pytest.approx(shares[60.0]["covered"] / len(c))
+    table = result.by_admin("county")
+    assert table["demand"].sum() == len(c) and set(table["code"]) <= {
+        f"4502{x:02d}" for x in range(100)
+    }
+    for row in table.itertuples():
+        part = c[c["county_code"] == row.code]
+        assert row.covered == part.loc[part["covered_60"], "demand"].sum()
+    assert result.by_admin("township", 30)["covered"].sum() == shares[30.0]["covered"]
+
+
+def test_gaps_and_service_areas_account_for_all_demand(stations, cells):
+    result = compute_coverage(stations, cells, CrowflyModel("walk"), 30, kinds=["legal_aid"])
+    c = result.cells
+    covered = c.loc[c["covered_30"], "demand"].sum()
+    assert 0 < covered < c["demand"].sum()  # a real gap on foot within 30 minutes
+    gaps = result.gaps()
+    assert gaps["demand"].sum() == pytest.approx(c["demand"].sum() - covered)
+    assert gaps.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    areas = result.service_areas()
+    assert areas["demand"].sum() == pytest.approx(covered)
+    assert set(areas["station_id"]) == set(c.loc[c["covered_30"], "station_id"])
+
+
+def test_partitioned_run_gives_the_same_numbers(stations, cells):
+    model = CrowflyModel("ebike")
+    single = compute_coverage(stations, cells, model, [15, 30], kinds=["rest_stop"])
+    parted = compute_coverage_partitioned(stations, cells, model, [15, 30], kinds=["rest_stop"])
+    assert parted.record["partitions"]["count"] >= 2
+    np.testing.assert_array_equal(parted.cells["minutes"], single.cells["minutes"])
+    np.testing.assert_array_equal(parted.cells["station_id"], single.cells["station_id"])
+    assert parted.summary()["thresholds"] == single.summary()["thresholds"]
+
+
+def test_exports_and_offline_map(stations, seats, tmp_path):
+    result = compute_coverage(stations, seats, CrowflyModel("car"), 60, kinds=["legal_aid"])
+    files = result.export(tmp_path)
+    for name in (
+        "summary.json",
+        "by_county.csv",
+        "by_township.csv",
+        "gaps.geojson",
+        "service_areas.geojson",
+        "map.html",
+        "coverage.xlsx",
+        "cells.gpkg",
+    ):
+        assert (tmp_path / name).stat().st_size > 0
+    summary = json.loads(files["summary"].read_text(encoding="utf-8"))
+    assert summary["model"]["model"] == "crowfly" and summary["max_minutes"] == [60.0]
+    html = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "cdn.jsdelivr" not in html and "code.jquery" not in html  # works offline
+    assert "柳州市城中区总工会法律援助服务站" in html
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_minutes": 0}, "max_minutes must be > 0"),
+        ({"max_minutes": -5}, "max_minutes must be > 0"),
+        ({"kinds": ["assistance_centre"]}, "no operating station of kind assistance_centre"),
+    ],
+)
+def test_bad_input(stations, seats, kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        compute_coverage(stations, seats, CrowflyModel("car"), **{"max_minutes": 60, **kwargs})
+
+
+def test_cli_coverage(tmp_path):
+    env_db = {"YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+    import os
+
+    env = {**os.environ, **env_db}
+    cli("demo", env=env)
+    out = tmp_path / "out"
+    proc = cli(
+        "coverage",
+        "--kind",
+        "法律援助服务站",
+        "--max-minutes",
+        "60",
+        "--mode",
+        "car",
+        "--region",
+        "450200",
+        "--out",
+        str(out),
+        env=env,
+    )
+    assert "≤ 60 min" in proc.stdout and "直线估算" in proc.stdout
+    assert (out / "by_county.csv").read_text(encoding="utf-8-sig").startswith("code,name")
+    bad = cli(
+        "coverage",
+        "--kind",
+        "legal_aid",
+        "--max-minutes",
+        "0",
+        "--region",
+        "450200",
+        "--out",
+        str(out),
+        env=env,
+        check=False,
+    )
+    assert bad.returncode != 0 and "max_minutes" in bad.stderr
