@@ -159,10 +159,10 @@ class CoverageResult:
             pieces = gpd.GeoDataFrame(
                 geometry=list(getattr(merged, "geoms", [merged])), crs="EPSG:4326"
             )
-            # Each cell goes to the gap piece containing its representative point.
-            idx_cell, idx_piece = pieces.sindex.query(
-                shapely.points(polys["lon"], polys["lat"]), predicate="intersects"
-            )
+            # Each cell goes to the gap piece containing its representative point. The pieces
+            # are the query geometries so that GEOS prepares each (large) piece once.
+            tree = shapely.STRtree(shapely.points(polys["lon"], polys["lat"]))
+            idx_piece, idx_cell = tree.query(pieces.geometry.to_numpy(), predicate="contains")
             demand = np.bincount(
                 idx_piece, weights=polys["demand"].to_numpy()[idx_cell], minlength=len(pieces)
             )
