@@ -582,10 +582,25 @@ def coverage(
                 model = CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
         stations = ctx.ready_repo().all()
         with _step("travel times"):
-            run = compute_coverage_partitioned if partitioned else compute_coverage
-            result = run(
-                stations, demand, model, list(max_minutes), kinds=kind_codes, region=region
-            )
+            if partitioned:
+                client = None
+                if ctx.settings.dask_scheduler:
+                    from dask.distributed import Client
+
+                    client = Client(ctx.settings.dask_scheduler)
+                result = compute_coverage_partitioned(
+                    stations,
+                    demand,
+                    model,
+                    list(max_minutes),
+                    kinds=kind_codes,
+                    region=region,
+                    client=client,
+                )
+            else:
+                result = compute_coverage(
+                    stations, demand, model, list(max_minutes), kinds=kind_codes, region=region
+                )
         with _step("exports"):
             result.export(out, by=by or ("county", "township"))
     except YizhanError as exc:

@@ -423,6 +423,12 @@ def _result(
     for t in thresholds:
         out[f"covered_{t:g}"] = out["minutes"] <= t
     warnings = list(getattr(demand, "warnings", []))
+    if not np.isfinite(times.minutes).any():
+        warnings.append(
+            f"none of the {len(out):,} demand cells reaches a station of kind "
+            f"{', '.join(kinds) or 'any'} within {thresholds[-1]:g} minutes: no "
+            "station is within reach of the region"
+        )
     if out["unsnapped"].any():
         warnings.append(
             f"{int(out['unsnapped'].sum())} demand cells are farther from the road "

@@ -127,6 +127,12 @@ class Settings:
         "Requests per minute one client may make to /api/geocode.",
         "YIZHAN_GEOCODE_RATE_PER_MINUTE",
     )
+    dask_scheduler: str = _setting(
+        "",
+        "Dask scheduler address for partitioned coverage runs (e.g. tcp://10.0.0.5:8786); "
+        "empty: a local cluster in this process.",
+        "YIZHAN_DASK_SCHEDULER",
+    )
     secret_key: str = _setting(
         "",
         "Flask secret key (sessions, CSRF). Empty: a random key per process.",

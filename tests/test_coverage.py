@@ -217,3 +217,10 @@ def test_network_model_coverage_and_partitions_on_real_osm(tmp_path):
     parted = compute_coverage_partitioned(stations, demand, model, [5, 10])
     np.testing.assert_array_equal(parted.cells["minutes"], single.cells["minutes"])
     np.testing.assert_array_equal(parted.cells["station_id"], single.cells["station_id"])
+
+
+def test_region_without_stations_in_reach_is_warned(stations):
+    far = dm.from_admin_seats("610825", level="township")  # Dingbian, Shaanxi
+    result = compute_coverage(stations, far, CrowflyModel("walk"), 15, kinds=["legal_aid"])
+    assert result.summary()["thresholds"][0]["covered"] == 0
+    assert any("no station is within reach" in w for w in result.record["warnings"])
