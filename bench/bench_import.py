@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from _common import REPO_ROOT, Timer, print_header, print_table, versions, write_json
 
+from geo.models import SERVICES as SERVICE_TERMS
+
 HEADER = [
     "编号",
     "名称",
@@ -78,21 +80,7 @@ KIND_LABELS = [
     ("困难职工帮扶中心", 2),
     ("代表联络站", 1),
 ]
-SERVICES = [
-    "饮水",
-    "热饭",
-    "如厕",
-    "休息",
-    "充电",
-    "换电",
-    "药箱",
-    "AED",
-    "纳凉/取暖",
-    "雨具",
-    "阅读",
-    "法律咨询",
-    "爱心妈咪小屋",
-]
+SERVICES = [t.zh for t in SERVICE_TERMS.values()]  # the model's labels, one source
 HOURS = [
     ("周一至周五 09:00-17:00", 30),
     ("24小时", 25),

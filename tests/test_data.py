@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import Point, shape
 
 from geo.crs import gcj02_to_wgs84
+from geo.models import SERVICES as SERVICE_TERMS
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 COUNTIES = DATA / "admin" / "counties.geojson"
@@ -33,21 +34,7 @@ KINDS = {
     "人大代表联络站",
     "帮扶服务站",
 }
-SERVICES = [
-    "饮水",
-    "热饭",
-    "如厕",
-    "休息",
-    "充电",
-    "换电",
-    "药箱",
-    "AED",
-    "纳凉/取暖",
-    "雨具",
-    "阅读",
-    "法律咨询",
-    "爱心妈咪小屋",
-]
+SERVICES = [t.zh for t in SERVICE_TERMS.values()]  # the model's labels, one source
 HOURS = {
     "24小时",
     "每天 08:00-20:00",
