@@ -440,6 +440,92 @@ def review(ctx: Context, as_json: bool) -> None:
     click.echo(f"{len(items)} stations to review", err=True)
 
 
+def _build_demand(region, population, population_table, demand_points, resolution):
+    """Demand for --region from one of the population inputs, else township seats."""
+    from geo import demand as dm
+
+    if len([x for x in (population, population_table, demand_points) if x]) > 1:
+        raise click.UsageError(
+            "give at most one of --population, --population-table, --demand-points"
+        )
+    if demand_points:
+        return dm.from_points(demand_points, region=region)
+    if population or population_table:
+        cells = dm.h3_cells(dm.region_polygon(region), resolution)
+        return (
+            dm.from_raster(population, cells)
+            if population
+            else dm.from_admin_table(population_table, cells)
+        )
+    return dm.from_admin_seats(region, level="township")
+
+
+def _build_model(ctx: Context, mode, network, speed_kph, circuity):
+    """The road-network model for --network, else the crow-fly estimate."""
+    from geo.travel import CrowflyModel
+
+    if network:
+        from geo.travel.network import NetworkModel, RoadGraph
+
+        graph = RoadGraph.from_pbf(
+            network, mode, cache_dir=Path(ctx.settings.instance_path) / "graphs"
+        )
+        return NetworkModel(graph)
+    return CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
+
+
+def demand_options(f):
+    """The demand, model and region options shared by ``coverage`` and ``plan``."""
+    options = [
+        click.option(
+            "--mode",
+            type=click.Choice(["walk", "ebike", "car"]),
+            default="car",
+            show_default=True,
+            help="Travel mode.",
+        ),
+        click.option("--speed-kph", type=float, help="Crow-fly speed (default per mode)."),
+        click.option(
+            "--circuity",
+            type=float,
+            default=1.3,
+            show_default=True,
+            help="Crow-fly circuity factor (higher in mountains).",
+        ),
+        click.option(
+            "--population",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Population GeoTIFF (e.g. WorldPop) summed into cells.",
+        ),
+        click.option(
+            "--population-table",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="CSV/XLSX of admin code → population, spread over each unit's cells.",
+        ),
+        click.option(
+            "--demand-points",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="CSV/GeoJSON of weighted points (factories, parks, seats).",
+        ),
+        click.option(
+            "--resolution",
+            type=click.IntRange(5, 10),
+            default=8,
+            show_default=True,
+            help="H3 resolution of demand cells (8 ≈ 0.74 km²).",
+        ),
+        click.option(
+            "--region",
+            required=True,
+            metavar="ADCODE",
+            help="Province, prefecture or county code (e.g. 450200 for Liuzhou).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @main.command()
 @click.option(
     "--kind",
@@ -458,60 +544,18 @@ def review(ctx: Context, as_json: bool) -> None:
     help="Threshold in minutes (repeatable: 15, 30, 60 …).",
 )
 @click.option(
-    "--mode",
-    type=click.Choice(["walk", "ebike", "car"]),
-    default="car",
-    show_default=True,
-    help="Travel mode.",
-)
-@click.option(
     "--network",
     "network",
     type=click.Path(path_type=Path, dir_okay=False),
     help="OSM .osm.pbf for the road-network model (default: crow-fly estimate).",
 )
-@click.option("--speed-kph", type=float, help="Crow-fly speed (default per mode).")
-@click.option(
-    "--circuity",
-    type=float,
-    default=1.3,
-    show_default=True,
-    help="Crow-fly circuity factor (higher in mountains).",
-)
-@click.option(
-    "--population",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Population GeoTIFF (e.g. WorldPop) summed into cells.",
-)
-@click.option(
-    "--population-table",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="CSV/XLSX of admin code → population, spread over each unit's cells.",
-)
-@click.option(
-    "--demand-points",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="CSV/GeoJSON of weighted points (factories, parks, seats).",
-)
-@click.option(
-    "--resolution",
-    type=click.IntRange(5, 10),
-    default=8,
-    show_default=True,
-    help="H3 resolution of demand cells (8 ≈ 0.74 km²).",
-)
+@demand_options
 @click.option(
     "--by",
     "by",
     type=click.Choice(["county", "township"]),
     multiple=True,
     help="Tables to write (default: both).",
-)
-@click.option(
-    "--region",
-    required=True,
-    metavar="ADCODE",
-    help="Province, prefecture or county code (e.g. 450200 for Liuzhou).",
 )
 @click.option("--partitioned", is_flag=True, help="Run on Dask, one partition per county.")
 @click.option(
@@ -546,40 +590,15 @@ def coverage(
     by_township.csv, coverage.xlsx, gaps.geojson, service_areas.geojson, cells.gpkg and
     map.html to --out.
     """
-    from geo import demand as dm
     from geo.coverage import compute_coverage, compute_coverage_partitioned
     from geo.models import parse_kind
-    from geo.travel import CrowflyModel
 
     try:
         kind_codes = [parse_kind(k) for k in kinds]
-        sources = [x for x in (population, population_table, demand_points) if x]
-        if len(sources) > 1:
-            raise click.UsageError(
-                "give at most one of --population, --population-table, --demand-points"
-            )
         with _step("demand"):
-            if demand_points:
-                demand = dm.from_points(demand_points, region=region)
-            elif population or population_table:
-                cells = dm.h3_cells(dm.region_polygon(region), resolution)
-                demand = (
-                    dm.from_raster(population, cells)
-                    if population
-                    else dm.from_admin_table(population_table, cells)
-                )
-            else:
-                demand = dm.from_admin_seats(region, level="township")
+            demand = _build_demand(region, population, population_table, demand_points, resolution)
         with _step("travel model"):
-            if network:
-                from geo.travel.network import NetworkModel, RoadGraph
-
-                graph = RoadGraph.from_pbf(
-                    network, mode, cache_dir=Path(ctx.settings.instance_path) / "graphs"
-                )
-                model = NetworkModel(graph)
-            else:
-                model = CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
+            model = _build_model(ctx, mode, network, speed_kph, circuity)
         stations = ctx.ready_repo().all()
         with _step("travel times"):
             if partitioned:
@@ -622,6 +641,181 @@ def coverage(
         click.echo(f"  {row.code} {row.name:<10} {share:>7}  nearest: {row.nearest_station}")
     for warning in summary["warnings"]:
         click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.option("--kind", "kind", required=True, help="Kind of the new stations (and existing).")
+@click.option("--add", "add", type=int, help="Best K new sites (maximal covering).")
+@click.option("--target-share", type=float, help="Fewest sites to cover this share (0–1].")
+@click.option(
+    "--budget",
+    type=float,
+    help="Best sites within this budget (yuan, one-off cost plus --years of yearly cost).",
+)
+@click.option(
+    "--years",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Years of yearly cost counted against --budget.",
+)
+@click.option(
+    "--candidates",
+    "candidates_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV/XLSX/GeoJSON of candidate sites (default: the township positions of the region).",
+)
+@click.option(
+    "--cost-per-site",
+    type=float,
+    default=float("nan"),
+    help="Cost of generated candidates (e.g. 80000 for a township workers' home).",
+)
+@click.option("--max-minutes", type=float, default=60.0, show_default=True)
+@click.option(
+    "--solver",
+    type=click.Choice(["greedy", "exact"]),
+    default="greedy",
+    show_default=True,
+    help="Lazy greedy (fast, bounded) or exact MILP (HiGHS).",
+)
+@click.option("--time-limit-s", type=float, default=60.0, show_default=True)
+@click.option(
+    "--network",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Not yet supported for planning (crow-fly only).",
+)
+@demand_options
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@pass_ctx
+def plan(
+    ctx: Context,
+    kind,
+    add,
+    target_share,
+    budget,
+    years,
+    candidates_path,
+    cost_per_site,
+    max_minutes,
+    solver,
+    time_limit_s,
+    network,
+    mode,
+    speed_kph,
+    circuity,
+    population,
+    population_table,
+    demand_points,
+    resolution,
+    region,
+    out,
+) -> None:
+    """Where to add stations: best K sites, fewest for a target share, or best within a budget.
+
+    Existing operating stations of the kind are fixed. Writes plan.json, plan.xlsx,
+    chosen_sites.geojson/.gpkg, map.html, coverage_curve.png and travel_time_hist.png.
+    """
+    import numpy as np
+
+    from geo import candidates as cand
+    from geo.coverage import compute_coverage
+    from geo.models import Station, parse_kind
+    from geo.plan import LSCP, MCLP, Budget, coverage_matrix_crowfly
+    from geo.report import plan_report
+
+    if sum(x is not None for x in (add, target_share, budget)) != 1:
+        raise click.UsageError("give exactly one of --add, --target-share, --budget")
+    if network:
+        raise click.UsageError(
+            "planning on a road network is not supported yet; omit "
+            "--network to plan with the crow-fly estimate"
+        )
+    try:
+        kind_code = parse_kind(kind)
+        with _step("demand"):
+            demand = _build_demand(region, population, population_table, demand_points, resolution)
+        model = _build_model(ctx, mode, None, speed_kph, circuity)
+        stations = ctx.ready_repo().all()
+        with _step("coverage before"):
+            before = compute_coverage(
+                stations, demand, model, max_minutes, kinds=[kind_code], region=region
+            )
+        with _step("candidates"):
+            sites = (
+                cand.from_file(candidates_path)
+                if candidates_path
+                else cand.township_positions(region, cost=cost_per_site)
+            )
+        cells = before.cells
+        with _step("coverage matrix"):
+            covers = coverage_matrix_crowfly(
+                cells["lon"].to_numpy(),
+                cells["lat"].to_numpy(),
+                sites["lon"].to_numpy(),
+                sites["lat"].to_numpy(),
+                model,
+                max_minutes,
+            )
+        weights = cells["demand"].to_numpy()
+        covered = before.cells[f"covered_{max_minutes:g}"].to_numpy()
+        if add is not None:
+            problem = MCLP.from_cost_matrix(covers, weights, p=add, already_covered=covered)
+        elif target_share is not None:
+            problem = LSCP.from_cost_matrix(
+                covers, weights, target_share=target_share, already_covered=covered
+            )
+        else:
+            costs = sites["cost"].to_numpy() + years * np.nan_to_num(
+                sites["yearly_cost"].to_numpy()
+            )
+            problem = Budget.from_cost_matrix(
+                covers, weights, costs=costs, budget=budget, already_covered=covered
+            )
+        with _step(f"solve ({solver})"):
+            result = problem.solve(solver=solver, time_limit_s=time_limit_s)
+        new = [
+            Station(
+                id=str(sites["id"].iat[j]),
+                name=str(sites["name"].iat[j]),
+                kind=kind_code,
+                lon=float(sites["lon"].iat[j]),
+                lat=float(sites["lat"].iat[j]),
+            )
+            for j in result.chosen
+        ]
+        with _step("coverage after"):
+            after = compute_coverage(
+                [*stations, *new], demand, model, max_minutes, kinds=[kind_code], region=region
+            )
+        with _step("report"):
+            plan_report(
+                result,
+                sites,
+                before,
+                after,
+                out,
+                record={
+                    "kind": kind_code,
+                    "region": region,
+                    "max_minutes": max_minutes,
+                    "candidates": sites["source"].iat[0] if len(sites) else "",
+                    "model": model.describe(),
+                    "demand_source": demand.source,
+                },
+            )
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        f"{result.problem} ({result.solver}, {result.status}): {len(result.chosen)} "
+        f"sites; share {result.share_before:.1%} → {result.share_after:.1%}"
+        + (f"; gap ≤ {result.gap:.2%} to the proven bound" if result.gap is not None else "")
+    )
+    for rank, (j, gain) in enumerate(zip(result.chosen, result.gains, strict=True), 1):
+        click.echo(f"  {rank:>3}. {sites['name'].iat[j]}  +{gain:g}")
+    for message in result.messages:
+        click.echo(f"note: {message}", err=True)
     click.echo(f"wrote {out}")
 
 

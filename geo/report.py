@@ -1,0 +1,161 @@
+"""The planner's report folder: workbook, layers, map and charts for one plan.
+
+:func:`plan_report` writes, for a :class:`geo.plan.Plan` and the coverage before and after it:
+``plan.json`` (the plan, its bound and gap, and how it was produced), ``plan.xlsx`` (sheets
+summary, by_county, by_township, chosen_sites with marginal gains and costs),
+``chosen_sites.geojson`` and ``.gpkg``, ``map.html`` (coverage after the plan, chosen sites
+marked; offline) and two PNG charts: the coverage curve (share covered against the number of
+sites added, in the order the plan adds them) and the travel-time histogram before/after.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+
+def chosen_sites(plan, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The chosen candidates in the plan's order, with rank, marginal gain and costs."""
+    rows = candidates.iloc[list(plan.chosen)].copy()
+    rows.insert(0, "rank", range(1, len(rows) + 1))
+    rows["gain"] = list(plan.gains)
+    total = plan.total_weight or 1.0
+    rows["share_after"] = (plan.covered_before + np.cumsum(rows["gain"])) / total
+    return rows.reset_index(drop=True)
+
+
+def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    merged = before[["code", "name", "demand", "covered", "share", "mean_minutes"]].merge(
+        after[["code", "covered", "share", "mean_minutes", "nearest_station"]],
+        on="code",
+        suffixes=("_before", "_after"),
+    )
+    merged["gain"] = merged["covered_after"] - merged["covered_before"]
+    return merged
+
+
+def plan_report(
+    plan,
+    candidates: gpd.GeoDataFrame,
+    before,
+    after,
+    out_dir: str | Path,
+    record: dict | None = None,
+) -> dict[str, Path]:
+    """Write the report folder (see the module docstring); return the files by name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    sites = chosen_sites(plan, candidates)
+    doc = {
+        "plan": plan.to_dict(),
+        **(record or {}),
+        "coverage_before": before.summary(),
+        "coverage_after": after.summary(),
+        "chosen_sites": json.loads(
+            sites.drop(columns="geometry").to_json(orient="records", force_ascii=False)
+        ),
+    }
+    (out / "plan.json").write_text(
+        json.dumps(doc, ensure_ascii=False, indent=2, default=_default), encoding="utf-8"
+    )
+    files["json"] = out / "plan.json"
+
+    summary = pd.DataFrame(
+        [
+            {"item": "problem", "value": plan.problem},
+            {"item": "solver", "value": plan.solver},
+            {"item": "status", "value": plan.status},
+            {"item": "sites added", "value": len(plan.chosen)},
+            {"item": "share before", "value": plan.share_before},
+            {"item": "share after", "value": plan.share_after},
+            {"item": "proven bound", "value": plan.bound},
+            {"item": "optimality gap", "value": plan.gap},
+            {"item": "cost (one-off, yuan)", "value": float(np.nansum(sites["cost"]))},
+            {"item": "yearly cost (yuan)", "value": float(np.nansum(sites["yearly_cost"]))},
+            {
+                "item": "travel model",
+                "value": str(
+                    before.record.get("model", {}).get("label")
+                    or before.record.get("model", {}).get("model")
+                ),
+            },
+            *({"item": "note", "value": m} for m in plan.messages),
+        ]
+    )
+    with pd.ExcelWriter(out / "plan.xlsx") as xl:
+        summary.to_excel(xl, sheet_name="summary", index=False)
+        for level in ("county", "township"):
+            _compare(before.by_admin(level), after.by_admin(level)).to_excel(
+                xl, sheet_name=f"by_{level}", index=False
+            )
+        sites.drop(columns="geometry").to_excel(xl, sheet_name="chosen_sites", index=False)
+    files["xlsx"] = out / "plan.xlsx"
+
+    (out / "chosen_sites.geojson").write_text(sites.to_json(drop_id=True), encoding="utf-8")
+    files["geojson"] = out / "chosen_sites.geojson"
+    sites.to_file(out / "chosen_sites.gpkg", layer="chosen_sites", driver="GPKG", engine="pyogrio")
+    files["gpkg"] = out / "chosen_sites.gpkg"
+
+    import folium
+
+    m = after.to_folium()
+    for row in sites.itertuples():
+        folium.Marker(
+            [row.lat, row.lon],
+            tooltip=f"#{row.rank} {row.name} (+{row.gain:g})",
+            icon=folium.DivIcon(html=f"<b style='color:#b2182b'>★{row.rank}</b>"),
+        ).add_to(m)
+    m.save(str(out / "map.html"))
+    files["map"] = out / "map.html"
+
+    total = plan.total_weight or 1.0
+    shares = [plan.covered_before / total, *sites["share_after"]]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(range(len(shares)), shares, marker="o", ms=3)
+    ax.set_xlabel("sites added")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel(f"share covered (≤ {after.max_minutes:g} min)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "coverage_curve.png")
+    plt.close(fig)
+    files["curve"] = out / "coverage_curve.png"
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    cap = after.max_minutes * 2
+    for result, label in ((before, "before"), (after, "after")):
+        minutes = np.minimum(result.cells["minutes"].to_numpy(), cap)
+        ax.hist(
+            minutes, bins=24, range=(0, cap), weights=result.cells["demand"], alpha=0.5, label=label
+        )
+    ax.axvline(after.max_minutes, color="k", lw=1)
+    ax.set_xlabel(f"minutes to the nearest station (≥ {cap:g} lumped)")
+    ax.set_ylabel("demand")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "travel_time_hist.png")
+    plt.close(fig)
+    files["hist"] = out / "travel_time_hist.png"
+    return files
+
+
+def _default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")

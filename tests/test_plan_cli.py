@@ -1,0 +1,124 @@
+"""``yizhan plan`` end to end on the demo registry: report folder and its numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import openpyxl
+
+from support import cli
+
+
+def test_plan_add_sites_report(tmp_path):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    cli("demo", env=env)
+    out = tmp_path / "plan"
+    proc = cli(
+        "plan",
+        "--kind",
+        "legal_aid",
+        "--add",
+        "3",
+        "--max-minutes",
+        "60",
+        "--mode",
+        "car",
+        "--region",
+        "450200",
+        "--cost-per-site",
+        "80000",
+        "--out",
+        str(out),
+        env=env,
+    )
+    assert "mclp (greedy" in proc.stdout
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    plan = doc["plan"]
+    assert len(plan["chosen"]) == 3
+    assert plan["covered_after"] == plan["covered_before"] + sum(plan["gains"])
+    assert plan["bound"] >= plan["covered_after"]
+    # The coverage recomputed with the chosen sites added agrees with the plan.
+    after = doc["coverage_after"]["thresholds"][0]["covered"]
+    assert after == plan["covered_after"]
+    wb = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)
+    assert {"summary", "by_county", "by_township", "chosen_sites"} <= set(wb.sheetnames)
+    wb.close()
+    for name in (
+        "chosen_sites.geojson",
+        "chosen_sites.gpkg",
+        "map.html",
+        "coverage_curve.png",
+        "travel_time_hist.png",
+    ):
+        assert (out / name).stat().st_size > 0
+    sites = json.loads((out / "chosen_sites.geojson").read_text(encoding="utf-8"))
+    assert [f["properties"]["rank"] for f in sites["features"]] == [1, 2, 3]
+    assert all(f["properties"]["cost"] == 80000 for f in sites["features"])
+
+
+def test_plan_budget_and_target_and_bad_input(tmp_path):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    cli("demo", env=env)
+    budget = cli(
+        "plan",
+        "--kind",
+        "workers_home",
+        "--budget",
+        "400000",
+        "--cost-per-site",
+        "80000",
+        "--region",
+        "451000",
+        "--out",
+        str(tmp_path / "b"),
+        env=env,
+    )
+    doc = json.loads((tmp_path / "b" / "plan.json").read_text(encoding="utf-8"))
+    assert doc["plan"]["cost"] <= 400000 and len(doc["plan"]["chosen"]) <= 5
+    assert "budget" in budget.stdout
+    target = cli(
+        "plan",
+        "--kind",
+        "legal_aid",
+        "--target-share",
+        "0.95",
+        "--region",
+        "450200",
+        "--solver",
+        "exact",
+        "--out",
+        str(tmp_path / "t"),
+        env=env,
+    )
+    assert "lscp (exact" in target.stdout
+    missing_costs = cli(
+        "plan",
+        "--kind",
+        "workers_home",
+        "--budget",
+        "400000",
+        "--region",
+        "451000",
+        "--out",
+        str(tmp_path / "x"),
+        env=env,
+        check=False,
+    )
+    assert missing_costs.returncode != 0 and "cost" in missing_costs.stderr
+    two = cli(
+        "plan",
+        "--kind",
+        "legal_aid",
+        "--add",
+        "2",
+        "--budget",
+        "5",
+        "--region",
+        "450200",
+        "--out",
+        str(tmp_path / "y"),
+        env=env,
+        check=False,
+    )
+    assert two.returncode != 0 and "exactly one" in two.stderr
