@@ -717,106 +717,189 @@ def plan(
     Existing operating stations of the kind are fixed. Writes plan.json, plan.xlsx,
     chosen_sites.geojson/.gpkg, map.html, coverage_curve.png and travel_time_hist.png.
     """
-    import numpy as np
+    from geo.planning import PlanParams
 
-    from geo import candidates as cand
-    from geo.coverage import compute_coverage
-    from geo.models import Station, parse_kind
-    from geo.plan import LSCP, MCLP, Budget, coverage_matrix_crowfly
-    from geo.report import plan_report
-
-    if sum(x is not None for x in (add, target_share, budget)) != 1:
-        raise click.UsageError("give exactly one of --add, --target-share, --budget")
     if network:
         raise click.UsageError(
-            "planning on a road network is not supported yet; omit "
-            "--network to plan with the crow-fly estimate"
+            "planning on a road network is not supported yet; omit --network to plan with "
+            "the crow-fly estimate"
         )
     try:
-        kind_code = parse_kind(kind)
-        with _step("demand"):
-            demand = _build_demand(region, population, population_table, demand_points, resolution)
-        model = _build_model(ctx, mode, None, speed_kph, circuity)
-        stations = ctx.ready_repo().all()
-        with _step("coverage before"):
-            before = compute_coverage(
-                stations, demand, model, max_minutes, kinds=[kind_code], region=region
-            )
-        with _step("candidates"):
-            sites = (
-                cand.from_file(candidates_path)
-                if candidates_path
-                else cand.township_positions(region, cost=cost_per_site)
-            )
-        cells = before.cells
-        with _step("coverage matrix"):
-            covers = coverage_matrix_crowfly(
-                cells["lon"].to_numpy(),
-                cells["lat"].to_numpy(),
-                sites["lon"].to_numpy(),
-                sites["lat"].to_numpy(),
-                model,
-                max_minutes,
-            )
-        weights = cells["demand"].to_numpy()
-        covered = before.cells[f"covered_{max_minutes:g}"].to_numpy()
-        if add is not None:
-            problem = MCLP.from_cost_matrix(covers, weights, p=add, already_covered=covered)
-        elif target_share is not None:
-            problem = LSCP.from_cost_matrix(
-                covers, weights, target_share=target_share, already_covered=covered
-            )
-        else:
-            costs = sites["cost"].to_numpy() + years * np.nan_to_num(
-                sites["yearly_cost"].to_numpy()
-            )
-            problem = Budget.from_cost_matrix(
-                covers, weights, costs=costs, budget=budget, already_covered=covered
-            )
-        with _step(f"solve ({solver})"):
-            result = problem.solve(solver=solver, time_limit_s=time_limit_s)
-        new = [
-            Station(
-                id=str(sites["id"].iat[j]),
-                name=str(sites["name"].iat[j]),
-                kind=kind_code,
-                lon=float(sites["lon"].iat[j]),
-                lat=float(sites["lat"].iat[j]),
-            )
-            for j in result.chosen
-        ]
-        with _step("coverage after"):
-            after = compute_coverage(
-                [*stations, *new], demand, model, max_minutes, kinds=[kind_code], region=region
-            )
-        with _step("report"):
-            plan_report(
-                result,
-                sites,
-                before,
-                after,
-                out,
-                record={
-                    "kind": kind_code,
-                    "region": region,
-                    "max_minutes": max_minutes,
-                    "candidates": sites["source"].iat[0] if len(sites) else "",
-                    "model": model.describe(),
-                    "demand_source": demand.source,
-                },
-            )
+        params = PlanParams(
+            kind=kind,
+            region=region,
+            add=add,
+            target_share=target_share,
+            budget=budget,
+            years=years,
+            max_minutes=max_minutes,
+            mode=mode,
+            speed_kph=speed_kph,
+            circuity=circuity,
+            solver=solver,
+            time_limit_s=time_limit_s,
+            candidates=str(candidates_path) if candidates_path else None,
+            cost_per_site=None if cost_per_site != cost_per_site else cost_per_site,
+            population=str(population) if population else None,
+            population_table=str(population_table) if population_table else None,
+            demand_points=str(demand_points) if demand_points else None,
+            resolution=resolution,
+        )
+    except YizhanError as exc:
+        raise click.UsageError(exc.message) from None
+    run = _run_and_report(ctx, params, out)
+    _echo_plan(run)
+    click.echo(f"wrote {out}")
+
+
+def _run_and_report(ctx: Context, params, out: Path | None):
+    from geo.planning import run_plan
+    from geo.report import plan_report
+
+    try:
+        with _step(f"plan ({params.solver})"):
+            run = run_plan(ctx.ready_repo().all(), params)
+        if out is not None:
+            with _step("report"):
+                plan_report(
+                    run.plan,
+                    run.candidates,
+                    run.before,
+                    run.after,
+                    out,
+                    record={
+                        "params": params.to_dict(),
+                        "model": run.before.record["model"],
+                        "demand_source": run.demand_source,
+                    },
+                )
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
+    return run
+
+
+def _echo_plan(run) -> None:
+    p = run.plan
+    gap = f"; gap ≤ {p.gap:.2%} to the proven bound" if p.gap is not None else ""
     click.echo(
-        f"{result.problem} ({result.solver}, {result.status}): {len(result.chosen)} "
-        f"sites; share {result.share_before:.1%} → {result.share_after:.1%}"
-        + (f"; gap ≤ {result.gap:.2%} to the proven bound" if result.gap is not None else "")
+        f"{p.problem} ({p.solver}, {p.status}): {len(p.chosen)} sites; share "
+        f"{p.share_before:.1%} → {p.share_after:.1%}{gap}"
     )
-    for rank, (j, gain) in enumerate(zip(result.chosen, result.gains, strict=True), 1):
-        click.echo(f"  {rank:>3}. {sites['name'].iat[j]}  +{gain:g}")
-    for message in result.messages:
+    for rank, (j, gain) in enumerate(zip(p.chosen, p.gains, strict=True), 1):
+        click.echo(f"  {rank:>3}. {run.candidates['name'].iat[j]}  +{gain:g}")
+    for message in p.messages:
         click.echo(f"note: {message}", err=True)
-    click.echo(f"wrote {out}")
+
+
+@main.group()
+def scenario() -> None:
+    """Saved planning scenarios: save, list, show, re-run, compare."""
+
+
+@scenario.command("save")
+@click.argument("name")
+@click.option(
+    "--params",
+    "params_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="JSON file of plan parameters (kind, region, add|target_share|budget, "
+    "max_minutes, mode, candidates, cost_per_site, add_stations, "
+    "remove_station_ids …).",
+)
+@pass_ctx
+def scenario_save(ctx: Context, name: str, params_path: Path) -> None:
+    """Run a plan from a parameter file and save it as a scenario (what-ifs included)."""
+    from geo.planning import PlanParams
+    from geo.store import ScenarioRepository
+
+    try:
+        params = PlanParams.from_dict(json.loads(params_path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise click.ClickException(f"{params_path}: {exc}") from None
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    run = _run_and_report(ctx, params, None)
+    repo = ctx.ready_repo()
+    saved = ScenarioRepository(repo.engine, repo.revision).save(
+        name, params.to_dict(), run.summary(), repo.revision()
+    )
+    _echo_plan(run)
+    click.echo(f"saved scenario {saved.id} ({name})")
+
+
+@scenario.command("list")
+@pass_ctx
+def scenario_list(ctx: Context) -> None:
+    """List saved scenarios (stale: the registry changed since the last run)."""
+    from geo.store import ScenarioRepository
+
+    repo = ctx.ready_repo()
+    for s in ScenarioRepository(repo.engine, repo.revision).all():
+        share = s.result["share_after"] if s.result else None
+        flag = " (stale: re-run)" if s.stale else ""
+        click.echo(f"{s.id}\t{s.name}\t{share if share is None else f'{share:.1%}'}{flag}")
+
+
+@scenario.command("show")
+@click.argument("scenario_id")
+@pass_ctx
+def scenario_show(ctx: Context, scenario_id: str) -> None:
+    """Print one scenario as JSON."""
+    from geo.store import ScenarioRepository
+
+    repo = ctx.ready_repo()
+    try:
+        s = ScenarioRepository(repo.engine, repo.revision).get(scenario_id)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(json.dumps(s.to_dict(), ensure_ascii=False, indent=2))
+
+
+@scenario.command("rerun")
+@click.argument("scenario_id")
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), help="Also write the report folder."
+)
+@pass_ctx
+def scenario_rerun(ctx: Context, scenario_id: str, out: Path | None) -> None:
+    """Re-run a scenario on the current registry and store the new result."""
+    from geo.planning import PlanParams
+    from geo.store import ScenarioRepository
+
+    repo = ctx.ready_repo()
+    store = ScenarioRepository(repo.engine, repo.revision)
+    try:
+        s = store.get(scenario_id)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    run = _run_and_report(ctx, PlanParams.from_dict(s.params), out)
+    store.save(s.name, s.params, run.summary(), repo.revision(), scenario_id=s.id)
+    _echo_plan(run)
+
+
+@scenario.command("compare")
+@click.argument("a")
+@click.argument("b")
+@pass_ctx
+def scenario_compare(ctx: Context, a: str, b: str) -> None:
+    """Two scenarios side by side."""
+    from geo.planning import compare
+    from geo.store import ScenarioRepository
+
+    repo = ctx.ready_repo()
+    store = ScenarioRepository(repo.engine, repo.revision)
+    try:
+        sa_, sb = store.get(a), store.get(b)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{'':<14}{sa_.name:<30}{sb.name}")
+    for row in compare(sa_.result or {}, sb.result or {}):
+        fa, fb = (
+            f"{v:.1%}" if isinstance(v, float) and "share" in row["figure"] else v
+            for v in (row["a"], row["b"])
+        )
+        click.echo(f"{row['figure']:<14}{fa!s:<30}{fb!s}")
 
 
 class _step:

@@ -122,3 +122,38 @@ def test_plan_budget_and_target_and_bad_input(tmp_path):
         check=False,
     )
     assert two.returncode != 0 and "exactly one" in two.stderr
+
+
+def test_scenarios_save_what_if_stale_rerun_compare(tmp_path):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    cli("demo", env=env)
+    base = {"kind": "legal_aid", "region": "450200", "add": 2, "max_minutes": 60}
+    what_if = {
+        **base,
+        "remove_station_ids": ["DEMO-LZ-LA-009"],
+        "add_stations": [{"name": "融水县拟建法律援助站", "lon": 109.25, "lat": 25.07}],
+    }
+    (tmp_path / "a.json").write_text(json.dumps(base), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps(what_if), encoding="utf-8")
+    a = cli("scenario", "save", "基准", "--params", str(tmp_path / "a.json"), env=env)
+    b = cli("scenario", "save", "融水调整", "--params", str(tmp_path / "b.json"), env=env)
+    id_a = a.stdout.strip().split("saved scenario ")[1].split()[0]
+    id_b = b.stdout.strip().split("saved scenario ")[1].split()[0]
+    shown = json.loads(cli("scenario", "show", id_b, env=env).stdout)
+    assert shown["params"]["remove_station_ids"] == ["DEMO-LZ-LA-009"]
+    assert shown["result"]["share_after"] > 0 and not shown["stale"]
+    compared = cli("scenario", "compare", id_a, id_b, env=env).stdout
+    assert "share_after" in compared and "基准" in compared
+    # The registry changes: scenarios become stale until re-run.
+    extra = tmp_path / "new.csv"
+    extra.write_text(
+        "编号,名称,类型,经度,纬度\nNEW-1,三江新增法援站,法律援助服务站,109.6,25.8\n",
+        encoding="utf-8",
+    )
+    cli("import", str(extra), env=env)
+    assert "stale" in cli("scenario", "list", env=env).stdout
+    cli("scenario", "rerun", id_a, env=env)
+    listing = cli("scenario", "list", env=env).stdout
+    assert f"{id_a}\t基准" in listing and "stale" not in listing.split(id_a)[1].split("\n")[0]
+    missing = cli("scenario", "show", "nope", env=env, check=False)
+    assert missing.returncode != 0 and "no scenario" in missing.stderr

@@ -22,10 +22,10 @@ def _station(i: int, **kw) -> Station:
 
 
 def test_init_schema_is_idempotent_and_versioned(repo, db_url):
-    assert repo.init_schema() == "0001"
+    assert repo.init_schema() == "0002"
     assert repo.schema_ready()
     tables = sa.inspect(sa.create_engine(db_url)).get_table_names()
-    assert {"stations", "yizhan_meta", "alembic_version"} <= set(tables)
+    assert {"stations", "yizhan_meta", "scenarios", "alembic_version"} <= set(tables)
 
 
 def test_save_insert_update_unchanged(repo):
@@ -104,3 +104,20 @@ def test_any_sqlalchemy_url_works(tmp_path):
     other.init_schema()
     other.save([_station(1)])
     assert other.count() == 1
+
+
+def test_upgrade_from_the_first_schema_keeps_stations(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from geo.store.repository import MIGRATIONS
+
+    r = StationRepository.from_url(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with r.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    r.save([_station(1)])
+    assert r.init_schema() == "0002"  # yizhan init-db upgrades in place
+    assert r.count() == 1 and sa.inspect(r.engine).has_table("scenarios")

@@ -10,5 +10,13 @@ from geo.store.repository import (
     StationRepository,
     create_engine,
 )
+from geo.store.scenarios import Scenario, ScenarioRepository
 
-__all__ = ["SaveResult", "StationQuery", "StationRepository", "create_engine"]
+__all__ = [
+    "SaveResult",
+    "Scenario",
+    "ScenarioRepository",
+    "StationQuery",
+    "StationRepository",
+    "create_engine",
+]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -66,4 +67,16 @@ meta = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+scenarios = Table(
+    "scenarios",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("result", JSON),
+    Column("registry_revision", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("run_at", DateTime(timezone=True)),
 )
