@@ -29,7 +29,7 @@ def test_notebook_runs(path, tmp_path):
     text = "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
-    assert "min:" in text or "≤" in text
+    assert "min:" in text or "→" in text
 
 
 def test_there_are_notebooks():
