@@ -650,12 +650,18 @@ class _Problem:
     def _plan(
         self, red: _Reduced, solver, status, sites, gains, bound, source, messages, **extra
     ) -> Plan:
-        got = float(sum(gains))
-        after = red.before + got
+        after = red.before + float(sum(gains))
         denom = bound - red.before
         gap = max(0.0, (bound - after) / denom) if denom > 1e-12 * max(red.total, 1.0) else 0.0
         if status == "feasible" and gap <= 1e-9:
             status = "optimal"
+        return self._make(red, solver, status, sites, gains, bound, gap, source, messages, **extra)
+
+    def _make(
+        self, red: _Reduced, solver, status, sites, gains, bound, gap, source, messages, **extra
+    ) -> Plan:
+        """The :class:`Plan` record (objective = covered before + the gains)."""
+        after = red.before + float(sum(gains))
         return Plan(
             problem=self.problem,
             solver=solver,
@@ -1001,20 +1007,6 @@ class LSCP(_Problem):
             status = "optimal"
         if status == "infeasible":
             messages.append(f"best reachable share {best_share:.4g} needs {k} site(s)")
-        after = red.before + float(sum(gains))
-        return Plan(
-            problem=self.problem,
-            solver=solver,
-            status=status,
-            chosen=np.asarray(sites, dtype=np.int64),
-            gains=np.asarray(gains, dtype=float),
-            objective=after,
-            covered_before=red.before,
-            covered_after=after,
-            total_weight=red.total,
-            bound=float(lb),
-            gap=float(gap),
-            bound_source=source,
-            best_share=best_share,
-            messages=messages,
+        return self._make(
+            red, solver, status, sites, gains, lb, gap, source, messages, best_share=best_share
         )
