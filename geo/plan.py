@@ -13,9 +13,13 @@ problems are built on it, each with ``from_cost_matrix(...)`` and ``solve(...)``
 Two solvers: ``"greedy"`` (lazy greedy, a priority queue of stale gains; ≥ (1 − 1/e) of the
 optimum for MCLP, ≥ ½(1 − 1/e) for the budget variant with the best-single-site safeguard)
 and ``"exact"`` (a MILP solved by HiGHS through ``highspy``, warm-started from greedy, with a
-time limit; on timeout the better of the incumbent and greedy is returned). Every
-:class:`Plan` carries a proven bound and the gap to it: greedy's bound is the LP relaxation
-(HiGHS) when available, else a submodularity bound; exact's is the MIP dual bound.
+time limit; on timeout the better of the incumbent and greedy is returned). MCLP/Budget
+greedy is then polished by a best-improvement 1-swap local search (``improve=True``, the
+default; it never lowers the objective). Every :class:`Plan` carries a proven bound and the
+gap to it: greedy's bound is the best of a submodularity bound, a Lagrangian bound
+(subgradient), the LP relaxation (HiGHS simplex, small reduced instances) and, on large ones
+whose gap is still above ``GAP_TARGET``, HiGHS interior-point duals put into the Lagrangian
+(valid for any duals, so also after a time-out); exact's is the MIP dual bound.
 
 Before solving, demand already covered, demand that no candidate reaches and zero-weight
 demand are dropped, and rows with identical cover sets are merged (weights summed). This
@@ -63,6 +67,14 @@ LP_BOUND_TIME_LIMIT_S = 20.0
 #: Above this many matrix entries (after reduction) greedy keeps the Lagrangian bound only:
 #: the LP relaxation of large MCLPs is slow for simplex and the two bounds agree in the limit.
 LP_BOUND_MAX_NNZ = 300_000
+#: Above LP_BOUND_MAX_NNZ greedy asks HiGHS's interior-point LP (no crossover) for duals when
+#: the Lagrangian gap exceeds this; its duals, clipped to [0, w], give a valid bound.
+GAP_TARGET = 0.01
+#: Seconds the interior-point LP bound may take (its duals are used even after a time-out).
+IPM_BOUND_TIME_LIMIT_S = 60.0
+#: Limits of the 1-swap local search that improves greedy (``solve(improve=True)``).
+LOCAL_SEARCH_MAX_ITER = 500
+LOCAL_SEARCH_MAX_S = 20.0
 _ONE_MINUS_INV_E = 1.0 - 1.0 / math.e
 
 
@@ -158,7 +170,8 @@ class Plan:
         on *new* coverage, 0 when nothing can be added). LSCP: a lower bound on the number of
         sites; ``gap = (len(chosen) − bound) / len(chosen)``.
     bound_source
-        How the bound was proven: ``"lp"``, ``"lagrangian"``, ``"mip"``, ``"submodular"`` or
+        How the bound was proven: ``"lp"``, ``"lp-dual"`` (interior-point LP duals put into
+        the Lagrangian), ``"lagrangian"``, ``"mip"``, ``"submodular"`` or
         ``"trivial"``.
     cost
         Summed cost of the chosen sites (Budget only).
@@ -356,6 +369,81 @@ def _coverage_of(red: _Reduced, sites) -> float:
     return float(red.w[hit].sum())
 
 
+def _local_search(
+    red: _Reduced,
+    sites,
+    *,
+    p: int | None = None,
+    costs: np.ndarray | None = None,
+    budget: float | None = None,
+    max_iter: int = LOCAL_SEARCH_MAX_ITER,
+    max_s: float = LOCAL_SEARCH_MAX_S,
+) -> tuple[list[int], int]:
+    """Best-improvement 1-swap (and add) local search; returns (sites, moves made).
+
+    Per round, with ``cnt_i`` the number of chosen sites covering row ``i``: the loss of
+    dropping chosen ``j`` is the weight only ``j`` covers, the gain of adding ``k`` the
+    uncovered weight ``k`` reaches, and a swap ``j → k`` changes coverage by
+    ``gain_k − loss_j + (weight covered only by j that k also covers)``: the last term for
+    all pairs is one sparse product ``Aᵀ U`` (``U``: rows covered only by each chosen site).
+    Moves keep ``len(sites) ≤ p`` or the cost within ``budget``; the objective never drops.
+    """
+    S = [int(j) for j in sites]
+    A_T, w = red.AT, red.w
+    n = A_T.shape[0]
+    m = len(w)
+    if m == 0 or n == 0:
+        return S, 0
+    ATf = sp.csr_matrix(A_T, dtype=np.float64)
+    tol = 1e-9 * max(red.total, 1.0)
+    t0 = time.perf_counter()
+    moves = 0
+    for _ in range(max_iter):
+        if time.perf_counter() - t0 > max_s:
+            break
+        k = len(S)
+        if k:
+            sub = ATf[S]
+            cnt = np.asarray(sub.sum(axis=0)).ravel()
+            owner = np.asarray(sub.T @ np.arange(k, dtype=np.float64)).ravel()
+            uniq = np.flatnonzero(cnt == 1)
+            own = np.rint(owner[uniq]).astype(np.int64)
+            U = sp.csr_matrix((w[uniq], (uniq, own)), shape=(m, k))
+            loss = np.bincount(own, weights=w[uniq], minlength=k)
+        else:
+            cnt = np.zeros(m)
+        gain = ATf @ (w * (cnt == 0))
+        gain[S] = -np.inf
+        # Add moves (room left under p or the budget).
+        if costs is None:
+            can_add = p is None or k < p
+            add_ok = np.full(n, can_add)
+        else:
+            left = float(budget) - float(costs[S].sum())
+            add_ok = costs <= left + 1e-12 * max(abs(float(budget)), 1.0)
+        add = np.where(add_ok, gain, -np.inf)
+        best_add = int(np.argmax(add))
+        best_swap, best_val = None, add[best_add]
+        if k:
+            delta = gain[:, None] - loss[None, :] + (ATf @ U).toarray()
+            if costs is not None:
+                left = float(budget) - float(costs[S].sum())
+                ok = costs[:, None] - costs[S][None, :] <= left + 1e-12 * max(abs(budget), 1.0)
+                delta[~ok] = -np.inf
+            flat = int(np.argmax(delta))
+            if delta.flat[flat] > best_val:
+                best_swap = np.unravel_index(flat, delta.shape)
+                best_val = delta.flat[flat]
+        if not best_val > tol:
+            break
+        if best_swap is None:
+            S.append(best_add)
+        else:
+            S[int(best_swap[1])] = int(best_swap[0])
+        moves += 1
+    return S, moves
+
+
 # --------------------------------------------------------------------------------------------
 # Lagrangian bound (no solver needed; equals the LP bound at convergence)
 # --------------------------------------------------------------------------------------------
@@ -379,6 +467,25 @@ def _fractional_knapsack(value: np.ndarray, costs: np.ndarray, budget: float) ->
         left = budget - (cum[k - 1] if k else 0.0)
         x[order[k]] = max(0.0, left / costs[order[k]])
     return x
+
+
+def _lagrangian_value(
+    red: _Reduced,
+    lam: np.ndarray,
+    *,
+    p: int | None = None,
+    costs: np.ndarray | None = None,
+    budget: float | None = None,
+) -> float:
+    """``Σ_i (w_i − λ_i)⁺ + max_x (Aᵀλ)·x``: an upper bound on new coverage for any λ ≥ 0."""
+    lam = np.clip(np.nan_to_num(lam, nan=0.0, posinf=0.0, neginf=0.0), 0.0, red.w)
+    c = np.asarray(red.AT @ lam).ravel()
+    if costs is None:
+        k = min(int(p), len(c))
+        top = float(np.sort(c)[::-1][:k].sum()) if k else 0.0
+    else:
+        top = float(c @ _fractional_knapsack(c, costs, float(budget)))
+    return float(np.maximum(red.w - lam, 0.0).sum()) + top
 
 
 def _lagrangian_bound(
@@ -443,6 +550,7 @@ class _MipResult:
     bound: float | None  # in the units of the reduced objective (unscaled)
     status: str  # "optimal" | "time_limit" | "infeasible" | "error"
     message: str = ""
+    row_dual: np.ndarray | None = None  # LP only, interior point: duals of the cover rows
 
 
 def _highs_solve(
@@ -456,12 +564,17 @@ def _highs_solve(
     relax: bool = False,
     time_limit_s: float = 60.0,
     warm: list[int] | None = None,
+    ipm: bool = False,
 ) -> _MipResult:
     """Build and solve the MILP (or its LP relaxation) with HiGHS.
 
     Columns ``x_j`` (binary site) then ``y_i`` (demand row covered, in [0, 1]; continuous is
     enough: some optimum has it integral). Rows ``y_i − Σ_j a_ij x_j ≤ 0`` plus one side
     constraint: ``Σ x ≤ p`` (MCLP), ``Σ c x ≤ budget`` (Budget) or ``Σ w y ≥ need`` (LSCP).
+
+    ``relax=True, ipm=True`` runs interior point without crossover and returns the cover
+    rows' duals (rescaled, as λ ≥ 0) whatever the status: any λ in [0, w] gives a valid bound
+    through :func:`_lagrangian_value`, so a time-out still yields one.
     """
     A, w = red.A, red.w
     m, n = A.shape
@@ -513,6 +626,9 @@ def _highs_solve(
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.setOptionValue("random_seed", 0)
+    if relax and ipm:
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
     h.passModel(lp)
     if warm is not None and not relax:
         x0 = np.zeros(n + m)
@@ -529,6 +645,14 @@ def _highs_solve(
     unscale = 1.0 if kind == "lscp" else scale
     if status == S.kInfeasible:
         return _MipResult(None, None, "infeasible")
+    if relax and ipm:
+        sol = h.getSolution()
+        if not sol.dual_valid or len(sol.row_dual) != m + 1:
+            return _MipResult(
+                None, None, "error", f"LP gave no duals ({h.modelStatusToString(status)})"
+            )
+        lam = np.abs(np.asarray(sol.row_dual[:m], dtype=float)) * scale
+        return _MipResult(None, None, "optimal" if status == S.kOptimal else "other", row_dual=lam)
     if relax:
         if status != S.kOptimal:
             return _MipResult(None, None, "error", f"LP ended with {h.modelStatusToString(status)}")
@@ -624,8 +748,14 @@ class _Problem:
             self._red = _reduce(self.covers, self.weights, self.already_covered)
         return self._red
 
-    def solve(self, solver: str = "greedy", time_limit_s: float = 60.0) -> Plan:
-        """Solve with ``"greedy"`` or ``"exact"`` (HiGHS MILP, ``time_limit_s`` seconds)."""
+    def solve(
+        self, solver: str = "greedy", time_limit_s: float = 60.0, improve: bool = True
+    ) -> Plan:
+        """Solve with ``"greedy"`` or ``"exact"`` (HiGHS MILP, ``time_limit_s`` seconds).
+
+        ``improve`` (MCLP/Budget): polish greedy with a 1-swap local search (it never lowers
+        the objective); exact is warm-started from the polished plan.
+        """
         if solver not in SOLVERS:
             raise ValidationError(
                 f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}", field="solver"
@@ -638,9 +768,10 @@ class _Problem:
         if solver == "exact" and not highs_available():
             messages.append("exact solver needs highspy (HiGHS), not installed: used greedy")
             solver = "greedy"
+        self._improve = bool(improve)
         plan = self._solve(red, solver, time_limit_s, messages)
         plan.run_time_s = time.perf_counter() - t0
-        plan.stats = dict(red.stats)
+        plan.stats = {**red.stats, **plan.stats}
         return plan
 
     # Subclasses implement _solve and the pieces below.
@@ -696,14 +827,48 @@ class _MaxCoverage(_Problem):
         return {}
 
     def _solve(self, red, solver, time_limit_s, messages) -> Plan:
+        t0 = time.perf_counter()
         sites, gains = self._greedy(red)
+        stats = {"greedy_objective": red.before + float(sum(gains)), "local_search_moves": 0}
+        if getattr(self, "_improve", True) and sites:
+            ls_sites, moves = _local_search(
+                red, sites, max_s=min(LOCAL_SEARCH_MAX_S, time_limit_s / 4), **self._highs_kw()
+            )
+            if moves:
+                o_sites, o_gains = _order(red, ls_sites)
+                if sum(o_gains) > sum(gains):
+                    sites, gains = o_sites, o_gains
+                    stats["local_search_moves"] = moves
+        stats["greedy_s"] = time.perf_counter() - t0
         bound, source = self._trivial_bound(red)
         if solver == "greedy":
             slack = 1e-9 * max(red.total, 1.0)
-            if red.before + sum(gains) < bound - slack:
-                lag = _lagrangian_bound(red, float(sum(gains)), **self._highs_kw())
+            got = float(sum(gains))
+            if red.before + got < bound - slack:
+                lag = _lagrangian_bound(red, got, **self._highs_kw())
                 if red.before + lag < bound:
                     bound, source = red.before + lag, "lagrangian"
+            new = bound - red.before
+            if (
+                highs_available()
+                and red.A.nnz > LP_BOUND_MAX_NNZ
+                and new > 0
+                and (new - got) / new > GAP_TARGET
+            ):
+                lp = _highs_solve(
+                    red,
+                    self.problem,
+                    relax=True,
+                    ipm=True,
+                    time_limit_s=min(time_limit_s, IPM_BOUND_TIME_LIMIT_S),
+                    **self._highs_kw(),
+                )
+                if lp.row_dual is not None:
+                    val = _lagrangian_value(red, lp.row_dual, **self._highs_kw())
+                    if red.before + val < bound:
+                        bound, source = red.before + val, "lp-dual"
+                elif lp.message:
+                    messages.append(f"LP bound not available: {lp.message}")
             if (
                 highs_available()
                 and red.A.nnz <= LP_BOUND_MAX_NNZ
@@ -720,6 +885,7 @@ class _MaxCoverage(_Problem):
                     bound, source = red.before + lp.bound, "lp"
                 elif lp.message:
                     messages.append(f"LP bound not available: {lp.message}")
+            stats["bound_s"] = time.perf_counter() - t0 - stats["greedy_s"]
             return self._plan(
                 red,
                 "greedy",
@@ -729,6 +895,7 @@ class _MaxCoverage(_Problem):
                 bound,
                 source,
                 messages,
+                stats=stats,
                 **self._extra(sites),
             )
         res = _highs_solve(

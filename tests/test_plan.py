@@ -302,3 +302,71 @@ def test_lagrangian_bound_is_valid(seed):
     opt = brute_budget(covers, weights, covered, costs, 7.0) - red.before
     bound = _lagrangian_bound(red, 0.0, costs=costs, budget=7.0)
     assert bound >= opt - 1e-6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_local_search_never_worsens_and_keeps_limits(seed):
+    covers, weights, covered, costs = instance(seed, m=60, n=12, density=0.15)
+    for p in (2, 3, 5):
+        problem = MCLP.from_cost_matrix(covers, weights, p, covered)
+        plain = problem.solve("greedy", improve=False)
+        better = problem.solve("greedy", improve=True)
+        check_plan(better, covers, weights, covered)
+        assert better.objective >= plain.objective - TOL
+        assert len(better.chosen) <= p
+        assert better.stats["greedy_objective"] == pytest.approx(plain.objective)
+        opt = brute_mclp(covers, weights, covered, p)
+        assert better.objective <= opt + TOL
+        assert better.bound >= opt - 1e-6
+    for budget in (4.0, 9.0):
+        problem = Budget.from_cost_matrix(covers, weights, costs, budget, covered)
+        plain = problem.solve("greedy", improve=False)
+        better = problem.solve("greedy", improve=True)
+        check_plan(better, covers, weights, covered)
+        assert better.objective >= plain.objective - TOL
+        assert better.cost <= budget + 1e-9
+        opt = brute_budget(covers, weights, covered, costs, budget)
+        assert better.objective <= opt + TOL
+        assert better.bound >= opt - 1e-6
+
+
+def test_local_search_escapes_a_greedy_trap():
+    # Greedy takes the big middle site first; the two side sites together cover more.
+    covers = np.zeros((6, 3), dtype=bool)
+    covers[0:4, 0] = True  # middle: rows 0-3
+    covers[[0, 1, 4], 1] = True
+    covers[[2, 3, 5], 2] = True
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 0.9, 0.9])
+    problem = MCLP.from_cost_matrix(covers, weights, 2)
+    plain = problem.solve("greedy", improve=False)
+    better = problem.solve("greedy")
+    assert plain.objective == pytest.approx(4.9)
+    assert better.objective == pytest.approx(5.8)
+    assert sorted(better.chosen.tolist()) == [1, 2]
+    assert better.stats["local_search_moves"] >= 1
+
+
+@needs_highs
+@pytest.mark.parametrize("seed", SEEDS)
+def test_interior_point_dual_bound_is_valid(seed):
+    from geo.plan import _highs_solve, _lagrangian_value
+
+    covers, weights, covered, costs = instance(seed)
+    for p in (2, 4):
+        problem = MCLP.from_cost_matrix(covers, weights, p, covered)
+        red = problem.reduced
+        opt = brute_mclp(covers, weights, covered, p) - red.before
+        lp = _highs_solve(red, "mclp", p=p, relax=True, ipm=True, time_limit_s=10)
+        assert lp.row_dual is not None
+        assert _lagrangian_value(red, lp.row_dual, p=p) >= opt - 1e-6
+        exact_lp = _highs_solve(red, "mclp", p=p, relax=True, time_limit_s=10)
+        assert _lagrangian_value(red, lp.row_dual, p=p) == pytest.approx(exact_lp.bound, rel=1e-4)
+    problem = Budget.from_cost_matrix(covers, weights, costs, 7.0, covered)
+    red = problem.reduced
+    opt = brute_budget(covers, weights, covered, costs, 7.0) - red.before
+    lp = _highs_solve(red, "budget", costs=costs, budget=7.0, relax=True, ipm=True)
+    assert _lagrangian_value(red, lp.row_dual, costs=costs, budget=7.0) >= opt - 1e-6
+    # Any λ (even garbage) is clipped into [0, w] and stays a valid bound.
+    rng = np.random.default_rng(seed)
+    lam = rng.normal(0, 50, len(red.w))
+    assert _lagrangian_value(red, lam, costs=costs, budget=7.0) >= opt - 1e-6
