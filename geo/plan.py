@@ -906,31 +906,18 @@ class _MaxCoverage(_Problem):
         if res.bound is not None and red.before + res.bound < bound:
             bound, source = red.before + res.bound, "mip"
         exact_sites = res.sites
+        fallback = None
         if exact_sites is None:
-            messages.append(
-                f"exact found no solution ({res.status}) within {time_limit_s:g} s, "
-                "fell back to greedy"
-            )
-            return self._plan(
-                red,
-                "greedy",
-                "feasible",
-                sites,
-                gains,
-                bound,
-                source,
-                messages,
-                **self._extra(sites),
-            )
-        e_sites, e_gains = _order(red, exact_sites)
-        dropped = len(exact_sites) - len(e_sites)
-        if dropped:
-            messages.append(f"{dropped} site(s) of the exact solution add no coverage: dropped")
-        if sum(e_gains) < sum(gains) - 1e-9 * max(red.total, 1.0):
-            messages.append(
-                f"exact timed out after {time_limit_s:g} s with a worse incumbent, "
-                "fell back to greedy"
-            )
+            fallback = f"exact found no solution ({res.status}) within {time_limit_s:g} s"
+        else:
+            e_sites, e_gains = _order(red, exact_sites)
+            dropped = len(exact_sites) - len(e_sites)
+            if dropped:
+                messages.append(f"{dropped} site(s) of the exact solution add no coverage: dropped")
+            if sum(e_gains) < sum(gains) - 1e-9 * max(red.total, 1.0):
+                fallback = f"exact timed out after {time_limit_s:g} s with a worse incumbent"
+        if fallback is not None:
+            messages.append(f"{fallback}, fell back to greedy")
             return self._plan(
                 red,
                 "greedy",
