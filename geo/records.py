@@ -1178,13 +1178,15 @@ def stations_geojson(
     """
     features = []
     dist = iter(distances) if distances is not None else None
+    at = at or datetime.now(UTC)  # one instant for the whole answer
+    hours_memo: dict = {}  # stations share a few hours texts: evaluate each once per answer
     for s in stations:
         if full:
             props = station_record(s)
             props["services"] = list(s.services)
             props["extra"] = dict(s.extra)
         else:
-            props = station_properties(s, at)
+            props = station_properties(s, at, hours_memo)
             if dist is not None:
                 props["distance_m"] = round(float(next(dist)), 1)
         features.append(
@@ -1200,11 +1202,21 @@ def stations_geojson(
     return {"type": "FeatureCollection", "features": features}
 
 
-def station_properties(s: Station, at: datetime | None = None) -> dict:
-    """Display properties of a station for the API and map popups."""
+def station_properties(s: Station, at: datetime | None = None, memo: dict | None = None) -> dict:
+    """Display properties of a station for the API and map popups.
+
+    ``memo`` (a dict kept by the caller for one instant ``at``) caches the opening-hours
+    evaluation by hours text and status.
+    """
     term = s.kind_term
-    closes = s.opening_hours.closes_at(at) if s.status.value == "open" else None
-    open_now = s.is_open(at)
+    key = (s.hours, s.status)
+    state = memo.get(key) if memo is not None else None
+    if state is None:
+        closes = s.opening_hours.closes_at(at) if s.status.value == "open" else None
+        state = (s.is_open(at), closes)
+        if memo is not None:
+            memo[key] = state
+    open_now, closes = state
     return {
         "id": s.id,
         "name": s.name,
