@@ -27,7 +27,7 @@ serve: $(VENV)/.installed
 	$(BIN)/yizhan serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
-	bash scripts/install_chromium.sh
+	bash scripts/install_test_deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

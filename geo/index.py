@@ -44,6 +44,46 @@ def m_to_chord(distance_m: float) -> float:
     return 2.0 * math.sin(min(distance_m / EARTH_RADIUS_M, math.pi) / 2.0)
 
 
+#: Web-Mercator's latitude limit (EPSG:3857 and every XYZ tile scheme stop here).
+MERCATOR_MAX_LAT = 85.05112878
+#: Web-Mercator's world width in metres (2πR with the spherical radius 6378137 m).
+MERCATOR_WORLD_M = 2.0 * math.pi * 6378137.0
+#: Cluster cell size in screen pixels (256-pixel tiles).
+CLUSTER_CELL_PX = 60
+
+
+def lonlat_to_mercator(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Web-Mercator (EPSG:3857) metres for WGS-84 degrees (vectorised; latitudes clamped)."""
+    r = 6378137.0
+    lat_c = np.clip(np.asarray(lat, dtype=float), -MERCATOR_MAX_LAT, MERCATOR_MAX_LAT)
+    x = r * np.radians(np.asarray(lon, dtype=float))
+    y = r * np.log(np.tan(np.pi / 4.0 + np.radians(lat_c) / 2.0))
+    return x, y
+
+
+def _isin(codes: np.ndarray, wanted: list[int]) -> np.ndarray:
+    """``np.isin`` for small integer codes (one comparison when one code is wanted)."""
+    if len(wanted) == 1:
+        return codes == wanted[0]
+    return np.isin(codes, wanted, kind="table") if wanted else np.zeros(len(codes), bool)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Grid clusters of the stations in a bounding box (see :meth:`StationIndex.clusters`).
+
+    ``count``, ``lon``/``lat`` (members' mean position) and ``bbox`` (rows of
+    ``min_lon, min_lat, max_lon, max_lat``) are parallel arrays, one entry per non-empty cell.
+    """
+
+    total: int
+    cell_m: float
+    count: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    bbox: np.ndarray
+
+
 @dataclass(frozen=True)
 class Filter:
     """Which stations a query may return.
@@ -95,6 +135,25 @@ class StationIndex:
                 m |= 1 << self._service_bit.setdefault(code, len(self._service_bit))
             masks.append(m)
         self._services = masks
+        # The same attributes as arrays, for vectorised masks (bbox queries, clusters).
+        self._kind_codes = {k: i for i, k in enumerate(dict.fromkeys(self._kind))}
+        self._status_codes = {k: i for i, k in enumerate(dict.fromkeys(self._status))}
+        self._kind_arr = np.fromiter(
+            (self._kind_codes[k] for k in self._kind), np.int32, len(located)
+        )
+        self._status_arr = np.fromiter(
+            (self._status_codes[k] for k in self._status), np.int32, len(located)
+        )
+        self._service_arr = (
+            np.array(masks, dtype=np.uint64) if len(self._service_bit) <= 64 else None
+        )
+        texts, first, inverse = np.unique(
+            np.array(self._hours_text, dtype=object), return_index=True, return_inverse=True
+        )
+        self._hours_texts: list[str] = texts.tolist()  # distinct hours texts
+        self._hours_first: list[int] = first.tolist()  # a station with each text
+        self._hours_code = inverse.reshape(-1).astype(np.intp)  # text number per station
+        self.merc_x, self.merc_y = lonlat_to_mercator(self.lon, self.lat)
         self._tree = cKDTree(self.xyz) if located else None
         self._subsets: dict[tuple, tuple[cKDTree | None, list[int]]] = {}
         self._lock = threading.Lock()
@@ -236,6 +295,43 @@ class StationIndex:
             for i, d in zip(idx_arr[order].tolist(), dist[order].tolist(), strict=True)
         ]
 
+    def mask(self, f: Filter = ANY, bbox: Sequence[float] | None = None) -> np.ndarray:
+        """Boolean mask over :attr:`stations` of those passing ``f`` (and inside ``bbox``).
+
+        Vectorised: kinds, statuses and services are array comparisons, and opening hours
+        are evaluated once per distinct hours text.
+        """
+        n = len(self.stations)
+        keep = np.ones(n, dtype=bool)
+        if bbox is not None:
+            x0, y0, x1, y1 = bbox
+            keep &= (self.lon >= x0) & (self.lon <= x1) & (self.lat >= y0) & (self.lat <= y1)
+        if f.kinds:
+            codes = [self._kind_codes[k] for k in f.kinds if k in self._kind_codes]
+            keep &= _isin(self._kind_arr, codes)
+        if f.statuses:
+            codes = [self._status_codes[k] for k in f.statuses if k in self._status_codes]
+            keep &= _isin(self._status_arr, codes)
+        need = self._service_mask(f)
+        if need is None:
+            return np.zeros(n, dtype=bool)
+        if need:
+            if self._service_arr is not None:
+                keep &= (self._service_arr & np.uint64(need)) == np.uint64(need)
+            else:  # more than 64 distinct services: Python ints
+                idx = np.flatnonzero(keep)
+                ok = [self._services[i] & need == need for i in idx.tolist()]
+                keep[idx[~np.asarray(ok, dtype=bool)]] = False
+        if f.open_at is not None:
+            keep &= self._status_arr == self._status_codes.get(Status.OPEN.value, -1)
+            codes = np.unique(self._hours_code[keep])
+            open_code = np.zeros(len(self._hours_texts), dtype=bool)
+            for c in codes.tolist():
+                station = self.stations[self._hours_first[c]]
+                open_code[c] = station.opening_hours.is_open(f.open_at) is True
+            keep &= open_code[self._hours_code]
+        return keep
+
     def in_bbox(
         self,
         min_lon: float,
@@ -244,21 +340,60 @@ class StationIndex:
         max_lat: float,
         f: Filter = ANY,
     ) -> list[Station]:
-        """Stations passing ``f`` inside a WGS-84 bounding box (vectorised mask)."""
-        mask = (
-            (self.lon >= min_lon)
-            & (self.lon <= max_lon)
-            & (self.lat >= min_lat)
-            & (self.lat <= max_lat)
+        """Stations passing ``f`` inside a WGS-84 bounding box, in index order (by id)."""
+        idx = np.flatnonzero(self.mask(f, (min_lon, min_lat, max_lon, max_lat)))
+        return [self.stations[i] for i in idx.tolist()]
+
+    def clusters(
+        self, bbox: Sequence[float], zoom: float, f: Filter = ANY, keep: np.ndarray | None = None
+    ) -> Clusters:
+        """Grid clusters of the stations passing ``f`` inside ``bbox`` for a map at ``zoom``.
+
+        The grid is Web-Mercator cells of :data:`CLUSTER_CELL_PX` screen pixels at
+        ``floor(zoom)`` (256-pixel tiles), aligned on the world's origin so that clusters stay
+        put while the map pans. Vectorised: one mask, one grouping of the cell numbers.
+        ``keep`` (a precomputed :meth:`mask`) skips computing the mask again.
+        """
+        if keep is None:
+            keep = self.mask(f, bbox)
+        idx = np.flatnonzero(keep)
+        cell_m = MERCATOR_WORLD_M / (256.0 * 2.0 ** math.floor(zoom)) * CLUSTER_CELL_PX
+        empty = np.zeros(0)
+        if len(idx) == 0:
+            return Clusters(0, cell_m, empty.astype(np.int64), empty, empty, empty.reshape(0, 4))
+        cx = np.floor(self.merc_x[idx] / cell_m).astype(np.int64)
+        cy = np.floor(self.merc_y[idx] / cell_m).astype(np.int64)
+        cx -= cx.min()
+        cy -= cy.min()
+        nx = int(cx.max()) + 1
+        key = cy * nx + cx
+        if nx * (int(cy.max()) + 1) <= 4 * len(idx) + 65536:  # small grid: no sort needed
+            counts_all = np.bincount(key)
+            cells = np.flatnonzero(counts_all)
+            slot = np.full(len(counts_all), -1, dtype=np.int64)
+            slot[cells] = np.arange(len(cells))
+            group = slot[key]
+        else:
+            cells, group = np.unique(key, return_inverse=True)
+            group = group.reshape(-1)
+        m = len(cells)
+        lon, lat = self.lon[idx], self.lat[idx]
+        count = np.bincount(group, minlength=m)
+        box = np.empty((m, 4))
+        box[:, 0], box[:, 1] = np.inf, np.inf
+        box[:, 2], box[:, 3] = -np.inf, -np.inf
+        np.minimum.at(box[:, 0], group, lon)
+        np.minimum.at(box[:, 1], group, lat)
+        np.maximum.at(box[:, 2], group, lon)
+        np.maximum.at(box[:, 3], group, lat)
+        return Clusters(
+            total=len(idx),
+            cell_m=cell_m,
+            count=count,
+            lon=np.bincount(group, weights=lon, minlength=m) / count,
+            lat=np.bincount(group, weights=lat, minlength=m) / count,
+            bbox=box,
         )
-        idx = np.flatnonzero(mask).tolist()
-        kinds, statuses = f.kinds, f.statuses
-        if kinds:
-            idx = [i for i in idx if self._kind[i] in kinds]
-        if statuses:
-            idx = [i for i in idx if self._status[i] in statuses]
-        accept = self._checker(f)
-        return [self.stations[i] for i in idx if accept is None or accept(i)]
 
 
 class LiveIndex:
@@ -276,6 +411,17 @@ class LiveIndex:
         self._revision: int | None = None
         self._checked = -math.inf
         self._lock = threading.Lock()
+
+    @property
+    def revision(self) -> int | None:
+        """The repository revision the current index was built from (``None`` before)."""
+        return self._revision
+
+    def snapshot(self) -> tuple[StationIndex, int]:
+        """The current index and the revision it was built from, consistently."""
+        self.get()
+        with self._lock:
+            return self._index, self._revision
 
     def get(self) -> StationIndex:
         now = time.monotonic()

@@ -192,6 +192,46 @@ def test_outlines_are_served_gzipped_and_cacheable(loaded):
     assert again.status_code == 304
 
 
+def test_basemap_outlines_are_the_counties_simplified(loaded):
+    import gzip
+
+    import shapely
+    from shapely.geometry import shape
+
+    with loaded.get("/data/counties.geojson") as response:
+        full = json.loads(response.data)
+    plain = loaded.get("/data/basemap.geojson")
+    light = json.loads(plain.data)
+    assert len(plain.data) < len(json.dumps(full)) / 3
+    zipped = loaded.get("/data/basemap.geojson", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.data)) == light
+    assert len(zipped.data) < 200_000  # the embed's weight budget (bench/bench_embed.py)
+    again = loaded.get(
+        "/data/basemap.geojson",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"].strip('"')},
+    )
+    assert again.status_code == 304
+    by_code = {f["properties"]["code"]: shape(f["geometry"]) for f in full["features"]}
+    assert {f["properties"]["code"] for f in light["features"]} == set(by_code)
+    for f in light["features"]:
+        a, b = shape(f["geometry"]), by_code[f["properties"]["code"]]
+        iou = shapely.intersection(a, b).area / shapely.union(a, b).area
+        assert iou > 0.9, f["properties"]["name"]  # a sketch of the same county
+        assert set(f["properties"]) <= {
+            "code",
+            "name",
+            "prefecture",
+            "province",
+            "seat_lon",
+            "seat_lat",
+        }
+    # simplified as a coverage: neighbours still meet, no slivers open between them
+    union_full = shapely.union_all(list(by_code.values())).area
+    union_light = shapely.union_all([shape(f["geometry"]) for f in light["features"]]).area
+    assert abs(union_light - union_full) / union_full < 0.01
+
+
 def test_page_opens_on_every_station(loaded):
     html = loaded.get("/").get_data(as_text=True)
     config = json.loads(html.split('id="yz-config">', 1)[1].split("</script>", 1)[0])
@@ -200,3 +240,240 @@ def test_page_opens_on_every_station(loaded):
     for f in doc["features"]:
         lon, lat = f["geometry"]["coordinates"]
         assert x0 <= lon <= x1 and y0 <= lat <= y1
+
+
+# -- travel time on /api/nearest ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["walk", "ebike", "car"])
+def test_nearest_gives_crowfly_minutes_for_the_mode(loaded, mode):
+    from geo.travel.crowfly import CrowflyModel
+
+    doc = loaded.get(f"/api/nearest?lon=109.41&lat=24.31&k=4&mode={mode}").get_json()
+    model = CrowflyModel(mode)
+    travel = doc["travel"]
+    assert travel["mode"] == mode and travel["model"] == "crowfly"
+    assert travel["speed_kmh"] == model.speed_kph and travel["circuity"] == model.circuity
+    assert "直线估算" in travel["label_zh"] and "straight-line" in travel["label_en"]
+    minutes = [f["properties"]["minutes"] for f in doc["features"]]
+    assert minutes == sorted(minutes) and len(minutes) == 4
+    for f in doc["features"]:
+        expected = float(model.minutes_for(f["properties"]["distance_m"]))
+        assert f["properties"]["minutes"] == pytest.approx(expected, abs=0.051)
+
+
+def test_nearest_default_mode_is_walk_and_bad_mode_is_400(loaded):
+    assert loaded.get("/api/nearest?lon=109.41&lat=24.31").get_json()["travel"]["mode"] == "walk"
+    r = loaded.get("/api/nearest?lon=109.41&lat=24.31&mode=bike")
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "mode"
+
+
+# -- clusters ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many(app, client):
+    """3,000 seeded synthetic stations around Nanning (illustrative)."""
+    import random
+
+    from geo.models import Station
+
+    rng = random.Random(42)
+    kinds = ["rest_stop", "legal_aid", "workers_home"]
+    stations = [
+        Station(
+            id=f"SYN-{i:05d}",
+            name=f"合成站点{i}",
+            kind=kinds[i % 3],
+            lon=round(rng.gauss(108.35, 0.3), 6),
+            lat=round(rng.gauss(22.82, 0.2), 6),
+        )
+        for i in range(3000)
+    ]
+    app.extensions["yizhan"]["repo"].save(stations)
+    return client, stations
+
+
+def _brute(stations, bbox, kind=None):
+    x0, y0, x1, y1 = bbox
+    return sorted(
+        s.id
+        for s in stations
+        if x0 <= s.lon <= x1 and y0 <= s.lat <= y1 and (kind is None or s.kind == kind)
+    )
+
+
+@pytest.mark.parametrize("zoom", [5, 9, 12])
+def test_clusters_count_every_station_in_the_bbox_once(many, zoom):
+    client, stations = many
+    bbox = (107.5, 22.0, 109.0, 23.5)
+    doc = client.get(f"/api/clusters?bbox={','.join(map(str, bbox))}&zoom={zoom}").get_json()
+    expected = _brute(stations, bbox)
+    assert doc["total"] == len(expected) > 500 and doc["clustered"] is True
+    assert sum(f["properties"]["count"] for f in doc["features"]) == len(expected)
+    for f in doc["features"]:
+        p = f["properties"]
+        assert p["cluster"] is True and p["count"] >= 1
+        lon, lat = f["geometry"]["coordinates"]
+        w, s, e, n = p["bbox"]
+        assert w - 1e-6 <= lon <= e + 1e-6 and s - 1e-6 <= lat <= n + 1e-6
+        assert len(_brute(stations, (w, s, e, n))) >= p["count"]
+    # finer zoom, more (smaller) clusters
+    if zoom > 5:
+        coarse = client.get(f"/api/clusters?bbox={','.join(map(str, bbox))}&zoom=5").get_json()
+        assert len(doc["features"]) > len(coarse["features"])
+
+
+def test_clusters_return_stations_when_few_or_zoomed_in(many):
+    client, stations = many
+    small = (108.3, 22.8, 108.32, 22.82)
+    doc = client.get(f"/api/clusters?bbox={','.join(map(str, small))}&zoom=6").get_json()
+    assert doc["clustered"] is False
+    assert sorted(f["id"] for f in doc["features"]) == _brute(stations, small)
+    assert all("kind_label" in f["properties"] for f in doc["features"])
+    wide = (107.5, 22.0, 109.0, 23.5)
+    zoomed = client.get(f"/api/clusters?bbox={','.join(map(str, wide))}&zoom=15").get_json()
+    assert zoomed["clustered"] is False and zoomed["total"] == len(_brute(stations, wide))
+    legal = client.get(
+        f"/api/clusters?bbox={','.join(map(str, wide))}&zoom=9&kind=legal_aid"
+    ).get_json()
+    assert legal["total"] == len(_brute(stations, wide, "legal_aid"))
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [("zoom=5", "bbox"), ("bbox=1,2,3,4", "zoom"), ("bbox=1,2,3,4&zoom=99", "zoom")],
+)
+def test_clusters_require_bbox_and_zoom(loaded, query, parameter):
+    r = loaded.get(f"/api/clusters?{query}")
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == parameter
+
+
+# -- limits ------------------------------------------------------------------------------
+
+
+def test_k_above_the_maximum_is_refused_naming_the_maximum(loaded):
+    r = loaded.get("/api/nearest?lon=109&lat=24&k=1000000")
+    assert r.status_code == 400 and "100" in r.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_non_finite_numbers_are_400(loaded, value):
+    r = loaded.get(f"/api/nearest?lon={value}&lat=24")
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "lon"
+    r = loaded.get(f"/api/stations?bbox={value},0,1,1")
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "bbox"
+
+
+def test_world_bbox_is_paged_and_huge_offsets_are_empty(loaded):
+    doc = loaded.get("/api/stations?bbox=-180,-90,180,90&limit=2").get_json()
+    assert doc["numberMatched"] == 7 and doc["numberReturned"] == 2
+    far = loaded.get("/api/stations?offset=999999999").get_json()
+    assert far["features"] == [] and far["numberMatched"] == 7
+    assert loaded.get("/api/stations?offset=1000000001").status_code == 400
+
+
+def test_ten_kilobyte_search_is_refused_before_geocoding(app, loaded):
+    calls = []
+    geocoder = app.extensions["yizhan"]["geocoder"]
+    app.extensions["yizhan"]["geocoder"] = type(
+        "Spy", (), {"geocode": lambda self, q, city=None: calls.append(q)}
+    )()
+    try:
+        r = loaded.get("/api/geocode", query_string={"q": "柳" * 10_000})
+    finally:
+        app.extensions["yizhan"]["geocoder"] = geocoder
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "q"
+    assert calls == []
+
+
+def test_bbox_query_uses_the_index_and_matches_sql(loaded, app):
+    """The bbox path (index, vectorised) gives what the SQL query gives."""
+    from geo.store import StationQuery
+
+    repo = app.extensions["yizhan"]["repo"]
+    for bbox in [(106, 23, 107, 24), (109.3, 24.2, 109.5, 24.4), (-180, -90, 180, 90)]:
+        doc = loaded.get(f"/api/stations?bbox={','.join(map(str, bbox))}").get_json()
+        rows, total = repo.query(StationQuery(bbox=bbox))
+        assert [f["id"] for f in doc["features"]] == [s.id for s in rows]
+        assert doc["numberMatched"] == total
+
+
+# -- CORS and caching --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/stations", "/api/kinds", "/api/openapi.json", "/ogc", "/api/nearest?lon=1"]
+)
+def test_cors_on_the_public_read_only_api(loaded, url):
+    r = loaded.get(url, headers={"Origin": "https://example.org"})
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in r.headers["Access-Control-Expose-Headers"]
+
+
+def test_cors_preflight_is_answered(loaded):
+    r = loaded.options(
+        "/api/stations",
+        headers={
+            "Origin": "https://example.org",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "If-None-Match",
+        },
+    )
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in r.headers["Access-Control-Allow-Methods"]
+    assert "If-None-Match" in r.headers["Access-Control-Allow-Headers"]
+
+
+def test_no_cors_on_pages(loaded):
+    r = loaded.get("/", headers={"Origin": "https://example.org"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/kinds",
+        "/api/services",
+        "/api/openapi.json",
+        "/api/stations?kind=rest_stop",
+        "/api/clusters?bbox=100,20,115,30&zoom=6",
+        "/ogc",
+        "/ogc/collections/stations",
+        "/ogc/collections/stations/items?limit=2",
+    ],
+)
+def test_etag_and_304(loaded, url):
+    r = loaded.get(url)
+    etag = r.headers["ETag"]
+    assert r.status_code == 200 and etag.startswith('W/"')
+    assert "max-age" in r.headers["Cache-Control"]
+    again = loaded.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    assert loaded.get(url, headers={"If-None-Match": 'W/"other"'}).status_code == 200
+
+
+def test_etag_depends_on_the_query(loaded):
+    a = loaded.get("/api/stations?limit=1").headers["ETag"]
+    b = loaded.get("/api/stations?limit=2").headers["ETag"]
+    assert a != b
+
+
+def test_etag_changes_after_a_cli_import(live_server, tmp_path):
+    url = f"{live_server.url}/api/stations?limit=1"
+    with urllib.request.urlopen(url) as r:
+        before = r.headers["ETag"]
+    req = urllib.request.Request(url, headers={"If-None-Match": before})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req)
+    assert info.value.code == 304
+    info.value.close()
+    path = tmp_path / "etag.csv"
+    path.write_text(
+        "编号,名称,类型,经度,纬度\nETAG-1,缓存测试驿站,驿站,107.2,23.5\n", encoding="utf-8"
+    )
+    live_server.cli("import", str(path))
+    time.sleep(1.2)  # the server checks the registry's revision at most once a second
+    with urllib.request.urlopen(req) as r:  # the old validator no longer matches
+        assert r.status == 200 and r.headers["ETag"] != before
