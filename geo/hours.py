@@ -231,6 +231,39 @@ class OpeningHours:
             end = max(later)
         return end
 
+    def next_opening(self, at: datetime | None = None) -> datetime | None:
+        """When the place next opens after ``at`` (China wall time), within a week.
+
+        ``None`` if the hours are unknown, it is open at ``at``, or it never opens.
+        """
+        if self.week is None or self.is_open(at):
+            return None
+        local = to_china_time(at)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        for offset in range(8):
+            day = midnight + timedelta(days=offset)
+            starts = [
+                day + timedelta(minutes=start)
+                for start, _ in self.week[day.weekday()]
+                if day + timedelta(minutes=start) > local
+            ]
+            if starts:
+                return min(starts)
+        return None
+
+
+def next_change(hours: OpeningHours, at: datetime | None = None) -> datetime | None:
+    """The next time (China wall time, naive) the open/closed state changes after ``at``.
+
+    Open at ``at``: when it closes (:meth:`OpeningHours.closes_at`); closed: when it next
+    opens (:meth:`OpeningHours.next_opening`). ``None`` when the hours are unknown, the place
+    never closes (24 小时) or never opens within a week.
+    """
+    state = hours.is_open(at)
+    if state is None:
+        return None
+    return hours.closes_at(at) if state else hours.next_opening(at)
+
 
 @functools.lru_cache(maxsize=4096)
 def _parse_cached(cls: type[OpeningHours], text: str) -> OpeningHours:

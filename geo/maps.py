@@ -49,3 +49,38 @@ def band_colour(minutes: float, thresholds: list[float]) -> str:
         if minutes <= edge:
             return BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
     return "#bdbdbd"  # pragma: no cover
+
+
+#: Properties the offline basemap keeps (labels use the seats; the rest is for people).
+BASEMAP_PROPERTIES = ("code", "name", "prefecture", "province", "seat_lon", "seat_lat")
+
+
+def basemap_outlines(path: Path, tolerance_deg: float = 0.006, digits: int = 4) -> dict:
+    """A light GeoJSON of admin outlines for an offline basemap, derived from ``path``.
+
+    The outlines are simplified as a coverage (``shapely.coverage_simplify``: neighbours keep
+    one shared edge, no gaps or slivers open between counties) with ``tolerance_deg``
+    (0.006° ≈ 600 m: under a pixel up to zoom 7, a fair sketch at city zooms), their
+    coordinates rounded to ``digits`` decimals (1e-4° ≈ 11 m) and only
+    :data:`BASEMAP_PROPERTIES` kept. For the bundled Guangxi + Shaanxi counties this turns
+    2.4 MB (0.65 MB gzip) into 0.58 MB (0.145 MB gzip).
+    """
+    import geopandas as gpd
+    import shapely
+
+    gdf = gpd.read_file(path, engine="pyogrio")
+    geoms = shapely.coverage_simplify(gdf.geometry.values, tolerance_deg)
+    geoms = shapely.set_precision(geoms, 10.0**-digits, mode="pointwise")
+    keep = [c for c in BASEMAP_PROPERTIES if c in gdf.columns]
+    features = []
+    for geom, props in zip(geoms, gdf[keep].to_dict("records"), strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {k: (None if v != v else v) for k, v in props.items()},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

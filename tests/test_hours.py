@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from geo.errors import ValidationError
-from geo.hours import OpeningHours
+from geo.hours import OpeningHours, next_change
 
 MONDAY_10 = datetime(2026, 11, 23, 10, 0)  # a Monday, China wall time
 SATURDAY_10 = datetime(2026, 11, 28, 10, 0)
@@ -74,3 +74,49 @@ def test_bad_hours_are_errors_naming_the_fragment(text):
     with pytest.raises(ValidationError) as info:
         OpeningHours.parse(text)
     assert info.value.field == "hours"
+
+
+# -- next_change: what the station page says ("19:00 关闭" / "明天 08:00 开放") -----------------
+
+
+@pytest.mark.parametrize(
+    "text, at, expected",
+    [
+        # open: when it closes
+        ("每天 08:00-19:00", MONDAY_10, datetime(2026, 11, 23, 19, 0)),
+        ("周一至周五 08:30-12:00,14:30-17:30", MONDAY_10, datetime(2026, 11, 23, 12, 0)),
+        # closed in the lunch break: opens again the same afternoon
+        (
+            "周一至周五 08:30-12:00,14:30-17:30",
+            MONDAY_10.replace(hour=13),
+            MONDAY_10.replace(hour=14, minute=30),
+        ),
+        # closed in the evening: tomorrow morning
+        ("每天 08:00-19:00", MONDAY_10.replace(hour=20), datetime(2026, 11, 24, 8, 0)),
+        # closed on Saturday (weekdays only): Monday morning
+        ("周一至周五 09:00-17:00", SATURDAY_10, datetime(2026, 11, 30, 9, 0)),
+        # past midnight: open at 23:00, closes at 06:00 the next day
+        ("22:00-06:00", MONDAY_10.replace(hour=23), datetime(2026, 11, 24, 6, 0)),
+        # before opening on the same day
+        (
+            "每天 08:00-19:00",
+            MONDAY_10.replace(hour=7, minute=59),
+            MONDAY_10.replace(hour=8, minute=0),
+        ),
+    ],
+)
+def test_next_change(text, at, expected):
+    assert next_change(OpeningHours.parse(text), at) == expected
+
+
+def test_next_change_none_when_unknown_always_or_never():
+    assert next_change(OpeningHours.parse(""), MONDAY_10) is None
+    assert next_change(OpeningHours.parse("24小时"), MONDAY_10) is None
+    assert next_change(OpeningHours.parse("每天 休息"), MONDAY_10) is None
+
+
+def test_next_change_is_china_time_for_an_aware_utc_instant():
+    # 12:30 UTC is 20:30 in China: closed, opens 08:00 China time the next day
+    at = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
+    assert next_change(OpeningHours.parse("每天 08:00-19:00"), at) == datetime(2026, 11, 24, 8, 0)
+    assert OpeningHours.parse("每天 08:00-19:00").next_opening(at.replace(hour=3)) is None  # open

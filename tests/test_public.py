@@ -1,0 +1,250 @@
+"""Server side of the public pages: locator config, station page, basemaps and the CSP."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from geo.crs import _CHINA_OUTLINE
+from geo.errors import ValidationError
+from geo.models import Station
+from geo.navigation import navigation_links
+from geo.settings import Settings
+from webapp import create_app
+from webapp.public import basemap_layers, hours_summary, tile_origins
+
+ROOT = Path(__file__).resolve().parent.parent
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _station(**kw) -> Station:
+    base = dict(
+        id="t-1",
+        name="柳北区测试驿站",
+        kind="rest_stop",
+        lon=109.4155,
+        lat=24.3255,
+        services=("drinking_water", "toilet"),
+        address="柳州市柳北区雅儒路 1 号",
+        hours="每天 08:00-19:00",
+        phone="0772-1234567",
+        union="柳州市总工会",
+        precision="street",
+        demo=True,
+        updated_at=datetime(2026, 3, 1, 4, 0, tzinfo=UTC),
+    )
+    base.update(kw)
+    return Station(**base)
+
+
+@pytest.fixture
+def seeded(app):
+    repo = app.extensions["yizhan"]["repo"]
+    repo.save([_station(), _station(id="t-xss", name=XSS, lon=109.42, lat=24.33, phone=None)])
+    return app
+
+
+def _config(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="yz-config">(.*?)</script>', html, re.S)
+    assert m, "no #yz-config"
+    return json.loads(m.group(1))
+
+
+# -- basemaps and the CSP -----------------------------------------------------------------
+
+
+def test_default_basemap_is_offline_and_csp_allows_no_tile_origin(client):
+    layers = basemap_layers(Settings.from_env({}))
+    assert [layer["id"] for layer in layers] == ["offline"]
+    assert tile_origins(Settings.from_env({})) == []
+    csp = client.get("/").headers["Content-Security-Policy"]
+    img = next(d for d in csp.split("; ") if d.startswith("img-src"))
+    assert img == "img-src 'self' data:"
+
+
+def test_configured_basemaps_and_exact_csp_origins(tmp_path):
+    settings = Settings.from_env(
+        {},
+        database_url=f"sqlite:///{tmp_path / 'y.db'}",
+        basemaps="osm,tianditu,amap,offline",
+        tianditu_key="KEY&x",
+        map_approval="GS(2024)0000号",
+        icp="桂ICP备00000000号",
+    )
+    layers = basemap_layers(settings)
+    assert [layer["id"] for layer in layers] == ["osm", "tianditu", "amap", "offline"]
+    amap = layers[2]
+    assert amap["crs"] == "gcj02" and "style=8" in amap["url"]
+    tdt = layers[1]
+    assert "/vec_w/wmts?" in tdt["url"] and "/cva_w/wmts?" in tdt["overlay_url"]
+    assert "tk=KEY%26x" in tdt["url"] and "TILEMATRIX={z}&TILEROW={y}&TILECOL={x}" in tdt["url"]
+    origins = tile_origins(settings)
+    assert origins == sorted(
+        ["https://tile.openstreetmap.org"]
+        + [f"https://t{i}.tianditu.gov.cn" for i in range(8)]
+        + [f"https://webrd0{i}.is.autonavi.com" for i in range(1, 5)]
+    )
+    app = create_app({"SETTINGS": settings, "TESTING": True})
+    resp = app.test_client().get("/")
+    img = next(
+        d for d in resp.headers["Content-Security-Policy"].split("; ") if d.startswith("img-src")
+    )
+    assert img.split()[1:] == ["'self'", "data:", *origins]
+    html = resp.get_data(as_text=True)
+    cfg = _config(html)
+    assert cfg["basemap"] == "osm" and cfg["approval"] == "GS(2024)0000号"
+    assert "GS(2024)0000号" in html and "桂ICP备00000000号" in html
+    assert 'href="https://beian.miit.gov.cn/"' in html
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"basemaps": "osm,bing"}, "unknown basemap"),
+        ({"basemaps": "tianditu"}, "YIZHAN_TIANDITU_KEY"),
+        ({"basemaps": "custom", "tile_url": ""}, "YIZHAN_TILE_URL"),
+    ],
+)
+def test_bad_basemap_configuration_is_a_clear_error(env, message):
+    with pytest.raises(ValidationError, match=message):
+        basemap_layers(Settings.from_env({}, **env))
+
+
+# -- the locator page ----------------------------------------------------------------------
+
+
+def test_locator_page_config_defaults(seeded):
+    html = seeded.test_client().get("/").get_data(as_text=True)
+    cfg = _config(html)
+    assert cfg["lang"] == "zh" and cfg["embed"] is False and cfg["scrollWheelZoom"] is True
+    assert cfg["controls"] == ["search", "locate", "filters", "list", "lang", "basemaps"]
+    assert cfg["demo"] is True and cfg["stationCount"] == 2
+    assert cfg["apiBase"] == "/api" and cfg["stationUrl"] == "/stations/__ID__"
+    assert '<html lang="zh-CN">' in html
+    for element in (
+        "yz-q",
+        "yz-locate",
+        "yz-kind",
+        "yz-mode",
+        "yz-open-now",
+        "yz-results",
+        "yz-lang",
+    ):
+        assert f'id="{element}"' in html, element
+
+
+def test_locator_share_parameters_are_restored_and_bad_ones_ignored(seeded):
+    client = seeded.test_client()
+    resp = client.get(
+        "/?lang=en&kind=legal_aid,nonsense&service=toilet&open_now=1&mode=car"
+        "&lat=24.3&lon=109.4&zoom=13&station=t-1&region=450200"
+    )
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    cfg = _config(html)
+    assert '<html lang="en">' in html
+    assert cfg["lang"] == "en" and cfg["kinds"] == ["legal_aid"] and cfg["services"] == ["toilet"]
+    assert cfg["openNow"] is True and cfg["mode"] == "car" and cfg["station"] == "t-1"
+    assert cfg["view"] == {"lat": 24.3, "lon": 109.4, "zoom": 13.0}
+    # Liuzhou (450200) from the bundled outlines
+    w, s, e, n = cfg["regionBounds"]
+    assert 108.5 < w < 109.5 < e < 110.5 and 23.5 < s < 24.5 < n < 26.5
+    bad = client.get("/?lat=abc&lon=999&zoom=x&lang=fr&mode=boat&region=12&kind=%3Cb%3E")
+    assert bad.status_code == 200
+    cfg = _config(bad.get_data(as_text=True))
+    assert cfg["view"] is None and cfg["lang"] == "zh" and cfg["mode"] == "walk"
+    assert cfg["region"] is None and cfg["kinds"] == []
+
+
+def test_region_unknown_code_has_no_bounds(seeded):
+    cfg = _config(seeded.test_client().get("/?region=990000").get_data(as_text=True))
+    assert cfg["region"] == "990000" and cfg["regionBounds"] is None
+
+
+# -- the station page ----------------------------------------------------------------------
+
+
+def test_station_page_shows_everything_a_worker_needs(seeded):
+    resp = seeded.test_client().get("/stations/t-1")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "<title>【演示数据】柳北区测试驿站 · 工会爱心驿站 · 驿站</title>" in html
+    desc = re.search(r'<meta name="description" content="([^"]*)">', html).group(1)
+    assert "柳北区测试驿站" in unescape(desc) and "每天 08:00-19:00" in unescape(desc)
+    assert 'href="tel:07721234567"' in html and "0772-1234567" in html
+    assert "饮水" in html and "如厕" in html and "柳州市总工会" in html
+    assert "2026-03-01" in html and "街道级" in html and "演示数据" in html
+    for link in navigation_links(109.4155, 24.3255, "柳北区测试驿站", "柳州市柳北区雅儒路 1 号"):
+        assert f'href="{link.url.replace("&", "&amp;")}"' in html, link.provider
+    back = re.search(r'id="yz-back" href="([^"]*)"', html).group(1)
+    assert unescape(back).startswith("/?lat=24.325500&lon=109.415500&zoom=15&station=t-1")
+    assert re.search(r'id="yz-open-state"[^>]*>\s*现在(未)?开放', html)
+
+
+def test_station_page_404_is_a_friendly_page(seeded):
+    resp = seeded.test_client().get("/stations/does-not-exist")
+    assert resp.status_code == 404
+    html = resp.get_data(as_text=True)
+    assert "页面不存在" in html and "does-not-exist" in html and 'href="/"' in html
+    api = seeded.test_client().get("/api/stations/does-not-exist")
+    assert api.status_code == 404 and api.is_json
+
+
+def test_station_text_with_markup_is_escaped(seeded):
+    html = seeded.test_client().get("/stations/t-xss").get_data(as_text=True)
+    assert XSS not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize(
+    "hours, at, open_, zh",
+    [
+        (
+            "每天 08:00-19:00",
+            datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
+            True,
+            "现在开放 · 19:00 关闭",
+        ),
+        (
+            "每天 08:00-19:00",
+            datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+            False,
+            "现在未开放 · 明天 08:00 开放",
+        ),
+        (
+            "每天 08:00-19:00",
+            datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
+            False,
+            "现在未开放 · 08:00 开放",
+        ),
+        (
+            "周一至周五 09:00-17:00",
+            datetime(2026, 11, 28, 2, 0, tzinfo=UTC),
+            False,
+            "现在未开放 · 周一 09:00 开放",
+        ),
+        ("24小时", datetime(2026, 11, 23, 2, 0, tzinfo=UTC), True, "现在开放 · 24 小时"),
+        ("", datetime(2026, 11, 23, 2, 0, tzinfo=UTC), None, "开放时间未知"),
+    ],
+)
+def test_hours_summary(hours, at, open_, zh):
+    summary = hours_summary(_station(hours=hours), at)
+    assert summary["open"] is open_ and summary["text_zh"] == zh
+    assert summary["text_en"]
+
+
+def test_closed_station_is_never_open():
+    summary = hours_summary(_station(status="closed"), datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    assert summary == {"open": False, "text_zh": "已关闭", "text_en": "Closed"}
+
+
+def test_crs_js_uses_the_same_outline_as_geo_crs():
+    js = (ROOT / "webapp/static/js/crs.js").read_text(encoding="utf-8")
+    m = re.search(r"var OUTLINE =\n(.*?);\n", js, re.S)
+    text = "".join(re.findall(r"'([^']*)'", m.group(1)))
+    assert " ".join(text.split()) == " ".join(_CHINA_OUTLINE.split())
