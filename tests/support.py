@@ -41,7 +41,7 @@ def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
 class LiveServer:
     """A real ``yizhan serve`` process (waitress) on a free loopback port."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, env: dict | None = None) -> None:
         self.tmp = tmp
         self.db_url = f"sqlite:///{tmp / 'yizhan.db'}"
         self.env = {
@@ -49,6 +49,7 @@ class LiveServer:
             "YIZHAN_DATABASE_URL": self.db_url,
             "YIZHAN_TILE_URL": "",
         }  # no tiles: tests run offline
+        self.env.update(env or {})  # extra settings, e.g. YIZHAN_EMBED_ORIGINS
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None

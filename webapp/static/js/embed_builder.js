@@ -1,0 +1,183 @@
+/*
+ * Yizhan embed-code builder (/embed/builder): form → /embed URL → live preview + snippet.
+ *
+ * The preview is a same-origin iframe of /embed, so "use the current view" reads the preview's
+ * map view directly, and a bad parameter shows the preview's own error text under the form.
+ * The snippet is built as text with every attribute value escaped.
+ */
+(function () {
+  'use strict';
+
+  var cfgNode = document.getElementById('yz-builder-config');
+  var cfg = {};
+  try { cfg = JSON.parse(cfgNode ? cfgNode.textContent : '{}') || {}; } catch (e) { cfg = {}; }
+  var EMBED_URL = String(cfg.embedUrl || (window.location.origin + '/embed'));
+  var TITLE = '工会服务站点地图';
+  var DEFAULT_CONTROLS = 'search,locate,filters,list';
+
+  var form = document.getElementById('yz-builder-form');
+  var code = document.getElementById('yz-b-code');
+  var preview = document.getElementById('yz-b-preview');
+  var copyBtn = document.getElementById('yz-b-copy');
+  var copied = document.getElementById('yz-b-copied');
+  var useView = document.getElementById('yz-b-use-view');
+  var viewText = document.getElementById('yz-b-view');
+  var errorBox = document.getElementById('yz-b-error');
+  var view = null;   // {lat, lon, zoom} read from the preview
+
+  function attr(value) {
+    return String(value).replace(/&/g, '&amp;').replace(/"/g, '&quot;')
+      .replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  }
+
+  function checked(name) {
+    return Array.prototype.slice.call(form.querySelectorAll('input[name="' + name + '"]:checked'))
+      .map(function (i) { return i.value; });
+  }
+
+  /** Width: "100%", "80%" or a pixel count; anything else falls back to 100%. */
+  function widthValue() {
+    var raw = String(form.elements.width.value || '').trim();
+    if (/^\d{1,3}%$/.test(raw) && parseInt(raw, 10) > 0 && parseInt(raw, 10) <= 100) { return raw; }
+    if (/^\d{2,4}$/.test(raw) && parseInt(raw, 10) >= 200) { return String(parseInt(raw, 10)); }
+    return '100%';
+  }
+
+  function heightValue() {
+    var h = parseInt(form.elements.height.value, 10);
+    if (!isFinite(h)) { return 480; }
+    return Math.min(2000, Math.max(200, h));
+  }
+
+  /** The query string of /embed for the form's current state. */
+  function query() {
+    var q = [];
+    function add(k, v) { q.push(encodeURIComponent(k) + '=' + encodeURIComponent(v)); }
+    var region = String(form.elements.region.value || '').trim();
+    if (region) { add('region', region); }
+    var kinds = checked('kind');
+    if (kinds.length) { add('kind', kinds.join(',')); }
+    var services = checked('service');
+    if (services.length) { add('service', services.join(',')); }
+    var lang = form.elements.lang.value;
+    if (lang && lang !== 'zh') { add('lang', lang); }
+    var controls = checked('controls').join(',');
+    if (controls !== DEFAULT_CONTROLS) { add('controls', controls || 'none'); }
+    if (useView.checked && view) {
+      add('lat', view.lat.toFixed(5));
+      add('lon', view.lon.toFixed(5));
+      add('zoom', String(view.zoom));
+    }
+    return q.join('&');
+  }
+
+  function embedSrc() {
+    var qs = query();
+    return EMBED_URL + (qs ? '?' + qs : '');
+  }
+
+  function snippet() {
+    return '<iframe src="' + attr(embedSrc()) + '" width="' + attr(widthValue()) +
+      '" height="' + heightValue() + '" style="border:0" allowfullscreen allow="geolocation"' +
+      ' loading="lazy" title="' + TITLE + '"></iframe>';
+  }
+
+  /** The preview's map view, if its locator exposes the Leaflet map (same origin). */
+  function readPreviewView() {
+    try {
+      var w = preview.contentWindow;
+      var app = w && w.YizhanLocator && w.YizhanLocator.app;
+      var map = app && app.map;
+      if (!map) { return null; }
+      var c = map.getCenter();
+      return { lat: c.lat, lon: c.lng, zoom: Math.round(map.getZoom()) };
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function showView() {
+    viewText.textContent = useView.checked ?
+      (view ? '当前视图：纬度 ' + view.lat.toFixed(5) + '，经度 ' + view.lon.toFixed(5) +
+        '，缩放 ' + view.zoom : '预览地图尚未加载完成') : '';
+  }
+
+  function showPreviewError() {
+    var text = '';
+    try {
+      var doc = preview.contentDocument;
+      var box = doc && doc.getElementById('yz-embed-error');
+      if (box) {
+        var p = box.querySelector('p');
+        text = p ? p.textContent : box.textContent;
+      }
+    } catch (e) {
+      text = '';
+    }
+    errorBox.textContent = text;
+    errorBox.hidden = !text;
+  }
+
+  var lastSrc = null;
+  function update() {
+    if (useView.checked) {
+      view = readPreviewView() || view;
+    }
+    showView();
+    code.value = snippet();
+    preview.style.width = /%$/.test(widthValue()) ? widthValue() : widthValue() + 'px';
+    preview.setAttribute('height', String(heightValue()));
+    var src = embedSrc();
+    if (src !== lastSrc) {
+      lastSrc = src;
+      preview.setAttribute('src', src);
+    }
+  }
+
+  var timer = null;
+  function later() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(update, 300);   // typing in the region field
+  }
+
+  form.addEventListener('submit', function (e) { e.preventDefault(); update(); });
+  form.addEventListener('change', update);
+  form.addEventListener('input', later);
+  preview.addEventListener('load', function () {
+    showPreviewError();
+    if (useView.checked && !view) { window.setTimeout(update, 500); }
+  });
+
+  // "use the current view": re-read it whenever the preview reports activity (same origin).
+  window.addEventListener('message', function (e) {
+    if (e.origin !== window.location.origin || e.source !== preview.contentWindow) { return; }
+    if (useView.checked) {
+      var v = readPreviewView();
+      if (v) { view = v; showView(); code.value = snippet(); }
+    }
+  });
+  // Moving the preview map sends no message: refresh the snippet when the user comes back.
+  preview.addEventListener('mouseleave', function () { if (useView.checked) { update(); } });
+  preview.addEventListener('blur', function () { if (useView.checked) { update(); } });
+
+  copyBtn.addEventListener('click', function () {
+    var text = code.value;
+    function done(ok) {
+      copied.textContent = ok ? '已复制' : '请手动选择并复制上面的代码';
+      window.setTimeout(function () { copied.textContent = ''; }, 4000);
+    }
+    code.focus();
+    code.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { done(true); },
+        function () { done(document.execCommand && document.execCommand('copy')); });
+    } else {
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      done(ok);
+    }
+  });
+
+  update();
+  window.YizhanBuilder = { snippet: snippet, embedSrc: embedSrc, update: update };
+}());
