@@ -70,6 +70,23 @@ class Settings:
         "Attribution shown for the basemap tiles.",
         "YIZHAN_TILE_ATTRIBUTION",
     )
+    basemaps: str = _setting(
+        "offline",
+        "Basemaps offered by the locator's layer switcher, first is the default, comma-separated: "
+        "offline (bundled outlines, no request leaves the server), osm, tianditu (needs "
+        "YIZHAN_TIANDITU_KEY), amap (GCJ-02: overlays are shifted), custom (YIZHAN_TILE_URL).",
+        "YIZHAN_BASEMAPS",
+    )
+    map_approval: str = _setting(
+        "",
+        "Map approval number (审图号) shown under the maps, e.g. `GS(2024)1234号`.",
+        "YIZHAN_MAP_APPROVAL",
+    )
+    icp: str = _setting(
+        "",
+        "ICP record text (ICP备案号) shown under the maps, linked to beian.miit.gov.cn.",
+        "YIZHAN_ICP",
+    )
     api_max_limit: int = _setting(
         5000, "Largest page size `limit` the stations API accepts.", "YIZHAN_API_MAX_LIMIT"
     )
@@ -133,10 +150,51 @@ class Settings:
         "empty: a local cluster in this process.",
         "YIZHAN_DASK_SCHEDULER",
     )
+    embed_origins: str = _setting(
+        "",
+        "Origins of the sites allowed to embed the map (/embed) in an iframe and to receive "
+        "its postMessage events, space- or comma-separated: `https://www.example-union.org.cn`"
+        " (scheme://host[:port], no path); `https://*.example.cn` allows every subdomain. "
+        "Empty: no other site may frame it.",
+        "YIZHAN_EMBED_ORIGINS",
+    )
     secret_key: str = _setting(
         "",
         "Flask secret key (sessions, CSRF). Empty: a random key per process.",
         "YIZHAN_SECRET_KEY",
+    )
+    session_secure: bool = _setting(
+        False,
+        "Send the planner's session cookie only over HTTPS (Secure flag); set it behind TLS.",
+        "YIZHAN_SESSION_SECURE",
+    )
+    planner_jobs: int = _setting(
+        1,
+        "Coverage and plan runs of the planner pages executed at the same time; more wait "
+        "as queued.",
+        "YIZHAN_PLANNER_JOBS",
+    )
+    planner_dir: str = _setting(
+        "",
+        "Folder of the planner's job results and reports. Empty: `planner/` in the instance "
+        "folder.",
+        "YIZHAN_PLANNER_DIR",
+    )
+    planner_network: str = _setting(
+        "",
+        "OSM .osm.pbf file offered to the planner pages as the road-network travel model "
+        "(empty: crow-fly estimate only).",
+        "YIZHAN_PLANNER_NETWORK",
+    )
+    planner_max_upload_mb: float = _setting(
+        20.0,
+        "Largest file (MB) the planner pages accept as demand or candidate upload.",
+        "YIZHAN_PLANNER_MAX_UPLOAD_MB",
+    )
+    login_rate_per_minute: int = _setting(
+        10,
+        "Login attempts per minute one client may make on /planner/login.",
+        "YIZHAN_LOGIN_RATE_PER_MINUTE",
     )
 
     @classmethod

@@ -6,9 +6,9 @@ Flask tutorial's factory: defaults, then the ``YIZHAN_*`` settings, then ``test_
 
 from __future__ import annotations
 
+import gzip
 import logging
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -53,17 +53,26 @@ def create_app(test_config: dict | None = None) -> Flask:
         "geocode_limiter": RateLimiter(settings.geocode_rate_per_minute),
     }
 
-    from webapp import api, public
+    from webapp import api, ogc, public
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(ogc.bp)
     app.register_blueprint(public.bp)
+    from webapp import planner
+
+    planner.init_app(app)  # /planner/…: login, session cookie flags, CSRF, job runner
+    from webapp import embed
+
+    embed.init_app(app)  # validates YIZHAN_EMBED_ORIGINS; /embed, /embed/builder
     _register_errors(app)
     _register_headers(app, settings)
+    _register_compression(app)
     return app
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/api"
+    path = request.path
+    return path.startswith(("/api/", "/ogc/")) or path in ("/api", "/ogc")
 
 
 def _register_errors(app: Flask) -> None:
@@ -94,10 +103,9 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_headers(app: Flask, settings: Settings) -> None:
-    tile_origin = ""
-    if settings.tile_url:
-        parts = urlsplit(settings.tile_url.replace("{s}", "a"))
-        tile_origin = f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+    from webapp.public import tile_origins
+
+    tile_origin = " ".join(tile_origins(settings))  # exactly the YIZHAN_BASEMAPS tile origins
     csp = "; ".join(
         [
             "default-src 'self'",
@@ -111,11 +119,72 @@ def _register_headers(app: Flask, settings: Settings) -> None:
         ]
     )
 
+    # Framing: the embed may be framed by itself and the allow-list (no X-Frame-Options);
+    # every other page refuses it (webapp/embed.py).
+    from webapp.embed import frame_ancestors, is_framable
+
+    embed_csp = csp.replace(
+        "frame-ancestors 'none'",
+        "frame-ancestors " + frame_ancestors(app.extensions["yizhan"]["embed_origins"]),
+    )
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", csp)
-            response.headers.setdefault("X-Frame-Options", "DENY")
+            if is_framable(request.endpoint):
+                response.headers.setdefault("Content-Security-Policy", embed_csp)
+            else:
+                response.headers.setdefault("Content-Security-Policy", csp)
+                response.headers.setdefault("X-Frame-Options", "DENY")
+        elif not is_framable(request.endpoint):
+            response.headers.setdefault("X-Frame-Options", "DENY")  # JSON opened in a frame
+        return response
+
+
+#: Text types gzipped when the client accepts it (waitress and Flask send them as they are).
+COMPRESSIBLE = frozenset(
+    {
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "application/geo+json",
+        "image/svg+xml",
+    }
+)
+
+
+def _register_compression(app: Flask, min_bytes: int = 600, level: int = 6) -> None:
+    """Gzip text responses for clients that accept it (``Accept-Encoding: gzip``).
+
+    Responses already encoded (the pre-gzipped outlines), partial, streamed from a generator or
+    smaller than ``min_bytes`` are left alone. A compressed response's ETag becomes weak
+    (``W/"…"``), so a revalidation still matches the file's ETag and gets its 304.
+    """
+
+    @app.after_request
+    def _gzip(response):
+        if response.mimetype in COMPRESSIBLE:
+            response.vary.add("Accept-Encoding")
+        if (
+            response.status_code != 200
+            or response.mimetype not in COMPRESSIBLE
+            or "Content-Encoding" in response.headers
+            or request.accept_encodings["gzip"] <= 0
+            or (response.is_streamed and not response.direct_passthrough)
+        ):
+            return response
+        response.direct_passthrough = False  # send_file: read the file to compress it
+        body = response.get_data()
+        if len(body) < min_bytes:
+            return response
+        response.set_data(gzip.compress(body, compresslevel=level, mtime=0))
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers.pop("Accept-Ranges", None)  # ranges of the file, not of this body
+        etag, _weak = response.get_etag()
+        if etag:
+            response.set_etag(etag, weak=True)
         return response

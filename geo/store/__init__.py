@@ -11,6 +11,7 @@ from geo.store.repository import (
     create_engine,
 )
 from geo.store.scenarios import Scenario, ScenarioRepository
+from geo.store.users import User, UserRepository
 
 __all__ = [
     "SaveResult",
@@ -18,5 +19,7 @@ __all__ = [
     "ScenarioRepository",
     "StationQuery",
     "StationRepository",
+    "User",
+    "UserRepository",
     "create_engine",
 ]

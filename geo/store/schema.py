@@ -80,3 +80,14 @@ scenarios = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("run_at", DateTime(timezone=True)),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True)),
+    Column("last_login_at", DateTime(timezone=True)),
+)

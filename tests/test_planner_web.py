@@ -1,0 +1,554 @@
+"""The planner pages: login, CSRF, throttling, coverage and plan jobs, downloads, scenarios.
+
+Real parts: the Flask app on a real SQLite file holding the demo registry (loaded by the real
+CLI), real background jobs writing real report folders, and a real ``yizhan serve`` process for
+the test that the server keeps answering while a long job runs. Expected numbers come from
+calling :mod:`geo` directly with the same inputs, never from constants.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import io
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+
+import pytest
+
+from geo.settings import Settings
+from geo.store import StationRepository, UserRepository
+from support import ROOT, LiveServer, cli
+
+PASSWORD = "correct horse battery"
+COUNTY = "450225"  # 融水苗族自治县, Liuzhou: a few demo stations, about 20 townships
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def population_table(path, prefix: str, seed: int = 42):
+    """A population table (township code → people) from a seeded generator."""
+    from geo.gazetteer import default_gazetteer
+
+    rng = random.Random(seed)
+    rows = [
+        d for d in default_gazetteer().units if d.level == "township" and d.code.startswith(prefix)
+    ]
+    path.write_text(
+        "代码,人口\n" + "".join(f"{d.code},{rng.randint(2_000, 60_000)}\n" for d in rows),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("planner")
+    url = f"sqlite:///{tmp / 'yizhan.db'}"
+    cli("demo", env={**os.environ, "YIZHAN_DATABASE_URL": url})
+    repo = StationRepository.from_url(url)
+    repo.init_schema()
+    UserRepository(repo.engine).create("alice", PASSWORD)
+    UserRepository(repo.engine).create("bob", PASSWORD)
+    yield {"tmp": tmp, "url": url, "repo": repo}
+    repo.engine.dispose()
+
+
+def make_app(env, **settings):
+    from webapp import create_app
+
+    settings.setdefault("login_rate_per_minute", 1000)  # one shared test client address
+    s = Settings.from_env(
+        {}, database_url=env["url"], planner_dir=str(env["tmp"] / "jobs"), tile_url="", **settings
+    )
+    return create_app({"DATABASE_URL": env["url"], "SETTINGS": s, "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def app(env):
+    application = make_app(env)
+    yield application
+    application.extensions["yizhan"]["jobs"].shutdown()
+    application.extensions["yizhan"]["repo"].engine.dispose()
+
+
+def token(client) -> str:
+    return client.get("/planner/login?format=json").get_json()["csrf_token"]
+
+
+def login(client, name="alice", password=PASSWORD, **extra):
+    return client.post(
+        "/planner/login",
+        data={"name": name, "password": password, "csrf_token": token(client), **extra},
+    )
+
+
+@pytest.fixture
+def user(app):
+    c = app.test_client()
+    assert login(c).status_code == 303
+    c.csrf = token(c)
+    return c
+
+
+def fetch(client, url: str):
+    """GET a file (send_file) and close the response, returning (status, mimetype, bytes)."""
+    with client.get(url) as rv:
+        return rv.status_code, rv.mimetype, rv.data
+
+
+def wait(client, url: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = client.get(url, query_string={"format": "json"}).get_json()
+        if doc["job"]["state"] in ("done", "failed"):
+            return doc
+        time.sleep(0.3)
+    raise AssertionError(f"job at {url} did not finish in {timeout} s")
+
+
+def start_coverage(client, **form):
+    data = {"csrf_token": client.csrf, "region": COUNTY, "kind": "legal_aid", "mode": "car"}
+    data.update(form)
+    rv = client.post("/planner/?format=json", data=data)
+    assert rv.status_code == 202, rv.get_json()
+    return rv.get_json()["url"]
+
+
+@pytest.fixture(scope="module")
+def coverage_job(app, env):
+    """One finished coverage job (population table on coarse H3 cells, crow-fly car, 45 min)."""
+    c = app.test_client()
+    login(c)
+    c.csrf = token(c)
+    table = population_table(env["tmp"] / "pop.csv", COUNTY)
+    with table.open("rb") as fh:
+        url = start_coverage(
+            c,
+            max_minutes="45",
+            demand="population_table",
+            resolution="7",
+            population_table=(fh, "人口.csv"),
+        )
+    doc = wait(c, url)
+    assert doc["job"]["state"] == "done", doc["job"]["message"]
+    return {"url": url, "doc": doc, "table": table, "client": c}
+
+
+# -- login, session, CSRF -------------------------------------------------------------------
+
+
+def test_login_required_html_redirects_and_json_401(app):
+    c = app.test_client()
+    rv = c.get("/planner/scenarios")
+    assert rv.status_code == 302
+    assert rv.headers["Location"].startswith("/planner/login?next=")
+    assert urllib.parse.unquote(rv.headers["Location"]).endswith("next=/planner/scenarios")
+    for rv in (
+        c.get("/planner/?format=json"),
+        c.get("/planner/scenarios", headers={"Accept": "application/json"}),
+        c.get("/planner/coverage/whatever?format=json"),
+    ):
+        assert rv.status_code == 401
+        assert rv.get_json()["error"]["code"] == "unauthorized"
+    # The public API needs neither login nor CSRF.
+    assert c.get("/api/kinds").status_code == 200
+
+
+def scrub(rv, name: str) -> str:
+    text = TOKEN.sub('name="csrf_token" value="T"', rv.get_data(as_text=True))
+    return text.replace(f'value="{name}"', 'value="N"')
+
+
+def test_login_generic_error_cookie_flags_and_logout(app):
+    c = app.test_client()
+    wrong = login(c, password="not the password")
+    unknown = login(c, name="nobody")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "用户名或密码错误" in wrong.get_data(as_text=True)
+    # Same page whether or not the user exists (only the name typed is echoed back).
+    assert scrub(wrong, "alice") == scrub(unknown, "nobody")
+    rv = login(c)
+    assert rv.status_code == 303 and rv.headers["Location"] == "/planner/"
+    cookie = rv.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert c.get("/planner/").status_code == 200
+    page = c.get("/planner/logout").get_data(as_text=True)
+    assert "确认退出" in page  # GET only asks
+    assert c.get("/planner/").status_code == 200
+    assert c.post("/planner/logout", data={"csrf_token": TOKEN.search(page).group(1)}).status_code
+    assert c.get("/planner/").status_code == 302
+
+
+def test_secure_cookie_setting(env):
+    application = make_app(env, session_secure=True)
+    c = application.test_client()
+    rv = login(c)
+    assert "Secure" in rv.headers["Set-Cookie"]
+    application.extensions["yizhan"]["repo"].engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/planner/scenarios", "/planner/scenarios"),
+        ("https://evil.example/planner/", "/planner/"),
+        ("//evil.example/planner/", "/planner/"),
+        ("/\\evil.example/planner/", "/planner/"),
+        ("/api/kinds", "/planner/"),
+        ("javascript:alert(1)", "/planner/"),
+    ],
+)
+def test_next_only_redirects_to_local_planner_paths(app, target, expected):
+    c = app.test_client()
+    rv = login(c, next=target)
+    assert rv.status_code == 303
+    assert rv.headers["Location"] == expected
+
+
+def test_disabled_user_is_logged_out(app, env):
+    users = UserRepository(env["repo"].engine)
+    users.create("carol", PASSWORD)
+    c = app.test_client()
+    assert login(c, name="carol").status_code == 303
+    assert c.get("/planner/").status_code == 200
+    users.set_disabled("carol")
+    assert c.get("/planner/").status_code == 302
+    assert login(c, name="carol").status_code == 401
+
+
+def test_csrf_missing_or_wrong_is_refused_and_nothing_runs(user, app, env):
+    runner = app.extensions["yizhan"]["jobs"]
+    before = set(p.name for p in runner.root.iterdir()) if runner.root.exists() else set()
+    form = {"region": COUNTY, "kind": "legal_aid", "mode": "car"}
+    for data, headers in (
+        (form, {}),
+        ({**form, "csrf_token": "forged"}, {}),
+        (form, {"X-CSRFToken": "forged"}),
+    ):
+        rv = user.post("/planner/", data=data, headers=headers)
+        assert rv.status_code == 400
+        assert "CSRF" in rv.get_data(as_text=True)
+    rv = user.post("/planner/?format=json", data=form)
+    assert rv.status_code == 400 and "CSRF" in rv.get_json()["error"]["message"]
+    after = set(p.name for p in runner.root.iterdir()) if runner.root.exists() else set()
+    assert after == before
+    # Login itself needs the token too (login CSRF).
+    fresh = app.test_client()
+    fresh.get("/planner/login")
+    assert fresh.post("/planner/login", data={"name": "alice", "password": PASSWORD}).status_code
+    assert fresh.get("/planner/").status_code == 302
+
+
+def test_login_throttling_per_client(env):
+    application = make_app(env, login_rate_per_minute=3)
+    c = application.test_client()
+    codes = [login(c, password="wrong password!").status_code for _ in range(3)]
+    assert codes == [401, 401, 401]
+    rv = login(c)  # even the right password is refused while throttled
+    assert rv.status_code == 429 and int(rv.headers["Retry-After"]) >= 1
+    other = application.test_client()
+    rv = other.post(
+        "/planner/login",
+        data={"name": "alice", "password": PASSWORD, "csrf_token": token(other)},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
+    assert rv.status_code == 303  # another client is not affected
+    application.extensions["yizhan"]["repo"].engine.dispose()
+
+
+# -- coverage and plan jobs -----------------------------------------------------------------
+
+
+def test_coverage_job_matches_geo(coverage_job, env):
+    from geo.coverage import compute_coverage
+    from geo.planning import build_demand, build_model
+
+    doc = coverage_job["doc"]
+    demand = build_demand(COUNTY, population_table=str(coverage_job["table"]), resolution=7)
+    expected = compute_coverage(
+        env["repo"].all(), demand, build_model("car"), 45.0, kinds=["legal_aid"], region=COUNTY
+    )
+    got = doc["result"]["summary"]["thresholds"][0]
+    want = expected.summary()["thresholds"][0]
+    assert got["max_minutes"] == 45
+    assert got["demand"] == pytest.approx(want["demand"])
+    assert got["covered"] == pytest.approx(want["covered"])
+    assert 0 < got["share"] < 1
+    table = expected.by_admin("county")
+    assert [r["code"] for r in doc["result"]["by_county"]] == list(table["code"])
+    assert [r["covered"] for r in doc["result"]["by_county"]] == pytest.approx(
+        list(table["covered"])
+    )
+    assert len(doc["result"]["by_township"]) == len(expected.by_admin("township"))
+    assert doc["job"]["params"]["region_name"].endswith("融水苗族自治县")
+    assert doc["job"]["owner"] == "alice" and doc["job"]["fraction"] == 1
+
+
+def test_coverage_page_and_layers(coverage_job, app):
+    c = coverage_job["client"]
+    html = c.get(coverage_job["url"]).get_data(as_text=True)
+    doc = coverage_job["doc"]
+    share = doc["result"]["summary"]["thresholds"][0]["share"]
+    assert f"{share:.1%}" in html
+    assert 'id="pl-by-county"' in html and 'id="pl-by-township"' in html
+    assert "融水苗族自治县" in html and 'id="pl-plan-form"' in html
+    assert "<script>" not in html.replace('<script type="application/json"', "")
+    config = json.loads(re.search(r'id="pl-config">(.*?)</script>', html, re.S).group(1))
+    assert set(config["layers"]) == {"cells", "gaps", "stations"}
+    cells = json.loads(fetch(c, config["layers"]["cells"])[2])
+    assert len(cells["features"]) == doc["result"]["summary"]["cells"]
+    stations = json.loads(fetch(c, config["layers"]["stations"])[2])
+    assert len(stations["features"]) == doc["result"]["summary"]["stations"]
+    # Another user cannot see alice's job.
+    bob = app.test_client()
+    login(bob, name="bob")
+    assert bob.get(coverage_job["url"] + "?format=json").status_code == 404
+
+
+def test_plan_job_sites_report_and_scenario(coverage_job, env):
+    from geo.planning import PlanParams, run_plan
+
+    c = coverage_job["client"]
+    rv = c.post(
+        coverage_job["url"] + "?format=json",
+        data={"csrf_token": c.csrf, "problem": "add", "k": "2", "cost_per_site": "80000"},
+    )
+    assert rv.status_code == 202, rv.get_json()
+    url = rv.get_json()["url"]
+    doc = wait(c, url)
+    assert doc["job"]["state"] == "done", doc["job"]["message"]
+    result = doc["result"]
+    expected = run_plan(
+        env["repo"].all(),
+        PlanParams(
+            kind="legal_aid",
+            region=COUNTY,
+            add=2,
+            max_minutes=45.0,
+            mode="car",
+            cost_per_site=80000,
+            population_table=str(coverage_job["table"]),
+            resolution=7,
+        ),
+    )
+    assert [s["name"] for s in result["chosen_sites"]] == expected.summary()["sites"]
+    assert [s["gain"] for s in result["chosen_sites"]] == pytest.approx(expected.summary()["gains"])
+    assert result["plan"]["share_after"] == pytest.approx(expected.plan.share_after)
+    assert result["plan"]["share_after"] >= result["plan"]["share_before"]
+    html = c.get(url).get_data(as_text=True)
+    for s in result["chosen_sites"]:
+        assert s["name"] in html
+    assert f"{expected.plan.share_after:.1%}" in html
+    job_id = doc["job"]["id"]
+    status, mimetype, data = fetch(c, f"/planner/jobs/{job_id}/files/report.zip")
+    assert status == 200 and mimetype == "application/zip"
+    names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    assert {"plan.xlsx", "map.html", "plan.json", "coverage_curve.png"} <= names
+    plan_json = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("plan.json"))
+    assert [s["name"] for s in plan_json["chosen_sites"]] == expected.summary()["sites"]
+    for name, magic in (("plan.xlsx", b"PK"), ("coverage_curve.png", b"\x89PNG")):
+        status, _, data = fetch(c, f"/planner/jobs/{job_id}/files/{name}")
+        assert status == 200 and data.startswith(magic)
+    assert fetch(c, f"/planner/jobs/{job_id}/files/job.json")[0] == 404
+    assert fetch(c, f"/planner/jobs/{job_id}/files/..%2Fjob.json")[0] == 404
+    # Save as scenario, view it, compare, re-run it.
+    rv = c.post(url + "?format=json", data={"csrf_token": c.csrf, "name": "融水 +2"})
+    assert rv.status_code == 201
+    scenario_url = rv.get_json()["url"]
+    s = c.get(scenario_url + "?format=json").get_json()["scenario"]
+    assert s["result"]["sites"] == expected.summary()["sites"] and not s["stale"]
+    listing = c.get("/planner/scenarios").get_data(as_text=True)
+    assert "融水 +2" in listing
+    rv = c.post(scenario_url + "?format=json", data={"csrf_token": c.csrf})
+    assert rv.status_code == 202
+    rerun = wait(c, rv.get_json()["url"])
+    assert rerun["result"]["summary"]["sites"] == expected.summary()["sites"]
+    sid = s["id"]
+    cmp_ = c.get(f"/planner/scenarios/compare?a={sid}&b={sid}&format=json").get_json()
+    assert {r["figure"]: r["a"] for r in cmp_["rows"]}["sites"] == expected.summary()["sites"]
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"problem": "add", "k": "0"}, "不能小于 1"),
+        ({"problem": "add", "k": "abc"}, "不是有效的数字"),
+        ({"problem": "add", "k": "100000"}, "不能大于"),
+        ({"problem": "add", "k": "900"}, "超过候选点数量"),
+        ({"problem": "budget", "budget": "-5", "cost_per_site": "1"}, "不能小于 0"),
+        ({"problem": "budget", "budget": "100000"}, "每站费用"),
+        ({"problem": "target", "target_percent": "120"}, "不能大于 100"),
+        ({"problem": "add", "k": "2", "solver": "magic"}, "求解器"),
+    ],
+)
+def test_bad_plan_inputs_give_clear_messages(coverage_job, form, message):
+    c = coverage_job["client"]
+    rv = c.post(coverage_job["url"] + "?format=json", data={"csrf_token": c.csrf, **form})
+    assert rv.status_code == 400
+    assert message in rv.get_json()["error"]["message"]
+    html = c.post(coverage_job["url"], data={"csrf_token": c.csrf, **form})
+    assert html.status_code == 400 and message in html.get_data(as_text=True)
+
+
+def test_bad_candidate_file_names_the_row(coverage_job, tmp_path):
+    c = coverage_job["client"]
+    bad = "名称,经度,纬度\n甲,109.2,25.1\n乙,东经109度,25.2\n"
+    rv = c.post(
+        coverage_job["url"] + "?format=json",
+        data={
+            "csrf_token": c.csrf,
+            "problem": "add",
+            "k": "1",
+            "candidate_source": "file",
+            "candidates": (io.BytesIO(bad.encode("utf-8")), "候选.csv"),
+        },
+    )
+    assert rv.status_code == 400
+    message = rv.get_json()["error"]["message"]
+    assert "line 3" in message and "lon" in message
+    rv = c.post(
+        coverage_job["url"] + "?format=json",
+        data={
+            "csrf_token": c.csrf,
+            "problem": "add",
+            "k": "1",
+            "candidate_source": "file",
+            "candidates": (io.BytesIO(b"MZ\x90\x00"), "evil.exe"),
+        },
+    )
+    assert rv.status_code == 400 and "文件类型" in rv.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"region": "不存在的县"}, "未找到区划"),
+        ({"region": "999999"}, "未知的区划代码"),
+        ({"region": ""}, "请填写分析区域"),
+        ({"kind": "spaceship"}, "站点类型"),
+        ({"mode": "plane"}, "出行方式"),
+        ({"max_minutes": "-5"}, "不能小于 1"),
+        ({"model": "network"}, "未配置道路网络"),
+        ({"demand": "population_table"}, "请选择要上传的文件"),
+    ],
+)
+def test_bad_coverage_inputs_give_clear_messages(user, form, message):
+    data = {"csrf_token": user.csrf, "region": COUNTY, "kind": "legal_aid", "mode": "car", **form}
+    rv = user.post("/planner/?format=json", data=data)
+    assert rv.status_code == 400
+    assert message in rv.get_json()["error"]["message"]
+    html = user.post("/planner/", data=data)
+    assert html.status_code == 400 and message in html.get_data(as_text=True)
+
+
+def test_failed_job_shows_the_error_not_a_trace(user):
+    # The demo registry has no assistance centre at all: compute_coverage refuses.
+    url = start_coverage(user, kind="assistance_centre")
+    doc = wait(user, url)
+    assert doc["job"]["state"] == "failed"
+    assert "no operating station of kind assistance_centre" in doc["job"]["message"]
+    html = user.get(url).get_data(as_text=True)
+    assert "运行失败" in html and "assistance_centre" in html and "Traceback" not in html
+
+
+def test_form_and_json_twin_of_the_start_page(user):
+    doc = user.get("/planner/", headers={"Accept": "application/json"}).get_json()
+    assert doc["user"] == "alice"
+    assert {k["code"] for k in doc["kinds"]} >= {"legal_aid", "rest_stop"}
+    assert doc["network_available"] is False
+    html = user.get("/planner/").get_data(as_text=True)
+    assert 'name="csrf_token"' in html and "演示数据" in html
+    assert user.get("/planner/scenarios?format=json").get_json()["scenarios"] is not None
+
+
+# -- a real server keeps answering while a long job runs -------------------------------------
+
+
+def test_server_answers_while_a_long_job_runs(tmp_path):
+    server = LiveServer(tmp_path)
+    server.env["YIZHAN_PLANNER_DIR"] = str(tmp_path / "jobs")
+    server.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "geo.cli", "user", "add", "alice", "--password-stdin"],
+            input=PASSWORD + "\n",
+            env=server.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+        def call(path, data=None, fields=None):
+            body = None
+            if fields is not None:
+                body = urllib.parse.urlencode(fields).encode()
+            req = urllib.request.Request(server.url + path, data=body)
+            with opener.open(req, timeout=30) as resp:
+                return json.load(resp)
+
+        csrf = call("/planner/login?format=json")["csrf_token"]
+        call(
+            "/planner/login?format=json",
+            fields={"name": "alice", "password": PASSWORD, "csrf_token": csrf},
+        )
+        csrf = call("/planner/login?format=json")["csrf_token"]
+        # Liuzhou at H3 resolution 8: ~25,000 cells, seconds of work plus the exports.
+        table = population_table(tmp_path / "pop.csv", "4502")
+        boundary = "----yizhan"
+        parts = []
+        for k, v in {
+            "csrf_token": csrf,
+            "region": "450200",
+            "kind": "legal_aid",
+            "mode": "car",
+            "max_minutes": "30",
+            "demand": "population_table",
+            "resolution": "8",
+        }.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+            )
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="population_table"; '
+            f'filename="pop.csv"\r\nContent-Type: text/csv\r\n\r\n'
+            + table.read_text(encoding="utf-8")
+            + "\r\n"
+        )
+        parts.append(f"--{boundary}--\r\n")
+        req = urllib.request.Request(
+            server.url + "/planner/?format=json",
+            data="".join(parts).encode("utf-8"),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        with opener.open(req, timeout=30) as resp:
+            assert resp.status == 202
+            url = json.load(resp)["url"]
+        latencies, overlapped = [], 0
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            job = call(url + "?format=json")["job"]
+            if job["state"] in ("done", "failed"):
+                break
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(server.url + "/healthz", timeout=10) as resp:
+                assert json.load(resp)["status"] == "ok"
+            latencies.append(time.perf_counter() - t0)
+            if call(url + "?format=json")["job"]["state"] == "running":
+                overlapped += 1  # the job was still running after the request was answered
+            time.sleep(0.2)
+        assert job["state"] == "done", job["message"]
+        assert overlapped >= 3, "the job finished too fast to show anything"
+        assert max(latencies) < 2.0, latencies
+    finally:
+        server.stop()

@@ -1,0 +1,725 @@
+"""The planner's pages (``/planner/…``), behind a login: coverage, plans, reports, scenarios.
+
+Flow: log in → choose region, kind, mode, threshold and demand (``/planner/``) → a coverage
+job runs in the background (:mod:`webapp.jobs`) → its page shows the map, the summary and the
+tables by county and township, and a form to run a plan → the plan job's page shows the chosen
+sites with their gains, coverage before/after, the solver's figures, the report downloads and
+"save as scenario" → saved scenarios can be viewed, re-run and compared.
+
+**JSON twin rule**: every page answers with JSON instead of HTML at the same URL when asked
+with ``?format=json`` or with ``Accept: application/json``; forms posted that way answer
+JSON too (``201``/``202`` with the new resource's URL, or the error).
+
+Security: users are created with ``yizhan user add`` (scrypt hashes, :mod:`geo.store.users`);
+the session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when
+``YIZHAN_SESSION_SECURE``); every POST carries the session's CSRF token (hidden form field
+``csrf_token`` or header ``X-CSRFToken``), compared in constant time; logins are rate-limited
+per client and failures say the same thing whether or not the user exists; ``next`` only
+redirects to local ``/planner/`` paths. Unauthenticated page requests are redirected to the
+login form, JSON twin requests get ``401``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import math
+import re
+import secrets
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+from werkzeug.utils import secure_filename
+
+from geo.errors import NotFound, RateLimited, ValidationError, YizhanError
+from geo.settings import Settings
+from webapp.jobs import JobRunner, coverage_task, plan_task
+from webapp.ratelimit import RateLimiter
+
+bp = Blueprint("planner", __name__, url_prefix="/planner")
+
+MODES = {"walk": "步行", "ebike": "电动自行车", "car": "汽车"}
+DEMAND_SOURCES = {
+    "seats": "乡镇驻地（每个乡镇计 1 个单位）",
+    "population_table": "人口表（区划代码 → 人口，按面积分摊到 H3 网格）",
+    "population": "人口栅格 GeoTIFF（如 WorldPop，汇总到 H3 网格）",
+    "demand_points": "需求点文件（CSV/GeoJSON，经纬度 + 权重）",
+}
+CANDIDATE_SOURCES = {
+    "townships": "各乡镇驻地（近似位置）",
+    "gaps": "未覆盖网格中心",
+    "grid": "服务空白内的规则网格",
+    "file": "上传候选点文件（CSV/XLSX/GeoJSON）",
+}
+PROBLEMS = {
+    "add": "新增 K 个最佳站点",
+    "target": "达到目标覆盖率的最少站点",
+    "budget": "预算内最佳站点",
+}
+STAGES = {
+    "queued": "排队中",
+    "starting": "准备中",
+    "demand": "生成需求网格",
+    "travel model": "准备出行模型",
+    "travel times": "计算出行时间",
+    "candidates": "生成候选点",
+    "matrix": "计算覆盖矩阵",
+    "solving": "求解选址",
+    "coverage after": "计算规划后覆盖",
+    "exports": "导出表格与图层",
+    "map layers": "生成地图图层",
+    "report": "生成报告",
+    "done": "完成",
+}
+REGION_LEVELS = ("province", "prefecture", "county")
+UPLOAD_SUFFIXES = {
+    "population_table": (".csv", ".xlsx"),
+    "population": (".tif", ".tiff"),
+    "demand_points": (".csv", ".geojson", ".json"),
+    "candidates": (".csv", ".xlsx", ".geojson", ".json"),
+}
+#: Report files offered for download, besides ``report.zip``.
+DOWNLOADS = {
+    "plan.xlsx": "Excel 报告",
+    "map.html": "离线地图（HTML）",
+    "plan.json": "JSON 结果",
+    "coverage_curve.png": "覆盖率曲线（PNG）",
+    "travel_time_hist.png": "出行时间分布（PNG）",
+    "chosen_sites.geojson": "选址 GeoJSON",
+    "chosen_sites.gpkg": "选址 GeoPackage",
+    "coverage.xlsx": "覆盖 Excel 表",
+    "by_county.csv": "按县区 CSV",
+    "by_township.csv": "按乡镇 CSV",
+    "summary.json": "覆盖摘要 JSON",
+    "gaps.geojson": "服务空白 GeoJSON",
+    "service_areas.geojson": "服务范围 GeoJSON",
+    "cells.gpkg": "网格 GeoPackage",
+}
+ZIP_MEMBERS = (
+    "plan.json",
+    "plan.xlsx",
+    "chosen_sites.geojson",
+    "chosen_sites.gpkg",
+    "map.html",
+    "coverage_curve.png",
+    "travel_time_hist.png",
+)
+
+
+def init_app(app: Flask) -> None:
+    """Register the planner: blueprint, session cookie flags, job runner, login limiter."""
+    ctx = app.extensions["yizhan"]
+    settings: Settings = ctx["settings"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.session_secure),
+    )
+    root = app.config.get("PLANNER_DIR") or settings.planner_dir
+    root = Path(root) if root else Path(settings.instance_path) / "planner"
+    ctx["jobs"] = JobRunner(root.resolve(), settings.planner_jobs)
+    ctx["login_limiter"] = RateLimiter(settings.login_rate_per_minute)
+    app.register_blueprint(bp)
+
+
+# ------------------------------------------------------------------------------------------
+# Request plumbing: JSON twins, CSRF, login
+
+
+def wants_json() -> bool:
+    """The JSON twin rule: ``?format=json`` or ``Accept: application/json``."""
+    if request.args.get("format") == "json":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > (request.accept_mimetypes["text/html"])
+    )
+
+
+def _ctx() -> dict:
+    return current_app.extensions["yizhan"]
+
+
+def _settings() -> Settings:
+    return _ctx()["settings"]
+
+
+def _users():
+    from geo.store import UserRepository
+
+    return UserRepository(_ctx()["repo"].engine)
+
+
+def _scenarios():
+    from geo.store import ScenarioRepository
+
+    repo = _ctx()["repo"]
+    return ScenarioRepository(repo.engine, repo.revision)
+
+
+def _jobs() -> JobRunner:
+    return _ctx()["jobs"]
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+@bp.app_context_processor
+def _template_globals():
+    return {"csrf_token": csrf_token}
+
+
+@bp.before_request
+def _guard():
+    if request.method == "POST":
+        sent = request.form.get("csrf_token") or request.headers.get("X-CSRFToken") or ""
+        token = session.get("csrf") or ""
+        if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+            abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
+    g.user = None
+    name = session.get("user")
+    if name:
+        try:
+            user = _users().get(name)
+        except NotFound:  # removed since: logged out
+            user = None
+        if user is None or user.disabled:
+            session.pop("user", None)
+        else:
+            g.user = user
+    if g.user is None and request.endpoint not in ("planner.login", "planner.logout"):
+        if wants_json():
+            return jsonify({"error": {"code": "unauthorized", "message": "请先登录"}}), 401
+        return redirect(url_for("planner.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    """``target`` if it is a local planner path, else the planner's start page."""
+    default = url_for("planner.index")
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/planner/"):
+        return default
+    return target
+
+
+def _error(message: str, status: int = 400, field: str | None = None, **extra):
+    """A friendly error: JSON under the twin rule, else the planner's error page."""
+    if wants_json():
+        body = {"error": {"code": "invalid_value", "message": message, **extra}}
+        if field:
+            body["error"]["field"] = field
+        return jsonify(body), status
+    return render_template("planner/error.html", status=status, message=message), status
+
+
+@bp.errorhandler(YizhanError)
+def _yizhan_error(exc: YizhanError):
+    if wants_json():
+        response = jsonify(exc.to_dict())
+    else:
+        response = current_app.make_response(
+            render_template("planner/error.html", status=exc.status, message=exc.message)
+        )
+    response.status_code = exc.status
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if wants_json():
+        body = {"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}}
+        return jsonify(body), exc.code
+    return render_template("planner/error.html", status=exc.code, message=exc.description), exc.code
+
+
+# ------------------------------------------------------------------------------------------
+# Login
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; POST checks the password (rate-limited per client)."""
+    nxt = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if wants_json():
+            return {"user": g.user.name if g.user else None, "csrf_token": csrf_token()}
+        return render_template("planner/login.html", next=nxt, error=None)
+    _ctx()["login_limiter"].check(request.remote_addr or "?")
+    name = (request.form.get("name") or "").strip()
+    user = _users().verify(name, request.form.get("password") or "")
+    if user is None:
+        message = "用户名或密码错误"
+        if wants_json():
+            return jsonify({"error": {"code": "login_failed", "message": message}}), 401
+        return render_template("planner/login.html", next=nxt, error=message, name=name), 401
+    session.clear()  # a fresh session (and CSRF token) after login
+    session["user"] = user.name
+    csrf_token()
+    if wants_json():
+        return {"user": user.name, "csrf_token": session["csrf"], "next": nxt}
+    return redirect(nxt, 303)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """GET: a confirmation form; POST: end the session."""
+    if request.method == "GET":
+        if wants_json():
+            return {"user": g.user.name if g.user else None}
+        return render_template("planner/logout.html")
+    session.clear()
+    if wants_json():
+        return {"user": None}
+    return redirect(url_for("planner.login"), 303)
+
+
+# ------------------------------------------------------------------------------------------
+# Form parsing
+
+
+def _number(name: str, default=None, *, low=None, high=None, integer=False, label=""):
+    raw = (request.form.get(name) or "").strip()
+    if raw == "":
+        if default is None:
+            return None
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ValidationError(f"{label or name}：“{raw}”不是有效的数字", field=name) from None
+    if not math.isfinite(value):
+        raise ValidationError(f"{label or name}：必须是有限的数字", field=name)
+    if low is not None and value < low:
+        raise ValidationError(f"{label or name}：不能小于 {low:g}", field=name)
+    if high is not None and value > high:
+        raise ValidationError(f"{label or name}：不能大于 {high:g}", field=name)
+    return value
+
+
+def resolve_region(text: str):
+    """A province, prefecture or county from its 6-digit code or its name (gazetteer)."""
+    from geo.gazetteer import default_gazetteer
+
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("请填写分析区域（县区或地市的名称或 6 位区划代码）", field="region")
+    gaz = default_gazetteer()
+    if re.fullmatch(r"\d{6}", text):
+        unit = gaz.get(text)
+        if unit is None or unit.level not in REGION_LEVELS:
+            raise ValidationError(f"未知的区划代码 {text}", field="region")
+        return unit
+    found = [d for d in gaz.lookup(text) if d.level in REGION_LEVELS]
+    if not found:
+        raise ValidationError(f"未找到区划“{text}”：请填写县区或地市名称或区划代码", field="region")
+    if len(found) > 1:
+        options = "、".join(f"{_full_name(gaz, d)}（{d.code}）" for d in found[:8])
+        raise ValidationError(f"“{text}”有多个同名区划，请填写区划代码：{options}", field="region")
+    return found[0]
+
+
+def _full_name(gaz, unit) -> str:
+    return "".join(d.name for d in gaz.path(unit).values())
+
+
+def _save_upload(field: str, folder: Path, required: bool = False) -> str | None:
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        if required:
+            raise ValidationError("请选择要上传的文件", field=field)
+        return None
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES[field]:
+        raise ValidationError(
+            f"{upload.filename}：文件类型须为 {'、'.join(UPLOAD_SUFFIXES[field])}", field=field
+        )
+    name = secure_filename(upload.filename) or f"{field}{suffix}"
+    if not name.lower().endswith(suffix):
+        name = f"{field}{suffix}"
+    path = folder / f"{field}-{name}"
+    upload.save(path)
+    limit = _settings().planner_max_upload_mb * 1024 * 1024
+    if path.stat().st_size > limit:
+        raise ValidationError(
+            f"{upload.filename}：文件超过 {_settings().planner_max_upload_mb:g} MB", field=field
+        )
+    return str(path)
+
+
+def _coverage_params(folder: Path) -> dict:
+    """The coverage form as job parameters (validated; uploads saved into ``folder``)."""
+    from geo.gazetteer import default_gazetteer
+    from geo.models import KINDS, parse_kind
+
+    f = request.form
+    unit = resolve_region(f.get("region", ""))
+    try:
+        kind = parse_kind(f.get("kind") or "")
+    except ValidationError:
+        raise ValidationError("请选择站点类型", field="kind") from None
+    mode = f.get("mode", "car")
+    if mode not in MODES:
+        raise ValidationError("出行方式须为步行、电动自行车或汽车", field="mode")
+    params = {
+        "region": unit.code,
+        "region_name": _full_name(default_gazetteer(), unit),
+        "kind": kind,
+        "kind_label": KINDS[kind].zh,
+        "mode": mode,
+        "max_minutes": _number("max_minutes", 60.0, low=1, high=480, label="时间阈值（分钟）"),
+        "speed_kph": _number("speed_kph", None, low=1, high=150, label="速度（公里/小时）"),
+        "circuity": _number("circuity", 1.3, low=1, high=5, label="绕行系数"),
+        "resolution": _number("resolution", 8, low=5, high=10, integer=True, label="H3 分辨率"),
+        "network": None,
+        "demand": f.get("demand", "seats"),
+    }
+    if f.get("model") == "network":
+        network = _settings().planner_network
+        if not network:
+            raise ValidationError("本服务器未配置道路网络（YIZHAN_PLANNER_NETWORK）", field="model")
+        params["network"] = network
+    demand = params["demand"]
+    if demand not in DEMAND_SOURCES:
+        raise ValidationError("未知的需求来源", field="demand")
+    if demand != "seats":
+        params[demand] = _save_upload(demand, folder, required=True)
+    return params
+
+
+def _plan_params(cov: dict, folder: Path):
+    """The plan form (on a coverage page) as :class:`geo.planning.PlanParams`."""
+    from geo import candidates as cand
+    from geo.planning import PlanParams
+
+    f = request.form
+    problem = f.get("problem", "add")
+    if problem not in PROBLEMS:
+        raise ValidationError("未知的规划问题", field="problem")
+    add = target = budget = None
+    if problem == "add":
+        add = _number("k", None, low=1, high=10_000, integer=True, label="新增站点数 K")
+        if add is None:
+            raise ValidationError("请填写新增站点数 K（至少 1）", field="k")
+    elif problem == "target":
+        target = _number("target_percent", None, low=0.1, high=100, label="目标覆盖率（%）")
+        if target is None:
+            raise ValidationError("请填写目标覆盖率（%）", field="target_percent")
+        target = target / 100.0
+    else:
+        budget = _number("budget", None, low=0, label="预算（元）")
+        if budget is None:
+            raise ValidationError("请填写预算（元）", field="budget")
+    cost = _number("cost_per_site", None, low=0, label="每站费用（元）")
+    source = f.get("candidate_source", "townships")
+    if source not in CANDIDATE_SOURCES:
+        raise ValidationError("未知的候选点来源", field="candidate_source")
+    candidates_path = None
+    n_candidates = None
+    if source == "file":
+        candidates_path = _save_upload("candidates", folder, required=True)
+        sites = cand.from_file(candidates_path)  # refused here, with the row, if malformed
+        n_candidates = len(sites)
+        if budget is not None and cost is None and sites["cost"].isna().any():
+            raise ValidationError(
+                "预算规划需要每个候选点的费用：文件中缺少 cost/建设费用 列的值", field="candidates"
+            )
+    elif source == "townships":
+        n_candidates = len(cand.township_positions(cov["region"]))
+    if budget is not None and source != "file" and cost is None:
+        raise ValidationError("预算规划需要填写每站费用（元）", field="cost_per_site")
+    if add is not None and n_candidates is not None and add > n_candidates:
+        raise ValidationError(
+            f"新增站点数 K = {add} 超过候选点数量 {n_candidates}",
+            field="k",
+            candidates=n_candidates,
+        )
+    solver = f.get("solver", "greedy")
+    if solver not in ("greedy", "exact"):
+        raise ValidationError("求解器须为 greedy 或 exact", field="solver")
+    return PlanParams(
+        kind=cov["kind"],
+        region=cov["region"],
+        add=add,
+        target_share=target,
+        budget=budget,
+        years=_number("years", 0.0, low=0, high=100, label="年数"),
+        max_minutes=cov["max_minutes"],
+        mode=cov["mode"],
+        speed_kph=cov.get("speed_kph"),
+        circuity=cov.get("circuity", 1.3),
+        solver=solver,
+        time_limit_s=_number("time_limit_s", 60.0, low=1, high=600, label="时间上限（秒）"),
+        candidates=candidates_path,
+        cost_per_site=cost,
+        population=cov.get("population"),
+        population_table=cov.get("population_table"),
+        demand_points=cov.get("demand_points"),
+        resolution=int(cov.get("resolution", 8)),
+        candidate_source="townships" if source == "file" else source,
+        grid_spacing_m=1000 * _number("grid_km", 5.0, low=0.2, high=100, label="网格间距（公里）"),
+    )
+
+
+def _db_url() -> str:
+    """The database URL a worker process opens (jobs run outside this process)."""
+    return current_app.config["DATABASE_URL"]
+
+
+# ------------------------------------------------------------------------------------------
+# Pages
+
+
+def _form_context(**extra) -> dict:
+    from geo.models import KINDS
+
+    return {
+        "kinds": [{"code": t.code, "zh": t.zh} for t in KINDS.values()],
+        "modes": MODES,
+        "demand_sources": DEMAND_SOURCES,
+        "network_available": bool(_settings().planner_network),
+        "jobs": [j.to_dict() for j in _jobs().recent(g.user.name)],
+        "stages": STAGES,
+        **extra,
+    }
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index():
+    """The coverage form; POST starts a coverage job."""
+    if request.method == "GET":
+        ctx = _form_context()
+        if wants_json():
+            return {"user": g.user.name, **{k: v for k, v in ctx.items() if k != "stages"}}
+        return render_template("planner/index.html", form={}, error=None, **ctx)
+    runner = _jobs()
+    job = runner.new("coverage", g.user.name, {})
+    try:
+        job.params = _coverage_params(job.folder / "inputs")
+    except YizhanError as exc:
+        runner.discard(job)
+        if wants_json():
+            raise
+        return render_template(
+            "planner/index.html", form=request.form, error=exc.message, **_form_context()
+        ), 400
+    runner.start(job, coverage_task, _db_url(), str(_settings().instance_path), job.params)
+    url = url_for("planner.coverage", job_id=job.id)
+    if wants_json():
+        return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}
+    return redirect(url, 303)
+
+
+def _job_page(job, template: str, **extra):
+    body = {"job": job.to_dict(), "result": job.result if job.state == "done" else None}
+    if wants_json():
+        return body
+    layer_urls = {}
+    if job.state == "done":
+        layer_urls = {
+            k: url_for("planner.download", job_id=job.id, name=v)
+            for k, v in (job.result.get("layers") or {}).items()
+        }
+    return render_template(
+        template,
+        job=job,
+        result=job.result if job.state == "done" else None,
+        stages=STAGES,
+        config={
+            "job": job.to_dict(),
+            "poll": url_for(request.endpoint, job_id=job.id, format="json"),
+            "layers": layer_urls,
+            "bounds": (job.result or {}).get("bounds"),
+            "tileUrl": _settings().tile_url,
+            "tileAttribution": _settings().tile_attribution,
+            "maxMinutes": job.params.get("max_minutes"),
+            "stages": STAGES,
+        },
+        **extra,
+    )
+
+
+@bp.route("/coverage/<job_id>", methods=["GET", "POST"])
+def coverage(job_id: str):
+    """A coverage job: progress, then map, summary and tables; POST starts a plan from it."""
+    cov = _jobs().get(job_id, owner=g.user.name, kind="coverage")
+    if request.method == "GET":
+        return _job_page(
+            cov,
+            "planner/coverage.html",
+            problems=PROBLEMS,
+            candidate_sources=CANDIDATE_SOURCES,
+            form={},
+            error=None,
+        )
+    if cov.state != "done":
+        return _error("覆盖分析尚未完成，完成后才能规划", 409)
+    runner = _jobs()
+    job = runner.new("plan", g.user.name, {}, parent=cov.id)
+    try:
+        params = _plan_params(cov.params, job.folder / "inputs")
+    except YizhanError as exc:
+        runner.discard(job)
+        if wants_json():
+            raise
+        return _job_page(
+            cov,
+            "planner/coverage.html",
+            problems=PROBLEMS,
+            candidate_sources=CANDIDATE_SOURCES,
+            form=request.form,
+            error=exc.message,
+        ), 400
+    job.params = {
+        **params.to_dict(),
+        "region_name": cov.params.get("region_name"),
+        "kind_label": cov.params.get("kind_label"),
+        "coverage_model": "network" if cov.params.get("network") else "crowfly",
+    }
+    return _start_plan(job, params)
+
+
+def _start_plan(job, params):
+    _jobs().start(job, plan_task, _db_url(), params.to_dict(), None)
+    url = url_for("planner.plan", job_id=job.id)
+    if wants_json():
+        return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}
+    return redirect(url, 303)
+
+
+@bp.route("/plan/<job_id>", methods=["GET", "POST"])
+def plan(job_id: str):
+    """A plan job: chosen sites, coverage before/after, downloads; POST saves a scenario."""
+    job = _jobs().get(job_id, owner=g.user.name, kind="plan")
+    if request.method == "GET":
+        downloads = []
+        if job.state == "done":
+            downloads = [(n, DOWNLOADS[n]) for n in ZIP_MEMBERS if n in job.result["files"]]
+        return _job_page(job, "planner/plan.html", downloads=downloads)
+    if job.state != "done":
+        return _error("规划尚未完成，完成后才能保存", 409)
+    name = (request.form.get("name") or "").strip()
+    if not name or len(name) > 200:
+        return _error("请填写方案名称（最多 200 个字符）", 400, field="name")
+    from geo.planning import PlanParams
+
+    params = PlanParams.from_dict(job.params).to_dict()
+    repo = _ctx()["repo"]
+    saved = _scenarios().save(name, params, job.result["summary"], repo.revision())
+    url = url_for("planner.scenario", scenario_id=saved.id)
+    if wants_json():
+        return jsonify({"scenario": saved.to_dict(), "url": url}), 201, {"Location": url}
+    return redirect(url, 303)
+
+
+@bp.get("/jobs/<job_id>/files/<name>")
+def download(job_id: str, name: str):
+    """A file of a job's result folder, or ``report.zip`` (the plan report)."""
+    job = _jobs().get(job_id, owner=g.user.name)
+    if job.state != "done":
+        abort(404, "结果尚未生成")
+    if name == "report.zip":
+        return send_file(
+            io.BytesIO(_zip(job)),
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name=f"yizhan-plan-{job.id}.zip",
+        )
+    allowed = set(job.result.get("files") or []) | set((job.result.get("layers") or {}).values())
+    if name not in allowed or "/" in name:
+        abort(404, "没有这个文件")
+    path = job.folder / name
+    layer = name.startswith("layer_") or name == "chosen_sites.geojson"
+    return send_file(
+        path,
+        as_attachment=not layer and not name.endswith((".png", ".json")),
+        download_name=name,
+        mimetype="application/geo+json" if name.endswith(".geojson") else None,
+        max_age=0,
+    )
+
+
+def _zip(job) -> bytes:
+    if job.kind != "plan":
+        members = [n for n in job.result["files"] if n != "cells.gpkg"]
+    else:
+        members = [n for n in ZIP_MEMBERS if (job.folder / n).exists()]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n in members:
+            zf.write(job.folder / n, arcname=n)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------
+# Scenarios
+
+
+@bp.get("/scenarios")
+def scenarios():
+    """Saved scenarios (stale: the registry changed since they ran)."""
+    items = [s.to_dict() for s in _scenarios().all()]
+    if wants_json():
+        return {"scenarios": items}
+    return render_template("planner/scenarios.html", scenarios=items)
+
+
+@bp.get("/scenarios/compare")
+def compare():
+    """Two scenarios side by side (``?a=ID&b=ID``)."""
+    from geo.planning import compare as compare_rows
+
+    a, b = request.args.get("a", ""), request.args.get("b", "")
+    if not a or not b:
+        return _error("请选择两个方案进行比较", 400, field="a")
+    sa_, sb = _scenarios().get(a), _scenarios().get(b)
+    rows = compare_rows(sa_.result or {}, sb.result or {})
+    if wants_json():
+        return {"a": sa_.to_dict(), "b": sb.to_dict(), "rows": rows}
+    return render_template("planner/compare.html", a=sa_, b=sb, rows=rows)
+
+
+@bp.route("/scenarios/<scenario_id>", methods=["GET", "POST"])
+def scenario(scenario_id: str):
+    """One scenario; POST re-runs it on the current registry as a plan job."""
+    s = _scenarios().get(scenario_id)
+    if request.method == "GET":
+        if wants_json():
+            return {"scenario": s.to_dict()}
+        return render_template("planner/scenario.html", s=s, others=_scenarios().all())
+    from geo.planning import PlanParams
+
+    params = PlanParams.from_dict(s.params)
+    job = _jobs().new("plan", g.user.name, {**params.to_dict(), "scenario_id": s.id})
+    scenario_doc = {"id": s.id, "name": s.name, "params": s.params}
+    _jobs().start(job, plan_task, _db_url(), params.to_dict(), scenario_doc)
+    url = url_for("planner.plan", job_id=job.id)
+    if wants_json():
+        return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}
+    return redirect(url, 303)

@@ -1,0 +1,198 @@
+/*
+ * Yizhan planner pages: job progress polling, the coverage/plan map, form helpers.
+ *
+ * No inline scripts (CSP script-src 'self'): configuration comes from the JSON block
+ * #pl-config. While a job runs, its page's JSON twin (?format=json) is polled and the
+ * <progress> bar and its aria-live text follow it; when the job ends the page reloads to show
+ * the server-rendered result. Map layers are GeoJSON files of the job; names from data are put
+ * into tooltips as text nodes, never as HTML.
+ */
+(function () {
+  'use strict';
+
+  var BANDS = ['#1a9850', '#91cf60', '#d9ef8b', '#fee08b'];
+  var BEYOND = '#bdbdbd';
+
+  function readConfig() {
+    var el = document.getElementById('pl-config');
+    if (!el) { return null; }
+    try { return JSON.parse(el.textContent); } catch (e) { return null; }
+  }
+
+  function text(s) {
+    var span = document.createElement('span');
+    span.textContent = String(s);
+    return span;
+  }
+
+  function bandColour(minutes, max) {
+    if (minutes === null || minutes === undefined || !(minutes <= max)) { return BEYOND; }
+    for (var i = 0; i < BANDS.length; i++) {
+      if (minutes <= max * (i + 1) / BANDS.length) { return BANDS[i]; }
+    }
+    return BEYOND;
+  }
+
+  function pct(f) { return Math.round(f * 100) + '%'; }
+
+  function poll(cfg) {
+    var bar = document.getElementById('pl-progress');
+    var label = document.getElementById('pl-progress-text');
+    var failures = 0;
+    function tick() {
+      fetch(cfg.poll, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+        .then(function (r) {
+          if (!r.ok) { throw new Error('HTTP ' + r.status); }
+          return r.json();
+        })
+        .then(function (doc) {
+          failures = 0;
+          var job = doc.job;
+          if (job.state === 'done' || job.state === 'failed') {
+            window.location.reload();
+            return;
+          }
+          if (bar) { bar.value = job.fraction; bar.textContent = pct(job.fraction); }
+          if (label) {
+            var stage = cfg.stages[job.stage] || job.stage;
+            label.textContent = stage + '（' + pct(job.fraction) + '）' +
+              (job.message ? ' · ' + job.message : '');
+          }
+          window.setTimeout(tick, 1000);
+        })
+        .catch(function () {
+          failures += 1;
+          if (label && failures > 3) { label.textContent = '暂时无法获取进度，正在重试…'; }
+          window.setTimeout(tick, Math.min(10000, 1000 * (failures + 1)));
+        });
+    }
+    window.setTimeout(tick, 700);
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: 'same-origin' }).then(function (r) {
+      if (!r.ok) { throw new Error('HTTP ' + r.status); }
+      return r.json();
+    });
+  }
+
+  function drawMap(cfg) {
+    var el = document.getElementById('pl-map');
+    if (!el || !window.L || !cfg.layers || !cfg.layers.cells) { return; }
+    var map = L.map(el, { preferCanvas: true, scrollWheelZoom: false });
+    if (cfg.tileUrl) {
+      L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 18 }).addTo(map);
+    }
+    map.attributionControl.addAttribution('演示数据，位置近似');
+    var b = cfg.bounds;
+    if (b && b.length === 4 && isFinite(b[0])) {
+      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
+    } else {
+      map.setView([23.5, 108.3], 7);
+    }
+    var max = cfg.maxMinutes || 60;
+    var overlays = {};
+    var control = L.control.layers(null, overlays, { collapsed: true }).addTo(map);
+    var point = function (colour, radius) {
+      return function (feature, latlng) {
+        return L.circleMarker(latlng, {
+          radius: radius, color: colour, weight: 1, fillColor: colour, fillOpacity: 0.85
+        });
+      };
+    };
+    function add(name, url, options, order) {
+      return getJSON(url).then(function (data) {
+        var layer = L.geoJSON(data, options).addTo(map);
+        control.addOverlay(layer, name);
+        el.setAttribute('data-layers', (el.getAttribute('data-layers') || '') + ' ' + order);
+        return layer;
+      });
+    }
+    add('出行时间（分钟）', cfg.layers.cells, {
+      style: function (f) {
+        var c = bandColour(f.properties.minutes, max);
+        return { color: c, weight: 0.3, fillColor: c, fillOpacity: 0.55 };
+      },
+      pointToLayer: function (f, latlng) {
+        var c = bandColour(f.properties.minutes, max);
+        return L.circleMarker(latlng, { radius: 4, color: c, weight: 1, fillColor: c, fillOpacity: 0.9 });
+      },
+      onEachFeature: function (f, layer) {
+        var m = f.properties.minutes;
+        layer.bindTooltip(text((m === null ? '超出阈值' : m + ' 分钟') + ' · 需求 ' + f.properties.demand));
+      }
+    }, 'cells').then(function () {
+      if (cfg.layers.gaps) {
+        return add('服务空白', cfg.layers.gaps, {
+          style: function () { return { color: '#7b0000', weight: 2, fillOpacity: 0 }; },
+          pointToLayer: function (f, latlng) {
+            return L.circleMarker(latlng, { radius: 6, color: '#7b0000', weight: 2, fillOpacity: 0 });
+          }
+        }, 'gaps');
+      }
+      return null;
+    }).then(function () {
+      return add('现有站点', cfg.layers.stations, {
+        pointToLayer: point('#08306b', 5),
+        onEachFeature: function (f, layer) { layer.bindTooltip(text(f.properties.name)); }
+      }, 'stations');
+    }).then(function () {
+      if (!cfg.layers.chosen) { return null; }
+      return add('新选址', cfg.layers.chosen, {
+        pointToLayer: point('#b2182b', 8),
+        onEachFeature: function (f, layer) {
+          var p = f.properties;
+          layer.bindTooltip(text('#' + p.rank + ' ' + p.name + '（+' + p.gain + '）'), { permanent: false });
+        }
+      }, 'chosen');
+    }).then(function () {
+      el.setAttribute('data-ready', '1');
+    }).catch(function () {
+      var note = document.createElement('p');
+      note.className = 'pl-error';
+      note.setAttribute('role', 'alert');
+      note.textContent = '地图图层加载失败';
+      el.parentNode.insertBefore(note, el);
+    });
+  }
+
+  /* Show only the form fields that the chosen radio option needs. */
+  function toggles() {
+    var rules = [
+      ['problem', { add: ['pl-k'], target: ['pl-target'], budget: ['pl-budget', 'pl-years'] }],
+      ['candidate_source', { grid: ['pl-grid'], file: ['pl-candidates'] }],
+      ['demand', {
+        population_table: ['pl-population-table', 'pl-resolution'],
+        population: ['pl-population', 'pl-resolution'],
+        demand_points: ['pl-points']
+      }]
+    ];
+    rules.forEach(function (rule) {
+      var name = rule[0];
+      var map = rule[1];
+      var radios = document.querySelectorAll('input[type=radio][name="' + name + '"]');
+      if (!radios.length) { return; }
+      var all = {};
+      Object.keys(map).forEach(function (k) { map[k].forEach(function (id) { all[id] = true; }); });
+      function update() {
+        var chosen = document.querySelector('input[type=radio][name="' + name + '"]:checked');
+        var show = chosen ? (map[chosen.value] || []) : [];
+        Object.keys(all).forEach(function (id) {
+          var input = document.getElementById(id);
+          var label = document.querySelector('label[for="' + id + '"]');
+          var hidden = show.indexOf(id) < 0;
+          if (input) { input.hidden = hidden; }
+          if (label) { label.hidden = hidden; }
+        });
+      }
+      Array.prototype.forEach.call(radios, function (r) { r.addEventListener('change', update); });
+      update();
+    });
+  }
+
+  var cfg = readConfig();
+  toggles();
+  if (cfg && cfg.job && cfg.job.state !== 'done' && cfg.job.state !== 'failed') { poll(cfg); }
+  if (cfg && cfg.job && cfg.job.state === 'done') { drawMap(cfg); }
+  window.YizhanPlanner = { bandColour: bandColour };
+}());
