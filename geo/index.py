@@ -407,31 +407,52 @@ class LiveIndex:
     def __init__(self, repo, check_interval_s: float = 1.0) -> None:
         self.repo = repo
         self.check_interval_s = check_interval_s
-        self._index: StationIndex | None = None
-        self._revision: int | None = None
+        self._state: tuple[StationIndex | None, int | None] = (None, None)
         self._checked = -math.inf
         self._lock = threading.Lock()
 
     @property
+    def _index(self) -> StationIndex | None:
+        return self._state[0]
+
+    @property
     def revision(self) -> int | None:
         """The repository revision the current index was built from (``None`` before)."""
-        return self._revision
+        return self._state[1]
 
     def snapshot(self) -> tuple[StationIndex, int]:
         """The current index and the revision it was built from, consistently."""
         self.get()
-        with self._lock:
-            return self._index, self._revision
+        return self._state
 
     def get(self) -> StationIndex:
+        """The current index; the first call builds it, later rebuilds never block readers.
+
+        When the repository changed, one caller rebuilds (reading every station: seconds
+        for a national registry) while the others keep answering from the previous index.
+        """
         now = time.monotonic()
         if self._index is not None and now - self._checked < self.check_interval_s:
             return self._index
-        revision = self.repo.revision()
-        with self._lock:
-            if self._index is None or revision != self._revision:
-                index = StationIndex(self.repo.all())
-                index._tree_for(Filter())  # the API's default filter: operating stations
-                self._index, self._revision = index, revision
-            self._checked = now
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._rebuild()
+            return self._index
+        if not self._lock.acquire(blocking=False):
+            return self._index  # another thread is checking or rebuilding: serve the old one
+        try:
+            if time.monotonic() - self._checked >= self.check_interval_s:
+                self._rebuild()
+        finally:
+            self._lock.release()
         return self._index
+
+    def _rebuild(self) -> None:
+        """Rebuild if the repository's revision moved (the caller holds ``_lock``)."""
+        revision = self.repo.revision()
+        if self._index is None or revision != self.revision:
+            index = StationIndex(self.repo.all())
+            index._tree_for(Filter())  # the API's default filter: operating stations
+            self._state = (index, revision)  # one assignment: readers see both or neither
+        self._checked = time.monotonic()

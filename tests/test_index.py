@@ -135,3 +135,34 @@ def test_live_index_rebuilds_when_the_registry_changes(repo):
     assert len(first) == 10 and live.get() is first  # unchanged: same object
     repo.delete(["S00000"])
     assert len(live.get()) == 9
+
+
+def test_live_index_rebuild_does_not_block_readers(repo):
+    """While one thread rebuilds after a write, the others keep the previous index."""
+    import threading
+
+    from geo.store import StationRepository
+
+    started, release = threading.Event(), threading.Event()
+
+    class SlowRepo(StationRepository):  # the real repository, its full read held back
+        def all(self):
+            stations = super().all()
+            if len(stations) == 11:
+                started.set()
+                assert release.wait(10)
+            return stations
+
+    slow = SlowRepo(repo.engine)
+    live = LiveIndex(slow, check_interval_s=0)
+    slow.save(make_stations(10))
+    old = live.get()
+    slow.save([make_stations(11)[10]])
+    rebuilder = threading.Thread(target=live.get)
+    rebuilder.start()
+    assert started.wait(10)
+    assert live.get() is old and len(live.get()) == 10  # answered at once, not blocked
+    assert live.snapshot()[0] is old
+    release.set()
+    rebuilder.join(10)
+    assert len(live.get()) == 11 and live.revision == slow.revision()
