@@ -312,6 +312,7 @@ def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) 
     port = port or int(os.environ.get("PORT") or 5000)
     ctx.ready_repo()
     app = create_app({"DATABASE_URL": ctx.settings.database})
+    app.extensions["yizhan"]["index"].get()  # build the station index before the first visitor
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"Yizhan serving on http://{shown}:{port}/  (Ctrl+C to stop)", err=False)
     sys.stdout.flush()
@@ -682,6 +683,20 @@ def coverage(
 )
 @click.option("--time-limit-s", type=float, default=60.0, show_default=True)
 @click.option(
+    "--capacity",
+    type=float,
+    help="Demand each new site can serve (people or units; each demand point goes to one site).",
+)
+@click.option(
+    "--capacity-col",
+    help="Column of the --candidates file with each site's capacity (instead of --capacity).",
+)
+@click.option(
+    "--tie-break",
+    type=click.Choice(["mean-time"]),
+    help="Among plans covering as much, pick the one with the lowest mean travel time.",
+)
+@click.option(
     "--network",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Not yet supported for planning (crow-fly only).",
@@ -701,6 +716,9 @@ def plan(
     max_minutes,
     solver,
     time_limit_s,
+    capacity,
+    capacity_col,
+    tie_break,
     network,
     mode,
     speed_kph,
@@ -738,6 +756,9 @@ def plan(
             circuity=circuity,
             solver=solver,
             time_limit_s=time_limit_s,
+            capacity=capacity,
+            capacity_col=capacity_col,
+            tie_break=tie_break,
             candidates=str(candidates_path) if candidates_path else None,
             cost_per_site=None if cost_per_site != cost_per_site else cost_per_site,
             population=str(population) if population else None,
@@ -785,6 +806,8 @@ def _echo_plan(run) -> None:
         f"{p.problem} ({p.solver}, {p.status}): {len(p.chosen)} sites; share "
         f"{p.share_before:.1%} → {p.share_after:.1%}{gap}"
     )
+    if p.mean_minutes is not None:
+        click.echo(f"  mean travel time of covered demand: {p.mean_minutes:.1f} min")
     for rank, (j, gain) in enumerate(zip(p.chosen, p.gains, strict=True), 1):
         click.echo(f"  {rank:>3}. {run.candidates['name'].iat[j]}  +{gain:g}")
     for message in p.messages:
@@ -900,6 +923,88 @@ def scenario_compare(ctx: Context, a: str, b: str) -> None:
             for v in (row["a"], row["b"])
         )
         click.echo(f"{row['figure']:<14}{fa!s:<30}{fb!s}")
+
+
+@main.group()
+def user() -> None:
+    """Planner users (login of the planner pages): add, list, passwd, remove."""
+
+
+def _users(ctx: Context):
+    from geo.store import UserRepository
+
+    return UserRepository(ctx.ready_repo().engine)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+_password_stdin = click.option(
+    "--password-stdin",
+    "password_stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (scripts) instead of a "
+    "hidden prompt.",
+)
+
+
+@user.command("add")
+@click.argument("name")
+@_password_stdin
+@pass_ctx
+def user_add(ctx: Context, name: str, password_stdin: bool) -> None:
+    """Create planner user NAME (password from a hidden prompt, asked twice)."""
+    try:
+        _users(ctx).create(name, _read_password(password_stdin))
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name} created")
+
+
+@user.command("list")
+@pass_ctx
+def user_list(ctx: Context) -> None:
+    """List planner users (name, created, last login, disabled)."""
+    for u in _users(ctx).all():
+        last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
+        flag = "\tdisabled" if u.disabled else ""
+        click.echo(f"{u.name}\t{u.created_at.isoformat(timespec='seconds')}\t{last}{flag}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@_password_stdin
+@click.option("--disable", "state", flag_value="disable", help="Disable the user (no login).")
+@click.option("--enable", "state", flag_value="enable", help="Enable a disabled user again.")
+@pass_ctx
+def user_passwd(ctx: Context, name: str, password_stdin: bool, state: str | None) -> None:
+    """Set the password of NAME (or only --disable / --enable the user)."""
+    users = _users(ctx)
+    try:
+        if state:
+            users.set_disabled(name, state == "disable")
+            click.echo(f"user {name} {state}d")
+            return
+        users.get(name)
+        users.set_password(name, _read_password(password_stdin))
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"password of {name} changed")
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_ctx
+def user_remove(ctx: Context, name: str) -> None:
+    """Remove planner user NAME."""
+    try:
+        _users(ctx).remove(name)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name} removed")
 
 
 class _step:

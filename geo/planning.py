@@ -37,12 +37,17 @@ class PlanParams:
     circuity: float = 1.3
     solver: str = "greedy"
     time_limit_s: float = 60.0
+    capacity: float | None = None
+    capacity_col: str | None = None
+    tie_break: str | None = None
     candidates: str | None = None
     cost_per_site: float | None = None
     population: str | None = None
     population_table: str | None = None
     demand_points: str | None = None
     resolution: int = 8
+    candidate_source: str = "townships"
+    grid_spacing_m: float = 5000.0
     add_stations: list[dict] = field(default_factory=list)
     remove_station_ids: list[str] = field(default_factory=list)
 
@@ -119,40 +124,135 @@ def apply_what_if(stations: list[Station], params: PlanParams) -> list[Station]:
     return out
 
 
-def run_plan(stations: list[Station], params: PlanParams, model=None) -> PlanRun:
-    """Coverage before, candidates, coverage matrix, solve, coverage after."""
-    from geo import candidates as cand
+def build_demand(
+    region: str,
+    population: str | None = None,
+    population_table: str | None = None,
+    demand_points: str | None = None,
+    resolution: int = 8,
+):
+    """Demand for ``region`` from one population input, else one unit per township seat."""
     from geo import demand as dm
+
+    if sum(bool(x) for x in (population, population_table, demand_points)) > 1:
+        raise ValidationError(
+            "give at most one of population, population_table, demand_points", field="demand"
+        )
+    if demand_points:
+        return dm.from_points(demand_points, region=region)
+    if population or population_table:
+        cells = dm.h3_cells(dm.region_polygon(region), resolution)
+        return (
+            dm.from_raster(population, cells)
+            if population
+            else dm.from_admin_table(population_table, cells)
+        )
+    return dm.from_admin_seats(region, level="township")
+
+
+def build_model(
+    mode: str = "car",
+    network: str | Path | None = None,
+    speed_kph: float | None = None,
+    circuity: float = 1.3,
+    cache_dir: str | Path | None = None,
+):
+    """The road-network model for an OSM ``network`` file, else the crow-fly estimate."""
+    from geo.travel import CrowflyModel
+
+    if network:
+        from geo.travel.network import NetworkModel, RoadGraph
+
+        return NetworkModel(RoadGraph.from_pbf(network, mode, cache_dir=cache_dir))
+    return CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+#: Candidate sources :func:`run_plan` can generate when no candidates file is given.
+CANDIDATE_SOURCES = ("townships", "gaps", "grid")
+
+
+def _capacity_column(params: PlanParams, sites) -> np.ndarray:
+    """The ``capacity_col`` column of the candidates file, in the rows' order (numbers)."""
+    import io
+    import json
+
+    import pandas as pd
+
+    col = params.capacity_col
+    if col in sites.columns:
+        return pd.to_numeric(sites[col], errors="coerce").to_numpy(dtype=float)
+    if not params.candidates:
+        raise ValidationError(
+            "capacity_col needs a candidates file with that column (or use capacity)",
+            field="capacity_col",
+        )
+    path = Path(params.candidates)
+    if path.suffix.lower() in (".geojson", ".json"):
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        table = pd.DataFrame([f.get("properties") or {} for f in doc["features"]])
+    elif path.suffix.lower() in (".xlsx", ".xlsm"):
+        table = pd.read_excel(path, dtype=object)
+    else:
+        from geo.records import _decode
+
+        table = pd.read_csv(io.StringIO(_decode(path.read_bytes(), path.name)), dtype=object)
+    if col not in table.columns or len(table) != len(sites):
+        raise ValidationError(f"{path.name}: no capacity column {col!r}", field="capacity_col")
+    return pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+
+
+def run_plan(
+    stations: list[Station], params: PlanParams, model=None, progress=_no_progress
+) -> PlanRun:
+    """Coverage before, candidates, coverage matrix, solve, coverage after.
+
+    ``progress(stage, fraction)`` is called as each step starts (stages ``demand``,
+    ``travel times``, ``candidates``, ``matrix``, ``solving``, ``coverage after``;
+    ``fraction`` of the whole run, 0–1).
+    """
+    from geo import candidates as cand
     from geo.coverage import compute_coverage
     from geo.models import parse_kind
-    from geo.plan import LSCP, MCLP, Budget, coverage_matrix_crowfly
+    from geo.plan import LSCP, MCLP, Budget, coverage_matrix
     from geo.travel import CrowflyModel
 
     kind = parse_kind(params.kind)
-    if params.demand_points:
-        demand = dm.from_points(params.demand_points, region=params.region)
-    elif params.population or params.population_table:
-        cells = dm.h3_cells(dm.region_polygon(params.region), params.resolution)
-        demand = (
-            dm.from_raster(params.population, cells)
-            if params.population
-            else dm.from_admin_table(params.population_table, cells)
+    if params.candidate_source not in CANDIDATE_SOURCES:
+        raise ValidationError(
+            f"candidate_source must be one of {', '.join(CANDIDATE_SOURCES)}",
+            field="candidate_source",
         )
-    else:
-        demand = dm.from_admin_seats(params.region, level="township")
+    progress("demand", 0.0)
+    demand = build_demand(
+        params.region,
+        params.population,
+        params.population_table,
+        params.demand_points,
+        params.resolution,
+    )
     model = model or CrowflyModel(params.mode, speed_kph=params.speed_kph, circuity=params.circuity)
     stations = apply_what_if(stations, params)
+    progress("travel times", 0.2)
     before = compute_coverage(
         stations, demand, model, params.max_minutes, kinds=[kind], region=params.region
     )
+    progress("candidates", 0.4)
     cost = math.nan if params.cost_per_site is None else params.cost_per_site
-    sites = (
-        cand.from_file(Path(params.candidates))
-        if params.candidates
-        else cand.township_positions(params.region, cost=cost)
-    )
+    if params.candidates:
+        sites = cand.from_file(Path(params.candidates))
+    elif params.candidate_source == "gaps":
+        sites = cand.uncovered_cells(before, cost=cost)
+    elif params.candidate_source == "grid":
+        sites = cand.grid_in_gaps(before, params.grid_spacing_m, cost=cost)
+    else:
+        sites = cand.township_positions(params.region, cost=cost)
+    progress("matrix", 0.45)
     cells = before.cells
-    covers = coverage_matrix_crowfly(
+    covers, minutes = coverage_matrix(
         cells["lon"].to_numpy(),
         cells["lat"].to_numpy(),
         sites["lon"].to_numpy(),
@@ -162,20 +262,42 @@ def run_plan(stations: list[Station], params: PlanParams, model=None) -> PlanRun
     )
     weights = cells["demand"].to_numpy()
     covered = cells[f"covered_{params.max_minutes:g}"].to_numpy()
+    opts = {"minutes": minutes, "existing_minutes": cells["minutes"].to_numpy()}
+    if params.capacity_col and params.capacity is not None:
+        raise ValidationError("give capacity or capacity_col, not both", field="capacity")
+    if params.capacity_col:
+        opts["capacity"] = _capacity_column(params, sites)
+    elif params.capacity is not None:
+        opts["capacity"] = params.capacity
     if params.add is not None:
-        problem = MCLP.from_cost_matrix(covers, weights, p=params.add, already_covered=covered)
+        problem = MCLP.from_cost_matrix(
+            covers, weights, p=params.add, already_covered=covered, **opts
+        )
     elif params.target_share is not None:
+        if "capacity" in opts:
+            raise ValidationError(
+                "capacities work with --add or --budget, not --target-share", field="capacity"
+            )
         problem = LSCP.from_cost_matrix(
-            covers, weights, target_share=params.target_share, already_covered=covered
+            covers, weights, target_share=params.target_share, already_covered=covered, **opts
         )
     else:
         costs = sites["cost"].to_numpy() + params.years * np.nan_to_num(
             sites["yearly_cost"].to_numpy()
         )
         problem = Budget.from_cost_matrix(
-            covers, weights, costs=costs, budget=params.budget, already_covered=covered
+            covers, weights, costs=costs, budget=params.budget, already_covered=covered, **opts
         )
-    plan = problem.solve(solver=params.solver, time_limit_s=params.time_limit_s)
+    problem.admin = {
+        level: cells[col].to_numpy()
+        for level, col in (("county", "county_code"), ("township", "township_code"))
+        if col in cells.columns
+    }
+    progress("solving", 0.55)
+    plan = problem.solve(
+        solver=params.solver, time_limit_s=params.time_limit_s, tie_break=params.tie_break
+    )
+    progress("coverage after", 0.8)
     new = [
         Station(
             id=str(sites["id"].iat[j]),

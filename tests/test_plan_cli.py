@@ -157,3 +157,76 @@ def test_scenarios_save_what_if_stale_rerun_compare(tmp_path):
     assert f"{id_a}\t基准" in listing and "stale" not in listing.split(id_a)[1].split("\n")[0]
     missing = cli("scenario", "show", "nope", env=env, check=False)
     assert missing.returncode != 0 and "no scenario" in missing.stderr
+
+
+def test_plan_capacity_and_mean_time_tie_break(tmp_path):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    cli("demo", env=env)
+    common = ["plan", "--kind", "legal_aid", "--add", "3", "--region", "450200"]
+    free = cli(*common, "--solver", "exact", "--out", str(tmp_path / "f"), env=env)
+    assert "mean travel time" in free.stdout
+    proc = cli(
+        *common,
+        "--solver",
+        "exact",
+        "--capacity",
+        "2",
+        "--tie-break",
+        "mean-time",
+        "--out",
+        str(tmp_path / "c"),
+        env=env,
+    )
+    assert "tie-break" in proc.stderr
+    plan = json.loads((tmp_path / "c" / "plan.json").read_text(encoding="utf-8"))["plan"]
+    unlimited = json.loads((tmp_path / "f" / "plan.json").read_text(encoding="utf-8"))["plan"]
+    assert plan["tie_break"] == "mean-time" and plan["mean_minutes"] > 0
+    # Each site serves at most 2 townships: at most 6 more than before, never more than
+    # without capacities.
+    assert all(0 < g <= 2 for g in plan["gains"])
+    assert plan["covered_after"] - plan["covered_before"] == sum(plan["gains"])
+    assert plan["covered_after"] <= unlimited["covered_after"]
+    assert sum(r["gain"] for r in plan["by_county"]) == sum(plan["gains"])
+    # A column of the candidates file as capacities.
+    sites = tmp_path / "sites.csv"
+    sites.write_text(
+        "id,name,lon,lat,容量\nS1,甲,109.25,25.07,1\nS2,乙,109.6,25.8,5\nS3,丙,109.7,24.6,2\n",
+        encoding="utf-8",
+    )
+    col = cli(
+        *common,
+        "--candidates",
+        str(sites),
+        "--capacity-col",
+        "容量",
+        "--out",
+        str(tmp_path / "k"),
+        env=env,
+    )
+    assert "mclp (greedy" in col.stdout
+    got = json.loads((tmp_path / "k" / "plan.json").read_text(encoding="utf-8"))["plan"]
+    caps = {0: 1, 1: 5, 2: 2}
+    assert all(g <= caps[j] for j, g in zip(got["chosen"], got["gains"], strict=True))
+    for bad, word in (
+        (["--capacity", "0"], "capacity"),
+        (["--capacity-col", "nope", "--candidates", str(sites)], "nope"),
+        (["--capacity", "1", "--capacity-col", "容量", "--candidates", str(sites)], "not both"),
+    ):
+        proc = cli(*common, *bad, "--out", str(tmp_path / "x"), env=env, check=False)
+        assert proc.returncode != 0 and word in proc.stderr, proc.stderr
+    target = cli(
+        "plan",
+        "--kind",
+        "legal_aid",
+        "--target-share",
+        "0.9",
+        "--capacity",
+        "3",
+        "--region",
+        "450200",
+        "--out",
+        str(tmp_path / "t"),
+        env=env,
+        check=False,
+    )
+    assert target.returncode != 0 and "capacit" in target.stderr
