@@ -120,6 +120,9 @@ class StationIndex:
     def __init__(self, stations: Sequence[Station]) -> None:
         located = [s for s in stations if s.lon is not None and s.lat is not None]
         self.stations: list[Station] = located
+        #: Display properties by station id (``geo.records.stations_geojson``'s ``cache``):
+        #: built on first use, dropped with the index when the registry changes.
+        self.properties_cache: dict = {}
         self.lon = np.fromiter((s.lon for s in located), float, len(located))
         self.lat = np.fromiter((s.lat for s in located), float, len(located))
         self.xyz = lonlat_to_xyz(self.lon, self.lat).reshape(-1, 3)

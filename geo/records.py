@@ -1170,11 +1170,16 @@ def stations_geojson(
     full: bool = False,
     at: datetime | None = None,
     distances: Iterable[float] | None = None,
+    cache: dict | None = None,
 ) -> dict:
     """One GeoJSON serialiser (RFC 7946, WGS-84) for the API, maps and exports.
 
     ``full=True`` gives exactly the export record (for lossless round trips); otherwise the
     API's display properties (labels, ``open_now`` at ``at``, ``distance_m``).
+
+    ``cache`` (a dict owned by whoever owns the stations, e.g. the server's index, and dropped
+    with them) keeps each station's time-independent display properties by id, so a map
+    panning over a 200,000-station registry does not rebuild them on every request.
     """
     features = []
     dist = iter(distances) if distances is not None else None
@@ -1186,7 +1191,7 @@ def stations_geojson(
             props["services"] = list(s.services)
             props["extra"] = dict(s.extra)
         else:
-            props = station_properties(s, at, hours_memo)
+            props = station_properties(s, at, hours_memo, cache)
             if dist is not None:
                 props["distance_m"] = round(float(next(dist)), 1)
         features.append(
@@ -1202,21 +1207,40 @@ def stations_geojson(
     return {"type": "FeatureCollection", "features": features}
 
 
-def station_properties(s: Station, at: datetime | None = None, memo: dict | None = None) -> dict:
+#: Bound of a :func:`stations_geojson` cache (entries); it is emptied when full.
+PROPERTIES_CACHE_MAX = 100_000
+
+
+def station_properties(
+    s: Station, at: datetime | None = None, memo: dict | None = None, cache: dict | None = None
+) -> dict:
     """Display properties of a station for the API and map popups.
 
     ``memo`` (a dict kept by the caller for one instant ``at``) caches the opening-hours
-    evaluation by hours text and status.
+    evaluation by hours text and status; ``cache`` the time-independent part by station id
+    (see :func:`stations_geojson`).
     """
-    term = s.kind_term
     key = (s.hours, s.status)
     state = memo.get(key) if memo is not None else None
     if state is None:
         closes = s.opening_hours.closes_at(at) if s.status.value == "open" else None
-        state = (s.is_open(at), closes)
+        state = (s.is_open(at), closes.strftime("%H:%M") if closes else None)
         if memo is not None:
             memo[key] = state
-    open_now, closes = state
+    static = cache.get(s.id) if cache is not None else None
+    if static is None:
+        static = _static_properties(s)
+        if cache is not None:
+            if len(cache) >= PROPERTIES_CACHE_MAX:
+                cache.clear()
+            cache[s.id] = static
+    props = dict(static)
+    props["open_now"], props["closes_at"] = state
+    return props
+
+
+def _static_properties(s: Station) -> dict:
+    term = s.kind_term
     return {
         "id": s.id,
         "name": s.name,
@@ -1237,8 +1261,8 @@ def station_properties(s: Station, at: datetime | None = None, memo: dict | None
         "county_code": s.county_code,
         "township_code": s.township_code,
         "hours": s.hours,
-        "open_now": open_now,
-        "closes_at": closes.strftime("%H:%M") if closes else None,
+        "open_now": None,  # filled per answer (keeps the key order of the documents)
+        "closes_at": None,
         "phone": s.phone,
         "union": s.union,
         "status": s.status.value,

@@ -10,7 +10,9 @@ import gzip
 import logging
 import secrets
 
+import orjson
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import YizhanError
@@ -39,8 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.from_mapping(test_config)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
 
     repo = StationRepository.from_url(app.config["DATABASE_URL"])
     if not repo.schema_ready():
@@ -68,6 +69,30 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_headers(app, settings)
     _register_compression(app)
     return app
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON provider with orjson's encoder: UTF-8 (no ``\\u`` escapes), keys in
+    insertion order, NaN/inf as ``null``; types orjson does not know (dates, Decimal, UUID,
+    ``__html__``) go to Flask's own default, so they encode exactly as before.
+
+    GeoJSON answers of a few hundred stations are most of a map request's time; orjson
+    encodes them about ten times faster than the standard library.
+    """
+
+    ensure_ascii = False
+    sort_keys = False
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+    def dumps(self, obj, **kwargs) -> str:
+        if kwargs:  # indent=…, sort_keys=…: the standard library's encoder
+            return super().dumps(obj, **kwargs)
+        return orjson.dumps(obj, default=self.default, option=self._OPTIONS).decode()
+
+    def response(self, *args, **kwargs):
+        obj = self._prepare_response_obj(args, kwargs)
+        body = orjson.dumps(obj, default=self.default, option=self._OPTIONS)
+        return self._app.response_class(body, mimetype=self.mimetype)
 
 
 def _wants_json() -> bool:

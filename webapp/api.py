@@ -464,7 +464,9 @@ def stations(a):
     )
     page = [index.stations[i] for i in idx[a["offset"] : a["offset"] + a["limit"]].tolist()]
     return _geojson(
-        stations_geojson(page, at=now), numberMatched=len(idx), numberReturned=len(page)
+        stations_geojson(page, at=now, cache=index.properties_cache),
+        numberMatched=len(idx),
+        numberReturned=len(page),
     )
 
 
@@ -521,16 +523,18 @@ def nearest(a):
     """The k nearest operating stations to a point, quickest first, with distance and time."""
     now = datetime.now(UTC)
     f = Filter.of(a["kind"], a["service"], open_at=now if a["open_now"] else None)
-    hits = (
-        _ctx()["index"]
-        .get()
-        .nearest(a["lon"], a["lat"], a["k"], f, max_distance_m=a["max_distance_m"])
-    )
+    index = _ctx()["index"].get()
+    hits = index.nearest(a["lon"], a["lat"], a["k"], f, max_distance_m=a["max_distance_m"])
     model = CrowflyModel(a["mode"])
     minutes = model.minutes_for([h.distance_m for h in hits]).tolist()
     order = sorted(range(len(hits)), key=lambda i: (minutes[i], hits[i].distance_m))
     hits, minutes = [hits[i] for i in order], [minutes[i] for i in order]
-    fc = stations_geojson([h.station for h in hits], at=now, distances=[h.distance_m for h in hits])
+    fc = stations_geojson(
+        [h.station for h in hits],
+        at=now,
+        distances=[h.distance_m for h in hits],
+        cache=index.properties_cache,
+    )
     for feature, m in zip(fc["features"], minutes, strict=True):
         feature["properties"]["minutes"] = round(m, 1)
     label_zh, label_en = MODE_LABELS[model.mode]
@@ -583,17 +587,21 @@ def clusters(a):
     limit = _ctx()["settings"].api_max_limit
     if total <= CLUSTER_MAX_STATIONS or (a["zoom"] >= CLUSTER_MIN_ZOOM and total <= limit):
         chosen = [index.stations[i] for i in np.flatnonzero(keep).tolist()]
-        fc = stations_geojson(chosen, at=now)
+        fc = stations_geojson(chosen, at=now, cache=index.properties_cache)
         return _geojson(fc, total=total, clustered=False, numberReturned=len(chosen))
     c = index.clusters(a["bbox"], a["zoom"], f, keep=keep)
-    features = [
+    features = [  # rounded as arrays: hundreds of clusters per answer
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
-            "properties": {"cluster": True, "count": n, "bbox": [round(v, 6) for v in box]},
+            "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": {"cluster": True, "count": n, "bbox": box},
         }
         for x, y, n, box in zip(
-            c.lon.tolist(), c.lat.tolist(), c.count.tolist(), c.bbox.tolist(), strict=True
+            np.round(c.lon, 6).tolist(),
+            np.round(c.lat, 6).tolist(),
+            c.count.tolist(),
+            np.round(c.bbox, 6).tolist(),
+            strict=True,
         )
     ]
     return _geojson(
