@@ -699,7 +699,7 @@ def coverage(
 @click.option(
     "--network",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Not yet supported for planning (crow-fly only).",
+    help="OSM .osm.pbf: plan on the road-network model (default: crow-fly estimate).",
 )
 @demand_options
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
@@ -737,11 +737,6 @@ def plan(
     """
     from geo.planning import PlanParams
 
-    if network:
-        raise click.UsageError(
-            "planning on a road network is not supported yet; omit --network to plan with "
-            "the crow-fly estimate"
-        )
     try:
         params = PlanParams(
             kind=kind,
@@ -759,6 +754,7 @@ def plan(
             capacity=capacity,
             capacity_col=capacity_col,
             tie_break=tie_break,
+            network=str(network) if network else None,
             candidates=str(candidates_path) if candidates_path else None,
             cost_per_site=None if cost_per_site != cost_per_site else cost_per_site,
             population=str(population) if population else None,
@@ -779,7 +775,11 @@ def _run_and_report(ctx: Context, params, out: Path | None):
 
     try:
         with _step(f"plan ({params.solver})"):
-            run = run_plan(ctx.ready_repo().all(), params)
+            run = run_plan(
+                ctx.ready_repo().all(),
+                params,
+                cache_dir=Path(ctx.settings.instance_path) / "graphs",
+            )
         if out is not None:
             with _step("report"):
                 plan_report(

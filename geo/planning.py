@@ -40,6 +40,7 @@ class PlanParams:
     capacity: float | None = None
     capacity_col: str | None = None
     tie_break: str | None = None
+    network: str | None = None
     candidates: str | None = None
     cost_per_site: float | None = None
     population: str | None = None
@@ -206,19 +207,23 @@ def _capacity_column(params: PlanParams, sites) -> np.ndarray:
 
 
 def run_plan(
-    stations: list[Station], params: PlanParams, model=None, progress=_no_progress
+    stations: list[Station],
+    params: PlanParams,
+    model=None,
+    progress=_no_progress,
+    cache_dir: str | Path | None = None,
 ) -> PlanRun:
     """Coverage before, candidates, coverage matrix, solve, coverage after.
 
     ``progress(stage, fraction)`` is called as each step starts (stages ``demand``,
     ``travel times``, ``candidates``, ``matrix``, ``solving``, ``coverage after``;
-    ``fraction`` of the whole run, 0–1).
+    ``fraction`` of the whole run, 0–1). The travel model is ``model``, else the road network
+    of ``params.network`` (an OSM .pbf; its graph cached in ``cache_dir``), else crow-fly.
     """
     from geo import candidates as cand
     from geo.coverage import compute_coverage
     from geo.models import parse_kind
     from geo.plan import LSCP, MCLP, Budget, coverage_matrix
-    from geo.travel import CrowflyModel
 
     kind = parse_kind(params.kind)
     if params.candidate_source not in CANDIDATE_SOURCES:
@@ -234,7 +239,10 @@ def run_plan(
         params.demand_points,
         params.resolution,
     )
-    model = model or CrowflyModel(params.mode, speed_kph=params.speed_kph, circuity=params.circuity)
+    if model is None:
+        model = build_model(
+            params.mode, params.network, params.speed_kph, params.circuity, cache_dir=cache_dir
+        )
     stations = apply_what_if(stations, params)
     progress("travel times", 0.2)
     before = compute_coverage(

@@ -230,3 +230,64 @@ def test_plan_capacity_and_mean_time_tie_break(tmp_path):
         check=False,
     )
     assert target.returncode != 0 and "capacit" in target.stderr
+
+
+def write_grid_pbf(path, bounds, step=0.005):
+    """A road grid (primary roads every ``step`` degrees, nodes within 500 m snapping of any
+    point) over ``bounds``, as an OSM .pbf."""
+    import numpy as np
+    import osmium
+
+    x0, y0, x1, y1 = bounds
+    xs, ys = np.arange(x0, x1 + step, step), np.arange(y0, y1 + step, step)
+    ids = {}
+    with osmium.SimpleWriter(str(path)) as w:
+        for i, x in enumerate(xs):
+            for j, y in enumerate(ys):
+                ids[i, j] = len(ids) + 1
+                w.add_node(osmium.osm.mutable.Node(id=ids[i, j], location=(x, y)))
+        way = 1
+        tags = {"highway": "primary"}
+        for i in range(len(xs)):
+            refs = [ids[i, j] for j in range(len(ys))]
+            w.add_way(osmium.osm.mutable.Way(id=way, nodes=refs, tags=tags))
+            way += 1
+        for j in range(len(ys)):
+            refs = [ids[i, j] for i in range(len(xs))]
+            w.add_way(osmium.osm.mutable.Way(id=way, nodes=refs, tags=tags))
+            way += 1
+    return path
+
+
+def test_plan_on_a_road_network(tmp_path):
+    """--network plans on the road-network model; its coverage is the engine's own."""
+    from geo.coverage import compute_coverage
+    from geo.planning import build_demand
+    from geo.store import StationRepository
+    from geo.travel.network import NetworkModel, RoadGraph
+
+    db = tmp_path / "n.db"
+    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{db}"}
+    cli("demo", env=env)
+    demand = build_demand("450225", None, None, None, 7)
+    pbf = write_grid_pbf(tmp_path / "grid.osm.pbf", demand.cells.total_bounds)
+    out = tmp_path / "plan"
+    args = ["plan", "--kind", "legal_aid", "--add", "2", "--max-minutes", "30"]
+    args += ["--mode", "car", "--region", "450225", "--resolution", "7"]
+    proc = cli(*args, "--network", str(pbf), "--out", str(out), env=env)
+    assert "mclp" in proc.stdout
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    assert doc["model"]["model"] == "network"
+    plan = doc["plan"]
+    assert len(plan["chosen"]) == 2 and plan["covered_after"] >= plan["covered_before"]
+    # the 'before' coverage equals the coverage engine run directly on the same network
+    model = NetworkModel(RoadGraph.from_pbf(pbf, "car"))
+    stations = StationRepository.from_url(f"sqlite:///{db}").all()
+    direct = compute_coverage(stations, demand, model, 30, kinds=["legal_aid"], region="450225")
+    covered = direct.summary()["thresholds"][0]["covered"]
+    assert covered > 0  # the county's legal-aid post reaches its own seat at least
+    assert doc["coverage_before"]["thresholds"][0]["covered"] == covered == plan["covered_before"]
+    crow = cli(*args, "--out", str(tmp_path / "crow"), env=env)
+    assert "mclp" in crow.stdout
+    crow_doc = json.loads((tmp_path / "crow" / "plan.json").read_text(encoding="utf-8"))
+    assert crow_doc["model"]["model"] == "crowfly"
