@@ -120,12 +120,14 @@ class StationIndex:
     def __init__(self, stations: Sequence[Station]) -> None:
         located = [s for s in stations if s.lon is not None and s.lat is not None]
         self.stations: list[Station] = located
-        #: Display properties by station id (``geo.records.stations_geojson``'s ``cache``):
-        #: built on first use, dropped with the index when the registry changes.
+        #: Encoded display features by station id (``geo.records.stations_geojson_bytes``'s
+        #: ``cache``): built on first use, dropped with the index when the registry changes.
         self.properties_cache: dict = {}
         self.lon = np.fromiter((s.lon for s in located), float, len(located))
         self.lat = np.fromiter((s.lat for s in located), float, len(located))
         self.xyz = lonlat_to_xyz(self.lon, self.lat).reshape(-1, 3)
+        self._lon_order = np.argsort(self.lon, kind="stable")  # bbox queries: binary search
+        self._lon_sorted = self.lon[self._lon_order]
         self._kind = [s.kind for s in located]
         self._status = [s.status.value for s in located]
         self._hours_text = [s.hours or "" for s in located]
@@ -301,38 +303,55 @@ class StationIndex:
     def mask(self, f: Filter = ANY, bbox: Sequence[float] | None = None) -> np.ndarray:
         """Boolean mask over :attr:`stations` of those passing ``f`` (and inside ``bbox``).
 
-        Vectorised: kinds, statuses and services are array comparisons, and opening hours
-        are evaluated once per distinct hours text.
+        Vectorised: a bbox first narrows to a slice of the stations sorted by longitude
+        (binary search), the filters then look only at that slice; kinds, statuses and
+        services are array comparisons, and opening hours are evaluated once per distinct
+        hours text.
         """
         n = len(self.stations)
-        keep = np.ones(n, dtype=bool)
+        idx = None  # candidate positions (all stations when None)
         if bbox is not None:
             x0, y0, x1, y1 = bbox
-            keep &= (self.lon >= x0) & (self.lon <= x1) & (self.lat >= y0) & (self.lat <= y1)
+            i0 = np.searchsorted(self._lon_sorted, x0, side="left")
+            i1 = np.searchsorted(self._lon_sorted, x1, side="right")
+            idx = np.sort(self._lon_order[i0:i1])
+            lat = self.lat[idx]
+            idx = idx[(lat >= y0) & (lat <= y1)]
+
+        def sub(arr: np.ndarray) -> np.ndarray:
+            return arr if idx is None else arr[idx]
+
+        ok = np.ones(n if idx is None else len(idx), dtype=bool)
         if f.kinds:
             codes = [self._kind_codes[k] for k in f.kinds if k in self._kind_codes]
-            keep &= _isin(self._kind_arr, codes)
+            ok &= _isin(sub(self._kind_arr), codes)
         if f.statuses:
             codes = [self._status_codes[k] for k in f.statuses if k in self._status_codes]
-            keep &= _isin(self._status_arr, codes)
+            ok &= _isin(sub(self._status_arr), codes)
         need = self._service_mask(f)
         if need is None:
             return np.zeros(n, dtype=bool)
         if need:
             if self._service_arr is not None:
-                keep &= (self._service_arr & np.uint64(need)) == np.uint64(need)
+                ok &= (sub(self._service_arr) & np.uint64(need)) == np.uint64(need)
             else:  # more than 64 distinct services: Python ints
-                idx = np.flatnonzero(keep)
-                ok = [self._services[i] & need == need for i in idx.tolist()]
-                keep[idx[~np.asarray(ok, dtype=bool)]] = False
+                pos = np.flatnonzero(ok)
+                where = pos if idx is None else idx[pos]
+                good = [self._services[i] & need == need for i in where.tolist()]
+                ok[pos[~np.asarray(good, dtype=bool)]] = False
         if f.open_at is not None:
-            keep &= self._status_arr == self._status_codes.get(Status.OPEN.value, -1)
-            codes = np.unique(self._hours_code[keep])
+            ok &= sub(self._status_arr) == self._status_codes.get(Status.OPEN.value, -1)
+            hours = sub(self._hours_code)
+            codes = np.unique(hours[ok])
             open_code = np.zeros(len(self._hours_texts), dtype=bool)
             for c in codes.tolist():
                 station = self.stations[self._hours_first[c]]
                 open_code[c] = station.opening_hours.is_open(f.open_at) is True
-            keep &= open_code[self._hours_code]
+            ok &= open_code[hours]
+        if idx is None:
+            return ok
+        keep = np.zeros(n, dtype=bool)
+        keep[idx[ok]] = True
         return keep
 
     def in_bbox(

@@ -112,6 +112,39 @@ def test_bbox(stations, index):
     }
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_mask_with_bbox_and_filters_matches_brute_force(stations, index, seed):
+    from datetime import UTC, datetime
+
+    rng = random.Random(seed)
+    x0, y0 = rng.uniform(103, 111), rng.uniform(20, 26)
+    bbox = (x0, y0, x0 + rng.uniform(0, 3), y0 + rng.uniform(0, 2))
+    if seed == 0:
+        bbox = (stations[5].lon, stations[5].lat, stations[5].lon, stations[5].lat)  # one point
+    at = datetime(2026, 3, 2, rng.randrange(24), tzinfo=UTC)
+    f = Filter.of(
+        kinds=rng.sample(KINDS, rng.randint(0, 2)),
+        services=rng.sample(SERVICES, rng.randint(0, 2)),
+        statuses=None if seed % 2 else ["open"],
+        open_at=at if seed % 3 == 0 else None,
+    )
+    got = {index.stations[i].id for i in np.flatnonzero(index.mask(f, bbox)).tolist()}
+
+    def accept(s):
+        return (
+            bbox[0] <= s.lon <= bbox[2]
+            and bbox[1] <= s.lat <= bbox[3]
+            and (not f.kinds or s.kind in f.kinds)
+            and (not f.statuses or s.status.value in f.statuses)
+            and set(f.services or ()) <= set(s.services)
+            and (f.open_at is None or s.is_open(f.open_at) is True)
+        )
+
+    assert got == {s.id for s in stations if accept(s)}
+    if seed == 0:
+        assert stations[5].id in got or not accept(stations[5])
+
+
 def test_vectorised_query_matches_scalar(stations, index):
     lon = np.array([105.0, 108.0, 111.0])
     lat = np.array([22.0, 24.0, 26.0])
@@ -166,3 +199,28 @@ def test_live_index_rebuild_does_not_block_readers(repo):
     release.set()
     rebuilder.join(10)
     assert len(live.get()) == 11 and live.revision == slow.revision()
+
+
+def test_feature_bytes_equal_the_dict_serialiser_cold_and_cached():
+    """The API's byte path (cached heads) encodes exactly the features of stations_geojson."""
+    import json
+    from datetime import UTC, datetime
+
+    from geo.records import stations_geojson, stations_geojson_bytes
+
+    stations = make_stations(300, seed=3)
+    stations[0].name = '<img src=x onerror=alert(1)> "引号" \\ 反斜杠'
+    stations[1].address = "广西柳州市\u2028鱼峰区"
+    index = StationIndex(stations)
+    for at in (datetime(2026, 3, 2, 4, 0, tzinfo=UTC), datetime(2026, 3, 7, 13, 30, tzinfo=UTC)):
+        expected = stations_geojson(index.stations, at=at)
+        expected["numberReturned"] = len(index.stations)
+        for _ in range(2):  # cold, then every head from the cache
+            body = stations_geojson_bytes(
+                index.stations,
+                at=at,
+                cache=index.properties_cache,
+                numberReturned=len(index.stations),
+            )
+            assert json.loads(body) == expected
+        assert len(index.properties_cache) == len(index.stations)

@@ -27,7 +27,7 @@ from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
 from geo.index import Filter, StationIndex
 from geo.models import KINDS, SERVICES, STATUS_TERMS, parse_kind, parse_service, parse_status
-from geo.records import stations_geojson
+from geo.records import stations_geojson, stations_geojson_bytes
 from geo.review import review_stations
 from geo.travel.base import MODES
 from geo.travel.crowfly import CrowflyModel
@@ -463,11 +463,14 @@ def stations(a):
         now,
     )
     page = [index.stations[i] for i in idx[a["offset"] : a["offset"] + a["limit"]].tolist()]
-    return _geojson(
-        stations_geojson(page, at=now, cache=index.properties_cache),
+    body = stations_geojson_bytes(
+        page,
+        at=now,
+        cache=index.properties_cache,
         numberMatched=len(idx),
         numberReturned=len(page),
     )
+    return Response(body, mimetype="application/geo+json")
 
 
 @endpoint(
@@ -533,7 +536,6 @@ def nearest(a):
         [h.station for h in hits],
         at=now,
         distances=[h.distance_m for h in hits],
-        cache=index.properties_cache,
     )
     for feature, m in zip(fc["features"], minutes, strict=True):
         feature["properties"]["minutes"] = round(m, 1)
@@ -587,8 +589,15 @@ def clusters(a):
     limit = _ctx()["settings"].api_max_limit
     if total <= CLUSTER_MAX_STATIONS or (a["zoom"] >= CLUSTER_MIN_ZOOM and total <= limit):
         chosen = [index.stations[i] for i in np.flatnonzero(keep).tolist()]
-        fc = stations_geojson(chosen, at=now, cache=index.properties_cache)
-        return _geojson(fc, total=total, clustered=False, numberReturned=len(chosen))
+        body = stations_geojson_bytes(
+            chosen,
+            at=now,
+            cache=index.properties_cache,
+            total=total,
+            clustered=False,
+            numberReturned=len(chosen),
+        )
+        return Response(body, mimetype="application/geo+json")
     c = index.clusters(a["bbox"], a["zoom"], f, keep=keep)
     features = [  # rounded as arrays: hundreds of clusters per answer
         {

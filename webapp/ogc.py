@@ -272,7 +272,7 @@ def items(a, collection_id: str):
         ]
     limit, offset = a["limit"], a["offset"]
     page = [st[i] for i in idx[offset : offset + limit].tolist()]
-    doc = stations_geojson(page, at=now, cache=index.properties_cache)
+    doc = stations_geojson(page, at=now)
     media = _feature_media_type()
     doc["numberMatched"] = len(idx)
     doc["numberReturned"] = len(page)
