@@ -9,6 +9,9 @@ p50/p99/max latency, errors, and the server's and the generator's CPU use. The h
 figure is the **highest sustained rate with p99 < 100 ms and zero errors** (target ≥ 500
 requests/s on this 2-core machine, with the generator sharing the cores).
 
+Each endpoint gets 5,000 seeded queries; before measuring, every query is sent once, one at
+a time (the steady state of a running server: its per-station encoded features are cached).
+
 Endpoints (query points drawn uniformly over the stations' extent, seeded):
 
 * ``nearest``: ``/api/nearest?lon&lat&k=5`` (with travel times when the API offers ``mode``);
@@ -28,6 +31,7 @@ Run: ``.venv/bin/python bench/bench_load.py [--stations N] [--seconds S] [--rate
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -95,8 +99,6 @@ def make_paths(kind: str, count: int = 5000, seed: int = 7) -> list[str]:
 
 
 def probe(port: int, path: str) -> tuple[int, int]:
-    import http.client
-
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", path)
     resp = conn.getresponse()
@@ -134,7 +136,14 @@ def ramp(port: int, pid: int, rates: list[float], seconds: float, paths: list[st
         fh.write("\n".join(paths))
         paths_file = Path(fh.name)
     try:
-        step(port, pid, 50, 2, paths_file)  # warm-up: threads, caches, connections
+        # Warm-up: every query once, one at a time (a running server has warm caches: the
+        # index's encoded features, hours texts), then a short open-loop run.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for path in paths:
+            conn.request("GET", path)
+            conn.getresponse().read()
+        conn.close()
+        step(port, pid, 50, 2, paths_file)
         rows, failed = [], 0
         for rate in rates:
             r = step(port, pid, rate, seconds, paths_file)
