@@ -441,40 +441,6 @@ def review(ctx: Context, as_json: bool) -> None:
     click.echo(f"{len(items)} stations to review", err=True)
 
 
-def _build_demand(region, population, population_table, demand_points, resolution):
-    """Demand for --region from one of the population inputs, else township seats."""
-    from geo import demand as dm
-
-    if len([x for x in (population, population_table, demand_points) if x]) > 1:
-        raise click.UsageError(
-            "give at most one of --population, --population-table, --demand-points"
-        )
-    if demand_points:
-        return dm.from_points(demand_points, region=region)
-    if population or population_table:
-        cells = dm.h3_cells(dm.region_polygon(region), resolution)
-        return (
-            dm.from_raster(population, cells)
-            if population
-            else dm.from_admin_table(population_table, cells)
-        )
-    return dm.from_admin_seats(region, level="township")
-
-
-def _build_model(ctx: Context, mode, network, speed_kph, circuity):
-    """The road-network model for --network, else the crow-fly estimate."""
-    from geo.travel import CrowflyModel
-
-    if network:
-        from geo.travel.network import NetworkModel, RoadGraph
-
-        graph = RoadGraph.from_pbf(
-            network, mode, cache_dir=Path(ctx.settings.instance_path) / "graphs"
-        )
-        return NetworkModel(graph)
-    return CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
-
-
 def demand_options(f):
     """The demand, model and region options shared by ``coverage`` and ``plan``."""
     options = [
@@ -593,13 +559,15 @@ def coverage(
     """
     from geo.coverage import compute_coverage, compute_coverage_partitioned
     from geo.models import parse_kind
+    from geo.planning import build_demand, build_model
 
     try:
         kind_codes = [parse_kind(k) for k in kinds]
         with _step("demand"):
-            demand = _build_demand(region, population, population_table, demand_points, resolution)
+            demand = build_demand(region, population, population_table, demand_points, resolution)
         with _step("travel model"):
-            model = _build_model(ctx, mode, network, speed_kph, circuity)
+            graphs = Path(ctx.settings.instance_path) / "graphs"
+            model = build_model(mode, network, speed_kph, circuity, cache_dir=graphs)
         stations = ctx.ready_repo().all()
         with _step("travel times"):
             if partitioned:
