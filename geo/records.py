@@ -1230,6 +1230,24 @@ def _hours_state(s: Station, at: datetime | None, memo: dict | None) -> tuple:
     return state
 
 
+_MINUTE_MEMO: tuple[datetime | None, dict] = (None, {})
+
+
+def _minute_memo(at: datetime) -> dict:
+    """The hours-state memo shared by every answer within ``at``'s minute.
+
+    Opening hours have minute resolution, so whether a station is open (and when it closes)
+    is the same for every instant of one minute; the memo is replaced when the minute moves.
+    """
+    global _MINUTE_MEMO
+    minute = at.replace(second=0, microsecond=0)
+    current, memo = _MINUTE_MEMO
+    if current != minute:
+        memo = {}
+        _MINUTE_MEMO = (minute, memo)  # one assignment: threads see the old or the new pair
+    return memo
+
+
 def stations_geojson_bytes(
     stations: Iterable[Station], at: datetime | None = None, cache: dict | None = None, **members
 ) -> bytes:
@@ -1243,7 +1261,7 @@ def stations_geojson_bytes(
     import orjson
 
     at = at or datetime.now(UTC)
-    memo: dict = {}
+    memo = _minute_memo(at)
     cache = {} if cache is None else cache
     parts = []
     for s in stations:
