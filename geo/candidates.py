@@ -54,7 +54,8 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Candidates from a CSV/XLSX (lon/lat columns) or GeoJSON (points) file.
 
     Cost columns are optional: ``cost`` (one-off), ``yearly_cost``, or ``monthly_cost``
-    (× 12). A negative or non-numeric cost is refused with the row named.
+    (× 12). A negative or non-numeric cost is refused with the row named. Other columns
+    (e.g. a capacity) are kept as they are.
     """
     path = Path(path)
     if not path.exists():
@@ -143,7 +144,13 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
     if len(set(ids)) != len(ids):
         raise ValidationError(f"{path.name}: candidate ids are not unique", field="id")
     names = df[columns["name"]].fillna("").astype(str).tolist() if "name" in columns else ids
-    return _frame(ids, names, lon, lat, numbers("cost", True), yearly, f"file {path.name}")
+    frame = _frame(ids, names, lon, lat, numbers("cost", True), yearly, f"file {path.name}")
+    mapped = set(columns.values())
+    for col in df.columns:  # other columns (capacity, notes …) travel with the sites
+        name = str(col).strip()
+        if col not in mapped and name not in frame.columns:
+            frame[name] = df[col].to_numpy()
+    return frame
 
 
 def township_positions(

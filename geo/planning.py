@@ -177,33 +177,16 @@ CANDIDATE_SOURCES = ("townships", "gaps", "grid")
 
 
 def _capacity_column(params: PlanParams, sites) -> np.ndarray:
-    """The ``capacity_col`` column of the candidates file, in the rows' order (numbers)."""
-    import io
-    import json
-
+    """The ``capacity_col`` column of the candidates (kept by ``candidates.from_file``)."""
     import pandas as pd
 
     col = params.capacity_col
-    if col in sites.columns:
-        return pd.to_numeric(sites[col], errors="coerce").to_numpy(dtype=float)
-    if not params.candidates:
+    if col not in sites.columns:
+        where = Path(params.candidates).name if params.candidates else "generated candidates"
         raise ValidationError(
-            "capacity_col needs a candidates file with that column (or use capacity)",
-            field="capacity_col",
+            f"{where}: no capacity column {col!r} (or use capacity)", field="capacity_col"
         )
-    path = Path(params.candidates)
-    if path.suffix.lower() in (".geojson", ".json"):
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-        table = pd.DataFrame([f.get("properties") or {} for f in doc["features"]])
-    elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        table = pd.read_excel(path, dtype=object)
-    else:
-        from geo.records import _decode
-
-        table = pd.read_csv(io.StringIO(_decode(path.read_bytes(), path.name)), dtype=object)
-    if col not in table.columns or len(table) != len(sites):
-        raise ValidationError(f"{path.name}: no capacity column {col!r}", field="capacity_col")
-    return pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+    return pd.to_numeric(sites[col], errors="coerce").to_numpy(dtype=float)
 
 
 def run_plan(
