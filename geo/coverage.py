@@ -292,7 +292,7 @@ class CoverageResult:
         out.mkdir(parents=True, exist_ok=True)
         files = {}
         (out / "summary.json").write_text(
-            json.dumps(self.summary(), ensure_ascii=False, indent=2, default=_json_default),
+            json.dumps(self.summary(), ensure_ascii=False, indent=2, default=json_default),
             encoding="utf-8",
         )
         files["summary"] = out / "summary.json"
@@ -333,9 +333,12 @@ def _dissolve(geoms: np.ndarray):
     return shapely.unary_union(geoms)
 
 
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
+def json_default(value):
+    """``json.dumps(default=…)`` for the numpy scalars and arrays and paths in results."""
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value)}")

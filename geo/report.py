@@ -17,6 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.coverage import json_default
+
 
 def chosen_sites(plan, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The chosen candidates in the plan's order, with rank, marginal gain and costs."""
@@ -67,7 +69,7 @@ def plan_report(
         ),
     }
     (out / "plan.json").write_text(
-        json.dumps(doc, ensure_ascii=False, indent=2, default=_default), encoding="utf-8"
+        json.dumps(doc, ensure_ascii=False, indent=2, default=json_default), encoding="utf-8"
     )
     files["json"] = out / "plan.json"
 
@@ -149,13 +151,3 @@ def plan_report(
     plt.close(fig)
     files["hist"] = out / "travel_time_hist.png"
     return files
-
-
-def _default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value)}")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geo.coverage import json_default
 from geo.errors import NotFound, YizhanError
 
 LOGGER = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Job:
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = {**self.to_dict(), "result": self.result}
         tmp = self.folder / "job.json.tmp"
-        tmp.write_text(json.dumps(doc, ensure_ascii=False, default=_default), encoding="utf-8")
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, default=json_default), encoding="utf-8")
         tmp.replace(self.folder / "job.json")
 
     @classmethod
@@ -235,16 +236,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _default(value):
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value)}")
 
 
 # ------------------------------------------------------------------------------------------
