@@ -9,33 +9,13 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib_apt.sh
+source "$HERE/lib_apt.sh"
 
 if command -v ogrinfo >/dev/null 2>&1; then
     echo "gdal-bin already installed: $(ogrinfo --version 2>/dev/null || echo ogrinfo)"
 else
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: ogrinfo is missing and apt-get is not available;" \
-            "install GDAL's command-line tools (gdal-bin) with your package manager" >&2
-        exit 1
-    fi
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            SUDO="sudo"
-        else
-            echo "error: ogrinfo is missing; run this script as root (or install sudo)" >&2
-            exit 1
-        fi
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    if ! $SUDO apt-get update; then
-        echo "error: 'apt-get update' failed; check the network / apt sources" >&2
-        exit 1
-    fi
-    if ! $SUDO apt-get install -y --no-install-recommends gdal-bin; then
-        echo "error: 'apt-get install gdal-bin' failed" >&2
-        exit 1
-    fi
+    apt_install gdal-bin
     if ! command -v ogrinfo >/dev/null 2>&1; then
         echo "error: gdal-bin installed but ogrinfo is not on the PATH" >&2
         exit 1
