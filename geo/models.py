@@ -93,6 +93,35 @@ class Precision(StrEnum):
     UNKNOWN = "unknown"
 
 
+class TravelMode(StrEnum):
+    """How a worker travels to a station (DESIGN §5); speeds live in :mod:`geo.travel`."""
+
+    WALK = "walk"
+    EBIKE = "ebike"
+    CAR = "car"
+
+
+#: Travel modes with their display labels: the one definition every layer reads.
+MODE_TERMS: dict[str, Term] = {
+    "walk": Term("walk", "步行", "walking", ("步行", "走路", "foot")),
+    "ebike": Term("ebike", "电动自行车", "e-bike", ("电动车", "电瓶车", "e-bike", "bike")),
+    "car": Term("car", "汽车", "car", ("驾车", "开车", "driving", "drive")),
+}
+#: Mode codes in display order.
+MODES: tuple[str, ...] = tuple(MODE_TERMS)
+
+
+def parse_mode(value: object, field_name: str = "mode") -> str:
+    """A travel mode code from its code or label; :class:`ValidationError` otherwise."""
+    text = str(value or "").strip().lower()
+    for term in MODE_TERMS.values():
+        if text == term.code or text in (term.zh, term.en.lower()) or text in term.aliases:
+            return term.code
+    raise ValidationError(
+        f"unknown travel mode {value!r}; use one of {', '.join(MODES)}", field=field_name
+    )
+
+
 KINDS: dict[str, Term] = {}
 SERVICES: dict[str, Term] = {}
 STATUS_TERMS: dict[str, Term] = {

@@ -13,13 +13,15 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from geo.models import MODES
+
 #: Default speeds (km/h) per mode; crow-fly also multiplies distance by a circuity factor.
 DEFAULT_SPEEDS_KPH: dict[str, float] = {"walk": 4.5, "ebike": 15.0, "car": 30.0}
+assert tuple(DEFAULT_SPEEDS_KPH) == MODES, "a speed for every mode of geo.models"
 #: Rural car speed (km/h), used by crow-fly when ``rural=True``.
 RURAL_CAR_SPEED_KPH = 50.0
 #: Network distance over straight-line distance: 1.3 on flat ground, more in mountains.
 DEFAULT_CIRCUITY = 1.3
-MODES = tuple(DEFAULT_SPEEDS_KPH)
 
 
 @dataclass
