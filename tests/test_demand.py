@@ -18,6 +18,7 @@ from pyproj import Transformer
 from geo import demand as D
 from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
+from geo.regions import region_polygon
 
 LIUZHOU = "450200"
 YUFENG = "450203"  # 鱼峰区, about 850 km²
@@ -44,7 +45,7 @@ def gaz():
 
 @pytest.fixture(scope="module")
 def yufeng():
-    return D.region_polygon(YUFENG)
+    return region_polygon(YUFENG)
 
 
 @pytest.fixture(scope="module")
@@ -93,33 +94,6 @@ def pixel_centres(transform, shape):
     cols, rows = np.meshgrid(np.arange(shape[1]) + 0.5, np.arange(shape[0]) + 0.5)
     t = transform
     return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
-
-
-# ------------------------------------------------------------------------------------------
-# Regions
-
-
-def test_region_polygon_is_the_union_of_its_counties(gaz):
-    poly = D.region_polygon(LIUZHOU)
-    counties = D.region_counties(LIUZHOU)
-    assert set(counties["code"]) == LIUZHOU_COUNTIES
-    county_sum = sum(area_km2(g) for g in counties.geometry)
-    assert area_km2(poly) == pytest.approx(county_sum, rel=1e-6)
-    assert 17_000 < area_km2(poly) < 20_000  # 柳州市 is about 18,600 km²
-    pref = gpd.read_parquet(gaz.data_dir / "prefectures.parquet")
-    outline = pref.loc[pref["code"] == LIUZHOU].geometry.iloc[0]
-    assert area_km2(poly.symmetric_difference(outline)) < 1e-3
-    # A province is the union of its prefectures' counties too.
-    assert D.region_polygon("450000").contains(poly.representative_point())
-
-
-def test_region_polygon_errors():
-    with pytest.raises(ValidationError, match="unknown admin code 459999"):
-        D.region_polygon("459999")
-    with pytest.raises(ValidationError, match="township"):
-        D.region_polygon("450202001")
-    with pytest.raises(ValidationError, match="6-digit"):
-        D.region_polygon("柳州")
 
 
 # ------------------------------------------------------------------------------------------
@@ -306,7 +280,7 @@ def test_admin_table_unit_larger_than_the_region(liuzhou_h3):
     """A province row over a prefecture's cells places only the prefecture's area share."""
     table = pd.DataFrame({"code": ["450000"], "population": ["50000000"]})
     d = D.from_admin_table(table, liuzhou_h3)
-    share = area_km2(D.region_polygon(LIUZHOU)) / area_km2(D.region_polygon("450000"))
+    share = area_km2(region_polygon(LIUZHOU)) / area_km2(region_polygon("450000"))
     assert d.total() == pytest.approx(50e6 * share, rel=1e-4)
     assert any("partly outside the region" in w for w in d.warnings)
     # Units inside the region keep their whole population.

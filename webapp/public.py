@@ -190,7 +190,7 @@ def region_bounds(code: str) -> list[float] | None:
     bundled outlines (gazetteer), or ``None`` for an unknown code or one without outline."""
     if not re.fullmatch(r"\d{6}", code or ""):
         return None
-    from geo.demand import region_counties
+    from geo.regions import region_counties
 
     try:
         b = region_counties(code).total_bounds
