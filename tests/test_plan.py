@@ -287,7 +287,7 @@ def test_plan_to_dict_is_json_ready():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lagrangian_bound_is_valid(seed):
-    from geo.plan import _lagrangian_bound
+    from geo.plan.bounds import _lagrangian_bound
 
     covers, weights, covered, costs = instance(seed)
     for p in (2, 4):
@@ -349,7 +349,8 @@ def test_local_search_escapes_a_greedy_trap():
 @needs_highs
 @pytest.mark.parametrize("seed", SEEDS)
 def test_interior_point_dual_bound_is_valid(seed):
-    from geo.plan import _highs_solve, _lagrangian_value
+    from geo.plan.bounds import _lagrangian_value
+    from geo.plan.milp import _highs_solve
 
     covers, weights, covered, costs = instance(seed)
     for p in (2, 4):

@@ -16,7 +16,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import LineString
 
-import geo.plan as plan_mod
+import geo.plan.base as plan_mod
 from geo.errors import ValidationError
 from geo.plan import LSCP, MCLP, Budget, coverage_matrix, highs_available
 from geo.travel import CrowflyModel
