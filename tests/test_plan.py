@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from geo.crs import EARTH_RADIUS_M
 from geo.errors import ValidationError
-from geo.plan import LSCP, MCLP, Budget, coverage_matrix_crowfly, highs_available
+from geo.plan import LSCP, MCLP, Budget, coverage_matrix, coverage_matrix_crowfly, highs_available
 from geo.travel.crowfly import CrowflyModel
 
 needs_highs = pytest.mark.skipif(not highs_available(), reason="highspy not installed")
@@ -287,7 +287,7 @@ def test_plan_to_dict_is_json_ready():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lagrangian_bound_is_valid(seed):
-    from geo.plan import _lagrangian_bound
+    from geo.plan.bounds import _lagrangian_bound
 
     covers, weights, covered, costs = instance(seed)
     for p in (2, 4):
@@ -349,7 +349,8 @@ def test_local_search_escapes_a_greedy_trap():
 @needs_highs
 @pytest.mark.parametrize("seed", SEEDS)
 def test_interior_point_dual_bound_is_valid(seed):
-    from geo.plan import _highs_solve, _lagrangian_value
+    from geo.plan.bounds import _lagrangian_value
+    from geo.plan.milp import _highs_solve
 
     covers, weights, covered, costs = instance(seed)
     for p in (2, 4):
@@ -370,3 +371,164 @@ def test_interior_point_dual_bound_is_valid(seed):
     rng = np.random.default_rng(seed)
     lam = rng.normal(0, 50, len(red.w))
     assert _lagrangian_value(red, lam, costs=costs, budget=7.0) >= opt - 1e-6
+
+
+# -- the travel protocol's pairwise minutes, building apart from solving -------------------
+
+
+def haversine_m(d_lon, d_lat, c_lon, c_lat) -> np.ndarray:
+    lon1, lat1 = np.radians(d_lon)[:, None], np.radians(d_lat)[:, None]
+    lon2, lat2 = np.radians(c_lon)[None, :], np.radians(c_lat)[None, :]
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
+
+
+@pytest.mark.parametrize(
+    ("mode", "speed_kph", "circuity", "limit"),
+    [("walk", None, 1.3, 30.0), ("ebike", 12.0, 1.6, 10.0), ("car", None, 1.0, 5.0)],
+)
+def test_crowfly_pair_minutes_against_brute_force(mode, speed_kph, circuity, limit):
+    from geo.travel import PairMinutes
+
+    rng = np.random.default_rng(7)
+    d_lon, d_lat = 109.3 + rng.random(400) * 0.2, 24.2 + rng.random(400) * 0.2
+    c_lon, c_lat = 109.3 + rng.random(30) * 0.2, 24.2 + rng.random(30) * 0.2
+    d_lon[0], d_lat[0] = c_lon[0], c_lat[0]  # a pair at 0 minutes is kept
+    model = CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
+    pairs = model.pair_minutes(d_lon, d_lat, c_lon, c_lat, limit)
+    assert isinstance(pairs, PairMinutes)
+    got = np.full((400, 30), np.inf)
+    got[pairs.origin, pairs.destination] = pairs.minutes
+    keys = set(zip(pairs.origin.tolist(), pairs.destination.tolist(), strict=True))
+    assert len(keys) == len(pairs.minutes)  # no pair twice
+    # minutes = great-circle metres × circuity ÷ speed, written out here
+    speed_mpm = (speed_kph or {"walk": 4.5, "ebike": 15.0, "car": 30.0}[mode]) * 1000 / 60
+    want = haversine_m(d_lon, d_lat, c_lon, c_lat) * circuity / speed_mpm
+    border = np.abs(want - limit) < 1e-6
+    inside = want <= limit
+    assert ((np.isfinite(got) == inside) | border).all()
+    ok = np.isfinite(got) & inside
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-7, atol=1e-9)
+    assert got[0, 0] == pytest.approx(0.0, abs=1e-9)
+    assert 0 < ok.sum() < ok.size
+    # empty inputs and a bad limit
+    assert len(model.pair_minutes([], [], c_lon, c_lat, limit).minutes) == 0
+    assert len(model.pair_minutes(d_lon, d_lat, [], [], limit).minutes) == 0
+    with pytest.raises(ValidationError, match="max_minutes"):
+        model.pair_minutes(d_lon, d_lat, c_lon, c_lat, 0)
+
+
+def test_coverage_matrix_needs_a_travel_model():
+    class NotAModel:
+        name = "teleport"
+
+    with pytest.raises(ValidationError, match="not a travel model") as err:
+        coverage_matrix([109.4], [24.3], [109.4], [24.3], NotAModel(), 10)
+    assert err.value.field == "model"
+
+
+def snapshot(obj):
+    """Every attribute of a problem, deeply copied (sparse matrices as dense arrays)."""
+    import copy
+
+    out = {}
+    for key, value in vars(obj).items():
+        if key == "_red":
+            value = {k: getattr(value, k) for k in ("A", "AT", "w", "before", "total", "stats")}
+            value = {
+                k: v.toarray() if sp.issparse(v) else copy.deepcopy(v) for k, v in value.items()
+            }
+        elif sp.issparse(value):
+            value = (value.toarray(), value.indptr.copy(), value.indices.copy())
+        else:
+            value = copy.deepcopy(value)
+        out[key] = value
+    return out
+
+
+def assert_same(a, b, path="problem"):
+    assert type(a) is type(b), path
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{path}[{k}]")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), path
+    else:
+        assert a == b or (a != a and b != b), path
+
+
+def plan_key(plan):
+    return (
+        plan.chosen.tolist(),
+        plan.gains.tolist(),
+        plan.objective,
+        plan.bound,
+        plan.gap,
+        plan.bound_source,
+        plan.status,
+        plan.solver,
+        plan.messages,
+        plan.mean_minutes,
+    )
+
+
+@pytest.mark.parametrize("kind", ["mclp", "lscp", "budget", "capacity"])
+def test_solve_leaves_the_problem_unchanged(kind):
+    rng = np.random.default_rng(3)
+    m, n = 80, 12
+    covers = rng.random((m, n)) < 0.2
+    minutes = np.where(covers, rng.uniform(1, 15, (m, n)), 0.0)
+    weights = rng.integers(1, 9, m).astype(float)
+    covered = rng.random(m) < 0.15
+    existing = np.where(covered, rng.uniform(1, 15, m), np.inf)
+    opts = {"minutes": minutes, "existing_minutes": existing, "admin": {"county": ["x"] * m}}
+    if kind == "mclp":
+        problem = MCLP.from_cost_matrix(covers, weights, 3, covered, **opts)
+    elif kind == "lscp":
+        problem = LSCP.from_cost_matrix(covers, weights, 0.5, covered, **opts)
+    elif kind == "budget":
+        costs = rng.integers(1, 4, n).astype(float)
+        problem = Budget.from_cost_matrix(covers, weights, costs, 5.0, covered, **opts)
+    else:
+        problem = MCLP.from_cost_matrix(covers, weights, 3, covered, capacity=20, **opts)
+    before = snapshot(problem)
+    solvers = ["greedy", "exact"] if highs_available() else ["greedy"]
+    tie = "mean-time" if highs_available() else None
+    for solver in solvers:
+        for improve in (False, True):
+            first = problem.solve(solver, improve=improve, tie_break=tie)
+            assert_same(snapshot(problem), before)
+            second = problem.solve(solver, improve=improve, tie_break=tie)
+            assert_same(snapshot(problem), before)
+            assert plan_key(first) == plan_key(second)
+
+
+def test_admin_codes_through_the_constructor():
+    covers = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=bool)
+    weights = np.array([5.0, 3.0, 2.0, 4.0])
+    admin = {"county": ["450202", "450202", "450203", "450203"]}
+    problem = MCLP.from_cost_matrix(covers, weights, 1, admin=admin)
+    assert list(problem.admin) == ["county"]
+    assert problem.admin["county"].tolist() == admin["county"]
+    plan = problem.solve()
+    by = plan.by_admin("county").set_index("code")
+    assert by.loc["450202", "covered_after"] == 8.0 and by.loc["450203", "covered_after"] == 0.0
+    assert by["demand"].sum() == weights.sum()
+    for cls, args in ((LSCP, (0.5,)), (Budget, ([1.0, 1.0], 1.0))):
+        p = cls.from_cost_matrix(covers, weights, *args, admin=admin)
+        assert "by_county" in p.solve().to_dict()
+    with pytest.raises(ValidationError, match="demand rows") as err:
+        MCLP.from_cost_matrix(covers, weights, 1, admin={"county": ["450202"]})
+    assert err.value.field == "admin"
+    with pytest.raises(ValidationError) as err:
+        MCLP.from_cost_matrix(covers, weights, 1, admin=["450202"] * 4)
+    assert err.value.field == "admin"
+    assert MCLP.from_cost_matrix(covers, weights, 1).admin == {}

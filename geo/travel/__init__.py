@@ -5,6 +5,7 @@ from geo.travel.base import (
     DEFAULT_SPEEDS_KPH,
     MODES,
     NearestTimes,
+    PairMinutes,
     TravelModel,
 )
 from geo.travel.crowfly import CrowflyModel
@@ -25,6 +26,7 @@ __all__ = [
     "NearestTimes",
     "NetworkModel",
     "NodeTimes",
+    "PairMinutes",
     "RoadGraph",
     "TravelModel",
     "parse_maxspeed",

@@ -1,9 +1,13 @@
 """Travel-time models behind one protocol (DESIGN §5).
 
-A model answers one question for many demand points at once: how many minutes to the nearest
-station, and which one. ``crowfly`` estimates from great-circle distance; ``network`` routes
-on an OSM road graph. Every model can :meth:`~TravelModel.describe` itself, so each coverage
-figure records the model, mode, speeds and inputs that produced it.
+A model answers three questions for many points at once: how many minutes from each demand
+point to the nearest station, and which one (:meth:`~TravelModel.time_to_nearest`, for
+coverage); how many minutes for every demand–site pair within a limit
+(:meth:`~TravelModel.pair_minutes`, for planning); and how far in great-circle metres anyone
+can possibly get within a limit (:meth:`~TravelModel.reach_m`, for halos and pre-filters).
+``crowfly`` estimates from great-circle distance; ``network`` routes on an OSM road graph.
+Every model can :meth:`~TravelModel.describe` itself, so each coverage figure records the
+model, mode, speeds and inputs that produced it. Times are always minutes, worker → station.
 """
 
 from __future__ import annotations
@@ -45,6 +49,35 @@ class NearestTimes:
     unsnapped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
+@dataclass
+class PairMinutes:
+    """Minutes of every origin–destination pair within a limit (a sparse matrix as arrays).
+
+    Origins are demand points (where workers are), destinations candidate or existing sites
+    (stations); minutes are worker → station. Pairs beyond the limit are absent; a pair at
+    0 minutes is present. No particular order.
+
+    Attributes
+    ----------
+    origin
+        Index of the origin (into the origins given) per pair, ``int64``.
+    destination
+        Index of the destination (into the destinations given) per pair, ``int64``.
+    minutes
+        Travel minutes per pair, ``float64``, each ``≤ max_minutes``.
+    """
+
+    origin: np.ndarray
+    destination: np.ndarray
+    minutes: np.ndarray
+
+    @classmethod
+    def empty(cls) -> PairMinutes:
+        """No pair at all."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none.copy(), np.zeros(0))
+
+
 @runtime_checkable
 class TravelModel(Protocol):
     """What every travel model implements."""
@@ -65,4 +98,24 @@ class TravelModel(Protocol):
         max_minutes: float,
     ) -> NearestTimes:
         """Minutes from each demand point to its nearest station, up to ``max_minutes``."""
+        ...
+
+    def pair_minutes(
+        self,
+        origin_lon: np.ndarray,
+        origin_lat: np.ndarray,
+        dest_lon: np.ndarray,
+        dest_lat: np.ndarray,
+        max_minutes: float,
+    ) -> PairMinutes:
+        """Minutes for every origin–destination pair within ``max_minutes``.
+
+        Origins are demand points, destinations sites (candidates or stations); the minutes
+        of a pair equal what :meth:`time_to_nearest` gives for that origin with that single
+        destination.
+        """
+        ...
+
+    def reach_m(self, max_minutes: float) -> float:
+        """Great-circle metres no trip of at most ``max_minutes`` can exceed."""
         ...

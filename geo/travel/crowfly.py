@@ -16,6 +16,7 @@ from geo.travel.base import (
     DEFAULT_SPEEDS_KPH,
     RURAL_CAR_SPEED_KPH,
     NearestTimes,
+    PairMinutes,
 )
 
 
@@ -85,3 +86,24 @@ class CrowflyModel:
         minutes[found] = self.minutes_for(chord_to_m(chord[found]))
         station[found] = idx[found]
         return NearestTimes(minutes, station, np.zeros(n, dtype=bool))
+
+    def pair_minutes(
+        self, origin_lon, origin_lat, dest_lon, dest_lat, max_minutes: float
+    ) -> PairMinutes:
+        """Minutes for every origin–destination pair within ``max_minutes``.
+
+        Two KD-trees on the unit sphere and their sparse distance matrix within the chord of
+        :meth:`reach_m` (vectorised, no per-point Python loop; pairs at distance 0 are kept).
+        """
+        if not max_minutes > 0:
+            raise ValidationError("max_minutes must be > 0", field="max_minutes")
+        o_xyz = lonlat_to_xyz(origin_lon, origin_lat).reshape(-1, 3)
+        d_xyz = lonlat_to_xyz(dest_lon, dest_lat).reshape(-1, 3)
+        if len(o_xyz) == 0 or len(d_xyz) == 0:
+            return PairMinutes.empty()
+        radius = m_to_chord(float(self.reach_m(max_minutes)) * 1.0000001)
+        dist = cKDTree(o_xyz).sparse_distance_matrix(
+            cKDTree(d_xyz), radius, output_type="coo_matrix"
+        )
+        mins = np.asarray(self.minutes_for(chord_to_m(dist.data)), dtype=np.float64)
+        return PairMinutes(dist.row.astype(np.int64), dist.col.astype(np.int64), mins)

@@ -106,7 +106,10 @@ from scipy.spatial import cKDTree
 from geo.crs import distance_m
 from geo.errors import FileFormatError, ValidationError
 from geo.index import chord_to_m, lonlat_to_xyz, m_to_chord
-from geo.travel.base import MODES, NearestTimes
+from geo.travel.base import MODES, NearestTimes, PairMinutes
+
+#: Float64 cells per Dijkstra block of :meth:`NetworkModel.pair_minutes` (sites × nodes).
+PAIR_BLOCK_CELLS = 8_000_000
 
 #: Default speeds (km/h) per mode and ``highway`` class. Classes not listed are not used.
 SPEED_TABLES_KPH: dict[str, dict[str, float]] = {
@@ -444,6 +447,7 @@ class RoadGraph:
         self._reverse: csr_matrix | None = None
         self._tree: cKDTree | None = None
         self._tree_nodes: np.ndarray | None = None
+        self._max_speed_mps: float | None = None
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -657,6 +661,29 @@ class RoadGraph:
             self._reverse = self.seconds.T.tocsr()
         return self._reverse
 
+    @property
+    def max_speed_mps(self) -> float:
+        """The fastest edge: its great-circle metres over its seconds (computed once).
+
+        ``inf`` if an edge of positive length takes 0 seconds; 0 for a graph without edges.
+        No trip on the graph covers more great-circle metres per second than this.
+        """
+        if self._max_speed_mps is None:
+            m = self.seconds.tocoo()
+            length = distance_m(
+                self.node_lon[m.row],
+                self.node_lat[m.row],
+                self.node_lon[m.col],
+                self.node_lat[m.col],
+            )
+            fast = 0.0
+            if len(length):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    v = np.where(length > 0, length / m.data, 0.0)
+                fast = float(np.max(v))
+            self._max_speed_mps = fast
+        return self._max_speed_mps
+
     def snap_tree(self) -> tuple[cKDTree, np.ndarray]:
         """KD-tree (unit sphere) over nodes that have an edge, and those nodes' indices."""
         if self._tree is None:
@@ -810,6 +837,16 @@ class NetworkModel:
     def _walk_s(self, metres: np.ndarray) -> np.ndarray:
         return metres / (self.walk_kph / 3.6)
 
+    def reach_m(self, max_minutes: float) -> float:
+        """Great-circle metres no trip of at most ``max_minutes`` can exceed.
+
+        The fastest of the walking legs and the graph's fastest edge
+        (:attr:`RoadGraph.max_speed_mps`) times the limit: a trip's great-circle displacement
+        is at most the sum of its legs' and edges' great-circle lengths.
+        """
+        speed_mps = max(self.walk_kph / 3.6, self.graph.max_speed_mps)
+        return float(max_minutes) * 60.0 * speed_mps
+
     def time_from_nodes(self, station_lon, station_lat, max_minutes: float) -> NodeTimes:
         """Seconds from every node to its nearest station, within ``max_minutes``.
 
@@ -884,3 +921,48 @@ class NetworkModel:
         timings["snap_demand_s"] = time.perf_counter() - t0
         self.last_timings = timings
         return NearestTimes(minutes, station, unsnapped)
+
+    def pair_minutes(
+        self, origin_lon, origin_lat, dest_lon, dest_lat, max_minutes: float
+    ) -> PairMinutes:
+        """Minutes for every demand point (origin) – site (destination) pair within the limit.
+
+        One Dijkstra per destination on the reversed graph (worker → station, the direction
+        of :meth:`time_to_nearest`), in blocks of destinations (``PAIR_BLOCK_CELLS``), with
+        the same snapping and off-network walking legs, so the minutes of a pair equal what
+        :meth:`time_to_nearest` gives for that single station. Unsnapped points have no pair.
+        """
+        if not max_minutes > 0:
+            raise ValidationError("max_minutes must be > 0", field="max_minutes")
+        o_lon, o_lat = _as_points(origin_lon, origin_lat, "demand")
+        d_lon, d_lat = _as_points(dest_lon, dest_lat, "stations")
+        if len(o_lon) == 0 or len(d_lon) == 0 or self.graph.n_nodes == 0:
+            return PairMinutes.empty()
+        limit = float(max_minutes) * 60.0
+        o_node, o_m = self._snap_cached(o_lon, o_lat)
+        d_node, d_m = self._snap(d_lon, d_lat)  # sites change per call: not cached
+        o_s, d_s = self._walk_s(o_m), self._walk_s(d_m)
+        dem = np.flatnonzero((o_node >= 0) & (o_s <= limit))
+        cand = np.flatnonzero((d_node >= 0) & (d_s <= limit))
+        if len(dem) == 0 or len(cand) == 0:
+            return PairMinutes.empty()
+        nodes, inv = np.unique(o_node[dem], return_inverse=True)
+        rev = self.graph.reverse
+        block = max(1, PAIR_BLOCK_CELLS // max(self.graph.n_nodes, len(dem), 1))
+        rows, cols, secs = [], [], []
+        for start in range(0, len(cand), block):
+            js = cand[start : start + block]
+            # seconds from every node to each site's node (reversed graph = worker → station)
+            dist = dijkstra(
+                rev, directed=True, indices=d_node[js], limit=limit - float(d_s[js].min())
+            )
+            t = dist[:, nodes][:, inv] + d_s[js][:, None] + o_s[dem][None, :]
+            jj, ii = np.nonzero(t <= limit)
+            rows.append(dem[ii])
+            cols.append(js[jj])
+            secs.append(t[jj, ii])
+        return PairMinutes(
+            np.concatenate(rows).astype(np.int64),
+            np.concatenate(cols).astype(np.int64),
+            np.concatenate(secs) / 60.0,
+        )
