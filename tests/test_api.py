@@ -10,13 +10,16 @@ import urllib.request
 import pytest
 
 from geo.crs import distance_m
+from geo.models import MODES
 from geo.records import import_registry
 from support import DATA
+from webapp import api
+from webapp.services import services
 
 
 @pytest.fixture
 def loaded(app, client):
-    repo = app.extensions["yizhan"]["repo"]
+    repo = services(app).repo
     import_registry(repo, DATA / "registry_zh.csv")
     import_registry(repo, DATA / "registry.geojson")
     return client
@@ -130,7 +133,7 @@ def test_html_in_names_is_data_not_markup(app, client, tmp_path):
     path.write_text(
         '名称,类型,经度,纬度\n"<script>alert(1)</script>",驿站,109.4,24.3\n', encoding="utf-8"
     )
-    import_registry(app.extensions["yizhan"]["repo"], path)
+    import_registry(services(app).repo, path)
     raw = client.get("/api/stations").get_data(as_text=True)
     assert json.loads(raw)["features"][0]["properties"]["name"] == "<script>alert(1)</script>"
     page = client.get("/").get_data(as_text=True)
@@ -264,8 +267,60 @@ def test_nearest_gives_crowfly_minutes_for_the_mode(loaded, mode):
 
 def test_nearest_default_mode_is_walk_and_bad_mode_is_400(loaded):
     assert loaded.get("/api/nearest?lon=109.41&lat=24.31").get_json()["travel"]["mode"] == "walk"
-    r = loaded.get("/api/nearest?lon=109.41&lat=24.31&mode=bike")
+    r = loaded.get("/api/nearest?lon=109.41&lat=24.31&mode=boat")
     assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "mode"
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"), [("ebike", "ebike"), ("电动车", "ebike"), ("bike", "ebike"), ("驾车", "car")]
+)
+def test_nearest_mode_accepts_codes_and_aliases(loaded, mode, code):
+    # geo.models.MODE_TERMS is the one vocabulary: "bike" is an e-bike alias there.
+    doc = loaded.get("/api/nearest", query_string={"lon": 109.41, "lat": 24.31, "mode": mode})
+    assert doc.status_code == 200, doc.get_json()
+    travel = doc.get_json()["travel"]
+    assert travel["mode"] == code
+    assert travel["label_zh"] == api.MODE_LABELS[code][0]
+
+
+def test_mode_labels_come_from_the_vocabulary():
+    assert api.MODE_LABELS["walk"] == ("步行，直线估算", "walking, straight-line estimate")
+    assert api.MODE_LABELS["ebike"] == ("电动自行车，直线估算", "e-bike, straight-line estimate")
+    assert api.MODE_LABELS["car"] == ("驾车，直线估算", "driving, straight-line estimate")
+    assert set(api.MODE_LABELS) == set(MODES)
+
+
+# -- one Param for kinds: code, Chinese name and alias on every API path ---------------------
+
+LEGAL_AID_NAMES = ["legal_aid", "法律援助服务站", "工会法律援助服务站", "律师站"]
+
+
+@pytest.mark.parametrize("kind", LEGAL_AID_NAMES)
+def test_stations_kind_alias(loaded, kind):
+    doc = loaded.get("/api/stations", query_string={"kind": kind}).get_json()
+    assert {f["id"] for f in doc["features"]} == {"T-002"}
+
+
+@pytest.mark.parametrize("kind", LEGAL_AID_NAMES)
+def test_nearest_kind_alias(loaded, kind):
+    q = {"lon": 109.41, "lat": 24.31, "k": 3, "kind": kind}
+    doc = loaded.get("/api/nearest", query_string=q).get_json()
+    assert [f["properties"]["kind"] for f in doc["features"]] == ["legal_aid"]
+
+
+@pytest.mark.parametrize("kind", LEGAL_AID_NAMES)
+def test_clusters_kind_alias(loaded, kind):
+    q = {"bbox": "70,15,140,55", "zoom": 4, "kind": kind}
+    doc = loaded.get("/api/clusters", query_string=q).get_json()
+    assert doc["total"] == 1 and doc["clustered"] is False
+    assert [f["id"] for f in doc["features"]] == ["T-002"]
+
+
+@pytest.mark.parametrize("service", ["drinking_water", "饮水"])
+def test_stations_service_alias(loaded, service):
+    by_code = loaded.get("/api/stations?service=drinking_water").get_json()
+    doc = loaded.get("/api/stations", query_string={"service": service}).get_json()
+    assert doc["numberMatched"] == by_code["numberMatched"] > 0
 
 
 # -- clusters ----------------------------------------------------------------------------
@@ -290,7 +345,7 @@ def many(app, client):
         )
         for i in range(3000)
     ]
-    app.extensions["yizhan"]["repo"].save(stations)
+    services(app).repo.save(stations)
     return client, stations
 
 
@@ -375,14 +430,14 @@ def test_world_bbox_is_paged_and_huge_offsets_are_empty(loaded):
 
 def test_ten_kilobyte_search_is_refused_before_geocoding(app, loaded):
     calls = []
-    geocoder = app.extensions["yizhan"]["geocoder"]
-    app.extensions["yizhan"]["geocoder"] = type(
+    geocoder = services(app).geocoder
+    services(app).geocoder = type(
         "Spy", (), {"geocode": lambda self, q, city=None: calls.append(q)}
     )()
     try:
         r = loaded.get("/api/geocode", query_string={"q": "柳" * 10_000})
     finally:
-        app.extensions["yizhan"]["geocoder"] = geocoder
+        services(app).geocoder = geocoder
     assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "q"
     assert calls == []
 
@@ -391,7 +446,7 @@ def test_bbox_query_uses_the_index_and_matches_sql(loaded, app):
     """The bbox path (index, vectorised) gives what the SQL query gives."""
     from geo.store import StationQuery
 
-    repo = app.extensions["yizhan"]["repo"]
+    repo = services(app).repo
     for bbox in [(106, 23, 107, 24), (109.3, 24.2, 109.5, 24.4), (-180, -90, 180, 90)]:
         doc = loaded.get(f"/api/stations?bbox={','.join(map(str, bbox))}").get_json()
         rows, total = repo.query(StationQuery(bbox=bbox))
@@ -477,3 +532,14 @@ def test_etag_changes_after_a_cli_import(live_server, tmp_path):
     time.sleep(1.2)  # the server checks the registry's revision at most once a second
     with urllib.request.urlopen(req) as r:  # the old validator no longer matches
         assert r.status == 200 and r.headers["ETag"] != before
+
+
+def test_services_are_typed_and_keep_the_old_keys(app):
+    from webapp.services import Services
+    from webapp.settings import WebSettings
+
+    svc = services(app)
+    assert isinstance(svc, Services) and isinstance(svc.settings, WebSettings)
+    assert app.extensions["yizhan"]["repo"] is svc.repo  # transition for old call sites
+    with pytest.raises(KeyError):
+        svc["nope"]

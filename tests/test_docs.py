@@ -7,9 +7,10 @@ import re
 import pytest
 
 from geo.cli import main
-from geo.settings import documented_settings
 from support import ROOT
 from webapp import create_app
+from webapp.services import services
+from webapp.settings import documented_settings
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -42,7 +43,7 @@ def test_every_route_is_documented(tmp_path):
             or f"`GET {rule}`" in README
             or (rule == "/api/services" and "`GET /api/services`" in README)
         ), rule
-    app.extensions["yizhan"]["repo"].engine.dispose()
+    services(app).repo.engine.dispose()
 
 
 def test_two_commands_and_ci():

@@ -18,9 +18,10 @@ from geo.cli import DEMO_REGISTRY
 from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
 from geo.records import import_registry
-from geo.settings import Settings
 from webapp import create_app
 from webapp.embed import DEFAULT_CONTROLS, parse_origins
+from webapp.services import services
+from webapp.settings import WebSettings
 
 UNION = "https://www.example-union.org.cn"
 ORIGINS = f"{UNION}, http://127.0.0.1:8123  https://*.gh.example.cn"
@@ -28,12 +29,12 @@ STATIC = Path(__file__).resolve().parent.parent / "webapp" / "static"
 
 
 def make_app(tmp_path: Path, origins: str = ORIGINS, demo: bool = True):
-    settings = Settings.from_env({"YIZHAN_EMBED_ORIGINS": origins, "YIZHAN_BASEMAPS": "offline"})
+    settings = WebSettings.from_env({"YIZHAN_EMBED_ORIGINS": origins, "YIZHAN_BASEMAPS": "offline"})
     app = create_app(
         {"DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}", "TESTING": True, "SETTINGS": settings}
     )
     if demo:
-        import_registry(app.extensions["yizhan"]["repo"], DEMO_REGISTRY)
+        import_registry(services(app).repo, DEMO_REGISTRY)
     return app
 
 
@@ -41,7 +42,7 @@ def make_app(tmp_path: Path, origins: str = ORIGINS, demo: bool = True):
 def app(tmp_path_factory):
     application = make_app(tmp_path_factory.mktemp("embed"))
     yield application
-    application.extensions["yizhan"]["repo"].engine.dispose()
+    services(application).repo.engine.dispose()
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_bad_origins_are_refused(bad):
 
 
 def test_a_bad_allow_list_stops_the_app(tmp_path):
-    settings = Settings.from_env({"YIZHAN_EMBED_ORIGINS": "https://example.cn/embed"})
+    settings = WebSettings.from_env({"YIZHAN_EMBED_ORIGINS": "https://example.cn/embed"})
     with pytest.raises(ValidationError, match="YIZHAN_EMBED_ORIGINS"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SETTINGS": settings})
 
@@ -174,7 +175,7 @@ def test_empty_allow_list_keeps_only_self(tmp_path):
         assert "X-Frame-Options" not in r.headers
         assert config(r, "yz-embed-config")["origins"] == []
     finally:
-        app.extensions["yizhan"]["repo"].engine.dispose()
+        services(app).repo.engine.dispose()
 
 
 # -- the page and its parameters -----------------------------------------------------------
@@ -242,6 +243,21 @@ def test_region_by_name_and_township(client):
     assert cfg["region"] == town.code
     w, s, e, n = cfg["regionBounds"]
     assert w < town.lon < e and s < town.lat < n
+
+
+@pytest.mark.parametrize(
+    ("query", "kinds", "services"),
+    [
+        ("kind=legal_aid&service=drinking_water", ["legal_aid"], ["drinking_water"]),
+        ("kind=法律援助服务站&service=饮水", ["legal_aid"], ["drinking_water"]),
+        ("kind=律师站，工会爱心驿站", ["legal_aid", "rest_stop"], []),
+    ],
+)
+def test_kind_and_service_accept_codes_and_aliases(client, query, kinds, services):
+    r = client.get("/embed?" + query)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    cfg = config(r)
+    assert cfg["kinds"] == kinds and cfg["services"] == services
 
 
 def test_controls_none_shows_the_map_only(client):
@@ -326,7 +342,7 @@ def test_builder_with_empty_allow_list_says_so(tmp_path):
         html = app.test_client().get("/embed/builder").get_data(as_text=True)
         assert "列表为空" in html
     finally:
-        app.extensions["yizhan"]["repo"].engine.dispose()
+        services(app).repo.engine.dispose()
 
 
 # -- compression (the embed's weight) ------------------------------------------------------

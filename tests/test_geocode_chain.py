@@ -111,11 +111,12 @@ def test_cli_uses_configured_online_provider(tmp_path):
 
 def test_api_geocode_and_rate_limit(tmp_path):
     from webapp import create_app
+    from webapp.settings import WebSettings
 
     app = create_app(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
-            "SETTINGS": Settings(geocode_rate_per_minute=3),
+            "SETTINGS": WebSettings(geocode_rate_per_minute=3),
         }
     )
     client = app.test_client()

@@ -12,13 +12,14 @@ import pytest
 
 from geo.records import import_registry
 from support import DATA
+from webapp.services import services
 
 ITEMS = "/ogc/collections/stations/items"
 
 
 @pytest.fixture
 def loaded(app, client):
-    repo = app.extensions["yizhan"]["repo"]
+    repo = services(app).repo
     import_registry(repo, DATA / "registry_zh.csv")
     import_registry(repo, DATA / "registry.geojson")
     return client
@@ -79,6 +80,13 @@ def test_items_bbox_and_property_filters(loaded):
     assert ids("bbox=-180,-90,180,90&limit=2") <= ids("")
     assert ids("datetime=2999-01-01T00:00:00Z/..") == set()
     assert len(ids("datetime=../2999-01-01T00:00:00Z")) == 7
+
+
+@pytest.mark.parametrize("kind", ["legal_aid", "法律援助服务站", "律师站"])
+def test_items_kind_filter_accepts_aliases(loaded, kind):
+    r = loaded.get(ITEMS, query_string={"kind": kind})
+    assert r.status_code == 200, r.get_json()
+    assert {f["id"] for f in r.get_json()["features"]} == {"T-002"}
 
 
 @pytest.mark.parametrize(

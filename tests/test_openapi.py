@@ -10,12 +10,13 @@ from openapi_spec_validator import validate
 
 from geo.models import KINDS, Term, register_kind
 from geo.records import import_registry
-from support import DATA
+from support import DATA, ROOT
+from webapp.services import services
 
 
 @pytest.fixture
 def loaded(app, client):
-    repo = app.extensions["yizhan"]["repo"]
+    repo = services(app).repo
     import_registry(repo, DATA / "registry_zh.csv")
     import_registry(repo, DATA / "registry.geojson")
     return client
@@ -76,12 +77,12 @@ def test_documented_parameters_are_exactly_the_accepted_ones(loaded):
 
 
 def test_bounds_and_enumerations_come_from_the_running_settings(db_url):
-    from geo.settings import Settings
     from webapp import create_app
+    from webapp.settings import WebSettings
 
     register_kind(Term("night_shelter", "夜间庇护点", "Night shelter"))
     try:
-        app = create_app({"DATABASE_URL": db_url, "SETTINGS": Settings(nearest_max_k=7)})
+        app = create_app({"DATABASE_URL": db_url, "SETTINGS": WebSettings(nearest_max_k=7)})
         doc = _document(app.test_client())
         params = {p["name"]: p for p in doc["paths"]["/api/nearest"]["get"]["parameters"]}
         assert params["k"]["schema"]["maximum"] == 7
@@ -89,7 +90,7 @@ def test_bounds_and_enumerations_come_from_the_running_settings(db_url):
         assert params["mode"]["schema"]["enum"] == ["walk", "ebike", "car"]
         r = app.test_client().get("/api/nearest?lon=109&lat=24&k=8")
         assert r.status_code == 400 and "7" in r.get_json()["error"]["message"]
-        app.extensions["yizhan"]["repo"].engine.dispose()
+        services(app).repo.engine.dispose()
     finally:
         KINDS.pop("night_shelter", None)
 
@@ -142,3 +143,25 @@ def test_schemathesis_finds_no_server_error_and_responses_match_the_schema(loade
             case.call_and_validate(checks=checks, headers={"Accept-Encoding": "identity"})
 
         fuzz()
+
+
+def test_api_ogc_and_openapi_import_no_circle():
+    # openapi builds from webapp.endpoints' registry; api and ogc import endpoints and params,
+    # never each other, and nothing imports webapp.api but the app factory.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, webapp.openapi, webapp.ogc, webapp.endpoints, webapp.params;"
+        "print('webapp.api' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.stdout.strip() == "False"

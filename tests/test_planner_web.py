@@ -23,9 +23,11 @@ import zipfile
 
 import pytest
 
-from geo.settings import Settings
+from geo.errors import ValidationError
 from geo.store import StationRepository, UserRepository
 from support import ROOT, LiveServer, cli
+from webapp.services import services
+from webapp.settings import WebSettings
 
 PASSWORD = "correct horse battery"
 COUNTY = "450225"  # 融水苗族自治县, Liuzhou: a few demo stations, about 20 townships
@@ -64,7 +66,7 @@ def make_app(env, **settings):
     from webapp import create_app
 
     settings.setdefault("login_rate_per_minute", 1000)  # one shared test client address
-    s = Settings.from_env(
+    s = WebSettings.from_env(
         {}, database_url=env["url"], planner_dir=str(env["tmp"] / "jobs"), tile_url="", **settings
     )
     return create_app({"DATABASE_URL": env["url"], "SETTINGS": s, "TESTING": True})
@@ -74,8 +76,8 @@ def make_app(env, **settings):
 def app(env):
     application = make_app(env)
     yield application
-    application.extensions["yizhan"]["jobs"].shutdown()
-    application.extensions["yizhan"]["repo"].engine.dispose()
+    services(application).jobs.shutdown()
+    services(application).repo.engine.dispose()
 
 
 def token(client) -> str:
@@ -191,7 +193,7 @@ def test_secure_cookie_setting(env):
     c = application.test_client()
     rv = login(c)
     assert "Secure" in rv.headers["Set-Cookie"]
-    application.extensions["yizhan"]["repo"].engine.dispose()
+    services(application).repo.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -224,7 +226,7 @@ def test_disabled_user_is_logged_out(app, env):
 
 
 def test_csrf_missing_or_wrong_is_refused_and_nothing_runs(user, app, env):
-    runner = app.extensions["yizhan"]["jobs"]
+    runner = services(app).jobs
     before = set(p.name for p in runner.root.iterdir()) if runner.root.exists() else set()
     form = {"region": COUNTY, "kind": "legal_aid", "mode": "car"}
     for data, headers in (
@@ -260,7 +262,7 @@ def test_login_throttling_per_client(env):
         environ_base={"REMOTE_ADDR": "10.0.0.9"},
     )
     assert rv.status_code == 303  # another client is not affected
-    application.extensions["yizhan"]["repo"].engine.dispose()
+    services(application).repo.engine.dispose()
 
 
 # -- coverage and plan jobs -----------------------------------------------------------------
@@ -432,6 +434,8 @@ def test_bad_candidate_file_names_the_row(coverage_job, tmp_path):
         ({"region": "不存在的县"}, "未找到区划"),
         ({"region": "999999"}, "未知的区划代码"),
         ({"region": ""}, "请填写分析区域"),
+        ({"region": "朝阳区"}, "有多个同名区划，请填写区划代码：北京市朝阳区（110105）"),
+        ({"region": "450225100000"}, "是乡镇级"),
         ({"kind": "spaceship"}, "站点类型"),
         ({"mode": "plane"}, "出行方式"),
         ({"max_minutes": "-5"}, "不能小于 1"),
@@ -446,6 +450,31 @@ def test_bad_coverage_inputs_give_clear_messages(user, form, message):
     assert message in rv.get_json()["error"]["message"]
     html = user.post("/planner/", data=data)
     assert html.status_code == 400 and message in html.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("kind", ["legal_aid", "法律援助服务站", "律师站"])
+@pytest.mark.parametrize("mode", ["car", "驾车"])
+@pytest.mark.parametrize("region", [COUNTY, "融水苗族自治县", COUNTY + "000000"])
+def test_coverage_form_accepts_codes_names_and_aliases(user, kind, mode, region):
+    # model=network is refused after region, kind and mode are read: no job starts. A refused
+    # kind, mode or region would fail first, with its own message.
+    data = {"csrf_token": user.csrf, "region": region, "kind": kind, "mode": mode}
+    rv = user.post("/planner/?format=json", data={**data, "model": "network"})
+    assert rv.status_code == 400
+    assert "未配置道路网络" in rv.get_json()["error"]["message"]
+
+
+def test_planner_form_fields_parse_to_codes():
+    from werkzeug.datastructures import MultiDict
+
+    from webapp import planner
+
+    form = MultiDict({"kind": "法律援助服务站", "mode": "驾车", "region": "融水苗族自治县"})
+    assert planner.KIND.read(form, lang="zh") == "legal_aid"
+    assert planner.MODE.read(form, lang="zh") == "car"
+    assert planner.REGION.read(form, lang="zh").code == COUNTY
+    with pytest.raises(ValidationError, match="不能大于 480"):
+        planner.MAX_MINUTES.read(MultiDict({"max_minutes": "500"}), lang="zh")
 
 
 def test_failed_job_shows_the_error_not_a_trace(user):

@@ -12,11 +12,13 @@ import pytest
 
 from geo.crs import _CHINA_OUTLINE
 from geo.errors import ValidationError
+from geo.gazetteer import default_gazetteer
 from geo.models import Station
 from geo.navigation import navigation_links
-from geo.settings import Settings
 from webapp import create_app
 from webapp.public import basemap_layers, hours_summary, tile_origins
+from webapp.services import services
+from webapp.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<img src=x onerror=alert(1)>"
@@ -44,7 +46,7 @@ def _station(**kw) -> Station:
 
 @pytest.fixture
 def seeded(app):
-    repo = app.extensions["yizhan"]["repo"]
+    repo = services(app).repo
     repo.save([_station(), _station(id="t-xss", name=XSS, lon=109.42, lat=24.33, phone=None)])
     return app
 
@@ -59,16 +61,16 @@ def _config(html: str) -> dict:
 
 
 def test_default_basemap_is_offline_and_csp_allows_no_tile_origin(client):
-    layers = basemap_layers(Settings.from_env({}))
+    layers = basemap_layers(WebSettings.from_env({}))
     assert [layer["id"] for layer in layers] == ["offline"]
-    assert tile_origins(Settings.from_env({})) == []
+    assert tile_origins(WebSettings.from_env({})) == []
     csp = client.get("/").headers["Content-Security-Policy"]
     img = next(d for d in csp.split("; ") if d.startswith("img-src"))
     assert img == "img-src 'self' data:"
 
 
 def test_configured_basemaps_and_exact_csp_origins(tmp_path):
-    settings = Settings.from_env(
+    settings = WebSettings.from_env(
         {},
         database_url=f"sqlite:///{tmp_path / 'y.db'}",
         basemaps="osm,tianditu,amap,offline",
@@ -112,7 +114,7 @@ def test_configured_basemaps_and_exact_csp_origins(tmp_path):
 )
 def test_bad_basemap_configuration_is_a_clear_error(env, message):
     with pytest.raises(ValidationError, match=message):
-        basemap_layers(Settings.from_env({}, **env))
+        basemap_layers(WebSettings.from_env({}, **env))
 
 
 # -- the locator page ----------------------------------------------------------------------
@@ -161,9 +163,54 @@ def test_locator_share_parameters_are_restored_and_bad_ones_ignored(seeded):
     assert cfg["region"] is None and cfg["kinds"] == []
 
 
-def test_region_unknown_code_has_no_bounds(seeded):
+def test_region_unknown_code_is_dropped(seeded):
+    # geo.regions resolves the region: an unknown code is a bad value, dropped on the page.
     cfg = _config(seeded.test_client().get("/?region=990000").get_data(as_text=True))
-    assert cfg["region"] == "990000" and cfg["regionBounds"] is None
+    assert cfg["region"] is None and cfg["regionBounds"] is None
+
+
+def test_region_by_name_and_township_like_the_embed(seeded):
+    client = seeded.test_client()
+    cfg = _config(client.get("/?region=柳州市").get_data(as_text=True))
+    assert cfg["region"] == "450200" and cfg["regionName"] == "柳州市"
+    w, s, e, n = cfg["regionBounds"]
+    assert 108.5 < w < 109.5 < e < 110.5 and 23.5 < s < 24.5 < n < 26.5
+    town = next(d for d in default_gazetteer().units if d.level == "township" and d.lon)
+    cfg = _config(client.get(f"/?region={town.code}").get_data(as_text=True))
+    assert cfg["region"] == town.code
+    w, s, e, n = cfg["regionBounds"]
+    assert w < town.lon < e and s < town.lat < n
+    # an ambiguous name is dropped (the page never guesses)
+    assert _config(client.get("/?region=城关镇").get_data(as_text=True))["region"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "kinds"),
+    [
+        ("kind=legal_aid", ["legal_aid"]),
+        ("kind=法律援助服务站", ["legal_aid"]),
+        ("kind=律师站,工会爱心驿站", ["legal_aid", "rest_stop"]),
+        ("kind=法律援助服务站&kind=legal_aid", ["legal_aid"]),
+        ("kind=律师站，nonsense", ["legal_aid"]),
+    ],
+)
+def test_locator_kind_accepts_codes_and_aliases(seeded, query, kinds):
+    # The locator used to drop /?kind=法律援助服务站 while the embed and the API took it.
+    cfg = _config(seeded.test_client().get("/?" + query).get_data(as_text=True))
+    assert cfg["kinds"] == kinds
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("service=toilet&mode=car", (["toilet"], "car")),
+        ("service=如厕&mode=驾车", (["toilet"], "car")),
+        ("mode=电动车", ([], "ebike")),
+    ],
+)
+def test_locator_services_and_modes_accept_aliases(seeded, query, expected):
+    cfg = _config(seeded.test_client().get("/?" + query).get_data(as_text=True))
+    assert (cfg["services"], cfg["mode"]) == expected
 
 
 # -- the station page ----------------------------------------------------------------------
@@ -193,6 +240,34 @@ def test_station_page_404_is_a_friendly_page(seeded):
     assert "页面不存在" in html and "does-not-exist" in html and 'href="/"' in html
     api = seeded.test_client().get("/api/stations/does-not-exist")
     assert api.status_code == 404 and api.is_json
+
+
+# -- the JSON twin rule (webapp.errors.wants_json) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ask", [{"query_string": {"format": "json"}}, {"headers": {"Accept": "application/json"}}]
+)
+def test_pages_have_json_twins(seeded, ask):
+    client = seeded.test_client()
+    station = client.get("/stations/t-1", **ask)
+    assert station.status_code == 200 and station.mimetype == "application/geo+json"
+    doc = station.get_json()
+    assert doc["id"] == "t-1" and doc["type"] == "Feature"
+    assert doc["properties"] == client.get("/api/stations/t-1").get_json()["properties"]
+    assert {"open", "text_zh", "text_en"} <= set(doc["hours_summary"])
+    assert doc["navigation"]
+    missing = client.get("/stations/does-not-exist", **ask)
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    query = {**ask.get("query_string", {}), "kind": "法律援助服务站"}
+    locator = client.get("/", query_string=query, headers=ask.get("headers"))
+    assert locator.is_json and locator.get_json()["kinds"] == ["legal_aid"]
+
+
+def test_browsers_get_html(seeded):
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    resp = seeded.test_client().get("/stations/t-1", headers={"Accept": accept})
+    assert resp.mimetype == "text/html"
 
 
 def test_station_text_with_markup_is_escaped(seeded):

@@ -1,38 +1,40 @@
-"""Yizhan web app: a thin Flask shell over :mod:`geo` (app factory, blueprints, errors).
+"""Yizhan web app: a thin Flask shell over :mod:`geo` (app factory, blueprints, headers).
 
-Routes parse a request, call :mod:`geo`, and render HTML or JSON. ``create_app`` follows the
-Flask tutorial's factory: defaults, then the ``YIZHAN_*`` settings, then ``test_config``.
+Routes parse a request (:mod:`webapp.params`), call :mod:`geo`, and render HTML or JSON
+(:mod:`webapp.errors` holds the one error handler and the JSON-twin rule). ``create_app``
+follows the Flask tutorial's factory: defaults, then the ``YIZHAN_*`` settings
+(:class:`webapp.settings.WebSettings`), then ``test_config``; what routes need is one
+:class:`webapp.services.Services` object.
 """
 
 from __future__ import annotations
 
 import gzip
-import logging
 import secrets
 
 import orjson
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException
 
-from geo.errors import YizhanError
 from geo.geocode import build_geocoder
 from geo.index import LiveIndex
-from geo.settings import Settings
 from geo.store import StationRepository
+from webapp import errors
 from webapp.ratelimit import RateLimiter
-
-LOGGER = logging.getLogger(__name__)
+from webapp.services import EXTENSION, Services, services
+from webapp.settings import WebSettings
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create the app.
 
-    ``test_config`` may set ``DATABASE_URL``, ``SETTINGS`` (a :class:`Settings` replacing the
-    environment's) and any Flask option.
+    ``test_config`` may set ``DATABASE_URL``, ``SETTINGS`` (a :class:`WebSettings` replacing
+    the environment's; a library :class:`geo.settings.Settings` gets the web defaults) and any
+    Flask option.
     """
     app = Flask(__name__, instance_relative_config=False)
-    settings = (test_config or {}).get("SETTINGS") or Settings.from_env()
+    given = (test_config or {}).get("SETTINGS")
+    settings = WebSettings.of(given) if given is not None else WebSettings.from_env()
     settings.register_taxonomy()
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
@@ -46,13 +48,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     repo = StationRepository.from_url(app.config["DATABASE_URL"])
     if not repo.schema_ready():
         repo.init_schema()  # first run on a fresh database
-    app.extensions["yizhan"] = {
-        "settings": settings,
-        "repo": repo,
-        "index": LiveIndex(repo),
-        "geocoder": build_geocoder(settings),
-        "geocode_limiter": RateLimiter(settings.geocode_rate_per_minute),
-    }
+    # Also reachable as app.extensions["yizhan"]["repo"] while callers move to services().
+    app.extensions[EXTENSION] = Services(
+        settings=settings,
+        repo=repo,
+        index=LiveIndex(repo),
+        geocoder=build_geocoder(settings),
+        geocode_limiter=RateLimiter(settings.geocode_rate_per_minute),
+    )
 
     from webapp import api, ogc, public
 
@@ -65,7 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import embed
 
     embed.init_app(app)  # validates YIZHAN_EMBED_ORIGINS; /embed, /embed/builder
-    _register_errors(app)
+    errors.register(app)
     _register_headers(app, settings)
     _register_compression(app)
     return app
@@ -95,39 +98,7 @@ class OrjsonProvider(DefaultJSONProvider):
         return self._app.response_class(body, mimetype=self.mimetype)
 
 
-def _wants_json() -> bool:
-    path = request.path
-    return path.startswith(("/api/", "/ogc/")) or path in ("/api", "/ogc")
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(YizhanError)
-    def _yizhan_error(exc: YizhanError):
-        if _wants_json():
-            response = jsonify(exc.to_dict())
-            if "retry_after" in exc.details:
-                response.headers["Retry-After"] = str(exc.details["retry_after"])
-            return response, exc.status
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
-        if _wants_json():
-            body = {
-                "error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}
-            }
-            return jsonify(body), exc.code
-        return render_template("error.html", status=exc.code, message=exc.description), exc.code
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # pragma: no cover - a bug, logged with its trace
-        LOGGER.exception("unhandled error on %s", request.path)
-        if _wants_json():
-            return jsonify({"error": {"code": "internal_error", "message": "internal error"}}), 500
-        return render_template("error.html", status=500, message="服务器内部错误"), 500
-
-
-def _register_headers(app: Flask, settings: Settings) -> None:
+def _register_headers(app: Flask, settings: WebSettings) -> None:
     from webapp.public import tile_origins
 
     tile_origin = " ".join(tile_origins(settings))  # exactly the YIZHAN_BASEMAPS tile origins
@@ -150,7 +121,7 @@ def _register_headers(app: Flask, settings: Settings) -> None:
 
     embed_csp = csp.replace(
         "frame-ancestors 'none'",
-        "frame-ancestors " + frame_ancestors(app.extensions["yizhan"]["embed_origins"]),
+        "frame-ancestors " + frame_ancestors(services(app).embed_origins),
     )
 
     @app.after_request

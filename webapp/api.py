@@ -1,9 +1,9 @@
 """JSON/GeoJSON API under ``/api`` (WGS-84, RFC 7946).
 
-Every route declares its query parameters once, as :class:`Param` objects given to
-:func:`endpoint`; the same objects validate the request (a bad or unknown parameter gives 400
-with a JSON error that names it, never a 500) and build the OpenAPI document
-(:mod:`webapp.openapi`), so the two cannot drift apart.
+Every route declares its query parameters once, as :class:`~webapp.params.Param` objects given
+to :func:`webapp.endpoints.endpoint`; the same objects validate the request (a bad or unknown
+parameter gives 400 with a JSON error that names it, never a 500) and build the OpenAPI
+document (:mod:`webapp.openapi`), so the two cannot drift apart.
 
 Station data carries a weak ``ETag`` made from the registry revision and the query, so
 ``If-None-Match`` gives ``304``; the read-only API answers CORS requests from any origin
@@ -12,375 +12,64 @@ Station data carries a weak ``ETag`` made from the registry revision and the que
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
-from geo.errors import InvalidParameter, NotFound, ValidationError
+from geo.errors import NotFound
 from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
-from geo.index import Filter, StationIndex
-from geo.models import KINDS, SERVICES, STATUS_TERMS, parse_kind, parse_service, parse_status
+from geo.index import Filter
+from geo.models import KINDS, MODE_TERMS, MODES, SERVICES
 from geo.records import stations_geojson, stations_geojson_bytes
 from geo.review import review_stations
-from geo.travel.base import MODES
 from geo.travel.crowfly import CrowflyModel
+from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask
+from webapp.openapi import build_document
+from webapp.params import (
+    BBOX,
+    COUNTY,
+    KIND,
+    LAT,
+    LIMIT,
+    LON,
+    MODE,
+    OFFSET,
+    OPEN_NOW,
+    SERVICE,
+    STATUS,
+    Param,
+    setting,
+)
+from webapp.services import services as app_services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-#: Largest value of ``offset`` (larger offsets are refused; any offset past the end is fine).
-MAX_OFFSET = 10**9
 #: ``/api/clusters`` returns single stations when the bbox holds at most this many.
 CLUSTER_MAX_STATIONS = 500
 #: ... or when the map is zoomed in at least this far (up to the page-size maximum).
 CLUSTER_MIN_ZOOM = 15
-#: Seconds browsers and proxies may reuse station data / the taxonomy and API document.
-DATA_MAX_AGE_S = 60
-STATIC_MAX_AGE_S = 3600
-#: The media type of an OpenAPI 3.0 document in JSON (OGC API - Features, OAS30 class).
-OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
 #: Headers a cross-origin script may read, and ask to send.
 CORS_EXPOSE = "ETag, Retry-After, Link, Content-Length"
 CORS_ALLOW_HEADERS = "Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since"
 
-#: Travel-mode labels for ``/api/nearest``'s ``travel`` member.
-MODE_LABELS = {
-    "walk": ("步行，直线估算", "walking, straight-line estimate"),
-    "ebike": ("电动自行车，直线估算", "e-bike, straight-line estimate"),
-    "car": ("驾车，直线估算", "driving, straight-line estimate"),
-}
+#: Travel-model names in labels (``CrowflyModel.name``).
+MODEL_LABELS = {"crowfly": ("直线估算", "straight-line estimate")}
+#: How a mode reads as an activity where its term's name does not ("汽车" → "驾车").
+_ACTIVITY = {"car": ("驾车", "driving")}
 
 
-def _ctx() -> dict:
-    return current_app.extensions["yizhan"]
+def mode_label(mode: str, model: str = "crowfly") -> tuple[str, str]:
+    """``(zh, en)``: a travel mode (:data:`geo.models.MODE_TERMS`) under a travel model."""
+    term = MODE_TERMS[mode]
+    zh, en = _ACTIVITY.get(mode, (term.zh, term.en))
+    model_zh, model_en = MODEL_LABELS[model]
+    return f"{zh}，{model_zh}", f"{en}, {model_en}"
 
 
-# -- parameters -------------------------------------------------------------------------
-
-
-def _setting(name: str) -> Callable:
-    """A bound read from the app's settings at request (or document) time."""
-    return lambda settings: getattr(settings, name)
-
-
-@dataclass(frozen=True)
-class Param:
-    """One query parameter: how to read and check it, and how to document it.
-
-    ``type`` is ``number``, ``integer``, ``boolean``, ``string``, ``bbox`` or ``codes`` (a
-    list of taxonomy codes, comma-separated or repeated, parsed by ``parse``; its documented
-    enumeration comes from ``enum`` at document time, so extra kinds appear). ``minimum`` /
-    ``maximum`` / ``default`` may be callables of the :class:`geo.settings.Settings`.
-    """
-
-    name: str
-    type: str
-    description: str
-    required: bool = False
-    minimum: float | Callable | None = None
-    maximum: float | Callable | None = None
-    default: object = None
-    enum: Callable[[], Sequence[str]] | None = None
-    parse: Callable[[str], str] | None = None
-    max_length: int | None = None
-
-    def bound(self, value, settings):
-        return value(settings) if callable(value) else value
-
-    def read(self, args, settings):
-        """The parsed value from ``args`` (a request's ``MultiDict``), or raise 400."""
-        if self.type == "codes":
-            values = []
-            for raw in args.getlist(self.name):
-                for part in raw.split(","):
-                    if part.strip():
-                        try:
-                            values.append(self.parse(part.strip()))
-                        except ValidationError as exc:
-                            raise InvalidParameter(self.name, exc.message) from None
-            return tuple(dict.fromkeys(values))
-        raw = args.get(self.name, "")
-        if self.max_length is not None and len(raw) > self.max_length:
-            raise InvalidParameter(self.name, f"longer than {self.max_length} characters")
-        raw = raw.strip()
-        if not raw:
-            if self.required:
-                raise InvalidParameter(self.name, "is required")
-            return self.bound(self.default, settings)
-        lo, hi = self.bound(self.minimum, settings), self.bound(self.maximum, settings)
-        if self.type == "number":
-            return _number(self.name, raw, lo, hi)
-        if self.type == "integer":
-            try:
-                value = int(raw)
-            except ValueError:
-                raise InvalidParameter(self.name, f"not an integer: {raw[:40]!r}") from None
-            if not lo <= value <= hi:
-                raise InvalidParameter(self.name, f"must be between {lo} and {hi}")
-            return value
-        if self.type == "boolean":
-            low = raw.lower()
-            if low in ("0", "false", "no"):
-                return False
-            if low in ("1", "true", "yes"):
-                return True
-            raise InvalidParameter(self.name, "must be 1/true or 0/false")
-        if self.type == "bbox":
-            return _bbox(self.name, raw)
-        if self.enum is not None and raw not in self.enum():
-            raise InvalidParameter(self.name, f"must be one of {', '.join(self.enum())}")
-        return raw
-
-    def schema(self, settings) -> dict:
-        """The OpenAPI 3.0 parameter object."""
-        lo, hi = self.bound(self.minimum, settings), self.bound(self.maximum, settings)
-        default = self.bound(self.default, settings)
-        out: dict = {"name": self.name, "in": "query", "required": self.required}
-        if self.type == "codes":
-            schema = {"type": "array", "items": {"type": "string", "enum": list(self.enum())}}
-            out["explode"] = True
-            out["style"] = "form"
-        elif self.type == "bbox":
-            schema = {
-                "type": "array",
-                "minItems": 4,
-                "maxItems": 4,
-                "items": {"type": "number", "minimum": -180, "maximum": 180},
-            }
-            out["explode"] = False
-            out["style"] = "form"
-        elif self.type == "boolean":
-            schema = {"type": "boolean"}
-        elif self.type in ("number", "integer"):
-            schema = {"type": self.type, "minimum": lo, "maximum": hi}
-        else:
-            schema = {"type": "string"}
-            if self.enum is not None:
-                schema["enum"] = list(self.enum())
-            if self.max_length is not None:
-                schema["maxLength"] = self.max_length
-        if default is not None and self.type != "codes":
-            schema["default"] = default
-        out["schema"] = schema
-        out["description"] = self.description
-        return out
-
-
-def _number(name: str, raw: str, lo: float, hi: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidParameter(name, f"not a number: {raw[:40]!r}") from None
-    if not math.isfinite(value):
-        raise InvalidParameter(name, "must be a finite number")
-    if not lo <= value <= hi:
-        raise InvalidParameter(name, f"must be between {lo} and {hi}")
-    return value
-
-
-def _bbox(name: str, raw: str) -> tuple[float, float, float, float]:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in raw.split(","))
-    except ValueError:
-        raise InvalidParameter(name, "must be min_lon,min_lat,max_lon,max_lat") from None
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or not (
-        -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90
-    ):
-        raise InvalidParameter(
-            name,
-            "must be min_lon,min_lat,max_lon,max_lat within -180..180 / -90..90 with min ≤ max",
-        )
-    return x0, y0, x1, y1
-
-
-def _status_code(value: str) -> str:
-    return parse_status(value).value
-
-
-KIND = Param(
-    "kind",
-    "codes",
-    "Station kinds: codes (or Chinese names / aliases), comma-separated or repeated.",
-    enum=lambda: list(KINDS),
-    parse=parse_kind,
-)
-SERVICE = Param(
-    "service",
-    "codes",
-    "Required services (all of them): codes or Chinese names, comma-separated or repeated.",
-    enum=lambda: list(SERVICES),
-    parse=parse_service,
-)
-STATUS = Param(
-    "status",
-    "codes",
-    "Operating status: open, closed, planned (or 运营中 / 已关闭 / 筹建中).",
-    enum=lambda: list(STATUS_TERMS),
-    parse=_status_code,
-)
-OPEN_NOW = Param(
-    "open_now", "boolean", "Only stations open now (China time); unknown hours are excluded."
-)
-BBOX = Param(
-    "bbox",
-    "bbox",
-    "min_lon,min_lat,max_lon,max_lat (WGS-84 degrees, min ≤ max; the whole world is fine).",
-)
-COUNTY = Param("county", "string", "County code (450203) or county name.", max_length=64)
-LIMIT = Param(
-    "limit",
-    "integer",
-    "Page size (YIZHAN_API_MAX_LIMIT at most).",
-    minimum=0,
-    maximum=_setting("api_max_limit"),
-    default=lambda s: min(1000, s.api_max_limit),
-)
-OFFSET = Param(
-    "offset",
-    "integer",
-    "Features to skip (paging); past the end gives an empty page.",
-    minimum=0,
-    maximum=MAX_OFFSET,
-    default=0,
-)
-LON = Param("lon", "number", "Longitude, WGS-84 degrees.", required=True, minimum=-180, maximum=180)
-LAT = Param("lat", "number", "Latitude, WGS-84 degrees.", required=True, minimum=-90, maximum=90)
-
-
-# -- endpoints --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A documented route: what :mod:`webapp.openapi` publishes about it."""
-
-    path: str  # OpenAPI form, ``/api/stations/{station_id}``
-    rule: str  # Flask form
-    operation_id: str
-    summary: str
-    params: tuple[Param, ...]
-    response: str  # a schema name in webapp.openapi.components
-    media_type: str = "application/json"
-    errors: tuple[int, ...] = (400,)
-    cache: str | None = None  # "data" (revision ETag), "static" (content ETag) or None
-    path_params: tuple[tuple[str, str], ...] = ()
-    tags: tuple[str, ...] = ("api",)
-    extra: dict = field(default_factory=dict)
-
-
-#: Every documented route, in declaration order (this module's and :mod:`webapp.ogc`'s).
-ENDPOINTS: list[Endpoint] = []
-
-
-def check_params(*allowed: str) -> None:
-    """Refuse parameters the endpoint does not know (typos would otherwise be ignored)."""
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        raise InvalidParameter(unknown[0], f"unknown parameter; allowed: {', '.join(allowed)}")
-
-
-def endpoint(
-    blueprint: Blueprint,
-    rule: str,
-    *params: Param,
-    response: str,
-    media_type: str = "application/json",
-    errors: tuple[int, ...] = (400,),
-    cache: str | None = None,
-    path_params: tuple[tuple[str, str], ...] = (),
-    tags: tuple[str, ...] = ("api",),
-    strict: bool = True,
-    rate_limit: str | None = None,
-):
-    """Register a GET route on ``blueprint`` with its parameters, and document it.
-
-    The view is called as ``view(args, **path)`` with ``args`` the parsed parameters. With
-    ``cache="data"`` the view works on the registry snapshot ``g.snapshot`` (index,
-    revision), and a request whose ``If-None-Match`` matches gets ``304`` before any work.
-    ``strict=False`` lets the view check unknown parameters itself (OGC property filters).
-    ``rate_limit`` names the app's :class:`~webapp.ratelimit.RateLimiter` that every request
-    (even a refused one) draws from, before anything else.
-    """
-    prefix = blueprint.url_prefix or ""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(**path):
-            if rate_limit:
-                _ctx()[rate_limit].check(request.remote_addr or "?")
-            if strict:
-                check_params(*(p.name for p in params))
-            settings = _ctx()["settings"]
-            args = {p.name: p.read(request.args, settings) for p in params}
-            if cache == "data":
-                g.snapshot = _ctx()["index"].snapshot()
-                etag = _etag(f"r{g.snapshot[1]}")
-                if request.if_none_match.contains_weak(etag):
-                    return _not_modified(etag, DATA_MAX_AGE_S)
-                return _cacheable(view(args, **path), etag, DATA_MAX_AGE_S)
-            response = view(args, **path)
-            if cache == "static":
-                response = current_app.make_response(response)
-                etag = _etag(hashlib.sha1(response.get_data()).hexdigest())
-                return _cacheable(response, etag, STATIC_MAX_AGE_S).make_conditional(request)
-            return response
-
-        blueprint.get(rule)(wrapper)
-        full = prefix + rule
-        ENDPOINTS.append(
-            Endpoint(
-                path=_openapi_path(full),
-                rule=full,
-                operation_id=f"{blueprint.name}_{view.__name__}",
-                summary=(view.__doc__ or "").strip().splitlines()[0],
-                params=params,
-                response=response,
-                media_type=media_type,
-                errors=errors,
-                cache=cache,
-                path_params=path_params,
-                tags=tags,
-            )
-        )
-        return wrapper
-
-    return decorate
-
-
-def _openapi_path(rule: str) -> str:
-    import re
-
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
-
-
-def _etag(version: str) -> str:
-    """A weak validator for this path and query at ``version`` of the data."""
-    query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
-    accept = request.headers.get("Accept", "") if request.path.startswith("/ogc") else ""
-    digest = hashlib.sha1(f"{request.path}?{query}|{accept}".encode()).hexdigest()[:16]
-    return f"{version}-{digest}"
-
-
-def _cacheable(response, etag: str, max_age: int):
-    response = current_app.make_response(response)
-    response.set_etag(etag, weak=True)
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    return response
-
-
-def _not_modified(etag: str, max_age: int) -> Response:
-    response = Response(status=304)
-    response.set_etag(etag, weak=True)
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    return response
+#: Travel-mode labels for ``/api/nearest``'s ``travel`` member (crow-fly model).
+MODE_LABELS = {mode: mode_label(mode) for mode in MODES}
 
 
 def _geojson(features: dict, **members):
@@ -402,32 +91,6 @@ def _cors(response):
         response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
         response.headers["Access-Control-Max-Age"] = "86400"
     return response
-
-
-# -- station queries shared with the OGC collection --------------------------------------
-
-
-def station_mask(
-    index: StationIndex,
-    kinds=(),
-    services=(),
-    statuses=(),
-    bbox=None,
-    county: str | None = None,
-    open_now: bool = False,
-    now: datetime | None = None,
-) -> np.ndarray:
-    """Indices (into ``index.stations``, id order) of the stations matching the filters.
-
-    Vectorised on the index (:meth:`StationIndex.mask`); the county filter, which matches a
-    code or a name, looks only at what is left.
-    """
-    f = Filter.of(kinds, services, statuses=statuses, open_at=now if open_now else None)
-    idx = np.flatnonzero(index.mask(f, bbox))
-    if county:
-        st = index.stations
-        idx = idx[[st[i].county_code == county or st[i].county == county for i in idx.tolist()]]
-    return idx
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -483,7 +146,7 @@ def stations(a):
 )
 def station(a, station_id: str):
     """One station as a GeoJSON Feature."""
-    s = _ctx()["repo"].get(station_id)
+    s = app_services().repo.get(station_id)
     if s is None:
         raise NotFound(f"no station with id {station_id[:64]!r}", id=station_id[:64])
     return _geojson(stations_geojson([s], at=datetime.now(UTC))["features"][0])
@@ -499,7 +162,7 @@ def station(a, station_id: str):
         "integer",
         "How many stations (YIZHAN_NEAREST_MAX_K at most; more is refused with 400).",
         minimum=1,
-        maximum=_setting("nearest_max_k"),
+        maximum=setting("nearest_max_k"),
         default=5,
     ),
     KIND,
@@ -512,13 +175,7 @@ def station(a, station_id: str):
         minimum=0,
         maximum=20_037_509,
     ),
-    Param(
-        "mode",
-        "string",
-        "Travel mode for the crow-fly time estimate (`minutes`).",
-        enum=lambda: list(MODES),
-        default="walk",
-    ),
+    MODE,
     response="NearestCollection",
     media_type="application/geo+json",
 )
@@ -526,7 +183,7 @@ def nearest(a):
     """The k nearest operating stations to a point, quickest first, with distance and time."""
     now = datetime.now(UTC)
     f = Filter.of(a["kind"], a["service"], open_at=now if a["open_now"] else None)
-    index = _ctx()["index"].get()
+    index = app_services().index.get()
     hits = index.nearest(a["lon"], a["lat"], a["k"], f, max_distance_m=a["max_distance_m"])
     model = CrowflyModel(a["mode"])
     minutes = model.minutes_for([h.distance_m for h in hits]).tolist()
@@ -539,7 +196,7 @@ def nearest(a):
     )
     for feature, m in zip(fc["features"], minutes, strict=True):
         feature["properties"]["minutes"] = round(m, 1)
-    label_zh, label_en = MODE_LABELS[model.mode]
+    label_zh, label_en = mode_label(model.mode, model.name)
     travel = {
         "mode": model.mode,
         "model": model.name,
@@ -586,7 +243,7 @@ def clusters(a):
     )
     keep = index.mask(f, a["bbox"])
     total = int(keep.sum())
-    limit = _ctx()["settings"].api_max_limit
+    limit = app_services().settings.api_max_limit
     if total <= CLUSTER_MAX_STATIONS or (a["zoom"] >= CLUSTER_MIN_ZOOM and total <= limit):
         chosen = [index.stations[i] for i in np.flatnonzero(keep).tolist()]
         body = stations_geojson_bytes(
@@ -650,7 +307,7 @@ def services(a):
 )
 def geocode(a):
     """Geocode address text for the locator's search box (rate-limited per client)."""
-    result = _ctx()["geocoder"].geocode(a["q"], a["city"])
+    result = app_services().geocoder.geocode(a["q"], a["city"])
     return jsonify({"status": "ok", **result.to_dict()})
 
 
@@ -674,15 +331,13 @@ def reverse(a):
 @endpoint(bp, "/review", response="Review")
 def review(a):
     """Stations to review: imprecise positions, coordinates outside the stated county."""
-    items = review_stations(_ctx()["index"].get().stations, default_gazetteer())
+    items = review_stations(app_services().index.get().stations, default_gazetteer())
     return jsonify({"count": len(items), "items": [i.to_dict() for i in items]})
 
 
 @endpoint(bp, "/openapi.json", response="OpenAPI", cache="static", media_type=OPENAPI_MEDIA_TYPE)
 def openapi(a):
     """This API's OpenAPI 3.0 document (generated from the routes' parameter declarations)."""
-    from webapp.openapi import build_document
-
-    resp = jsonify(build_document(_ctx()["settings"]))
+    resp = jsonify(build_document(app_services().settings))
     resp.content_type = OPENAPI_MEDIA_TYPE
     return resp

@@ -22,19 +22,9 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from geo.errors import InvalidParameter, NotFound
 from geo.records import stations_geojson
-from webapp.api import (
-    BBOX,
-    KIND,
-    OFFSET,
-    OPENAPI_MEDIA_TYPE,
-    SERVICE,
-    STATUS,
-    Param,
-    _ctx,
-    _setting,
-    endpoint,
-    station_mask,
-)
+from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask
+from webapp.params import BBOX, KIND, OFFSET, SERVICE, STATUS, Param, setting
+from webapp.services import services
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -56,7 +46,7 @@ ITEMS_LIMIT = Param(
     "integer",
     "Features per page (YIZHAN_API_MAX_LIMIT at most); `next` links to the following page.",
     minimum=1,
-    maximum=_setting("api_max_limit"),
+    maximum=setting("api_max_limit"),
     default=lambda s: min(100, s.api_max_limit),
 )
 COUNTY_CODE = Param("county_code", "string", "County code (6 digits), e.g. 450203.", max_length=12)
@@ -314,7 +304,7 @@ def items(a, collection_id: str):
 def item(a, collection_id: str, feature_id: str):
     """One station as a GeoJSON Feature."""
     _check_collection(collection_id)
-    s = _ctx()["repo"].get(feature_id)
+    s = services().repo.get(feature_id)
     if s is None:
         raise NotFound(f"no station with id {feature_id[:64]!r}", id=feature_id[:64])
     feature = stations_geojson([s], at=datetime.now(UTC))["features"][0]

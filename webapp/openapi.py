@@ -1,17 +1,21 @@
 """The OpenAPI 3.0 document of the public API (``GET /api/openapi.json``).
 
-Built from one place: the :class:`webapp.api.Endpoint` records that :func:`webapp.api.endpoint`
-makes for every route of ``/api`` and ``/ogc``, with the very :class:`webapp.api.Param` objects
-that validate requests. Bounds that are settings (``limit``, ``k``) are read from the running
-app's settings, and the kind/service enumerations from :mod:`geo.models` at build time, so
-extra kinds appear.
+Built from one place: the :class:`webapp.endpoints.Endpoint` records that
+:func:`webapp.endpoints.endpoint` makes for every route of ``/api`` and ``/ogc`` (registered
+when :mod:`webapp.api` and :mod:`webapp.ogc` are imported), with the very
+:class:`webapp.params.Param` objects that validate requests. Bounds that are settings
+(``limit``, ``k``) are read from the running app's settings, and the kind/service
+enumerations from :mod:`geo.models` at build time, so extra kinds appear. This module imports
+neither :mod:`webapp.api` nor :mod:`webapp.ogc` (the API serves the document it builds).
 """
 
 from __future__ import annotations
 
-from geo.models import KINDS, SERVICES, STATUS_TERMS, Precision
-from geo.settings import Settings
-from geo.travel.base import MODES
+from collections.abc import Iterable
+
+from geo.models import KINDS, MODES, SERVICES, STATUS_TERMS, Precision
+from webapp.endpoints import ENDPOINTS, Endpoint
+from webapp.settings import WebSettings
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -316,7 +320,7 @@ def components() -> dict:
     }
 
 
-def _operation(e, settings: Settings) -> dict:
+def _operation(e: Endpoint, settings: WebSettings) -> dict:
     params = [
         {"name": n, "in": "path", "required": True, "schema": {"type": "string"}, "description": d}
         for n, d in e.path_params
@@ -358,12 +362,11 @@ def _operation(e, settings: Settings) -> dict:
     return op
 
 
-def build_document(settings: Settings) -> dict:
-    """The OpenAPI 3.0 document for every documented route (``/api`` and ``/ogc``)."""
-    from webapp import api, ogc  # noqa: F401 - importing registers the routes
-
+def build_document(settings: WebSettings, endpoints: Iterable[Endpoint] | None = None) -> dict:
+    """The OpenAPI 3.0 document of ``endpoints`` (default: every route of ``/api`` and ``/ogc``
+    registered so far, :data:`webapp.endpoints.ENDPOINTS`)."""
     paths: dict = {}
-    for e in api.ENDPOINTS:
+    for e in ENDPOINTS if endpoints is None else endpoints:
         paths.setdefault(e.path, {})["get"] = _operation(e, settings)
     return {
         "openapi": OPENAPI_VERSION,

@@ -6,9 +6,12 @@ tables by county and township, and a form to run a plan → the plan job's page 
 sites with their gains, coverage before/after, the solver's figures, the report downloads and
 "save as scenario" → saved scenarios can be viewed, re-run and compared.
 
-**JSON twin rule**: every page answers with JSON instead of HTML at the same URL when asked
-with ``?format=json`` or with ``Accept: application/json``; forms posted that way answer
-JSON too (``201``/``202`` with the new resource's URL, or the error).
+**JSON twin rule** (:func:`webapp.errors.wants_json`): every page answers with JSON instead of
+HTML at the same URL when asked with ``?format=json`` or with ``Accept: application/json``;
+forms posted that way answer JSON too (``201``/``202`` with the new resource's URL, or the
+error). Form fields are :class:`~webapp.params.Param` declarations read with Chinese messages;
+kinds and modes by code, Chinese name or alias (:mod:`geo.models`), the region by
+:func:`geo.regions.resolve_region`.
 
 Security: users are created with ``yizhan user add`` (scrypt hashes, :mod:`geo.store.users`);
 the session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when
@@ -23,8 +26,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import math
-import re
 import secrets
 import zipfile
 from pathlib import Path
@@ -44,17 +45,20 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
-from geo.errors import NotFound, RateLimited, ValidationError, YizhanError
-from geo.settings import Settings
+from geo.errors import NotFound, ValidationError, YizhanError
+from geo.models import KINDS, MODE_TERMS, parse_kind, parse_mode
+from geo.regions import OUTLINE_LEVELS, Region, resolve_region
+from webapp.errors import wants_json
 from webapp.jobs import JobRunner, coverage_task, plan_task
+from webapp.params import Param, choice
 from webapp.ratelimit import RateLimiter
+from webapp.services import services
+from webapp.settings import WebSettings
 
 bp = Blueprint("planner", __name__, url_prefix="/planner")
 
-MODES = {"walk": "步行", "ebike": "电动自行车", "car": "汽车"}
 DEMAND_SOURCES = {
     "seats": "乡镇驻地（每个乡镇计 1 个单位）",
     "population_table": "人口表（区划代码 → 人口，按面积分摊到 H3 网格）",
@@ -87,7 +91,9 @@ STAGES = {
     "report": "生成报告",
     "done": "完成",
 }
-REGION_LEVELS = ("province", "prefecture", "county")
+#: Levels the planner analyses (units with outlines; townships have none).
+REGION_LEVELS = OUTLINE_LEVELS
+LEVEL_ZH = {"province": "省", "prefecture": "地市", "county": "县区", "township": "乡镇"}
 UPLOAD_SUFFIXES = {
     "population_table": (".csv", ".xlsx"),
     "population": (".tif", ".tiff"),
@@ -124,8 +130,8 @@ ZIP_MEMBERS = (
 
 def init_app(app: Flask) -> None:
     """Register the planner: blueprint, session cookie flags, job runner, login limiter."""
-    ctx = app.extensions["yizhan"]
-    settings: Settings = ctx["settings"]
+    svc = services(app)
+    settings: WebSettings = svc.settings
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -133,8 +139,8 @@ def init_app(app: Flask) -> None:
     )
     root = app.config.get("PLANNER_DIR") or settings.planner_dir
     root = Path(root) if root else Path(settings.instance_path) / "planner"
-    ctx["jobs"] = JobRunner(root.resolve(), settings.planner_jobs)
-    ctx["login_limiter"] = RateLimiter(settings.login_rate_per_minute)
+    svc.jobs = JobRunner(root.resolve(), settings.planner_jobs)
+    svc.login_limiter = RateLimiter(settings.login_rate_per_minute)
     app.register_blueprint(bp)
 
 
@@ -142,40 +148,27 @@ def init_app(app: Flask) -> None:
 # Request plumbing: JSON twins, CSRF, login
 
 
-def wants_json() -> bool:
-    """The JSON twin rule: ``?format=json`` or ``Accept: application/json``."""
-    if request.args.get("format") == "json":
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return (
-        best == "application/json"
-        and request.accept_mimetypes[best] > (request.accept_mimetypes["text/html"])
-    )
-
-
-def _ctx() -> dict:
-    return current_app.extensions["yizhan"]
-
-
-def _settings() -> Settings:
-    return _ctx()["settings"]
+def _settings() -> WebSettings:
+    return services().settings
 
 
 def _users():
     from geo.store import UserRepository
 
-    return UserRepository(_ctx()["repo"].engine)
+    return UserRepository(services().repo.engine)
 
 
 def _scenarios():
     from geo.store import ScenarioRepository
 
-    repo = _ctx()["repo"]
+    repo = services().repo
     return ScenarioRepository(repo.engine, repo.revision)
 
 
 def _jobs() -> JobRunner:
-    return _ctx()["jobs"]
+    jobs = services().jobs
+    assert jobs is not None, "planner.init_app sets the job runner"
+    return jobs
 
 
 def csrf_token() -> str:
@@ -237,28 +230,6 @@ def _error(message: str, status: int = 400, field: str | None = None, **extra):
     return render_template("planner/error.html", status=status, message=message), status
 
 
-@bp.errorhandler(YizhanError)
-def _yizhan_error(exc: YizhanError):
-    if wants_json():
-        response = jsonify(exc.to_dict())
-    else:
-        response = current_app.make_response(
-            render_template("planner/error.html", status=exc.status, message=exc.message)
-        )
-    response.status_code = exc.status
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.details.get("retry_after", 60))
-    return response
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    if wants_json():
-        body = {"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}}
-        return jsonify(body), exc.code
-    return render_template("planner/error.html", status=exc.code, message=exc.description), exc.code
-
-
 # ------------------------------------------------------------------------------------------
 # Login
 
@@ -271,7 +242,7 @@ def login():
         if wants_json():
             return {"user": g.user.name if g.user else None, "csrf_token": csrf_token()}
         return render_template("planner/login.html", next=nxt, error=None)
-    _ctx()["login_limiter"].check(request.remote_addr or "?")
+    services().login_limiter.check(request.remote_addr or "?")
     name = (request.form.get("name") or "").strip()
     user = _users().verify(name, request.form.get("password") or "")
     if user is None:
@@ -304,49 +275,99 @@ def logout():
 # Form parsing
 
 
-def _number(name: str, default=None, *, low=None, high=None, integer=False, label=""):
-    raw = (request.form.get(name) or "").strip()
-    if raw == "":
-        if default is None:
-            return None
-        return default
+def planner_region(text: str) -> Region:
+    """A province, prefecture or county from its code or name, with the planner's Chinese
+    messages (:func:`geo.regions.resolve_region`; an ambiguous name lists the candidates)."""
     try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        raise ValidationError(f"{label or name}：“{raw}”不是有效的数字", field=name) from None
-    if not math.isfinite(value):
-        raise ValidationError(f"{label or name}：必须是有限的数字", field=name)
-    if low is not None and value < low:
-        raise ValidationError(f"{label or name}：不能小于 {low:g}", field=name)
-    if high is not None and value > high:
-        raise ValidationError(f"{label or name}：不能大于 {high:g}", field=name)
-    return value
+        return resolve_region(text, levels=REGION_LEVELS)
+    except ValidationError as exc:
+        d = exc.details
+        reason, given = d.get("reason"), d.get("text", text)
+        if reason == "empty":
+            message = "请填写分析区域（县区或地市的名称或 6 位区划代码）"
+        elif reason == "unknown_code":
+            message = f"未知的区划代码 {given}"
+        elif reason == "level":
+            level = LEVEL_ZH.get(str(d.get("level")), str(d.get("level")))
+            message = f"区划代码 {given} 是{level}级：请填写县区、地市或省的代码"
+        elif reason == "ambiguous":
+            options = "、".join(f"{c['name']}（{c['code']}）" for c in d["candidates"][:8])
+            message = f"“{given}”有多个同名区划，请填写区划代码：{options}"
+        else:
+            message = f"未找到区划“{given}”：请填写县区或地市名称或区划代码"
+        details = {k: v for k, v in d.items() if k not in ("field",)}
+        raise ValidationError(message, field="region", **details) from None
 
 
-def resolve_region(text: str):
-    """A province, prefecture or county from its 6-digit code or its name (gazetteer)."""
-    from geo.gazetteer import default_gazetteer
-
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError("请填写分析区域（县区或地市的名称或 6 位区划代码）", field="region")
-    gaz = default_gazetteer()
-    if re.fullmatch(r"\d{6}", text):
-        unit = gaz.get(text)
-        if unit is None or unit.level not in REGION_LEVELS:
-            raise ValidationError(f"未知的区划代码 {text}", field="region")
-        return unit
-    found = [d for d in gaz.lookup(text) if d.level in REGION_LEVELS]
-    if not found:
-        raise ValidationError(f"未找到区划“{text}”：请填写县区或地市名称或区划代码", field="region")
-    if len(found) > 1:
-        options = "、".join(f"{_full_name(gaz, d)}（{d.code}）" for d in found[:8])
-        raise ValidationError(f"“{text}”有多个同名区划，请填写区划代码：{options}", field="region")
-    return found[0]
+def _form(param: Param):
+    """The value of a form field (Chinese message naming it when it is bad)."""
+    return param.read(request.form, _settings(), lang="zh")
 
 
-def _full_name(gaz, unit) -> str:
-    return "".join(d.name for d in gaz.path(unit).values())
+# The fields of the coverage form (``/planner/``) ...
+REGION = Param(
+    "region",
+    "string",
+    label="分析区域（县区或地市的名称或 6 位区划代码）",
+    required=True,
+    parse=planner_region,
+)
+KIND = Param("kind", "string", required=True, parse=parse_kind, invalid_zh="请选择站点类型")
+MODE = Param(
+    "mode",
+    "string",
+    parse=parse_mode,
+    default="car",
+    invalid_zh="出行方式须为步行、电动自行车或汽车",
+)
+MAX_MINUTES = Param(
+    "max_minutes", "number", default=60.0, minimum=1, maximum=480, label="时间阈值（分钟）"
+)
+SPEED = Param("speed_kph", "number", minimum=1, maximum=150, label="速度（公里/小时）")
+CIRCUITY = Param("circuity", "number", default=1.3, minimum=1, maximum=5, label="绕行系数")
+RESOLUTION = Param("resolution", "integer", default=8, minimum=5, maximum=10, label="H3 分辨率")
+DEMAND = Param(
+    "demand",
+    "string",
+    default="seats",
+    parse=choice(tuple(DEMAND_SOURCES), "demand"),
+    invalid_zh="未知的需求来源",
+)
+# ... and of the plan form (on a coverage page).
+PROBLEM = Param(
+    "problem",
+    "string",
+    default="add",
+    parse=choice(tuple(PROBLEMS), "problem"),
+    invalid_zh="未知的规划问题",
+)
+K = Param("k", "integer", minimum=1, maximum=10_000, label="新增站点数 K")
+TARGET_PERCENT = Param(
+    "target_percent", "number", minimum=0.1, maximum=100, label="目标覆盖率（%）"
+)
+BUDGET = Param("budget", "number", minimum=0, label="预算（元）")
+COST = Param("cost_per_site", "number", minimum=0, label="每站费用（元）")
+CANDIDATE_SOURCE = Param(
+    "candidate_source",
+    "string",
+    default="townships",
+    parse=choice(tuple(CANDIDATE_SOURCES), "candidate_source"),
+    invalid_zh="未知的候选点来源",
+)
+SOLVER = Param(
+    "solver",
+    "string",
+    default="greedy",
+    parse=choice(("greedy", "exact"), "solver"),
+    invalid_zh="求解器须为 greedy 或 exact",
+)
+YEARS = Param("years", "number", default=0.0, minimum=0, maximum=100, label="年数")
+TIME_LIMIT = Param(
+    "time_limit_s", "number", default=60.0, minimum=1, maximum=600, label="时间上限（秒）"
+)
+GRID_KM = Param(
+    "grid_km", "number", default=5.0, minimum=0.2, maximum=100, label="网格间距（公里）"
+)
 
 
 def _save_upload(field: str, folder: Path, required: bool = False) -> str | None:
@@ -375,28 +396,20 @@ def _save_upload(field: str, folder: Path, required: bool = False) -> str | None
 
 def _coverage_params(folder: Path) -> dict:
     """The coverage form as job parameters (validated; uploads saved into ``folder``)."""
-    from geo.gazetteer import default_gazetteer
-    from geo.models import KINDS, parse_kind
-
     f = request.form
-    unit = resolve_region(f.get("region", ""))
-    try:
-        kind = parse_kind(f.get("kind") or "")
-    except ValidationError:
-        raise ValidationError("请选择站点类型", field="kind") from None
-    mode = f.get("mode", "car")
-    if mode not in MODES:
-        raise ValidationError("出行方式须为步行、电动自行车或汽车", field="mode")
+    unit = _form(REGION)
+    kind = _form(KIND)
+    mode = _form(MODE)
     params = {
         "region": unit.code,
-        "region_name": _full_name(default_gazetteer(), unit),
+        "region_name": unit.full_name,
         "kind": kind,
         "kind_label": KINDS[kind].zh,
         "mode": mode,
-        "max_minutes": _number("max_minutes", 60.0, low=1, high=480, label="时间阈值（分钟）"),
-        "speed_kph": _number("speed_kph", None, low=1, high=150, label="速度（公里/小时）"),
-        "circuity": _number("circuity", 1.3, low=1, high=5, label="绕行系数"),
-        "resolution": _number("resolution", 8, low=5, high=10, integer=True, label="H3 分辨率"),
+        "max_minutes": _form(MAX_MINUTES),
+        "speed_kph": _form(SPEED),
+        "circuity": _form(CIRCUITY),
+        "resolution": _form(RESOLUTION),
         "network": None,
         "demand": f.get("demand", "seats"),
     }
@@ -405,9 +418,7 @@ def _coverage_params(folder: Path) -> dict:
         if not network:
             raise ValidationError("本服务器未配置道路网络（YIZHAN_PLANNER_NETWORK）", field="model")
         params["network"] = network
-    demand = params["demand"]
-    if demand not in DEMAND_SOURCES:
-        raise ValidationError("未知的需求来源", field="demand")
+    demand = params["demand"] = _form(DEMAND)
     if demand != "seats":
         params[demand] = _save_upload(demand, folder, required=True)
     return params
@@ -418,28 +429,23 @@ def _plan_params(cov: dict, folder: Path):
     from geo import candidates as cand
     from geo.planning import PlanParams
 
-    f = request.form
-    problem = f.get("problem", "add")
-    if problem not in PROBLEMS:
-        raise ValidationError("未知的规划问题", field="problem")
+    problem = _form(PROBLEM)
     add = target = budget = None
     if problem == "add":
-        add = _number("k", None, low=1, high=10_000, integer=True, label="新增站点数 K")
+        add = _form(K)
         if add is None:
             raise ValidationError("请填写新增站点数 K（至少 1）", field="k")
     elif problem == "target":
-        target = _number("target_percent", None, low=0.1, high=100, label="目标覆盖率（%）")
+        target = _form(TARGET_PERCENT)
         if target is None:
             raise ValidationError("请填写目标覆盖率（%）", field="target_percent")
         target = target / 100.0
     else:
-        budget = _number("budget", None, low=0, label="预算（元）")
+        budget = _form(BUDGET)
         if budget is None:
             raise ValidationError("请填写预算（元）", field="budget")
-    cost = _number("cost_per_site", None, low=0, label="每站费用（元）")
-    source = f.get("candidate_source", "townships")
-    if source not in CANDIDATE_SOURCES:
-        raise ValidationError("未知的候选点来源", field="candidate_source")
+    cost = _form(COST)
+    source = _form(CANDIDATE_SOURCE)
     candidates_path = None
     n_candidates = None
     if source == "file":
@@ -460,22 +466,20 @@ def _plan_params(cov: dict, folder: Path):
             field="k",
             candidates=n_candidates,
         )
-    solver = f.get("solver", "greedy")
-    if solver not in ("greedy", "exact"):
-        raise ValidationError("求解器须为 greedy 或 exact", field="solver")
+    solver = _form(SOLVER)
     return PlanParams(
         kind=cov["kind"],
         region=cov["region"],
         add=add,
         target_share=target,
         budget=budget,
-        years=_number("years", 0.0, low=0, high=100, label="年数"),
+        years=_form(YEARS),
         max_minutes=cov["max_minutes"],
         mode=cov["mode"],
         speed_kph=cov.get("speed_kph"),
         circuity=cov.get("circuity", 1.3),
         solver=solver,
-        time_limit_s=_number("time_limit_s", 60.0, low=1, high=600, label="时间上限（秒）"),
+        time_limit_s=_form(TIME_LIMIT),
         candidates=candidates_path,
         cost_per_site=cost,
         population=cov.get("population"),
@@ -483,7 +487,7 @@ def _plan_params(cov: dict, folder: Path):
         demand_points=cov.get("demand_points"),
         resolution=int(cov.get("resolution", 8)),
         candidate_source="townships" if source == "file" else source,
-        grid_spacing_m=1000 * _number("grid_km", 5.0, low=0.2, high=100, label="网格间距（公里）"),
+        grid_spacing_m=1000 * _form(GRID_KM),
     )
 
 
@@ -497,11 +501,9 @@ def _db_url() -> str:
 
 
 def _form_context(**extra) -> dict:
-    from geo.models import KINDS
-
     return {
         "kinds": [{"code": t.code, "zh": t.zh} for t in KINDS.values()],
-        "modes": MODES,
+        "modes": {code: term.zh for code, term in MODE_TERMS.items()},
         "demand_sources": DEMAND_SOURCES,
         "network_available": bool(_settings().planner_network),
         "jobs": [j.to_dict() for j in _jobs().recent(g.user.name)],
@@ -630,7 +632,7 @@ def plan(job_id: str):
     from geo.planning import PlanParams
 
     params = PlanParams.from_dict(job.params).to_dict()
-    repo = _ctx()["repo"]
+    repo = services().repo
     saved = _scenarios().save(name, params, job.result["summary"], repo.revision())
     url = url_for("planner.scenario", scenario_id=saved.id)
     if wants_json():

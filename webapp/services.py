@@ -1,0 +1,53 @@
+"""The web app's services: one typed object instead of string-keyed ``app.extensions``.
+
+``create_app`` builds a :class:`Services` (settings, repository, live index, geocoder, rate
+limiters, the embed allow-list, the planner's job runner) and keeps it at
+``app.extensions["yizhan"]``; routes reach it with :func:`services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+from webapp.ratelimit import RateLimiter
+from webapp.settings import WebSettings
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from geo.geocode import GeocoderChain
+    from geo.index import LiveIndex
+    from geo.store import StationRepository
+    from webapp.jobs import JobRunner
+
+#: The key of :class:`Services` in ``app.extensions``.
+EXTENSION = "yizhan"
+
+
+@dataclass
+class Services:
+    """What the routes need, built once per app by :func:`webapp.create_app`."""
+
+    settings: WebSettings
+    repo: StationRepository
+    index: LiveIndex
+    geocoder: GeocoderChain
+    geocode_limiter: RateLimiter
+    #: ``YIZHAN_EMBED_ORIGINS`` validated (:func:`webapp.embed.parse_origins`).
+    embed_origins: tuple[str, ...] = ()
+    #: The planner's background jobs and login limiter (:func:`webapp.planner.init_app`).
+    jobs: JobRunner | None = None
+    login_limiter: RateLimiter | None = None
+
+    def __getitem__(self, name: str):
+        """``services["repo"]``: the old string-keyed access, kept while callers move over."""
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+
+def services(app: Flask | None = None) -> Services:
+    """The :class:`Services` of ``app`` (default: the current app, in an app context)."""
+    return (app or current_app).extensions[EXTENSION]
