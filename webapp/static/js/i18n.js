@@ -7,8 +7,9 @@
  * data-i18n-placeholder attributes (see apply()). tests/test_js_i18n.py checks that every
  * literal key used in static/js and in those attributes is here, with both languages.
  *
- * Layout rule (the test parses it): one entry per "  key: {" line at two spaces, its `zh:` and
- * `en:` at four. Dotted keys ('status.closed') are groups looked up with a computed suffix.
+ * Layout rule (the test parses it as text): each entry starts a line as "    key: {" (four
+ * spaces, the key bare or quoted), then its `zh:` and `en:`; comments on lines of their own.
+ * Dotted keys ('status.closed') are groups looked up with a computed suffix.
  *
  * The page language: <html lang> ("en…" is English, anything else Chinese) until a page script
  * calls setLang() (the locator does, from its config and its language switch).
