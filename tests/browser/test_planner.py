@@ -68,8 +68,17 @@ def test_login_coverage_plan_flow(browser, planner_server):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+        lambda msg: (
+            errors.append(msg.text)
+            # network errors are checked below (the wrong password is meant to get a 401)
+            if (msg.type == "error" and not msg.text.startswith("Failed to load resource"))
+            or "Content Security Policy" in msg.text
+            else None
+        ),
     )
+    # every script of the planner pages (i18n.js, common.js, planner.js) is served
+    statuses: dict[str, int] = {}
+    page.on("response", lambda r: statuses.__setitem__(urlsplit(r.url).path, r.status))
     try:
         page.goto(planner_server.url + "/planner/")
         assert "/planner/login" in page.url
@@ -120,6 +129,10 @@ def test_login_coverage_plan_flow(browser, planner_server):
         assert chosen.first.locator("td").first.inner_text() == "1"
         assert page.locator("#pl-zip").get_attribute("href").endswith("/files/report.zip")
         page.screenshot(path=str(ARTIFACTS / "planner-plan.png"), full_page=True)
+        for script in ("/static/js/i18n.js", "/static/js/common.js", "/static/js/planner.js"):
+            assert statuses.get(script) == 200, (script, statuses.get(script))
+        assert page.evaluate("window.Yizhan.i18n.lang()") == "zh"
+        assert not [p for p, st in statuses.items() if st >= 400 and "/static/" in p], statuses
     finally:
         context.close()
     assert not foreign, foreign

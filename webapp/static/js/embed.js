@@ -13,30 +13,14 @@
  * ancestorOrigins) and the list has exactly one plain origin, that one is the target: the
  * browser delivers the message only if the parent really has that origin.
  * Listens to the locator's DOM events (yizhan:ready, yizhan:select) on document.
+ * Loaded after the locator's scripts (needs common.js); exposes window.YizhanEmbed.
  */
-(function () {
+(function (Y) {
   'use strict';
 
-  function readConfig() {
-    var node = document.getElementById('yz-embed-config');
-    try {
-      return JSON.parse(node ? node.textContent : '{}') || {};
-    } catch (e) {
-      return {};
-    }
-  }
-
-  var cfg = readConfig();
+  var C = Y.common;
+  var cfg = C.readConfig('yz-embed-config');
   var allowed = Array.isArray(cfg.origins) ? cfg.origins.map(String) : [];
-
-  function originOf(url) {
-    try {
-      var u = new URL(url);
-      return (u.protocol === 'http:' || u.protocol === 'https:') ? u.origin : '';
-    } catch (e) {
-      return '';
-    }
-  }
 
   /** Does `origin` (scheme://host[:port]) match one allow-list entry? */
   function matches(origin, entry) {
@@ -66,7 +50,7 @@
     if (window.parent === window) { return null; }            // not framed
     var ancestors = window.location.ancestorOrigins;
     if (ancestors && ancestors.length) { return ancestors[0]; }
-    var fromReferrer = originOf(document.referrer);
+    var fromReferrer = C.originOf(document.referrer);
     if (fromReferrer) { return fromReferrer; }
     var plain = allowed.filter(function (e) { return e.indexOf('*') < 0; });
     return plain.length === 1 ? plain[0] : null;
@@ -95,11 +79,6 @@
   function num(v) {
     var n = typeof v === 'number' ? v : parseFloat(v);
     return isFinite(n) ? n : null;
-  }
-
-  function absolute(url) {
-    if (url === undefined || url === null || url === '') { return null; }
-    try { return new URL(String(url), window.location.href).href; } catch (e) { return null; }
   }
 
   // ---- height: on every change, once per frame at most
@@ -140,10 +119,15 @@
         kind: d.kind === undefined || d.kind === null ? '' : String(d.kind),
         lon: num(d.lon),
         lat: num(d.lat),
-        url: absolute(d.url)
+        url: C.absoluteUrl(d.url)
       }
     });
   });
+
+  // The locator normally starts after this file has run (on DOMContentLoaded); if it already
+  // has, its yizhan:ready event is gone: say ready now.
+  var loc = window.YizhanLocator;
+  if (loc && loc.app && loc.app.ready) { onReady(); }
 
   function start() {
     if (typeof ResizeObserver === 'function') {
@@ -156,11 +140,7 @@
     scheduleHeight();
   }
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', start);
-  } else {
-    start();
-  }
+  C.onReady(start);
 
   window.YizhanEmbed = {
     target: target,
@@ -168,4 +148,4 @@
     isAllowed: isAllowed,
     matches: matches
   };
-}());
+}(window.Yizhan = window.Yizhan || {}));

@@ -4,15 +4,15 @@
  * The preview is a same-origin iframe of /embed, so "use the current view" reads the preview's
  * map view directly, and a bad parameter shows the preview's own error text under the form.
  * The snippet is built as text with every attribute value escaped.
+ * Scripts, in order: i18n.js, common.js, this file. Exposes window.YizhanBuilder.
  */
-(function () {
+(function (Y) {
   'use strict';
 
-  var cfgNode = document.getElementById('yz-builder-config');
-  var cfg = {};
-  try { cfg = JSON.parse(cfgNode ? cfgNode.textContent : '{}') || {}; } catch (e) { cfg = {}; }
+  var t = Y.i18n.t;
+  var C = Y.common;
+  var cfg = C.readConfig('yz-builder-config');
   var EMBED_URL = String(cfg.embedUrl || (window.location.origin + '/embed'));
-  var TITLE = '工会服务站点地图';
   var DEFAULT_CONTROLS = 'search,locate,filters,list';
 
   var form = document.getElementById('yz-builder-form');
@@ -25,10 +25,7 @@
   var errorBox = document.getElementById('yz-b-error');
   var view = null;   // {lat, lon, zoom} read from the preview
 
-  function attr(value) {
-    return String(value).replace(/&/g, '&amp;').replace(/"/g, '&quot;')
-      .replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  }
+  var attr = C.escapeAttr;
 
   function checked(name) {
     return Array.prototype.slice.call(form.querySelectorAll('input[name="' + name + '"]:checked'))
@@ -79,7 +76,7 @@
   function snippet() {
     return '<iframe src="' + attr(embedSrc()) + '" width="' + attr(widthValue()) +
       '" height="' + heightValue() + '" style="border:0" allowfullscreen allow="geolocation"' +
-      ' loading="lazy" title="' + TITLE + '"></iframe>';
+      ' loading="lazy" title="' + attr(t('title')) + '"></iframe>';
   }
 
   /** The preview's map view, if its locator exposes the Leaflet map (same origin). */
@@ -98,8 +95,8 @@
 
   function showView() {
     viewText.textContent = useView.checked ?
-      (view ? '当前视图：纬度 ' + view.lat.toFixed(5) + '，经度 ' + view.lon.toFixed(5) +
-        '，缩放 ' + view.zoom : '预览地图尚未加载完成') : '';
+      (view ? t('builderView', { lat: view.lat.toFixed(5), lon: view.lon.toFixed(5), zoom: view.zoom }) :
+        t('builderViewPending')) : '';
   }
 
   function showPreviewError() {
@@ -134,11 +131,7 @@
     }
   }
 
-  var timer = null;
-  function later() {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(update, 300);   // typing in the region field
-  }
+  var later = C.debounce(update, 300);   // typing in the region field
 
   form.addEventListener('submit', function (e) { e.preventDefault(); update(); });
   form.addEventListener('change', update);
@@ -163,7 +156,7 @@
   copyBtn.addEventListener('click', function () {
     var text = code.value;
     function done(ok) {
-      copied.textContent = ok ? '已复制' : '请手动选择并复制上面的代码';
+      copied.textContent = ok ? t('builderCopied') : t('builderCopyManual');
       window.setTimeout(function () { copied.textContent = ''; }, 4000);
     }
     code.focus();
@@ -180,4 +173,4 @@
 
   update();
   window.YizhanBuilder = { snippet: snippet, embedSrc: embedSrc, update: update };
-}());
+}(window.Yizhan = window.Yizhan || {}));

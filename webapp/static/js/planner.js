@@ -6,24 +6,16 @@
  * <progress> bar and its aria-live text follow it; when the job ends the page reloads to show
  * the server-rendered result. Map layers are GeoJSON files of the job; names from data are put
  * into tooltips as text nodes, never as HTML.
+ * Scripts, in order: leaflet (result pages), i18n.js, common.js, this file.
  */
-(function () {
+(function (Y) {
   'use strict';
 
+  var t = Y.i18n.t;
+  var C = Y.common;
+  var text = C.textNode;
   var BANDS = ['#1a9850', '#91cf60', '#d9ef8b', '#fee08b'];
   var BEYOND = '#bdbdbd';
-
-  function readConfig() {
-    var el = document.getElementById('pl-config');
-    if (!el) { return null; }
-    try { return JSON.parse(el.textContent); } catch (e) { return null; }
-  }
-
-  function text(s) {
-    var span = document.createElement('span');
-    span.textContent = String(s);
-    return span;
-  }
 
   function bandColour(minutes, max) {
     if (minutes === null || minutes === undefined || !(minutes <= max)) { return BEYOND; }
@@ -40,11 +32,7 @@
     var label = document.getElementById('pl-progress-text');
     var failures = 0;
     function tick() {
-      fetch(cfg.poll, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
-        .then(function (r) {
-          if (!r.ok) { throw new Error('HTTP ' + r.status); }
-          return r.json();
-        })
+      C.getJSON(cfg.poll)
         .then(function (doc) {
           failures = 0;
           var job = doc.job;
@@ -55,25 +43,18 @@
           if (bar) { bar.value = job.fraction; bar.textContent = pct(job.fraction); }
           if (label) {
             var stage = cfg.stages[job.stage] || job.stage;
-            label.textContent = stage + '（' + pct(job.fraction) + '）' +
+            label.textContent = t('plannerProgress', { stage: stage, pct: pct(job.fraction) }) +
               (job.message ? ' · ' + job.message : '');
           }
           window.setTimeout(tick, 1000);
         })
         .catch(function () {
           failures += 1;
-          if (label && failures > 3) { label.textContent = '暂时无法获取进度，正在重试…'; }
+          if (label && failures > 3) { label.textContent = t('plannerRetrying'); }
           window.setTimeout(tick, Math.min(10000, 1000 * (failures + 1)));
         });
     }
     window.setTimeout(tick, 700);
-  }
-
-  function getJSON(url) {
-    return fetch(url, { credentials: 'same-origin' }).then(function (r) {
-      if (!r.ok) { throw new Error('HTTP ' + r.status); }
-      return r.json();
-    });
   }
 
   function drawMap(cfg) {
@@ -83,7 +64,7 @@
     if (cfg.tileUrl) {
       L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 18 }).addTo(map);
     }
-    map.attributionControl.addAttribution('演示数据，位置近似');
+    map.attributionControl.addAttribution(t('plannerDemo'));
     var b = cfg.bounds;
     if (b && b.length === 4 && isFinite(b[0])) {
       map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
@@ -101,14 +82,14 @@
       };
     };
     function add(name, url, options, order) {
-      return getJSON(url).then(function (data) {
+      return C.getJSON(url).then(function (data) {
         var layer = L.geoJSON(data, options).addTo(map);
         control.addOverlay(layer, name);
         el.setAttribute('data-layers', (el.getAttribute('data-layers') || '') + ' ' + order);
         return layer;
       });
     }
-    add('出行时间（分钟）', cfg.layers.cells, {
+    add(t('layerMinutes'), cfg.layers.cells, {
       style: function (f) {
         var c = bandColour(f.properties.minutes, max);
         return { color: c, weight: 0.3, fillColor: c, fillOpacity: 0.55 };
@@ -119,11 +100,12 @@
       },
       onEachFeature: function (f, layer) {
         var m = f.properties.minutes;
-        layer.bindTooltip(text((m === null ? '超出阈值' : m + ' 分钟') + ' · 需求 ' + f.properties.demand));
+        var time = m === null ? t('cellBeyond') : t('cellMinutes', { m: m });
+        layer.bindTooltip(text(t('cellTooltip', { time: time, demand: f.properties.demand })));
       }
     }, 'cells').then(function () {
       if (cfg.layers.gaps) {
-        return add('服务空白', cfg.layers.gaps, {
+        return add(t('layerGaps'), cfg.layers.gaps, {
           style: function () { return { color: '#7b0000', weight: 2, fillOpacity: 0 }; },
           pointToLayer: function (f, latlng) {
             return L.circleMarker(latlng, { radius: 6, color: '#7b0000', weight: 2, fillOpacity: 0 });
@@ -132,17 +114,18 @@
       }
       return null;
     }).then(function () {
-      return add('现有站点', cfg.layers.stations, {
+      return add(t('layerStations'), cfg.layers.stations, {
         pointToLayer: point('#08306b', 5),
         onEachFeature: function (f, layer) { layer.bindTooltip(text(f.properties.name)); }
       }, 'stations');
     }).then(function () {
       if (!cfg.layers.chosen) { return null; }
-      return add('新选址', cfg.layers.chosen, {
+      return add(t('layerChosen'), cfg.layers.chosen, {
         pointToLayer: point('#b2182b', 8),
         onEachFeature: function (f, layer) {
           var p = f.properties;
-          layer.bindTooltip(text('#' + p.rank + ' ' + p.name + '（+' + p.gain + '）'), { permanent: false });
+          layer.bindTooltip(text(t('chosenTooltip', { rank: p.rank, name: p.name, gain: p.gain })),
+            { permanent: false });
         }
       }, 'chosen');
     }).then(function () {
@@ -151,7 +134,7 @@
       var note = document.createElement('p');
       note.className = 'pl-error';
       note.setAttribute('role', 'alert');
-      note.textContent = '地图图层加载失败';
+      note.textContent = t('layersFailed');
       el.parentNode.insertBefore(note, el);
     });
   }
@@ -190,9 +173,9 @@
     });
   }
 
-  var cfg = readConfig();
+  var cfg = C.readConfig('pl-config');
   toggles();
   if (cfg && cfg.job && cfg.job.state !== 'done' && cfg.job.state !== 'failed') { poll(cfg); }
   if (cfg && cfg.job && cfg.job.state === 'done') { drawMap(cfg); }
   window.YizhanPlanner = { bandColour: bandColour };
-}());
+}(window.Yizhan = window.Yizhan || {}));

@@ -1,0 +1,320 @@
+/*
+ * Yizhan i18n: every user-facing string of the web pages' scripts, in zh and en, and t().
+ *
+ * One catalogue keyed by id; each entry has `zh` and `en`. A value is a string with {name}
+ * placeholders, or {one, other} chosen by params.n (English plurals). A missing `en` falls back
+ * to `zh`. The same keys are used by the locator templates' data-i18n, data-i18n-label and
+ * data-i18n-placeholder attributes (see apply()). tests/test_js_i18n.py checks that every
+ * literal key used in static/js and in those attributes is here, with both languages.
+ *
+ * Layout rule (the test parses it as text): each entry starts a line as "    key: {" (four
+ * spaces, the key bare or quoted), then its `zh:` and `en:`; comments on lines of their own.
+ * Dotted keys ('status.closed') are groups looked up with a computed suffix.
+ *
+ * The page language: <html lang> ("en…" is English, anything else Chinese) until a page script
+ * calls setLang() (the locator does, from its config and its language switch).
+ * Loaded first, depends on nothing; exposes window.Yizhan.i18n and window.Yizhan.t.
+ */
+(function (Y) {
+  'use strict';
+
+  var CATALOGUE = {
+    // ---- locator: page chrome (data-i18n attributes in _locator.html)
+    skip: { zh: '跳到站点查找', en: 'Skip to the station finder' },
+    title: { zh: '工会服务站点地图', en: 'Union service stations' },
+    demoLabel: { zh: '演示数据：', en: 'Demo data: ' },
+    demoText: { zh: '站点为示例，位置为近似，仅供参考', en: 'illustrative stations, approximate positions' },
+    panelTitle: { zh: '查找附近站点', en: 'Find stations nearby' },
+    langSwitch: { zh: 'English', en: '中文' },
+    langSwitchLabel: { zh: 'Switch to English', en: '切换到中文' },
+    searchLabel: { zh: '输入地址查找附近站点', en: 'Find stations near an address' },
+    searchPlaceholder: { zh: '输入地址，如：柳州市鱼峰区', en: 'Address, e.g. 柳州市鱼峰区' },
+    searchButton: { zh: '搜索', en: 'Search' },
+    locate: { zh: '使用我的位置', en: 'Use my location' },
+    locateLabel: {
+      zh: '使用我的位置，查找最近的站点',
+      en: 'Use my location to find the nearest stations'
+    },
+    pick: { zh: '在地图上点选', en: 'Pick on the map' },
+    pickLabel: {
+      zh: '在地图上点选位置，查找最近的站点',
+      en: 'Pick a point on the map to find the nearest stations'
+    },
+    kind: { zh: '类型', en: 'Kind' },
+    allKinds: { zh: '全部类型', en: 'All kinds' },
+    mode: { zh: '出行', en: 'Travel' },
+    modeWalk: { zh: '步行', en: 'Walk' },
+    modeEbike: { zh: '电动车', en: 'E-bike' },
+    modeCar: { zh: '驾车', en: 'Car' },
+    openNowFilter: { zh: '只看现在开放', en: 'Open now only' },
+    servicesFilter: { zh: '按服务筛选', en: 'Filter by service' },
+    servicesLegend: { zh: '站点须提供以下全部服务', en: 'Stations must offer all of these services' },
+    hint: {
+      zh: '输入地址、点击“使用我的位置”，或在地图上点选一个地点，按预计路程时间查找最近的站点。' +
+        '点击地图上的站点查看开放时间、服务和电话。',
+      en: 'Search an address, press “Use my location” or pick a point on the map to find the ' +
+        'nearest stations by travel time. Select a station for its hours, services and phone.'
+    },
+    mapLabel: {
+      zh: '站点地图（可用方向键平移，加减号缩放；站点列表是地图的文字版本）',
+      en: 'Station map (arrow keys pan, plus/minus zoom; the station list is the text ' +
+        'version of the map)'
+    },
+    pickHintLong: {
+      zh: '请点击地图选择位置（键盘：移动地图后按回车选择地图中心，Esc 取消）',
+      en: 'Click the map to choose a point (keyboard: move the map, Enter picks its ' +
+        'centre, Esc cancels)'
+    },
+    wheelHint: { zh: '点击地图后可用滚轮缩放', en: 'Click the map to zoom with the mouse wheel' },
+    resultsTitleView: { zh: '地图范围内的站点', en: 'Stations in the map view' },
+    resultsTitleMine: { zh: '离您最近的站点', en: 'Stations nearest to you' },
+    resultsTitlePicked: { zh: '离选定位置最近的站点', en: 'Stations nearest to the chosen point' },
+    resultsTitleSearch: { zh: '离搜索地点最近的站点', en: 'Stations nearest to the address' },
+    listView: { zh: '列出地图范围内站点', en: 'List stations in view' },
+    share: { zh: '分享', en: 'Share' },
+    shareLabel: { zh: '复制此链接分享当前地图：', en: 'Copy this link to share the current map:' },
+    prevPage: { zh: '上一页', en: 'Previous' },
+    nextPage: { zh: '下一页', en: 'Next' },
+    noscript: {
+      zh: '本页面需要启用 JavaScript 才能显示地图。',
+      en: 'This page needs JavaScript to show the map.'
+    },
+
+    // ---- locator: messages
+    shareCopied: { zh: '链接已复制，可以粘贴分享。', en: 'Link copied; paste it to share.' },
+    shareManual: { zh: '请复制下面的链接。', en: 'Copy the link below.' },
+    page: { zh: '{from}–{to} / 共 {total} 个', en: '{from}–{to} of {total}' },
+    loading: { zh: '正在加载站点…', en: 'Loading stations…' },
+    countView: {
+      zh: '地图范围内 {n} 个站点',
+      en: { one: '{n} station in view', other: '{n} stations in view' }
+    },
+    emptyView: {
+      zh: '地图范围内没有符合条件的站点。请缩小地图、移动地图或更改筛选条件。',
+      en: 'No matching station in the map view. Zoom out, move the map or change the ' +
+        'filters.'
+    },
+    loadFailed: { zh: '站点加载失败', en: 'Could not load the stations' },
+    kindsFailed: {
+      zh: '站点类型加载失败，类型筛选暂不可用',
+      en: 'Could not load the station kinds; the kind filter is unavailable'
+    },
+    outlinesFailed: { zh: '行政区划底图加载失败', en: 'Could not load the admin outlines' },
+    nearestFailed: { zh: '附近站点查询失败', en: 'Could not find the nearest stations' },
+    // "{what}: {reason}" for a failure and the server's message; the full-width colon in both
+    // languages, as the locator has always shown it.
+    withReason: { zh: '{what}：{reason}', en: '{what}：{reason}' },
+    network: { zh: '网络连接失败，请稍后重试', en: 'Network error, please try again later' },
+    timeout: { zh: '服务器响应超时，请稍后重试', en: 'The server took too long, please try again later' },
+    badData: { zh: '服务器返回的数据无法解析', en: 'The server answered with unreadable data' },
+    locating: { zh: '正在获取您的位置…', en: 'Finding your location…' },
+    searching: { zh: '正在查找最近的站点…', en: 'Finding the nearest stations…' },
+    geocoding: { zh: '正在查找地址…', en: 'Looking up the address…' },
+    pickHint: { zh: '请在地图上点击选择位置', en: 'Click the map to choose a point' },
+    geoUnsupported: {
+      zh: '您的浏览器不支持定位。请输入地址，或使用“在地图上点选”选择位置。',
+      en: 'Your browser cannot locate you. Search an address or pick a point on the map.'
+    },
+    geoInsecure: {
+      zh: '浏览器只允许在 HTTPS 页面上定位。请输入地址，或使用“在地图上点选”选择位置。',
+      en: 'Browsers only locate on HTTPS pages. Search an address or pick a point on the map.'
+    },
+    geoDenied: {
+      zh: '无法获取您的位置：定位权限被拒绝。请在浏览器设置中允许本网站使用位置信息，' +
+        '或输入地址、使用“在地图上点选”选择位置。',
+      en: 'Could not get your location: permission denied. Allow location for this site in ' +
+        'the browser settings, or search an address or pick a point on the map.'
+    },
+    geoUnavailable: {
+      zh: '无法确定您的位置（定位信号不可用）。请输入地址，或使用“在地图上点选”选择位置。',
+      en: 'Your position is unavailable. Search an address or pick a point on the map.'
+    },
+    geoTimeout: {
+      zh: '获取位置超时。请重试，或输入地址、使用“在地图上点选”选择位置。',
+      en: 'Locating timed out. Try again, search an address or pick a point on the map.'
+    },
+    searchEmpty: { zh: '请输入要查找的地址。', en: 'Type an address to search.' },
+    searchNotFound: { zh: '没有找到这个地址', en: 'Address not found' },
+    searchTooMany: {
+      zh: '查询太频繁，请 {s} 秒后再试。',
+      en: 'Too many searches; try again in {s} s.'
+    },
+    searchFound: { zh: '已定位到“{name}”（{note}）。', en: 'Found “{name}” ({note}).' },
+    searchFoundPlain: { zh: '已定位到“{name}”。', en: 'Found “{name}”.' },
+    'precisionNote.exact': { zh: '精确位置', en: 'exact position' },
+    'precisionNote.street': { zh: '定位到街道级', en: 'street level' },
+    'precisionNote.village': { zh: '定位到村级，位置为近似', en: 'village level, approximate' },
+    'precisionNote.township': { zh: '定位到乡镇级，位置为近似', en: 'township level, approximate' },
+    'precisionNote.county': { zh: '定位到县级，位置为近似', en: 'county level, approximate' },
+    'precisionNote.prefecture': {
+      zh: '定位到地市级，位置为近似',
+      en: 'prefecture level, approximate'
+    },
+    'precisionNote.unknown': { zh: '位置为近似', en: 'approximate' },
+    myLocation: { zh: '您的位置', en: 'Your location' },
+    pickedLocation: { zh: '选定的位置', en: 'Chosen point' },
+    searchedLocation: { zh: '搜索的地点', en: 'Searched place' },
+    travelNote: {
+      zh: '按预计路程时间排序（直线距离 × 绕行系数 ÷ 速度），实际路程可能更远。',
+      en: 'Ordered by estimated travel time (straight line × detour factor ÷ speed); ' +
+        'the real trip may be longer.'
+    },
+    distanceNote: {
+      zh: '按直线距离排序，实际路程可能更远。',
+      en: 'Ordered by straight-line distance; the real trip may be longer.'
+    },
+    // The geocoder's precision note before the list note; "。" in both languages, as before.
+    noteThen: { zh: '{first}。{then}', en: '{first}。{then}' },
+    found: {
+      zh: '找到 {n} 个最近的站点。',
+      en: { one: '{n} nearest station found.', other: '{n} nearest stations found.' }
+    },
+    none: {
+      zh: '附近没有符合条件的站点。请更改筛选条件，或换一个地点。',
+      en: 'No matching station nearby. Change the filters or choose another place.'
+    },
+    minutesUnder1: { zh: '不到 1 分钟', en: 'under 1 min' },
+    minutesAbout: { zh: '约 {m} 分钟', en: 'about {m} min' },
+    hoursAbout: { zh: '约 {h} 小时', en: 'about {h} h' },
+    hoursMinutesAbout: { zh: '约 {h} 小时 {m} 分钟', en: 'about {h} h {m} min' },
+    crowfly: { zh: '直线估算', en: 'straight-line estimate' },
+    'modeWord.walk': { zh: '步行', en: 'walking' },
+    'modeWord.ebike': { zh: '电动车', en: 'e-bike' },
+    'modeWord.car': { zh: '驾车', en: 'car' },
+    sep: { zh: '，', en: ', ' },
+    showOnMap: { zh: '在地图上查看', en: 'show on the map' },
+    selected: { zh: '已选择：{name}', en: 'Selected: {name}' },
+    services: { zh: '服务', en: 'Services' },
+    hours: { zh: '开放时间', en: 'Hours' },
+    phone: { zh: '电话', en: 'Phone' },
+    address: { zh: '地址', en: 'Address' },
+    distance: { zh: '距离', en: 'Distance' },
+    travel: { zh: '路程', en: 'Travel' },
+    openNow: { zh: '现在开放', en: 'Open now' },
+    closedNow: { zh: '现在未开放', en: 'Closed now' },
+    closesAt: { zh: '{time} 关闭', en: 'closes {time}' },
+    'status.closed': { zh: '已关闭', en: 'Closed' },
+    'status.planned': { zh: '筹建中', en: 'Planned' },
+    demoBadge: { zh: '演示', en: 'Demo' },
+    approx: { zh: '位置为近似', en: 'approximate position' },
+    approxNote: { zh: '（{text}）', en: ' ({text})' },
+    'precision.street': { zh: '街道级', en: 'street' },
+    'precision.village': { zh: '村级', en: 'village' },
+    'precision.township': { zh: '乡镇级', en: 'township' },
+    'precision.county': { zh: '县级', en: 'county' },
+    'precision.prefecture': { zh: '地市级', en: 'prefecture' },
+    'precision.unknown': { zh: '未知', en: 'unknown' },
+    details: { zh: '详情与导航', en: 'Details and navigation' },
+    navigate: { zh: '高德地图导航', en: 'Navigate with Amap' },
+    demoAttribution: {
+      zh: '演示数据（示例站点，位置近似）',
+      en: 'Demo data (illustrative stations, approximate positions)'
+    },
+    offlineBasemap: { zh: '离线底图', en: 'Offline' },
+    clusterTitle: { zh: '{n} 个站点，按回车放大', en: '{n} stations, press Enter to zoom in' },
+    // A marker's tooltip: name and kind; the full-width brackets in both languages, as before.
+    markerTitle: { zh: '{name}（{kind}）', en: '{name}（{kind}）' },
+    meters: { zh: '{n} 米', en: '{n} m' },
+    kilometers: { zh: '{n} 公里', en: '{n} km' },
+    unnamed: { zh: '（未命名站点）', en: '(unnamed station)' },
+    closeMsg: { zh: '关闭提示', en: 'Close message' },
+    mapFailed: { zh: '地图组件加载失败，请刷新页面重试。', en: 'The map could not load; please reload the page.' },
+
+    // ---- station page (/stations/<id>)
+    stationDemoAttribution: { zh: '演示数据（位置近似）', en: 'Demo data (approximate positions)' },
+    stationCopied: { zh: '链接已复制。', en: 'Link copied.' },
+    stationCopyManual: { zh: '请复制上面的链接。', en: 'Copy the link above.' },
+
+    // ---- embed-code builder (/embed/builder)
+    builderView: {
+      zh: '当前视图：纬度 {lat}，经度 {lon}，缩放 {zoom}',
+      en: 'Current view: latitude {lat}, longitude {lon}, zoom {zoom}'
+    },
+    builderViewPending: { zh: '预览地图尚未加载完成', en: 'The preview map has not loaded yet' },
+    builderCopied: { zh: '已复制', en: 'Copied' },
+    builderCopyManual: { zh: '请手动选择并复制上面的代码', en: 'Select and copy the code above by hand' },
+
+    // ---- planner pages (/planner)
+    plannerProgress: { zh: '{stage}（{pct}）', en: '{stage} ({pct})' },
+    plannerRetrying: { zh: '暂时无法获取进度，正在重试…', en: 'Progress unavailable for now, retrying…' },
+    plannerDemo: { zh: '演示数据，位置近似', en: 'Demo data, approximate positions' },
+    layerMinutes: { zh: '出行时间（分钟）', en: 'Travel time (minutes)' },
+    layerGaps: { zh: '服务空白', en: 'Service gaps' },
+    layerStations: { zh: '现有站点', en: 'Existing stations' },
+    layerChosen: { zh: '新选址', en: 'New sites' },
+    layersFailed: { zh: '地图图层加载失败', en: 'Could not load the map layers' },
+    cellBeyond: { zh: '超出阈值', en: 'beyond the limit' },
+    cellMinutes: { zh: '{m} 分钟', en: '{m} min' },
+    cellTooltip: { zh: '{time} · 需求 {demand}', en: '{time} · demand {demand}' },
+    chosenTooltip: { zh: '#{rank} {name}（+{gain}）', en: '#{rank} {name} (+{gain})' }
+  };
+
+  var LANGS = ['zh', 'en'];
+
+  function normalise(lang) {
+    return /^en\b/i.test(String(lang || '')) ? 'en' : 'zh';
+  }
+
+  var current = normalise(document.documentElement.getAttribute('lang'));
+
+  function fill(template, params) {
+    if (!params) { return template; }
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      var v = params[name];
+      return v === undefined || v === null ? whole : String(v);
+    });
+  }
+
+  /** The string of `key` in `lang` with its {placeholders} filled; the key itself if unknown. */
+  function translate(lang, key, params) {
+    var entry = CATALOGUE[key];
+    if (!entry) { return key; }
+    var v = entry[lang];
+    if (v === undefined) { v = entry.zh; }
+    if (typeof v === 'object' && v !== null) {
+      v = params && params.n === 1 ? v.one : v.other;
+    }
+    return fill(String(v), params);
+  }
+
+  /** t(key, params): the string of `key` in the page language. */
+  function t(key, params) {
+    return translate(current, key, params);
+  }
+
+  function has(key) {
+    return Object.prototype.hasOwnProperty.call(CATALOGUE, key);
+  }
+
+  /** Put the current language's strings into every [data-i18n*] element under `root`. */
+  function apply(root) {
+    var scope = root || document;
+    var nodes = scope.querySelectorAll('[data-i18n]');
+    var i, key;
+    for (i = 0; i < nodes.length; i++) {
+      key = nodes[i].getAttribute('data-i18n');
+      if (has(key)) { nodes[i].textContent = t(key); }
+    }
+    nodes = scope.querySelectorAll('[data-i18n-label]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('aria-label', t(nodes[i].getAttribute('data-i18n-label')));
+    }
+    nodes = scope.querySelectorAll('[data-i18n-placeholder]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('placeholder', t(nodes[i].getAttribute('data-i18n-placeholder')));
+    }
+  }
+
+  Y.i18n = {
+    LANGS: LANGS,
+    t: t,
+    translate: translate,
+    has: has,
+    apply: apply,
+    normalise: normalise,
+    lang: function () { return current; },
+    setLang: function (lang) { current = normalise(lang); return current; },
+    keys: function () { return Object.keys(CATALOGUE); }
+  };
+  Y.t = t;
+}(window.Yizhan = window.Yizhan || {}));

@@ -1,0 +1,166 @@
+/*
+ * Yizhan locator: the Locator object — its state, its page elements, coordinates and messages.
+ *
+ * The locator is one object (window.YizhanLocator.app) whose methods live in focused files,
+ * each adding to Locator.prototype:
+ *   app.js      state, elements, WGS-84 <-> display coordinates, status/announce/error
+ *   map.js      the Leaflet map, basemaps, outlines, /api/clusters markers and bubbles
+ *   list.js     the list (paged stations in view), selection map <-> list
+ *   search.js   choosing a point (address, geolocation, map pick), nearest by travel time
+ *   filters.js  kind/service/open-now filters, language, share link and URL state
+ *   main.js     wiring: init(), control events, boot
+ * Needs i18n.js, common.js, crs.js (window.YizhanCRS, optional); exposes
+ * window.Yizhan.locator.Locator.
+ */
+(function (Y) {
+  'use strict';
+
+  var t = Y.i18n.t;
+  var el = Y.common.el;
+  var F = Y.locator.format;
+
+  var CRS = window.YizhanCRS || {
+    wgs84ToGcj02: function (lon, lat) { return [lon, lat]; },
+    gcj02ToWgs84: function (lon, lat) { return [lon, lat]; }
+  };
+
+  function Locator(cfg) {
+    this.cfg = cfg;
+    this.apiBase = cfg.apiBase || '/api';
+    this.controls = Array.isArray(cfg.controls) ? cfg.controls :
+      ['search', 'locate', 'filters', 'list', 'lang', 'basemaps'];
+    this.kinds = {};               // code -> {zh, en}
+    this.kindOrder = [];
+    this.services = {};            // code -> {zh, en}
+    this.serviceOrder = [];
+    this.filter = {
+      kinds: Array.isArray(cfg.kinds) ? cfg.kinds.slice() : [],
+      services: Array.isArray(cfg.services) ? cfg.services.slice() : [],
+      openNow: !!cfg.openNow
+    };
+    this.mode = cfg.mode || 'walk';
+    this.point = null;             // {lat, lon, source: 'geo'|'pick'|'search', label}
+    this.picking = false;
+    this.selectedId = cfg.station ? String(cfg.station) : null;
+    this.byId = {};                // id -> marker (stations drawn on the map)
+    this.features = {};            // id -> last feature seen (map, list, nearest)
+    this.cache = {};               // view key -> response
+    this.cacheKeys = [];
+    this.viewSeq = 0;
+    this.listSeq = 0;
+    this.listMode = 'view';        // 'view' | 'nearest'
+    this.listOffset = 0;
+    this.nearest = null;           // last nearest answer (for re-render)
+    this.basemapId = cfg.basemap || null;
+    this.crs = 'wgs84';
+    this.viewTotal = null;
+    this.ready = false;
+
+    var $ = function (id) { return document.getElementById(id); };
+    this.$ = {
+      root: $('yz-locator'),
+      lang: $('yz-lang'),
+      search: $('yz-search'),
+      q: $('yz-q'),
+      locate: $('yz-locate'),
+      pick: $('yz-pick'),
+      kind: $('yz-kind'),
+      mode: $('yz-mode'),
+      openNow: $('yz-open-now'),
+      servicesBox: $('yz-services'),
+      count: $('yz-count'),
+      statusText: $('yz-status-text'),
+      announce: $('yz-announce'),
+      error: $('yz-error'),
+      resultsBox: $('yz-results-box'),
+      resultsTitle: $('yz-results-title'),
+      resultsNote: $('yz-results-note'),
+      results: $('yz-results'),
+      listView: $('yz-list-view'),
+      pager: $('yz-pager'),
+      prev: $('yz-prev'),
+      next: $('yz-next'),
+      pageText: $('yz-page-text'),
+      share: $('yz-share'),
+      shareBox: $('yz-share-box'),
+      shareUrl: $('yz-share-url'),
+      pickHint: $('yz-pick-hint'),
+      wheelHint: $('yz-wheel-hint'),
+      hint: $('yz-hint'),
+      mapEl: $('yz-map')
+    };
+    this.hasList = this.controls.indexOf('list') >= 0 && this.$.results &&
+      !(this.$.resultsBox && this.$.resultsBox.getAttribute('data-disabled') === 'true');
+  }
+
+  Locator.LIST_PAGE = 20;
+  Locator.NEAREST_K = 20;
+  Locator.DEBOUNCE_MS = 250;
+  Locator.CACHE_MAX = 48;
+  Locator.CRS = CRS;
+
+  // ---- coordinates: the map draws in GCJ-02 when the Amap layer is active
+
+  /** A WGS-84 position as a Leaflet LatLng in the active basemap's system. */
+  Locator.prototype.disp = function (lat, lon) {
+    if (this.crs === 'gcj02') {
+      var g = CRS.wgs84ToGcj02(lon, lat);
+      return L.latLng(g[1], g[0]);
+    }
+    return L.latLng(lat, lon);
+  };
+
+  /** A Leaflet LatLng of the map (active system) as WGS-84 {lat, lon}. */
+  Locator.prototype.wgs = function (latlng) {
+    if (this.crs === 'gcj02') {
+      var w = CRS.gcj02ToWgs84(latlng.lng, latlng.lat);
+      return { lat: w[1], lon: w[0] };
+    }
+    return { lat: latlng.lat, lon: latlng.lng };
+  };
+
+  Locator.prototype.stationHref = function (id) {
+    var base = this.cfg.stationUrl || '/stations/__ID__';
+    return base.replace('__ID__', encodeURIComponent(String(id)));
+  };
+
+  /** "约 12 分钟 · <travel model>" for a nearest answer's minutes. */
+  Locator.prototype.travelText = function (minutes) {
+    var label = (this.nearest && this.nearest.travel) || null;
+    var modeWord = Y.i18n.has('modeWord.' + this.mode) ? t('modeWord.' + this.mode) : '';
+    var model = label ? (Y.i18n.lang() === 'en' ? label.label_en : label.label_zh) : '';
+    if (!model) { model = modeWord + t('sep') + t('crowfly'); }   // the API names the model
+    return F.formatMinutes(minutes) + ' · ' + model;
+  };
+
+  // ---- messages
+
+  Locator.prototype.status = function (text) {
+    if (this.$.statusText) { this.$.statusText.textContent = text ? ' · ' + text : ''; }
+  };
+
+  Locator.prototype.announce = function (text) {
+    if (this.$.announce) { this.$.announce.textContent = text || ''; }
+  };
+
+  Locator.prototype.showError = function (text) {
+    var box = this.$.error;
+    if (!box) { return; }
+    box.textContent = '';
+    if (!text) { box.hidden = true; return; }
+    box.appendChild(el('span', 'yz-error-text', text));
+    var close = el('button', 'yz-error-close', '×');
+    close.type = 'button';
+    close.setAttribute('aria-label', t('closeMsg'));
+    close.addEventListener('click', function () { box.hidden = true; box.textContent = ''; });
+    box.appendChild(close);
+    box.hidden = false;
+  };
+
+  /** showError("<what>：<reason>") for a failed request (`what` already translated). */
+  Locator.prototype.showFailure = function (what, err) {
+    this.showError(t('withReason', { what: what, reason: err.message }));
+  };
+
+  Y.locator.Locator = Locator;
+}(window.Yizhan = window.Yizhan || {}));

@@ -1,0 +1,196 @@
+/*
+ * Yizhan locator: the list — the accessible alternative to the map. Every station in the view,
+ * paged (/api/stations?bbox=), and selection kept in sync between map and list (popup,
+ * highlighted marker, aria-current entry, yizhan:select event).
+ * Adds methods to window.Yizhan.locator.Locator.prototype (see locator/app.js).
+ */
+(function (Y) {
+  'use strict';
+
+  var t = Y.i18n.t;
+  var C = Y.common;
+  var el = C.el;
+  var F = Y.locator.format;
+  var Locator = Y.locator.Locator;
+  var P = Locator.prototype;
+  var LIST_PAGE = Locator.LIST_PAGE;
+
+  // ---- selection: map <-> list
+
+  /** Select a station (from the map, the list or a share link): popup, highlight, events. */
+  P.select = function (id, source) {
+    var self = this;
+    id = String(id);
+    var f = this.features[id];
+    if (!f) { return; }
+    var p = f.properties || {};
+    var c = f.geometry.coordinates;
+    this.selectedId = id;
+    var marker = this.byId[id];
+    if (!marker) {      // not drawn (e.g. a cluster at this zoom): draw it, pinned
+      marker = this.makeMarker(f);
+      this.byId[id] = marker;
+      this.cluster.addLayer(marker);
+    }
+    this.pinnedId = id;
+    marker.feature = f;
+    this.markSelectedMarker();
+    this.markCurrent(id, source !== 'list');
+    var name = F.stationName(p);
+    this.announce(t('selected', { name: name }));
+    this.updateUrl();
+    C.dispatch('yizhan:select', {
+      id: id, name: name, kind: p.kind, lon: c[0], lat: c[1],
+      url: new URL(this.stationHref(id), window.location.href).href
+    });
+    var done = false;
+    function open() {
+      if (done) { return; }
+      done = true;
+      self.map.closePopup();
+      L.popup(L.extend(self.popupOptions(), { offset: [0, -3] }))
+        .setLatLng(marker.getLatLng())
+        .setContent(Y.locator.buildPopup(f, self))
+        .openOn(self.map);
+      self.markCurrent(id, false);
+      self.markSelectedMarker();
+    }
+    if (source === 'map') { open(); return; }
+    function show() {
+      self.cluster.zoomToShowLayer(marker, open);
+      window.setTimeout(open, 1500);   // zoomToShowLayer can miss its callback
+    }
+    if (this.moving) { this.map.once('moveend', show); } else { show(); }
+  };
+
+  /** Select the station of a share link (?station=) once its feature is fetched. */
+  P.restoreSelection = function (id) {
+    var self = this;
+    C.getJSON(C.apiUrl(this.apiBase, '/stations/' + encodeURIComponent(id))).then(function (f) {
+      if (!f || !f.geometry) { return; }
+      self.features[String(f.properties.id)] = f;
+      self.select(String(f.properties.id), 'link');
+    }).catch(function () { self.selectedId = null; self.updateUrl(); });
+  };
+
+  /** Highlight the list entry of ``id`` (and scroll it into view when selected on the map). */
+  P.markCurrent = function (id, scroll) {
+    if (!this.$.results) { return; }
+    if (id === null) { id = undefined; }
+    var items = this.$.results.querySelectorAll('li[data-station-id]');
+    for (var i = 0; i < items.length; i++) {
+      var on = id !== undefined && items[i].getAttribute('data-station-id') === id;
+      items[i].classList.toggle('yz-result--current', on);
+      var b = items[i].querySelector('button');
+      if (on) {
+        b.setAttribute('aria-current', 'true');
+        if (scroll && items[i].scrollIntoView) { items[i].scrollIntoView({ block: 'nearest' }); }
+      } else {
+        b.removeAttribute('aria-current');
+      }
+    }
+  };
+
+  // ---- the list: stations in view (paged)
+
+  P.loadList = function (offset) {
+    var self = this;
+    if (!this.hasList) { return; }
+    this.listMode = 'view';
+    offset = Math.max(0, offset || 0);
+    var b = this.map.getBounds();
+    var sw = this.wgs(b.getSouthWest());
+    var ne = this.wgs(b.getNorthEast());
+    var params = this.filterParams();
+    params.bbox = [Math.max(-180, sw.lon), Math.max(-90, sw.lat), Math.min(180, ne.lon),
+      Math.min(90, ne.lat)].map(function (v) { return +v.toFixed(6); }).join(',');
+    params.limit = LIST_PAGE;
+    params.offset = offset;
+    var seq = ++this.listSeq;
+    if (this.listAbort) { this.listAbort.abort(); }
+    var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
+    this.listAbort = ctrl;
+    C.getJSON(C.apiUrl(this.apiBase, '/stations', params), { signal: ctrl && ctrl.signal })
+      .then(function (fc) {
+        if (seq !== self.listSeq || self.listMode !== 'view') { return; }
+        var feats = Array.isArray(fc.features) ? fc.features : [];
+        self.listOffset = offset;
+        self.listData = { feats: feats, total: fc.numberMatched, offset: offset };
+        self.renderList();
+      }).catch(function (err) {
+        if (err && err.name === 'AbortError') { return; }
+        if (seq === self.listSeq) { self.showFailure(t('loadFailed'), err); }
+      });
+  };
+
+  /** Draw the list again (language or taxonomy changed): the view page or the nearest. */
+  P.rerenderList = function () {
+    if (!this.hasList) { return; }
+    if (this.listMode === 'nearest' && this.nearest) {
+      this.renderNearest(this.nearest.feats, this.nearest.point);
+    } else if (this.listData) {
+      this.renderList();
+    }
+  };
+
+  P.renderList = function () {
+    var d = this.listData;
+    var self = this;
+    this.$.resultsTitle.textContent = t('resultsTitleView');
+    if (this.$.listView) { this.$.listView.hidden = true; }
+    this.$.results.textContent = '';
+    var total = typeof d.total === 'number' ? d.total : d.feats.length;
+    this.$.resultsNote.textContent = total ? '' : t('emptyView');
+    this.$.resultsBox.hidden = false;
+    d.feats.forEach(function (f, i) {
+      if (!f || !f.properties || !f.geometry) { return; }
+      self.features[String(f.properties.id)] = f;
+      self.$.results.appendChild(self.resultItem(f, d.offset + i + 1, null));
+    });
+    if (this.$.pager) {
+      this.$.pager.hidden = total <= LIST_PAGE;
+      this.$.prev.disabled = d.offset <= 0;
+      this.$.next.disabled = d.offset + LIST_PAGE >= total;
+      this.$.pageText.textContent = total ? t('page', {
+        from: d.offset + 1, to: Math.min(total, d.offset + d.feats.length), total: total
+      }) : '';
+    }
+    this.markCurrent(this.selectedId, false);
+  };
+
+  /** One list entry: a button that selects the station (map and list stay in sync). */
+  P.resultItem = function (f, rank, extra) {
+    var self = this;
+    var p = f.properties || {};
+    var id = String(p.id);
+    var li = el('li', 'yz-result');
+    li.setAttribute('data-station-id', id);
+    if (typeof p.distance_m === 'number') { li.setAttribute('data-distance-m', String(p.distance_m)); }
+    if (typeof p.minutes === 'number') { li.setAttribute('data-minutes', String(p.minutes)); }
+    var btn = el('button', 'yz-result-btn');
+    btn.type = 'button';
+    var name = F.stationName(p);
+    var kind = F.kindLabel(p, this.kinds);
+    btn.appendChild(el('span', 'yz-result-rank', String(rank)));
+    var body = el('span', 'yz-result-body');
+    body.appendChild(el('span', 'yz-result-name', name));
+    var meta = el('span', 'yz-result-meta');
+    meta.appendChild(el('span', 'yz-result-kind', kind));
+    if (p.open_now === true || p.open_now === false) {
+      meta.appendChild(el('span', 'yz-open yz-open--' + (p.open_now ? 'yes' : 'no'),
+        p.open_now ? t('openNow') : t('closedNow')));
+    }
+    body.appendChild(meta);
+    if (extra) { body.appendChild(el('span', 'yz-result-travel', extra)); }
+    btn.appendChild(body);
+    var dist = typeof p.distance_m === 'number' ? F.formatDistance(p.distance_m) : '';
+    if (dist) { btn.appendChild(el('span', 'yz-result-distance', dist)); }
+    var sep = t('sep');
+    btn.setAttribute('aria-label', name + sep + kind +
+      (extra ? sep + extra : '') + (dist ? sep + t('distance') + ' ' + dist : '') +
+      sep + t('showOnMap'));
+    btn.addEventListener('click', function () { self.select(id, 'list'); });
+    li.appendChild(btn);
+    return li;
+  };
+}(window.Yizhan = window.Yizhan || {}));

@@ -1,0 +1,489 @@
+/*
+ * Yizhan locator: the Leaflet map — creation, basemaps (WGS-84 or GCJ-02), the admin outlines
+ * with province/prefecture labels, and the stations in view from /api/clusters (server count
+ * bubbles plus single stations grouped by Leaflet.markercluster; moveend debounced, stale
+ * requests aborted, answers cached by a tile-aligned key).
+ * Adds methods to window.Yizhan.locator.Locator.prototype (see locator/app.js).
+ */
+(function (Y) {
+  'use strict';
+
+  var t = Y.i18n.t;
+  var C = Y.common;
+  var el = C.el;
+  var isBlank = C.isBlank;
+  var F = Y.locator.format;
+  var Locator = Y.locator.Locator;
+  var P = Locator.prototype;
+
+  /** Create the map, its panes and layers, and the map's own events. */
+  P.initMap = function () {
+    var self = this;
+    var cfg = this.cfg;
+    var center = Array.isArray(cfg.center) && cfg.center.length >= 2 ? cfg.center : [108.3, 23.5];
+    var map = this.map = L.map(this.$.mapEl, {
+      center: [center[1], center[0]],
+      zoom: typeof cfg.zoom === 'number' ? cfg.zoom : 6,
+      minZoom: 3,
+      maxZoom: 18,
+      zoomControl: true,
+      keyboard: true,
+      worldCopyJump: false,
+      scrollWheelZoom: cfg.scrollWheelZoom !== false
+    });
+    map.attributionControl.setPrefix(false);
+    if (cfg.demo) { map.attributionControl.addAttribution(t('demoAttribution')); }
+    if (cfg.approval) { map.attributionControl.addAttribution(String(cfg.approval)); }
+
+    map.createPane('yz-outlines');
+    map.getPane('yz-outlines').style.zIndex = 250;   // above tiles, below overlays/markers
+    map.getPane('yz-outlines').style.pointerEvents = 'none';
+    map.createPane('yz-labels');
+    map.getPane('yz-labels').style.zIndex = 260;
+    map.getPane('yz-labels').style.pointerEvents = 'none';
+
+    this.setupBasemaps();
+    this.initialView();
+
+    this.cluster = L.markerClusterGroup({
+      showCoverageOnHover: false,
+      spiderfyOnMaxZoom: true,
+      maxClusterRadius: 50,
+      chunkedLoading: true
+    });
+    map.addLayer(this.cluster);
+    this.bubbles = L.layerGroup().addTo(map);     // server clusters
+    this.pointLayer = L.layerGroup().addTo(map);  // the search origin
+
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(function () { map.invalidateSize({ pan: false }); })
+        .observe(this.$.mapEl);
+    }
+    this.moving = false;
+    this.onMoveEnd = C.debounce(function () {
+      self.loadView();
+      if (self.hasList && self.listMode === 'view') { self.loadList(0); }
+      self.updateUrl();
+    }, Locator.DEBOUNCE_MS);
+    map.on('movestart zoomstart', function () { self.moving = true; });
+    map.on('moveend', function () { self.moving = false; self.onMoveEnd(); });
+    map.on('click', function (e) { self.onMapClick(e); });
+    map.on('popupclose', function () { self.markCurrent(null); });
+    this.$.mapEl.addEventListener('keydown', function (e) { self.onMapKey(e); });
+    document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && self.picking) { self.setPicking(false); }
+    });
+    if (cfg.scrollWheelZoom === false) {
+      var enable = function () { map.scrollWheelZoom.enable(); self.hideWheelHint(); };
+      map.on('click', enable);
+      this.$.mapEl.addEventListener('focus', enable);
+      this.$.mapEl.addEventListener('wheel', function () {
+        if (!map.scrollWheelZoom.enabled() && self.$.wheelHint) {
+          self.$.wheelHint.hidden = false;
+          window.clearTimeout(self.wheelTimer);
+          self.wheelTimer = window.setTimeout(function () { self.hideWheelHint(); }, 1800);
+        }
+      }, { passive: true });
+    }
+  };
+
+  P.hideWheelHint = function () {
+    if (this.$.wheelHint) { this.$.wheelHint.hidden = true; }
+  };
+
+  P.initialView = function () {
+    var cfg = this.cfg;
+    var map = this.map;
+    var v = cfg.view;
+    if (v && isFinite(v.lat) && isFinite(v.lon)) {
+      map.setView(this.disp(v.lat, v.lon), isFinite(v.zoom) ? v.zoom : 13, { animate: false });
+      return;
+    }
+    var b = (Array.isArray(cfg.regionBounds) && cfg.regionBounds.length === 4) ?
+      cfg.regionBounds : (Array.isArray(cfg.bounds) && cfg.bounds.length === 4 ? cfg.bounds : null);
+    if (b) {
+      map.fitBounds([this.disp(b[1], b[0]), this.disp(b[3], b[2])],
+        { padding: [24, 24], maxZoom: 12, animate: false });
+    }
+  };
+
+  /** Popup options that keep it inside the (possibly small, phone) map. */
+  P.popupOptions = function () {
+    var size = this.map.getSize();
+    var maxWidth = Math.max(180, Math.min(300, size.x - 90));
+    return {
+      maxWidth: maxWidth,
+      minWidth: Math.min(200, maxWidth),
+      maxHeight: Math.max(140, size.y - 56),
+      autoPanPaddingTopLeft: [54, 12],
+      autoPanPaddingBottomRight: [12, 24]
+    };
+  };
+
+  // ---- basemaps
+
+  P.setupBasemaps = function () {
+    var self = this;
+    var tr = Y.i18n.translate;
+    var defs = Array.isArray(this.cfg.basemaps) && this.cfg.basemaps.length ?
+      this.cfg.basemaps : [{ id: 'offline', name_zh: tr('zh', 'offlineBasemap'),
+        name_en: tr('en', 'offlineBasemap'), crs: 'wgs84', url: '' }];
+    var en = Y.i18n.lang() === 'en';
+    this.basemapDefs = {};
+    this.basemapLayers = {};
+    var control = {};
+    defs.forEach(function (d) {
+      var layer;
+      if (d.url) {
+        var opts = {
+          attribution: d.attribution || '',
+          maxZoom: d.max_zoom || 18,
+          crossOrigin: false
+        };
+        if (d.subdomains) { opts.subdomains = d.subdomains; }
+        var tiles = L.tileLayer(d.url, opts);
+        layer = d.overlay_url ? L.layerGroup([tiles, L.tileLayer(d.overlay_url, opts)]) : tiles;
+      } else {
+        layer = L.layerGroup();  // offline: the outlines (always drawn) are the basemap
+        layer.getAttribution = function () { return d.attribution || ''; };
+      }
+      layer.yzId = d.id;
+      self.basemapDefs[d.id] = d;
+      self.basemapLayers[d.id] = layer;
+      control[en ? (d.name_en || d.id) : (d.name_zh || d.id)] = layer;
+    });
+    var first = this.basemapId && this.basemapDefs[this.basemapId] ? this.basemapId : defs[0].id;
+    this.basemapId = first;
+    this.crs = this.basemapDefs[first].crs === 'gcj02' ? 'gcj02' : 'wgs84';
+    this.basemapLayers[first].addTo(this.map);
+    this.updateMapClass();
+    if (defs.length > 1 && this.controls.indexOf('basemaps') >= 0) {
+      this.layerControl = L.control.layers(control, null, { collapsed: true, position: 'topright' })
+        .addTo(this.map);
+    }
+    this.map.on('baselayerchange', function (e) { self.onBasemapChange(e.layer.yzId); });
+  };
+
+  P.updateMapClass = function () {
+    var d = this.basemapDefs[this.basemapId] || {};
+    this.$.mapEl.classList.toggle('yz-map--no-tiles', !d.url);
+    this.$.mapEl.classList.toggle('yz-map--tiles', !!d.url);
+    this.$.mapEl.setAttribute('data-basemap', this.basemapId);
+    this.$.mapEl.setAttribute('data-crs', this.crs);
+  };
+
+  /** Switch basemap: redraw every overlay in the new layer's coordinate system. */
+  P.setBasemap = function (id) {
+    if (!this.basemapLayers[id] || id === this.basemapId) { return; }
+    this.map.removeLayer(this.basemapLayers[this.basemapId]);
+    this.basemapLayers[id].addTo(this.map);   // fires baselayerchange only via the control
+    this.onBasemapChange(id);
+  };
+
+  P.onBasemapChange = function (id) {
+    if (!id || !this.basemapDefs[id]) { return; }
+    var centre = this.wgs(this.map.getCenter());
+    var prevId = this.basemapId;
+    this.basemapId = id;
+    var crs = this.basemapDefs[id].crs === 'gcj02' ? 'gcj02' : 'wgs84';
+    var changed = crs !== this.crs;
+    this.crs = crs;
+    this.updateMapClass();
+    if (changed) {
+      this.map.setView(this.disp(centre.lat, centre.lon), this.map.getZoom(), { animate: false });
+      this.drawOutlines();
+      this.drawPoint();
+      this.map.closePopup();
+      this.renderView(this.lastView, true);
+    } else if (prevId !== id) {
+      this.drawOutlines();
+    }
+    this.updateUrl();
+  };
+
+  // ---- outlines (the offline basemap) with province / prefecture labels
+
+  P.loadOutlines = function () {
+    var self = this;
+    if (!this.cfg.outlinesUrl) { return; }
+    C.getJSON(this.cfg.outlinesUrl).then(function (fc) {
+      self.outlineData = fc;
+      self.drawOutlines();
+    }).catch(function (err) {
+      var d = self.basemapDefs[self.basemapId] || {};
+      if (!d.url) { self.showFailure(t('outlinesFailed'), err); }
+    });
+  };
+
+  P.drawOutlines = function () {
+    var self = this;
+    if (!this.outlineData) { return; }
+    if (this.outlines) { this.map.removeLayer(this.outlines); }
+    if (this.labels) { this.map.removeLayer(this.labels); }
+    var noTiles = !(this.basemapDefs[this.basemapId] || {}).url;
+    this.outlines = L.geoJSON(this.outlineData, {
+      pane: 'yz-outlines',
+      interactive: false,
+      coordsToLatLng: function (c) { return self.disp(c[1], c[0]); },
+      style: function () {
+        return {
+          color: noTiles ? '#8a8f98' : '#6b7280',
+          weight: noTiles ? 1 : 0.8,
+          opacity: noTiles ? 0.9 : 0.6,
+          fillColor: '#fbfaf6',
+          fillOpacity: noTiles ? 1 : 0
+        };
+      }
+    }).addTo(this.map);
+    if (!noTiles) { this.labels = null; return; }
+    // Labels: prefectures (and provinces) at the centre of their counties' seats.
+    var groups = { province: {}, prefecture: {} };
+    (this.outlineData.features || []).forEach(function (f) {
+      var p = f.properties || {};
+      if (!isFinite(p.seat_lon) || !isFinite(p.seat_lat)) { return; }
+      [['province', p.province], ['prefecture', p.prefecture]].forEach(function (lv) {
+        if (isBlank(lv[1])) { return; }
+        var g = groups[lv[0]][lv[1]] || (groups[lv[0]][lv[1]] = { x: 0, y: 0, n: 0 });
+        g.x += p.seat_lon; g.y += p.seat_lat; g.n += 1;
+      });
+    });
+    this.labels = L.layerGroup();
+    Object.keys(groups).forEach(function (level) {
+      Object.keys(groups[level]).forEach(function (name) {
+        var g = groups[level][name];
+        var icon = L.divIcon({ className: 'yz-label yz-label--' + level, html: '', iconSize: null });
+        var m = L.marker(self.disp(g.y / g.n, g.x / g.n), {
+          icon: icon, interactive: false, keyboard: false, pane: 'yz-labels'
+        });
+        m.on('add', function () {
+          var node = m.getElement();
+          if (node) { node.textContent = name; node.setAttribute('aria-hidden', 'true'); }
+        });
+        self.labels.addLayer(m);
+      });
+    });
+    this.labels.addTo(this.map);
+    this.updateLabelLevel();
+    if (!this.labelZoomBound) {
+      this.labelZoomBound = true;
+      this.map.on('zoomend', function () { self.updateLabelLevel(); });
+    }
+  };
+
+  P.updateLabelLevel = function () {
+    var z = this.map.getZoom();
+    this.$.mapEl.classList.toggle('yz-labels--province', z < 7);
+    this.$.mapEl.classList.toggle('yz-labels--prefecture', z >= 7 && z < 11);
+    this.$.mapEl.classList.toggle('yz-labels--none', z >= 11);
+  };
+
+  // ---- the stations in view: /api/clusters
+
+  /** The view as a WGS-84 bbox, widened to whole "tiles" of the current zoom (cache key). */
+  P.viewQuery = function () {
+    var b = this.map.getBounds();
+    var sw = this.wgs(b.getSouthWest());
+    var ne = this.wgs(b.getNorthEast());
+    var zoom = Math.max(0, Math.floor(this.map.getZoom()));
+    var step = 360 / Math.pow(2, zoom);
+    function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }
+    var w = clamp(Math.floor(sw.lon / step) * step, -180, 180);
+    var e = clamp(Math.ceil(ne.lon / step) * step, -180, 180);
+    var s = clamp(Math.floor(sw.lat / step) * step, -85, 85);
+    var n = clamp(Math.ceil(ne.lat / step) * step, -85, 85);
+    if (e <= w) { e = Math.min(180, w + step); }
+    if (n <= s) { n = Math.min(85, s + step); }
+    var bbox = [w, s, e, n].map(function (v) { return +v.toFixed(6); });
+    var params = this.filterParams();
+    params.bbox = bbox.join(',');
+    if (this.noClusters) {   // a server without /api/clusters: plain stations in the bbox
+      params.limit = 5000;
+      return { params: params, url: C.apiUrl(this.apiBase, '/stations', params) };
+    }
+    params.zoom = zoom;
+    return { params: params, url: C.apiUrl(this.apiBase, '/clusters', params) };
+  };
+
+  P.loadView = function () {
+    var self = this;
+    var q = this.viewQuery();
+    var seq = ++this.viewSeq;
+    if (this.viewAbort) { this.viewAbort.abort(); this.viewAbort = null; }
+    var cached = this.cache[q.url];
+    if (cached) {
+      this.renderView(cached, false);
+      return;
+    }
+    var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
+    this.viewAbort = ctrl;
+    this.$.mapEl.setAttribute('aria-busy', 'true');
+    this.status(t('loading'));
+    C.getJSON(q.url, { signal: ctrl && ctrl.signal }).then(function (fc) {
+      if (seq !== self.viewSeq) { return; }
+      self.remember(q.url, fc);
+      self.status('');
+      self.showError('');
+      self.renderView(fc, false);
+    }).catch(function (err) {
+      if (err && err.name === 'AbortError') { return; }
+      if (seq !== self.viewSeq) { return; }
+      if (err.status === 404 && !self.noClusters) {
+        self.noClusters = true;
+        self.loadView();
+        return;
+      }
+      self.status('');
+      self.showFailure(t('loadFailed'), err);
+    }).then(function () {
+      if (seq === self.viewSeq) { self.$.mapEl.removeAttribute('aria-busy'); }
+    });
+  };
+
+  P.remember = function (key, value) {
+    if (!(key in this.cache)) { this.cacheKeys.push(key); }
+    this.cache[key] = value;
+    while (this.cacheKeys.length > Locator.CACHE_MAX) { delete this.cache[this.cacheKeys.shift()]; }
+  };
+
+  P.renderCount = function (total) {
+    if (!this.$.count) { return; }
+    if (typeof total !== 'number') { this.$.count.textContent = ''; return; }
+    this.$.count.setAttribute('data-count', String(total));
+    this.$.count.textContent = t('countView', { n: total });
+  };
+
+  /** Draw one /api/clusters answer: bubbles for server clusters, markers for stations. */
+  P.renderView = function (fc, force) {
+    var self = this;
+    if (!fc) { return; }
+    this.lastView = fc;
+    var feats = Array.isArray(fc.features) ? fc.features : [];
+    var keep = {};
+    var add = [];
+    this.bubbles.clearLayers();
+    if (force) { this.cluster.clearLayers(); this.byId = {}; }
+    feats.forEach(function (f) {
+      var p = f && f.properties;
+      var c = f && f.geometry && f.geometry.coordinates;
+      if (!p || !Array.isArray(c) || !isFinite(c[0]) || !isFinite(c[1])) { return; }
+      if (p.cluster) {
+        self.bubbles.addLayer(self.makeBubble(f));
+        return;
+      }
+      var id = String(p.id);
+      keep[id] = true;
+      self.features[id] = f;
+      var m = self.byId[id];
+      if (m) {
+        m.feature = f;
+      } else {
+        m = self.makeMarker(f);
+        self.byId[id] = m;
+        add.push(m);
+      }
+    });
+    var remove = [];
+    Object.keys(this.byId).forEach(function (id) {
+      if (!keep[id] && id !== self.pinnedId) { remove.push(self.byId[id]); delete self.byId[id]; }
+    });
+    if (remove.length) { this.cluster.removeLayers(remove); }
+    if (add.length) { this.cluster.addLayers(add); }
+    var total = typeof fc.total === 'number' ? fc.total :
+      (typeof fc.numberMatched === 'number' ? fc.numberMatched : feats.length);
+    this.viewTotal = total;
+    this.renderCount(total);
+    if (total === 0 && this.listMode === 'view') { this.status(t('emptyView')); }
+    this.markSelectedMarker();
+    C.dispatch('yizhan:results', { count: total });
+  };
+
+  /** A server cluster: a count bubble that zooms to its stations (click, Enter or Space). */
+  P.makeBubble = function (f) {
+    var self = this;
+    var p = f.properties;
+    var c = f.geometry.coordinates;
+    var n = Number(p.count) || 0;
+    var size = n < 100 ? 34 : (n < 1000 ? 40 : (n < 10000 ? 46 : 52));
+    var cls = 'yz-bubble marker-cluster ' + (n < 100 ? 'marker-cluster-small' :
+      (n < 1000 ? 'marker-cluster-medium' : 'marker-cluster-large'));
+    var icon = L.divIcon({ className: cls, iconSize: [size, size], html: '' });
+    var m = L.marker(this.disp(c[1], c[0]), {
+      icon: icon, keyboard: true, title: t('clusterTitle', { n: n }), riseOnHover: true
+    });
+    m.on('add', function () {
+      var node = m.getElement();
+      if (!node) { return; }
+      node.textContent = '';
+      var inner = el('div');
+      inner.appendChild(el('span', null, String(n)));
+      node.appendChild(inner);
+      node.setAttribute('role', 'button');
+      node.setAttribute('aria-label', t('clusterTitle', { n: n }));
+      node.setAttribute('data-count', String(n));
+    });
+    m.on('keydown', function (e) {
+      var k = e.originalEvent && e.originalEvent.key;
+      if (k === 'Enter' || k === ' ') { L.DomEvent.preventDefault(e.originalEvent); m.fire('click'); }
+    });
+    m.on('click', function () {
+      var b = p.bbox;
+      if (Array.isArray(b) && b.length === 4) {
+        var bounds = L.latLngBounds([self.disp(b[1], b[0]), self.disp(b[3], b[2])]);
+        if (bounds.getNorthEast().equals(bounds.getSouthWest())) {
+          self.map.setView(bounds.getCenter(), Math.min(18, self.map.getZoom() + 3));
+        } else {
+          self.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 18 });
+        }
+      } else {
+        self.map.setView(m.getLatLng(), Math.min(18, self.map.getZoom() + 2));
+      }
+    });
+    return m;
+  };
+
+  /** A station marker: selects the station on click, Enter or Space. */
+  P.makeMarker = function (f) {
+    var p = f.properties;
+    var c = f.geometry.coordinates;
+    var cls = 'yz-marker yz-marker--' + String(p.kind || 'other').replace(/[^a-z0-9_-]/gi, '');
+    if (p.status && p.status !== 'open') { cls += ' yz-marker--inactive'; }
+    var name = F.stationName(p);
+    var marker = L.marker(this.disp(c[1], c[0]), {
+      icon: L.divIcon({ className: cls, iconSize: [22, 22], iconAnchor: [11, 11],
+        popupAnchor: [0, -10] }),
+      title: p.kind_label ? t('markerTitle', { name: name, kind: F.kindLabel(p, this.kinds) }) : name,
+      alt: name,
+      keyboard: true,
+      riseOnHover: true
+    });
+    var self = this;
+    marker.feature = f;
+    marker.stationId = String(p.id);
+    marker.on('click', function () { self.select(marker.stationId, 'map'); });
+    marker.on('keydown', function (e) {   // Leaflet only opens bound popups on Enter
+      var k = e.originalEvent && e.originalEvent.key;
+      if (k === 'Enter' || k === ' ') {
+        L.DomEvent.preventDefault(e.originalEvent);
+        self.select(marker.stationId, 'map');
+      }
+    });
+    marker.on('add', function () {
+      var node = marker.getElement();
+      if (node) {
+        node.setAttribute('data-station-id', marker.stationId);
+        node.setAttribute('role', 'button');
+        node.setAttribute('aria-label', name);
+        node.classList.toggle('yz-marker--selected', marker.stationId === self.selectedId);
+      }
+    });
+    return marker;
+  };
+
+  P.markSelectedMarker = function () {
+    var self = this;
+    Object.keys(this.byId).forEach(function (id) {
+      var node = self.byId[id].getElement && self.byId[id].getElement();
+      if (node) { node.classList.toggle('yz-marker--selected', id === self.selectedId); }
+    });
+  };
+}(window.Yizhan = window.Yizhan || {}));

@@ -1,0 +1,195 @@
+/*
+ * Yizhan locator: choosing a point — address search (/api/geocode), the browser's geolocation,
+ * a click (or Enter) on the map — and the stations nearest to it by travel time
+ * (/api/nearest?mode=), shown in the list and framed on the map.
+ * Adds methods to window.Yizhan.locator.Locator.prototype (see locator/app.js).
+ */
+(function (Y) {
+  'use strict';
+
+  var t = Y.i18n.t;
+  var has = Y.i18n.has;
+  var C = Y.common;
+  var Locator = Y.locator.Locator;
+  var P = Locator.prototype;
+
+  // ---- choosing a point
+
+  P.setPicking = function (on) {
+    this.picking = !!on;
+    if (this.$.pick) {
+      this.$.pick.setAttribute('aria-pressed', on ? 'true' : 'false');
+      this.$.pick.classList.toggle('yz-btn--active', this.picking);
+    }
+    this.$.mapEl.classList.toggle('yz-map--picking', this.picking);
+    if (this.$.pickHint) { this.$.pickHint.hidden = !this.picking; }
+    this.status(this.picking ? t('pickHint') : '');
+    if (this.picking) { this.$.mapEl.focus({ preventScroll: true }); }
+  };
+
+  P.onMapClick = function (e) {
+    if (!this.picking) { return; }
+    this.setPicking(false);
+    var w = this.wgs(e.latlng);          // the API speaks WGS-84, whatever the basemap
+    this.choosePoint(w.lat, w.lon, 'pick');
+  };
+
+  P.onMapKey = function (e) {
+    if (!this.picking || e.target !== this.$.mapEl) { return; }
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      var w = this.wgs(this.map.getCenter());
+      this.setPicking(false);
+      this.choosePoint(w.lat, w.lon, 'pick');
+    }
+  };
+
+  P.locate = function () {
+    var self = this;
+    if (this.picking) { this.setPicking(false); }
+    if (!('geolocation' in navigator)) {
+      this.showError(window.isSecureContext === false ? t('geoInsecure') : t('geoUnsupported'));
+      return;
+    }
+    this.showError('');
+    this.status(t('locating'));
+    this.$.locate.disabled = true;
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      self.$.locate.disabled = false;
+      self.choosePoint(pos.coords.latitude, pos.coords.longitude, 'geo', pos.coords.accuracy);
+    }, function (err) {
+      self.$.locate.disabled = false;
+      self.status('');
+      var msg = t('geoUnavailable');
+      if (err && err.code === 1) {
+        msg = window.isSecureContext === false ? t('geoInsecure') : t('geoDenied');
+      } else if (err && err.code === 3) {
+        msg = t('geoTimeout');
+      }
+      self.showError(msg);
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+  };
+
+  P.geocode = function () {
+    var self = this;
+    var q = (this.$.q.value || '').trim();
+    if (!q) { this.showError(t('searchEmpty')); this.$.q.focus(); return; }
+    this.showError('');
+    this.status(t('geocoding'));
+    C.getJSON(C.apiUrl(this.apiBase, '/geocode', { q: q })).then(function (r) {
+      if (!r || !isFinite(r.lon) || !isFinite(r.lat)) { throw new Error(t('badData')); }
+      var note = has('precisionNote.' + r.precision) ? t('precisionNote.' + r.precision) :
+        t('precisionNote.unknown');
+      var name = r.formatted || q;
+      self.status(note ? t('searchFound', { name: name, note: note }) :
+        t('searchFoundPlain', { name: name }));
+      self.choosePoint(r.lat, r.lon, 'search', null, { label: name, note: note });
+    }).catch(function (err) {
+      self.status('');
+      if (err.status === 429) {
+        self.showError(t('searchTooMany', { s: err.retryAfter || 60 }));
+      } else {
+        self.showFailure(t('searchNotFound'), err);
+      }
+    });
+  };
+
+  P.choosePoint = function (lat, lon, source, accuracy, extra) {
+    this.point = { lat: lat, lon: lon, source: source, accuracy: accuracy,
+      label: extra && extra.label, note: extra && extra.note };
+    this.drawPoint();
+    this.searchNearest(this.point);
+  };
+
+  /** The chosen point on the map (with its accuracy circle), in the active basemap's system. */
+  P.drawPoint = function () {
+    this.pointLayer.clearLayers();
+    var pt = this.point;
+    if (!pt) { return; }
+    var label = pt.source === 'geo' ? t('myLocation') :
+      (pt.source === 'search' ? (pt.label || t('searchedLocation')) : t('pickedLocation'));
+    var at = this.disp(pt.lat, pt.lon);
+    if (typeof pt.accuracy === 'number' && pt.accuracy > 30 && pt.accuracy < 5000) {
+      L.circle(at, {
+        radius: pt.accuracy, interactive: false, className: 'yz-accuracy',
+        color: '#1565c0', weight: 1, fillOpacity: 0.08
+      }).addTo(this.pointLayer);
+    }
+    L.circleMarker(at, {
+      radius: 9, className: 'yz-point', color: '#ffffff', weight: 3,
+      fillColor: '#1565c0', fillOpacity: 1
+    }).bindTooltip(label, { direction: 'top', offset: [0, -8] }).addTo(this.pointLayer);
+  };
+
+  // ---- nearest by travel time
+
+  P.searchNearest = function (point) {
+    var self = this;
+    var seq = ++this.listSeq;
+    this.listMode = 'nearest';
+    this.showError('');
+    this.status(t('searching'));
+    if (this.$.results) { this.$.results.setAttribute('aria-busy', 'true'); }
+    var params = this.filterParams();
+    params.lon = point.lon.toFixed(6);
+    params.lat = point.lat.toFixed(6);
+    params.k = this.hasList ? Locator.NEAREST_K : 5;
+    params.mode = this.mode;
+    C.getJSON(C.apiUrl(this.apiBase, '/nearest', params)).then(function (fc) {
+      if (seq !== self.listSeq) { return; }
+      var feats = (fc && Array.isArray(fc.features)) ? fc.features : [];
+      self.nearest = { feats: feats, point: point, travel: fc.travel || null };
+      self.renderNearest(feats, point, true);
+    }).catch(function (err) {
+      if (seq !== self.listSeq) { return; }
+      self.status('');
+      self.showFailure(t('nearestFailed'), err);
+    }).then(function () {
+      if (seq === self.listSeq && self.$.results) { self.$.results.removeAttribute('aria-busy'); }
+    });
+  };
+
+  /** The nearest stations in the list (when shown) and, with `fit`, framed on the map. */
+  P.renderNearest = function (feats, point, fit) {
+    var self = this;
+    var timed = feats.length && typeof (feats[0].properties || {}).minutes === 'number';
+    feats.forEach(function (f) {
+      if (f && f.properties && f.geometry) { self.features[String(f.properties.id)] = f; }
+    });
+    if (this.hasList) {
+      var list = this.$.results;
+      list.textContent = '';
+      this.$.resultsTitle.textContent = point.source === 'geo' ? t('resultsTitleMine') :
+        (point.source === 'search' ? t('resultsTitleSearch') : t('resultsTitlePicked'));
+      var note = feats.length ? (timed ? t('travelNote') : t('distanceNote')) : t('none');
+      if (point.note) { note = t('noteThen', { first: point.note, then: note }); }
+      this.$.resultsNote.textContent = note;
+      this.$.resultsBox.hidden = false;
+      if (this.$.listView) { this.$.listView.hidden = false; }
+      if (this.$.pager) { this.$.pager.hidden = true; }
+      if (this.$.hint) { this.$.hint.hidden = true; }
+      feats.forEach(function (f, i) {
+        if (!f.geometry) { return; }
+        var p = f.properties || {};
+        var extra = typeof p.minutes === 'number' ? self.travelText(p.minutes) : null;
+        list.appendChild(self.resultItem(f, i + 1, extra));
+      });
+      this.markCurrent(this.selectedId, false);
+    }
+    this.status(feats.length ? t('found', { n: feats.length }) : t('none'));
+    if (!fit) { return; }
+    this.map.invalidateSize({ pan: false });
+    var top = feats.slice(0, 5);
+    if (top.length) {
+      var b5 = L.latLngBounds([this.disp(point.lat, point.lon)]);
+      top.forEach(function (f) {
+        var c = f.geometry && f.geometry.coordinates;
+        if (Array.isArray(c)) { b5.extend(self.disp(c[1], c[0])); }
+      });
+      this.map.fitBounds(b5, { padding: [40, 40], maxZoom: 15 });
+    } else {
+      this.map.setView(this.disp(point.lat, point.lon), Math.max(this.map.getZoom(), 12));
+    }
+    C.dispatch('yizhan:results', { count: feats.length });
+  };
+}(window.Yizhan = window.Yizhan || {}));
