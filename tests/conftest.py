@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from geo.records import import_registry
 from geo.store import StationRepository
-from support import LiveServer
+from support import DATA, LiveServer
+from webapp.services import services
 
 
 @pytest.fixture
@@ -27,12 +29,21 @@ def app(db_url):
 
     application = create_app({"DATABASE_URL": db_url, "TESTING": True})
     yield application
-    application.extensions["yizhan"]["repo"].engine.dispose()
+    services(application).repo.engine.dispose()
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def loaded(app, client):
+    """The test client over the two tiny registries of ``tests/data`` (7 stations)."""
+    repo = services(app).repo
+    import_registry(repo, DATA / "registry_zh.csv")
+    import_registry(repo, DATA / "registry.geojson")
+    return client
 
 
 @pytest.fixture(scope="session")

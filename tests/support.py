@@ -15,6 +15,27 @@ DATA = Path(__file__).resolve().parent / "data"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
+def make_app(
+    db_url: str, env: dict[str, str] | None = None, *, demo: bool = False, **settings: object
+):
+    """A real app on ``db_url`` (a SQLite file or a PostgreSQL URL) for tests.
+
+    ``env`` is read like the process environment (``YIZHAN_*`` names), ``settings`` set
+    fields of :class:`webapp.settings.WebSettings` directly; ``demo=True`` imports the
+    bundled demo registry.
+    """
+    from geo.records import import_registry
+    from webapp import create_app
+    from webapp.services import services
+    from webapp.settings import WebSettings
+
+    s = WebSettings.from_env(env or {}, database_url=db_url, **settings)
+    app = create_app({"DATABASE_URL": db_url, "SETTINGS": s, "TESTING": True})
+    if demo:
+        import_registry(services(app).repo, ROOT / "data" / "demo" / "stations.csv")
+    return app
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

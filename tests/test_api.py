@@ -12,17 +12,8 @@ import pytest
 from geo.crs import distance_m
 from geo.models import MODES
 from geo.records import import_registry
-from support import DATA
 from webapp import api
 from webapp.services import services
-
-
-@pytest.fixture
-def loaded(app, client):
-    repo = services(app).repo
-    import_registry(repo, DATA / "registry_zh.csv")
-    import_registry(repo, DATA / "registry.geojson")
-    return client
 
 
 def test_stations_collection(loaded):

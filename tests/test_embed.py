@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from geo.cli import DEMO_REGISTRY
+import support
 from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
-from geo.records import import_registry
 from webapp import create_app
 from webapp.embed import DEFAULT_CONTROLS, parse_origins
 from webapp.services import services
@@ -29,13 +28,8 @@ STATIC = Path(__file__).resolve().parent.parent / "webapp" / "static"
 
 
 def make_app(tmp_path: Path, origins: str = ORIGINS, demo: bool = True):
-    settings = WebSettings.from_env({"YIZHAN_EMBED_ORIGINS": origins, "YIZHAN_BASEMAPS": "offline"})
-    app = create_app(
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}", "TESTING": True, "SETTINGS": settings}
-    )
-    if demo:
-        import_registry(services(app).repo, DEMO_REGISTRY)
-    return app
+    env = {"YIZHAN_EMBED_ORIGINS": origins, "YIZHAN_BASEMAPS": "offline"}
+    return support.make_app(f"sqlite:///{tmp_path / 'e.db'}", env, demo=demo)
 
 
 @pytest.fixture(scope="module")

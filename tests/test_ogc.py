@@ -10,19 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from geo.records import import_registry
-from support import DATA
-from webapp.services import services
-
 ITEMS = "/ogc/collections/stations/items"
-
-
-@pytest.fixture
-def loaded(app, client):
-    repo = services(app).repo
-    import_registry(repo, DATA / "registry_zh.csv")
-    import_registry(repo, DATA / "registry.geojson")
-    return client
 
 
 def test_landing_page_links_and_conformance(loaded):

@@ -9,17 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 
 from geo.models import KINDS, Term, register_kind
-from geo.records import import_registry
-from support import DATA, ROOT
+from support import ROOT
 from webapp.services import services
-
-
-@pytest.fixture
-def loaded(app, client):
-    repo = services(app).repo
-    import_registry(repo, DATA / "registry_zh.csv")
-    import_registry(repo, DATA / "registry.geojson")
-    return client
 
 
 def _document(client) -> dict:

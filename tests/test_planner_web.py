@@ -23,11 +23,11 @@ import zipfile
 
 import pytest
 
+import support
 from geo.errors import ValidationError
 from geo.store import StationRepository, UserRepository
 from support import ROOT, LiveServer, cli
 from webapp.services import services
-from webapp.settings import WebSettings
 
 PASSWORD = "correct horse battery"
 COUNTY = "450225"  # 融水苗族自治县, Liuzhou: a few demo stations, about 20 townships
@@ -63,13 +63,10 @@ def env(tmp_path_factory):
 
 
 def make_app(env, **settings):
-    from webapp import create_app
-
     settings.setdefault("login_rate_per_minute", 1000)  # one shared test client address
-    s = WebSettings.from_env(
-        {}, database_url=env["url"], planner_dir=str(env["tmp"] / "jobs"), tile_url="", **settings
+    return support.make_app(
+        env["url"], planner_dir=str(env["tmp"] / "jobs"), tile_url="", **settings
     )
-    return create_app({"DATABASE_URL": env["url"], "SETTINGS": s, "TESTING": True})
 
 
 @pytest.fixture(scope="module")
