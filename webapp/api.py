@@ -25,9 +25,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from geo.errors import InvalidParameter, NotFound, ValidationError
 from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
+from geo.geojson import stations_geojson, stations_geojson_bytes
 from geo.index import Filter, StationIndex
 from geo.models import KINDS, SERVICES, STATUS_TERMS, parse_kind, parse_service, parse_status
-from geo.records import stations_geojson, stations_geojson_bytes
 from geo.review import review_stations
 from geo.travel.base import MODES
 from geo.travel.crowfly import CrowflyModel

@@ -30,10 +30,10 @@ from flask import (
 )
 
 from geo.errors import ValidationError
+from geo.geojson import stations_geojson
 from geo.hours import CHINA_TZ, next_change, to_china_time
 from geo.models import KINDS, SERVICES
 from geo.navigation import navigation_links
-from geo.records import stations_geojson
 from geo.settings import DATA_DIR, Settings
 
 bp = Blueprint("public", __name__)
