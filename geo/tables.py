@@ -116,7 +116,15 @@ def cell_text(value: object) -> str:
 
 def is_blank(value: object) -> bool:
     """Whether a cell is empty (``None``, NaN or only white space)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
     return cell_text(value) == ""
+
+
+def _blank_row(cells: list[object]) -> bool:
+    return all(is_blank(c) for c in cells)
 
 
 # --------------------------------------------------------------------------------------
@@ -156,16 +164,22 @@ class HeaderMatcher:
     def __init__(self, aliases: Mapping[str, Sequence[str]], partial: bool = False) -> None:
         self.aliases = {f: tuple(names) for f, names in aliases.items()}
         self.partial = partial
-        self.index: dict[str, str] = {}
+        self.index: dict[str, tuple[str, int]] = {}
         for f, names in self.aliases.items():
-            for alias in names:
+            for rank, alias in enumerate(names):
                 key = normalise_header(alias)
-                other = self.index.setdefault(key, f)
+                other, _ = self.index.setdefault(key, (f, rank))
                 if other != f:
                     raise ValueError(f"alias {alias!r} names both {other!r} and {f!r}")
 
     def match(self, header: object) -> str | None:
         """The canonical field of a header, or ``None``."""
+        found = self.match_ranked(header)
+        return None if found is None else found[0]
+
+    def match_ranked(self, header: object) -> tuple[str, int] | None:
+        """(field, rank) of a header: rank is the matched alias's position in the table
+        (earlier aliases are preferred), plus 1000 for a partial match; ``None`` if none."""
         key = normalise_header(header)
         if not key:
             return None
@@ -176,15 +190,16 @@ class HeaderMatcher:
             return self.index[bare]
         if self.partial:
             for f, names in self.aliases.items():
-                for alias in names:
+                for rank, alias in enumerate(names):
                     a = normalise_header(alias)
                     if len(a) > 3 and a in bare:
-                        return f
+                        return f, 1000 + rank
         return None
 
     def match_columns(self, headers: Sequence[object], required: Sequence[str] = ()) -> ColumnMatch:
         """Match every header; see :class:`ColumnMatch`."""
-        fields = [self.match(h) for h in headers]
+        found = [self.match_ranked(h) for h in headers]
+        fields = [None if m is None else m[0] for m in found]
         texts = ["" if h is None else str(h) for h in headers]
         mapping: dict[str, int] = {}
         positions: dict[str, list[int]] = {}
@@ -203,6 +218,7 @@ class HeaderMatcher:
             ],
             duplicates={f: p for f, p in positions.items() if len(p) > 1},
             missing=[f for f in required if f not in mapping],
+            ranks=[None if m is None else m[1] for m in found],
         )
 
 
@@ -225,6 +241,8 @@ class ColumnMatch:
         meant cannot be told).
     missing
         Required fields with no column.
+    ranks
+        Per header, the position of its alias in the table (see :meth:`preferred`).
     """
 
     headers: list[str]
@@ -233,6 +251,20 @@ class ColumnMatch:
     unknown: list[tuple[int, str]] = field(default_factory=list)
     duplicates: dict[str, list[int]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    ranks: list[int | None] = field(default_factory=list)
+
+    def preferred(self, name: str) -> int | None:
+        """Position of the field's column whose alias comes first in the alias table.
+
+        For callers that choose among several columns instead of refusing them (``常住人口``
+        over ``户籍人口``); ``duplicates[name]`` lists the others.
+        """
+        positions = self.duplicates.get(name) or (
+            [self.mapping[name]] if name in self.mapping else []
+        )
+        if not positions:
+            return None
+        return min(positions, key=lambda i: (self.ranks[i] if self.ranks else 0, i))
 
     def header(self, name: str) -> str | None:
         """The header text of a field's column, or ``None`` if it has none."""
@@ -373,7 +405,7 @@ def read_table(
         def numbered() -> Iterator[tuple[int, list[object]]]:
             start = 1
             for cells in reader:
-                yield start, list(cells)
+                yield start, cells
                 start = reader.line_num + 1
 
         try:
@@ -420,7 +452,7 @@ def _with_header(
     out: list[TableRow] = []
     for line, cells in rows:
         if columns is None:
-            if all(is_blank(c) for c in cells):
+            if _blank_row(cells):
                 pass
             elif find_header is None or find_header(cells):
                 columns, header_line = [cell_text(c) for c in cells], line
@@ -428,7 +460,7 @@ def _with_header(
             if line >= HEADER_SEARCH_ROWS and find_header is not None:
                 break
             continue
-        if all(is_blank(c) for c in cells):
+        if _blank_row(cells):
             continue
         out.append(TableRow(line, cells))
     if columns is None:

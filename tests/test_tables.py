@@ -168,3 +168,10 @@ def test_read_frame_raw_cells_blank_is_none(tmp_path):
     path.write_text("名称,经度\n甲,\n", encoding="utf-8")
     frame = read_frame(path, text=False)
     assert frame.loc[2, "名称"] == "甲" and frame.loc[2, "经度"] is None
+
+
+def test_preferred_column_follows_the_alias_order():
+    aliases = {"population": ("常住人口", "户籍人口", "population")}
+    m = match_columns(["户籍人口", "常住人口（万人）", "代码"], aliases)
+    assert m.duplicates == {"population": [0, 1]} and m.preferred("population") == 1
+    assert m.preferred("code") is None

@@ -145,10 +145,11 @@ def _cells_row(
     """Cells to values by field; cells of unknown columns go to ``extra`` by header."""
     values: dict[str, object] = {}
     extra: dict[str, str] = {}
-    for i, cell in enumerate(cells[: len(columns)]):
-        f = columns[i]
+    for f, header, cell in zip(columns, headers, cells, strict=False):
         if f:
             values[f] = cell
-        elif headers[i] and normalise_text(cell):
-            extra[headers[i]] = normalise_text(cell)
+        elif header and cell is not None and cell != "":
+            text = normalise_text(cell)
+            if text:
+                extra[header] = text
     return RawRow(line, values, extra)
