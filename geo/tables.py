@@ -26,11 +26,12 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from geo.errors import FileFormatError
+
+if TYPE_CHECKING:  # pandas is imported by read_frame only: reading a registry does not need it
+    import pandas as pd
 
 #: Formats :func:`detect_format` knows (``gpkg`` is read as ``ogr``).
 FORMATS = ("csv", "xlsx", "geojson", "ogr")
@@ -539,6 +540,8 @@ def read_frame(
     FileFormatError
         An unreadable file or, with ``geometry="point"``, a feature that is not a point.
     """
+    import pandas as pd
+
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         if text:
