@@ -38,7 +38,6 @@ FORMATS = ("csv", "xlsx", "geojson", "ogr")
 #: How many lines :func:`read_table` searches for the header when ``find_header`` is given.
 HEADER_SEARCH_ROWS = 10
 
-_SPACES = re.compile(r"\s+")
 #: Removed from headers before matching: white space, joiners and marks of a required column.
 _HEADER_NOISE = re.compile(r"[\s_\-·.*:：]+")
 _BRACKETED = re.compile(r"[(（\[【](.*?)[)）\]】]")
@@ -101,9 +100,16 @@ def normalise_text(value: object) -> str:
     """NFKC (full-width → ASCII), trimmed, inner runs of white space collapsed to one."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Excel gives 12351.0 for a phone number typed as a number
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip()
+    if isinstance(value, str):
+        if not value:
+            return ""
+    else:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # Excel gives 12351.0 for a phone number typed as a number
+        value = str(value)
+    if not value.isascii():  # NFKC leaves ASCII as it is
+        value = unicodedata.normalize("NFKC", value)
+    return " ".join(value.split())  # str.split and re's \s agree on what white space is
 
 
 def cell_text(value: object) -> str:
@@ -321,7 +327,7 @@ def header_finder(
 # --------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class TableRow:
     """One data row: its line (file line, sheet row or feature number) and raw cells.
 

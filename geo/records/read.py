@@ -67,7 +67,7 @@ def match_header(header: str) -> str | None:
     return MATCHER.match(header)
 
 
-@dataclass
+@dataclass(slots=True)
 class RawRow:
     """One input row: its line number and its values keyed by canonical field."""
 
