@@ -175,3 +175,19 @@ def test_preferred_column_follows_the_alias_order():
     m = match_columns(["户籍人口", "常住人口（万人）", "代码"], aliases)
     assert m.duplicates == {"population": [0, 1]} and m.preferred("population") == 1
     assert m.preferred("code") is None
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("\u3000柳州\u00a0 市\t", "柳州 市"),  # ideographic and no-break spaces
+        ("ＡＢ１２", "AB12"),
+        ("plain  ascii\n", "plain ascii"),
+        (12351.0, "12351"),
+        (1.5, "1.5"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalise_text(value, expected):
+    assert tables.normalise_text(value) == expected
