@@ -253,7 +253,7 @@ def in_process_breakdown(db_url: str, paths: list[str]) -> dict[str, dict]:
     }
     timed("  LiveIndex.get() (revision query on SQLite)", lambda p: ctx["index"].get())
     timed("  index.nearest(k=5, Filter())", lambda p: index.nearest(*pts[p], 5, Filter()))
-    from geo.records import stations_geojson
+    from geo.geojson import stations_geojson
 
     hits = {p: index.nearest(*pts[p], 5, Filter()) for p in paths}
     now = datetime.now(UTC)

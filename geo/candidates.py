@@ -8,16 +8,15 @@ one-off, ``yearly_cost`` per year; missing costs are NaN and refused by budget p
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from geo.crs import CoordSystem, to_wgs84
 from geo.errors import FileFormatError, ValidationError
+from geo.tables import HeaderMatcher, header_finder, read_frame
 
 COLUMNS = ["id", "name", "lon", "lat", "cost", "yearly_cost", "source"]
 
@@ -31,6 +30,7 @@ _HEADERS = {
     "monthly_cost": ("monthly_cost", "月费用", "每月费用"),
     "crs": ("crs", "坐标系"),
 }
+_MATCHER = HeaderMatcher(_HEADERS)
 
 
 def _frame(ids, names, lon, lat, cost, yearly, source) -> gpd.GeoDataFrame:
@@ -51,51 +51,30 @@ def _frame(ids, names, lon, lat, cost, yearly, source) -> gpd.GeoDataFrame:
 
 
 def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
-    """Candidates from a CSV/XLSX (lon/lat columns) or GeoJSON (points) file.
+    """Candidates from a CSV/XLSX (lon/lat columns) or GeoJSON/GeoPackage (points) file.
+
+    The file is read by :func:`geo.tables.read_frame` (a title row above the header is
+    skipped; messages name the file's own line numbers).
 
     Cost columns are optional: ``cost`` (one-off), ``yearly_cost``, or ``monthly_cost``
     (× 12). A negative or non-numeric cost is refused with the row named. Other columns
     (e.g. a capacity) are kept as they are.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
-    if path.suffix.lower() in (".geojson", ".json"):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8-sig"))
-            rows = []
-            for f in doc["features"]:
-                props = dict(f.get("properties") or {})
-                geom = f.get("geometry") or {}
-                if geom.get("type") != "Point":
-                    raise FileFormatError(f"{path.name}: feature {len(rows) + 1} is not a Point")
-                props["lon"], props["lat"] = geom["coordinates"][:2]
-                props.setdefault("id", f.get("id"))
-                rows.append(props)
-            df = pd.DataFrame(rows)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FileFormatError(f"{path.name}: not a GeoJSON FeatureCollection ({exc})") from None
-        first_line = 1
-    elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        df = pd.read_excel(path, dtype=object)
-        first_line = 2
-    else:
-        import io
-
-        from geo.records import _decode
-
-        df = pd.read_csv(io.StringIO(_decode(path.read_bytes(), path.name)), dtype=object)
-        first_line = 2
-    columns = {}
-    for field, names in _HEADERS.items():
-        for col in df.columns:
-            if str(col).strip().lower() in names:
-                columns[field] = col
-                break
-    if "lon" not in columns or "lat" not in columns:
+    df = read_frame(
+        path,
+        text=False,
+        find_header=header_finder(_MATCHER, ("lon", "lat")),
+        header_hint="with longitude and latitude columns (lon/lat, 经度/纬度)",
+    )
+    match = _MATCHER.match_columns(list(df.columns), required=("lon", "lat"))
+    match.check(path.name, df.attrs.get("header_line") or None)
+    if match.missing:
         raise FileFormatError(
             f"{path.name}: needs longitude and latitude columns (lon/lat, 经度/纬度)"
         )
+    columns = {f: df.iloc[:, i] for f, i in match.mapping.items()}
+    lines = df.index.tolist()
     n = len(df)
     if n == 0:
         raise ValidationError(f"{path.name}: no candidate sites", field="candidates")
@@ -104,7 +83,7 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
         if field not in columns:
             return np.full(n, np.nan)
         out = np.full(n, np.nan)
-        for i, value in enumerate(df[columns[field]].tolist()):
+        for i, value in enumerate(columns[field].tolist()):
             if (
                 value is None
                 or (isinstance(value, float) and math.isnan(value))
@@ -112,44 +91,40 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
             ):
                 if not allow_missing:
                     raise ValidationError(
-                        f"{path.name}: line {i + first_line}: {field} is missing", field=field
+                        f"{path.name}: line {lines[i]}: {field} is missing", field=field
                     )
                 continue
             try:
                 out[i] = float(str(value).replace(",", ""))
             except ValueError:
                 raise ValidationError(
-                    f"{path.name}: line {i + first_line}: {field} is not a number: {value!r}",
+                    f"{path.name}: line {lines[i]}: {field} is not a number: {value!r}",
                     field=field,
                 ) from None
             if field not in ("lon", "lat") and out[i] < 0:
                 raise ValidationError(
-                    f"{path.name}: line {i + first_line}: {field} is negative", field=field
+                    f"{path.name}: line {lines[i]}: {field} is negative", field=field
                 )
         return out
 
     lon, lat = numbers("lon", False), numbers("lat", False)
-    systems = df[columns["crs"]].fillna(crs).astype(str).tolist() if "crs" in columns else [crs] * n
+    systems = columns["crs"].fillna(crs).astype(str).tolist() if "crs" in columns else [crs] * n
     for system in set(systems):
         mask = np.array([s == system for s in systems])
         lon[mask], lat[mask] = to_wgs84(lon[mask], lat[mask], CoordSystem.parse(system))
     yearly = numbers("yearly_cost", True)
     monthly = numbers("monthly_cost", True)
     yearly = np.where(np.isnan(yearly), monthly * 12, yearly)
-    ids = (
-        df[columns["id"]].astype(str).tolist()
-        if "id" in columns
-        else [f"C{i + 1}" for i in range(n)]
-    )
+    ids = columns["id"].astype(str).tolist() if "id" in columns else [f"C{i + 1}" for i in range(n)]
     if len(set(ids)) != len(ids):
         raise ValidationError(f"{path.name}: candidate ids are not unique", field="id")
-    names = df[columns["name"]].fillna("").astype(str).tolist() if "name" in columns else ids
+    names = columns["name"].fillna("").astype(str).tolist() if "name" in columns else ids
     frame = _frame(ids, names, lon, lat, numbers("cost", True), yearly, f"file {path.name}")
-    mapped = set(columns.values())
-    for col in df.columns:  # other columns (capacity, notes …) travel with the sites
+    mapped = set(match.mapping.values())
+    for i, col in enumerate(df.columns):  # other columns (capacity, notes …) travel along
         name = str(col).strip()
-        if col not in mapped and name not in frame.columns:
-            frame[name] = df[col].to_numpy()
+        if i not in mapped and name and name not in frame.columns:
+            frame[name] = df.iloc[:, i].to_numpy()
     return frame
 
 

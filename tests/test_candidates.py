@@ -103,3 +103,18 @@ def test_generated_candidates():
     import shapely
 
     assert shapely.contains_xy(inside, grid["lon"], grid["lat"]).all()
+
+
+def test_title_row_line_numbers_and_duplicate_columns(tmp_path):
+    """Candidate files are read by geo.tables: a title row is skipped, lines are the file's."""
+    path = tmp_path / "c.csv"
+    path.write_text("候选点位（2026）\n名称,经度,纬度,费用\na,109,24,1\nb,109,24,-1\n", "utf-8")
+    with pytest.raises(ValidationError, match="line 4: cost is negative"):
+        cand.from_file(path)
+    path.write_text("候选点位（2026）\n名称,经度,纬度,容量\na,109.1,24.2,30\n", "utf-8")
+    sites = cand.from_file(path)
+    assert sites["lon"].tolist() == [109.1] and sites["容量"].tolist() == ["30"]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("name,lon,经度,lat\na,109,110,24\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match="same field twice: lon"):
+        cand.from_file(twice)

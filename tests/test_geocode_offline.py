@@ -170,3 +170,22 @@ def test_review_lists_imprecise_and_misplaced_stations(app, client, tmp_path):
     assert set(items) == {"GCJ", "COARSE"} and doc["count"] == 2
     assert "GCJ-02" in items["GCJ"]["reasons"][0] and items["GCJ"]["found_county_code"] == other
     assert items["COARSE"]["reasons"] == ["position known only to the county"]
+
+
+def test_batch_reads_through_the_one_table_reader(tmp_path):
+    """Tabs are sniffed, blank rows skipped, short rows padded, and a bracketed address header
+    (``地址（详细）``) found by the shared header matcher."""
+    from geo.geocode.batch import read_table
+
+    src = tmp_path / "in.tsv"
+    src.write_text("序号\t地址（详细）\t备注\n1\t柳州市鱼峰区\n\n2\t百色市\tx\n", encoding="utf-8")
+    header, rows = read_table(src)
+    assert header == ["序号", "地址（详细）", "备注"]
+    assert rows == [["1", "柳州市鱼峰区", ""], ["2", "百色市", "x"]]
+
+
+def test_geocode_file_finds_a_bracketed_address_header(geocoder, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("序号,地址（详细）\n1,柳州市鱼峰区天马街道\n", encoding="utf-8")
+    summary = geocode_file(geocoder, src, tmp_path / "out.csv")
+    assert summary == {"rows": 1, "by_precision": {"township": 1}}

@@ -206,7 +206,7 @@ def test_feature_bytes_equal_the_dict_serialiser_cold_and_cached():
     import json
     from datetime import UTC, datetime
 
-    from geo.records import stations_geojson, stations_geojson_bytes
+    from geo.geojson import stations_geojson, stations_geojson_bytes
 
     stations = make_stations(300, seed=3)
     stations[0].name = '<img src=x onerror=alert(1)> "引号" \\ 反斜杠'

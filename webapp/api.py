@@ -20,9 +20,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from geo.errors import NotFound
 from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
+from geo.geojson import stations_geojson, stations_geojson_bytes
 from geo.index import Filter
 from geo.models import KINDS, MODE_TERMS, MODES, SERVICES
-from geo.records import stations_geojson, stations_geojson_bytes
 from geo.review import review_stations
 from geo.travel.crowfly import CrowflyModel
 from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask

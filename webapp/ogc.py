@@ -21,7 +21,7 @@ import numpy as np
 from flask import Blueprint, g, jsonify, request, url_for
 
 from geo.errors import InvalidParameter, NotFound
-from geo.records import stations_geojson
+from geo.geojson import stations_geojson
 from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask
 from webapp.params import BBOX, KIND, OFFSET, SERVICE, STATUS, Param, setting
 from webapp.services import services

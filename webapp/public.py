@@ -31,10 +31,10 @@ from flask import (
 )
 
 from geo.errors import ValidationError
+from geo.geojson import stations_geojson
 from geo.hours import CHINA_TZ, next_change, to_china_time
 from geo.models import MODES, SERVICES
 from geo.navigation import navigation_links
-from geo.records import stations_geojson
 from geo.regions import Region
 from geo.settings import DATA_DIR
 from webapp.errors import wants_json

@@ -8,16 +8,18 @@ ends ``ok`` with a position, or ``failed`` with the reason.
 from __future__ import annotations
 
 import csv
-import io
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from geo import tables
 from geo.errors import FileFormatError
 from geo.geocode.chain import geocode_many
-from geo.records import match_header, normalise_text
+from geo.records.read import match_header
+from geo.tables import HeaderMatcher, cell_text
 
 ADDRESS_HEADERS = {"address", "地址", "详细地址", "站点地址", "地点", "位置", "addr"}
+_ADDRESS = HeaderMatcher({"address": tuple(sorted(ADDRESS_HEADERS))})
 ADMIN_FIELDS = ("province", "prefecture", "county", "township", "village")
 RESULT_COLUMNS = [
     "lon",
@@ -35,30 +37,12 @@ RESULT_COLUMNS = [
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a CSV (UTF-8/GB18030) or the first sheet of an XLSX, as text."""
-    from geo.records import _decode
-
-    if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises several unrelated types
-            raise FileFormatError(f"{path.name}: not a readable .xlsx file ({exc})") from None
-        rows = [
-            [normalise_text(c) for c in r] for r in wb.worksheets[0].iter_rows(values_only=True)
-        ]
-        wb.close()
-    else:
-        text = _decode(path.read_bytes(), path.name)
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
-    rows = [r for r in rows if any(r)]
-    if not rows:
-        raise FileFormatError(f"{path.name}: empty file")
-    width = len(rows[0])
-    return rows[0], [r + [""] * (width - len(r)) for r in rows[1:]]
+    """Header and rows of a CSV (UTF-8/GB18030), the first sheet of an XLSX or the properties of
+    GeoJSON features, as text (read by :func:`geo.tables.read_table`; blank rows skipped)."""
+    table = tables.read_table(path)
+    width = len(table.columns)
+    rows = [[cell_text(c) for c in r.cells] for r in table.rows]
+    return table.columns, [(r + [""] * width)[: max(width, len(r))] for r in rows]
 
 
 def geocode_file(
@@ -79,7 +63,7 @@ def geocode_file(
             )
         addr_idx = [header.index(column)]
     else:
-        found = [i for i, h in enumerate(header) if normalise_text(h).lower() in ADDRESS_HEADERS]
+        found = [i for i, h in enumerate(header) if _ADDRESS.match(h)]
         admin = [i for i, h in enumerate(header) if match_header(h) in ADMIN_FIELDS]
         addr_idx = admin + found[:1]
         if not addr_idx:

@@ -1,0 +1,153 @@
+"""Registry export: stations as the flat records unions keep (CSV, XLSX) or as GeoJSON and
+GeoPackage, every format importing back to the same stations."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from geo.errors import FileFormatError
+from geo.geojson import stations_geojson
+from geo.hours import CHINA_TZ
+from geo.models import KINDS, SERVICES, STATUS_TERMS, Station
+from geo.records.read import HEADER_ALIASES
+
+__all__ = ["EXPORT_FIELDS", "export_stations", "station_record"]
+
+#: Export column order (English names; ``lang="zh"`` uses each field's first alias).
+EXPORT_FIELDS = [
+    "id",
+    "name",
+    "name_en",
+    "kind",
+    "services",
+    "address",
+    "province_code",
+    "province",
+    "prefecture_code",
+    "prefecture",
+    "county_code",
+    "county",
+    "township_code",
+    "township",
+    "village_code",
+    "village",
+    "lon",
+    "lat",
+    "crs",
+    "orig_lon",
+    "orig_lat",
+    "orig_crs",
+    "precision",
+    "hours",
+    "phone",
+    "union",
+    "status",
+    "demo",
+    "source",
+    "notes",
+    "updated_at",
+    "extra",
+]
+
+
+def station_record(s: Station, lang: str = "en") -> dict[str, object]:
+    """One station as a flat record with the export columns (see :data:`EXPORT_FIELDS`).
+
+    ``lang="zh"`` gives Chinese headers and labels (kinds, services, status, 是/否), as
+    unions keep their sheets; both forms import back unchanged.
+    """
+    updated = s.updated_at.astimezone(CHINA_TZ).isoformat() if s.updated_at else None
+    rec: dict[str, object] = {
+        **{
+            k: getattr(s, k)
+            for k in EXPORT_FIELDS
+            if k
+            not in ("services", "crs", "orig_crs", "precision", "status", "updated_at", "extra")
+        },
+        "services": ",".join(s.services),
+        "crs": "wgs84",
+        "orig_crs": s.orig_crs.value if s.orig_crs else None,
+        "precision": s.precision.value,
+        "status": s.status.value,
+        "updated_at": updated,
+        "extra": json.dumps(s.extra, ensure_ascii=False, sort_keys=True) if s.extra else None,
+    }
+    if lang == "zh":
+        rec["kind"] = KINDS[s.kind].zh if s.kind in KINDS else s.kind
+        rec["services"] = "、".join(SERVICES[c].zh if c in SERVICES else c for c in s.services)
+        rec["status"] = STATUS_TERMS[s.status.value].zh
+        rec["demo"] = "是" if s.demo else "否"
+        return {HEADER_ALIASES[k][0]: rec[k] for k in EXPORT_FIELDS}
+    return {k: rec[k] for k in EXPORT_FIELDS}
+
+
+def export_stations(
+    stations: list[Station], path: str | Path, fmt: str | None = None, lang: str = "en"
+) -> Path:
+    """Write stations to CSV (UTF-8 with BOM, for Excel), XLSX, GeoJSON or GeoPackage.
+
+    GeoJSON and GeoPackage carry every field as a property (English names) with WGS-84 point
+    geometries; CSV and XLSX have ``lon``/``lat`` columns and ``lang`` headers. Every format
+    imports back to the same stations.
+    """
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        records = [station_record(s, lang) for s in stations]
+        header = (
+            list(records[0])
+            if records
+            else [HEADER_ALIASES[k][0] if lang == "zh" else k for k in EXPORT_FIELDS]
+        )
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=header)
+            w.writeheader()
+            for rec in records:
+                w.writerow(
+                    {
+                        k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+                        for k, v in rec.items()
+                    }
+                )
+    elif fmt == "xlsx":
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "stations"
+        header = [HEADER_ALIASES[k][0] if lang == "zh" else k for k in EXPORT_FIELDS]
+        ws.append(header)
+        for s in stations:
+            ws.append(list(station_record(s, lang).values()))
+        wb.save(path)
+    elif fmt in ("geojson", "json"):
+        doc = stations_geojson(stations, properties=_full_properties)
+        path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    elif fmt == "gpkg":
+        import geopandas as gpd
+
+        records = [station_record(s) for s in stations]
+        gdf = gpd.GeoDataFrame(
+            records,
+            columns=EXPORT_FIELDS,
+            geometry=gpd.points_from_xy([s.lon for s in stations], [s.lat for s in stations]),
+            crs="EPSG:4326",
+        )
+        for col in EXPORT_FIELDS:
+            if col not in ("lon", "lat", "orig_lon", "orig_lat", "demo"):
+                gdf[col] = gdf[col].astype(object)
+        gdf.to_file(path, layer="stations", driver="GPKG", engine="pyogrio")
+    else:
+        raise FileFormatError(f"unknown export format {fmt!r}; use csv, xlsx, geojson or gpkg")
+    return path
+
+
+def _full_properties(s: Station) -> dict[str, object]:
+    """The export record with lists and objects as JSON values (a lossless GeoJSON export)."""
+    props = station_record(s)
+    props["services"] = list(s.services)
+    props["extra"] = dict(s.extra)
+    return props

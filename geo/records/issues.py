@@ -1,0 +1,72 @@
+"""What an import reports: one :class:`RowIssue` per problem, gathered in an
+:class:`ImportReport`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RowIssue:
+    """One problem with one input row. ``line`` is the file line / sheet row / feature number."""
+
+    line: int
+    field: str | None
+    reason: str
+    value: str | None = None
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, ids, and every rejected row and warning."""
+
+    source: str
+    format: str
+    rows: int = 0
+    imported: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[RowIssue] = field(default_factory=list)
+    warnings: list[RowIssue] = field(default_factory=list)
+    committed: bool = False
+    strict: bool = False
+
+    @property
+    def rejected_lines(self) -> list[int]:
+        """The lines with at least one rejection, in order."""
+        return sorted({r.line for r in self.rejected})
+
+    def to_dict(self) -> dict:
+        """The report as JSON-ready data (counts first)."""
+        return {
+            "source": self.source,
+            "format": self.format,
+            "rows": self.rows,
+            "committed": self.committed,
+            "strict": self.strict,
+            "counts": {
+                "imported": len(self.imported),
+                "updated": len(self.updated),
+                "unchanged": len(self.unchanged),
+                "rejected_rows": len(self.rejected_lines),
+                "warnings": len(self.warnings),
+            },
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [dataclasses.asdict(r) for r in self.rejected],
+            "warnings": [dataclasses.asdict(w) for w in self.warnings],
+        }
+
+    def summary(self) -> str:
+        """One line for people: rows, new, updated, unchanged, rejected, warnings."""
+        c = self.to_dict()["counts"]
+        verb = "committed" if self.committed else "NOT committed"
+        return (
+            f"{self.source}: {self.rows} rows; {c['imported']} new, {c['updated']} updated, "
+            f"{c['unchanged']} unchanged, {c['rejected_rows']} rejected, "
+            f"{c['warnings']} warnings ({verb})"
+        )
