@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from geo.cli import main
 from geo.settings import documented_settings
 from support import ROOT
 from webapp import create_app
+from webapp.cli import main
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

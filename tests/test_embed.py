@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from geo.cli import DEMO_REGISTRY
 from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
 from geo.records import import_registry
 from geo.settings import Settings
 from webapp import create_app
+from webapp.cli import DEMO_REGISTRY
 from webapp.embed import DEFAULT_CONTROLS, parse_origins
 
 UNION = "https://www.example-union.org.cn"
@@ -333,7 +333,7 @@ def test_builder_with_empty_allow_list_says_so(tmp_path):
 
 
 def test_text_assets_are_gzipped_when_accepted(client):
-    path = STATIC / "vendor" / "leaflet" / "leaflet.js"
+    path = STATIC.parents[1] / "geo" / "assets" / "leaflet" / "leaflet.js"  # geo.assets
     raw = path.read_bytes()
     r = client.get("/static/vendor/leaflet/leaflet.js", headers={"Accept-Encoding": "gzip, br"})
     assert r.headers["Content-Encoding"] == "gzip"
