@@ -171,14 +171,21 @@ PORT = "port_station:港口驿站:Port station"
 
 @pytest.fixture
 def port_kind(monkeypatch):
-    """An extra kind configured as a deployment does (YIZHAN_EXTRA_KINDS), registered in this
-    process as create_app and the CLI do; removed afterwards."""
-    monkeypatch.setenv("YIZHAN_EXTRA_KINDS", PORT)
-    Settings.from_env().register_taxonomy()
+    """An extra kind configured by a settings object (as ``create_app(SETTINGS=…)`` does), not
+    by the environment; removed afterwards."""
+    monkeypatch.delenv("YIZHAN_EXTRA_KINDS", raising=False)
+    Settings(extra_kinds=PORT).register_taxonomy()
     try:
         yield "port_station"
     finally:
         KINDS.pop("port_station", None)
+
+
+def _parse_in_worker(name: str) -> str:
+    try:
+        return parse_kind(name)
+    except ValidationError as exc:
+        return exc.message
 
 
 @pytest.mark.slow
@@ -217,6 +224,16 @@ def test_spawned_job_worker_knows_configured_kinds(tmp_path, stations, port_kind
         runner.shutdown()
         if runner._executor is not None:
             runner._executor.shutdown(wait=True)  # leave no worker process behind
+
+
+@pytest.mark.slow
+def test_any_spawned_process_reads_the_configured_kinds(monkeypatch):
+    """A pool nobody prepared (a library's own): the worker reads YIZHAN_EXTRA_KINDS itself."""
+    monkeypatch.setenv("YIZHAN_EXTRA_KINDS", PORT)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        assert pool.submit(_parse_in_worker, "港口驿站").result(120) == "port_station"
+        assert "unknown kind" in pool.submit(_parse_in_worker, "太空站").result(120)
 
 
 def test_taxonomy_snapshot_installs_in_another_registry(port_kind):
