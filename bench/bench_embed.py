@@ -1,6 +1,6 @@
 """Weight and first-marker time of ``/embed`` in headless Chromium, on the demo registry.
 
-Starts ``python -m geo.cli serve`` (waitress) on 127.0.0.1 with a fresh SQLite database
+Starts ``python -m webapp.cli serve`` (waitress) on 127.0.0.1 with a fresh SQLite database
 (``init-db``, ``demo``), then loads ``/embed`` in Debian's Chromium (Playwright, the same
 browser as the tests) in a fresh browser context for each load (a cold cache), and measures:
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("PORT", None)
         for verb in ("init-db", "demo"):
             subprocess.run(
-                [PYTHON, "-m", "geo.cli", verb], env=env, check=True, capture_output=True
+                [PYTHON, "-m", "webapp.cli", verb], env=env, check=True, capture_output=True
             )
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for basemaps in ("offline", "osm"):
                     port = free_port()
-                    cmd = [PYTHON, "-m", "geo.cli", "serve", "--host", HOST, "--port", str(port)]
+                    cmd = [PYTHON, "-m", "webapp.cli", "serve", "--host", HOST, "--port", str(port)]
                     log = tmpdir / f"serve-{basemaps}.log"
                     with server(cmd, {**env, "YIZHAN_BASEMAPS": basemaps}, port, log):
                         url = f"http://{HOST}:{port}/embed"

@@ -1,6 +1,6 @@
 """HTTP latency and throughput of ``GET /api/nearest`` on the real server (waitress + Flask).
 
-Starts ``python -m geo.cli serve`` as a subprocess on 127.0.0.1 with a fresh SQLite database
+Starts ``python -m webapp.cli serve`` as a subprocess on 127.0.0.1 with a fresh SQLite database
 (``init-db``, then ``demo``), waits for ``/healthz``, then measures:
 
 * sequential requests on one keep-alive connection (``http.client``): mean/p50/p99 ms;
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         for verb in ("init-db", "demo"):
             with Timer() as t:
                 r = subprocess.run(
-                    [PYTHON, "-m", "geo.cli", verb],
+                    [PYTHON, "-m", "webapp.cli", verb],
                     env=env,
                     cwd=REPO_ROOT,
                     capture_output=True,
@@ -305,11 +305,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if r.returncode != 0:
                 print(r.stdout, r.stderr, file=sys.stderr)
-                raise SystemExit(f"`geo.cli {verb}` failed with {r.returncode}")
+                raise SystemExit(f"`webapp.cli {verb}` failed with {r.returncode}")
             setup[verb] = {"seconds": t.s, "out": r.stdout.strip().splitlines()[-1:]}
 
         port = free_port()
-        cmd = [PYTHON, "-m", "geo.cli", "serve", "--host", HOST, "--port", str(port)]
+        cmd = [PYTHON, "-m", "webapp.cli", "serve", "--host", HOST, "--port", str(port)]
         t_start = time.perf_counter()
         with server(cmd, env, port, tmpdir / "server.log") as proc:
             startup_s = time.perf_counter() - t_start

@@ -1,7 +1,7 @@
 """Open-loop load test of the public API with 200,000 stations under the production server.
 
 Builds (once, cached in ``bench/out/``) a SQLite registry of N synthetic stations spread over
-China (the generator of ``bench_nearest.py``), starts ``python -m geo.cli serve`` (waitress)
+China (the generator of ``bench_nearest.py``), starts ``python -m webapp.cli serve`` (waitress)
 on 127.0.0.1, and drives it with ``bench/loadgen.py``, an open-loop generator in its own
 process (constant request rate, latency counted from each request's *scheduled* start, as
 wrk2 does). For each endpoint it steps the rate up and reports, per step, the achieved rate,
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, YIZHAN_DATABASE_URL=f"sqlite:///{db}", PYTHONUNBUFFERED="1")
     results: dict = {"stations": args.stations, "endpoints": {}, "peer": None}
     port = free_port()
-    cmd = [PYTHON, "-m", "geo.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [PYTHON, "-m", "webapp.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--threads", str(THREADS)]
     log = OUT_DIR / "bench_load_server.log"
     with server(cmd, env, port, log, timeout=180) as proc:

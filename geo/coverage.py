@@ -6,8 +6,10 @@ threshold ``m`` when ``T(x) ≤ m``. :func:`compute_coverage` runs one model onc
 every threshold from the same times. The :class:`CoverageResult` gives the share of demand
 covered, tables by county and township, gap polygons (uncovered cells dissolved, with their
 demand), per-station service areas (the cells each station is nearest to within the
-threshold), exports, and a folium map. Every result records the model, mode, speeds,
-thresholds and inputs that produced it.
+threshold) and a folium map; :meth:`CoverageResult.covered` says which cells are covered
+within a threshold (the one way planning and candidates ask). Every result records the model,
+mode, speeds, thresholds and inputs that produced it. Result folders are written by
+:mod:`geo.report`.
 
 :func:`compute_coverage_partitioned` runs the same computation on Dask, one partition per
 county (or province) with the stations within the model's maximum reach of it (the halo), and
@@ -16,7 +18,6 @@ gives exactly the same numbers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,20 @@ class CoverageResult:
                 f"{', '.join(f'{x:g}' for x in self.thresholds)}",
                 field="threshold",
             )
-        return f"covered_{t:g}"
+        return covered_column(t)
+
+    def covered(self, max_minutes: float | None = None) -> np.ndarray:
+        """Whether each cell (in ``cells`` order) is covered within ``max_minutes``.
+
+        ``max_minutes`` must be one of the computed thresholds (default: the largest). This is
+        the one way to ask; the ``covered_<m>`` columns are an export format.
+
+        Raises
+        ------
+        ValidationError
+            If the threshold was not computed.
+        """
+        return self.cells[self._col(max_minutes)].to_numpy(dtype=bool)
 
     def summary(self) -> dict:
         """Totals per threshold, with the record of how they were produced."""
@@ -77,7 +91,7 @@ class CoverageResult:
         finite = c.loc[np.isfinite(c["minutes"])]
         shares = []
         for t in self.thresholds:
-            covered = float(c.loc[c[self._col(t)], "demand"].sum())
+            covered = float(c.loc[self.covered(t), "demand"].sum())
             shares.append(
                 {
                     "max_minutes": t,
@@ -109,13 +123,13 @@ class CoverageResult:
         key = {"county": "county_code", "township": "township_code"}.get(level)
         if key is None:
             raise ValidationError("level must be county or township", field="by")
-        col = self._col(threshold)
+        covered_mask = pd.Series(self.covered(threshold), index=self.cells.index)
         names = {s.id: s.name for s in self._station_rows()}
         g = default_gazetteer()
         rows = []
         for code, part in self.cells.groupby(key, sort=True):
             demand = float(part["demand"].sum())
-            covered = float(part.loc[part[col], "demand"].sum())
+            covered = float(part.loc[covered_mask[part.index], "demand"].sum())
             reached = part.loc[np.isfinite(part["minutes"]) & (part["demand"] > 0)]
             w = reached["demand"].to_numpy()
             m = reached["minutes"].to_numpy()
@@ -145,8 +159,7 @@ class CoverageResult:
 
         Point demand (factories, seats) has no area: each uncovered point is its own gap.
         """
-        col = self._col(threshold)
-        open_cells = self.cells.loc[~self.cells[col]]
+        open_cells = self.cells.loc[~self.covered(threshold)]
         if open_cells.empty:
             return gpd.GeoDataFrame(
                 {"demand": [], "cells": [], "county_code": []}, geometry=[], crs="EPSG:4326"
@@ -197,8 +210,7 @@ class CoverageResult:
     def service_areas(self, threshold: float | None = None) -> gpd.GeoDataFrame:
         """Per station, the cells it is nearest to within the threshold, dissolved
         (an isochrone clipped to the station's catchment), with the demand it serves."""
-        col = self._col(threshold)
-        served = self.cells.loc[self.cells[col] & (self.cells["station_id"] != "")]
+        served = self.cells.loc[self.covered(threshold) & (self.cells["station_id"] != "")]
         rows = []
         for sid, part in served.groupby("station_id", sort=True):
             rows.append(
@@ -285,41 +297,6 @@ class CoverageResult:
         m.get_root().html.add_child(legend)
         return m
 
-    def export(self, out_dir: str | Path, by: Sequence[str] = ("county", "township")) -> dict:
-        """Write ``summary.json``, ``by_county.csv``/``by_township.csv`` (+ ``.xlsx``),
-        ``gaps.geojson``, ``service_areas.geojson``, ``cells.gpkg`` and ``map.html``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {}
-        (out / "summary.json").write_text(
-            json.dumps(self.summary(), ensure_ascii=False, indent=2, default=json_default),
-            encoding="utf-8",
-        )
-        files["summary"] = out / "summary.json"
-        tables = {}
-        for level in by:
-            table = self.by_admin(level)
-            table.to_csv(out / f"by_{level}.csv", index=False, encoding="utf-8-sig")
-            files[f"by_{level}"] = out / f"by_{level}.csv"
-            tables[level] = table
-        with pd.ExcelWriter(out / "coverage.xlsx") as xl:
-            pd.DataFrame(self.summary()["thresholds"]).to_excel(
-                xl, sheet_name="summary", index=False
-            )
-            for level, table in tables.items():
-                table.to_excel(xl, sheet_name=f"by_{level}", index=False)
-        files["xlsx"] = out / "coverage.xlsx"
-        for name, gdf in (("gaps", self.gaps()), ("service_areas", self.service_areas())):
-            (out / f"{name}.geojson").write_text(gdf.to_json(drop_id=True), encoding="utf-8")
-            files[name] = out / f"{name}.geojson"
-        cells = self.cells.copy()
-        cells["minutes"] = cells["minutes"].replace(np.inf, np.nan)
-        cells.to_file(out / "cells.gpkg", layer="cells", driver="GPKG", engine="pyogrio")
-        files["cells"] = out / "cells.gpkg"
-        self.to_folium().save(str(out / "map.html"))
-        files["map"] = out / "map.html"
-        return files
-
 
 def _dissolve(geoms: np.ndarray):
     """Union of cells. Cells of one grid do not overlap, so the much faster coverage union
@@ -367,7 +344,20 @@ def stations_frame(stations: Sequence[Station]) -> gpd.GeoDataFrame:
     )
 
 
-def _thresholds(max_minutes: float | Sequence[float]) -> list[float]:
+def covered_column(max_minutes: float) -> str:
+    """The name of the ``cells`` column (and export field) flagging coverage within
+    ``max_minutes``; read coverage with :meth:`CoverageResult.covered`, not by this name."""
+    return f"covered_{float(max_minutes):g}"
+
+
+def parse_thresholds(max_minutes: float | Sequence[float]) -> list[float]:
+    """Thresholds in minutes, ascending and unique; each must be finite and > 0.
+
+    Raises
+    ------
+    ValidationError
+        An empty list or a threshold ≤ 0 or not finite.
+    """
     values = sorted({float(m) for m in np.atleast_1d(max_minutes)})
     if not values or values[0] <= 0 or not np.isfinite(values[-1]):
         raise ValidationError("max_minutes must be > 0", field="max_minutes")
@@ -389,7 +379,7 @@ def compute_coverage(
     ValidationError
         A threshold ≤ 0, no demand cells, or no operating station of the kinds given.
     """
-    thresholds = _thresholds(max_minutes)
+    thresholds = parse_thresholds(max_minutes)
     chosen = [
         s
         for s in stations
@@ -424,7 +414,7 @@ def _result(
     out["station_id"] = np.where(times.station >= 0, ids[np.clip(times.station, 0, None)], "")
     out["unsnapped"] = times.unsnapped if len(times.unsnapped) else False
     for t in thresholds:
-        out[f"covered_{t:g}"] = out["minutes"] <= t
+        out[covered_column(t)] = out["minutes"] <= t
     warnings = list(getattr(demand, "warnings", []))
     if not np.isfinite(times.minutes).any():
         warnings.append(
@@ -474,7 +464,7 @@ def compute_coverage_partitioned(
     equal the single-process run. ``client`` is a ``dask.distributed.Client`` (a
     ``LocalCluster`` one is started, and closed, when none is given).
     """
-    thresholds = _thresholds(max_minutes)
+    thresholds = parse_thresholds(max_minutes)
     chosen = [
         s
         for s in stations

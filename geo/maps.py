@@ -1,8 +1,9 @@
 """folium map builders shared by reports, the CLI and notebooks, working offline.
 
 folium links Leaflet, jQuery and Bootstrap from CDNs. Maps built here link nothing: Leaflet
-(the only library these maps use) is embedded from the copy vendored in
-``webapp/static/vendor`` as ``data:`` URIs, so a saved ``map.html`` opens on an intranet.
+(the only library these maps use) is embedded from the copy shipped as package data
+(:data:`geo.assets.LEAFLET_DIR`) as ``data:`` URIs, so a saved ``map.html`` opens on an
+intranet.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import folium
 
-VENDOR = Path(__file__).resolve().parent.parent / "webapp" / "static" / "vendor" / "leaflet"
+from geo.assets import LEAFLET_DIR
 
 #: Colours of the travel-time bands (minutes), fastest first.
 BAND_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
@@ -33,8 +34,8 @@ def offline_map(
     ``location`` is ``(lat, lon)`` as folium expects.
     """
     m = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=True)
-    m.default_js = [("leaflet", _data_uri(VENDOR / "leaflet.js", "text/javascript"))]
-    m.default_css = [("leaflet_css", _data_uri(VENDOR / "leaflet.css", "text/css"))]
+    m.default_js = [("leaflet", _data_uri(LEAFLET_DIR / "leaflet.js", "text/javascript"))]
+    m.default_css = [("leaflet_css", _data_uri(LEAFLET_DIR / "leaflet.css", "text/css"))]
     if tiles:
         folium.TileLayer(tiles=tiles, attr=attribution or "", name="basemap").add_to(m)
     return m

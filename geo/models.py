@@ -255,11 +255,33 @@ def _names(registry: dict[str, Term]) -> dict[str, str]:
     return names
 
 
+#: Whether this process has read the configured extra kinds and services (see _lookup).
+_ENV_TAXONOMY_READ = False
+
+
+def _read_env_taxonomy() -> bool:
+    """Register the extra kinds and services of the environment, once per process.
+
+    A process that never configured the taxonomy (a spawned worker, a pool started by a
+    library) still knows the deployment's kinds; ``True`` if this call read them.
+    """
+    global _ENV_TAXONOMY_READ
+    if _ENV_TAXONOMY_READ:
+        return False
+    _ENV_TAXONOMY_READ = True
+    from geo.settings import register_env_taxonomy
+
+    register_env_taxonomy()
+    return True
+
+
 def _lookup(registry: dict[str, Term], value: str, what: str, field_name: str) -> str:
     key = _norm_key(value)
     if not key:
         raise ValidationError(f"{what} is empty", field=field_name)
     names = _names(registry)
+    if key not in names and _read_env_taxonomy():
+        names = _names(registry)
     if key in names:
         return names[key]
     close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.5)

@@ -1,4 +1,9 @@
-"""The planner's report folder: workbook, layers, map and charts for one plan.
+"""Result folders: the files a coverage run or a plan leaves behind.
+
+:func:`coverage_report` writes a coverage run's ``summary.json``, ``by_county.csv`` /
+``by_township.csv``, ``coverage.xlsx``, ``gaps.geojson``, ``service_areas.geojson``,
+``cells.gpkg`` and ``map.html`` (offline). :func:`write_layers` writes the light GeoJSON layers
+the planner pages draw (``layer_cells``, ``layer_gaps``, ``layer_stations``).
 
 :func:`plan_report` writes, for a :class:`geo.plan.Plan` and the coverage before and after it:
 ``plan.json`` (the plan, its bound and gap, and how it was produced), ``plan.xlsx`` (sheets
@@ -18,6 +23,72 @@ import numpy as np
 import pandas as pd
 
 from geo.coverage import json_default
+
+
+def coverage_report(
+    result, out_dir: str | Path, by: tuple[str, ...] | list[str] = ("county", "township")
+) -> dict[str, Path]:
+    """Write a :class:`geo.coverage.CoverageResult`'s folder (see the module docstring).
+
+    Returns the files by name: ``summary``, ``by_<level>``, ``xlsx``, ``gaps``,
+    ``service_areas``, ``cells``, ``map``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    summary = result.summary()
+    (out / "summary.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2, default=json_default),
+        encoding="utf-8",
+    )
+    files["summary"] = out / "summary.json"
+    tables = {}
+    for level in by:
+        table = result.by_admin(level)
+        table.to_csv(out / f"by_{level}.csv", index=False, encoding="utf-8-sig")
+        files[f"by_{level}"] = out / f"by_{level}.csv"
+        tables[level] = table
+    with pd.ExcelWriter(out / "coverage.xlsx") as xl:
+        pd.DataFrame(summary["thresholds"]).to_excel(xl, sheet_name="summary", index=False)
+        for level, table in tables.items():
+            table.to_excel(xl, sheet_name=f"by_{level}", index=False)
+    files["xlsx"] = out / "coverage.xlsx"
+    for name, gdf in (("gaps", result.gaps()), ("service_areas", result.service_areas())):
+        (out / f"{name}.geojson").write_text(gdf.to_json(drop_id=True), encoding="utf-8")
+        files[name] = out / f"{name}.geojson"
+    cells = result.cells.copy()
+    cells["minutes"] = cells["minutes"].replace(np.inf, np.nan)
+    cells.to_file(out / "cells.gpkg", layer="cells", driver="GPKG", engine="pyogrio")
+    files["cells"] = out / "cells.gpkg"
+    result.to_folium().save(str(out / "map.html"))
+    files["map"] = out / "map.html"
+    return files
+
+
+def write_layers(result, out_dir: str | Path) -> dict[str, Path]:
+    """The map layers the planner pages draw: cells (minutes, demand), gaps, stations.
+
+    Writes ``layer_<name>.geojson`` (coordinates to 1e-5°) and returns the files by layer
+    name.
+    """
+    import shapely
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = result.cells[["cell_id", "demand", "minutes", "geometry"]].copy()
+    cells["minutes"] = cells["minutes"].replace(np.inf, np.nan).round(1)
+    cells["geometry"] = shapely.set_precision(cells.geometry.to_numpy(), 1e-5)
+    layers = {
+        "cells": cells,
+        "gaps": result.gaps(),
+        "stations": result.stations[["id", "name", "kind", "geometry"]],
+    }
+    names = {}
+    for name, gdf in layers.items():
+        path = out / f"layer_{name}.geojson"
+        path.write_text(gdf.to_json(drop_id=True, na="null"), encoding="utf-8")
+        names[name] = path
+    return names
 
 
 def chosen_sites(plan, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -164,6 +164,23 @@ class Settings:
                 register(Term(*parts))
 
 
+def register_env_taxonomy(environ: Mapping[str, str] | None = None) -> None:
+    """Register the ``YIZHAN_EXTRA_KINDS`` / ``YIZHAN_EXTRA_SERVICES`` of ``environ`` (default
+    ``os.environ``); :mod:`geo.models` calls it on its first unknown name in a process, so
+    every process (spawned workers included) knows the configured kinds.
+
+    Raises
+    ------
+    ValidationError
+        If an entry is not ``code:中文名:English name``.
+    """
+    env = os.environ if environ is None else environ
+    Settings(
+        extra_kinds=env.get("YIZHAN_EXTRA_KINDS", ""),
+        extra_services=env.get("YIZHAN_EXTRA_SERVICES", ""),
+    ).register_taxonomy()
+
+
 def _convert(type_name: str, raw: str):
     if "Path" in type_name:
         return Path(raw)

@@ -25,10 +25,9 @@ def liuzhou_legal_aid() -> nbf.NotebookNode:
         ),
         code(
             "from geo import demand as dm\n"
-            "from geo.coverage import compute_coverage\n"
             "from geo.records import read_registry\n"
             "from geo.settings import DATA_DIR\n"
-            "from geo.travel import CrowflyModel\n\n"
+            "from geo.workflows import CoverageParams, run_coverage\n\n"
             "stations, report = read_registry(DATA_DIR / 'demo' / 'stations.csv')\n"
             "legal = [s for s in stations if s.kind == 'legal_aid' and s.prefecture_code == "
             "'450200']\n"
@@ -47,9 +46,10 @@ def liuzhou_legal_aid() -> nbf.NotebookNode:
         ),
         md("## Travel times and the circle"),
         code(
-            "model = CrowflyModel('car')  # 30 km/h, circuity 1.3\n"
-            "result = compute_coverage(stations, seats, model, [30, 60], kinds=['legal_aid'],"
-            " region='450200')\n"
+            "# car on the crow-fly estimate: 30 km/h, circuity 1.3; demand: the township seats\n"
+            "params = CoverageParams(kinds=['legal_aid'], region='450200', max_minutes=[30, 60],"
+            " mode='car')\n"
+            "result = run_coverage(params, stations).result\n"
             "for t in result.summary()['thresholds']:\n"
             "    print(f\"≤ {t['max_minutes']:g} min: {t['covered']:.0f} of {t['demand']:.0f} "
             "townships ({t['share']:.0%})\")\n"
@@ -98,13 +98,13 @@ def baise_workers_homes() -> nbf.NotebookNode:
             "estimate**; candidates are the township positions (approximate)."
         ),
         code(
-            "from geo.planning import PlanParams, run_plan\n"
+            "from geo.workflows import PlanParams, run_plan\n"
             "from geo.records import read_registry\n"
             "from geo.settings import DATA_DIR\n\n"
             "stations, _ = read_registry(DATA_DIR / 'demo' / 'stations.csv')\n"
             "params = PlanParams(kind='workers_home', region='451000', budget=400_000,\n"
             "                    cost_per_site=80_000, max_minutes=60, mode='car')\n"
-            "run = run_plan(stations, params)\n"
+            "run = run_plan(params, stations)\n"
             "p = run.plan\n"
             "print(f'{p.problem}: {len(p.chosen)} homes, share {p.share_before:.0%} → "
             "{p.share_after:.0%}, cost {p.cost:,.0f} yuan, gap ≤ {p.gap:.1%}')"
@@ -117,8 +117,8 @@ def baise_workers_homes() -> nbf.NotebookNode:
         ),
         md("## Greedy against the exact optimum (HiGHS)"),
         code(
-            "exact = run_plan(stations, PlanParams(**{**params.to_dict(), 'solver': "
-            "'exact'})).plan\n"
+            "exact = run_plan(PlanParams(**{**params.to_dict(), 'solver': "
+            "'exact'}), stations).plan\n"
             "print('greedy', p.objective, ' exact', exact.objective, exact.status)"
         ),
         md("## By county, before and after"),

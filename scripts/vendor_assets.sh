@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Vendor the front-end libraries of the public locator into webapp/static/vendor/.
+# Vendor the front-end libraries: Leaflet into geo/assets/leaflet/ (package data: the offline
+# HTML maps embed it, and the web app serves the same files at /static/vendor/leaflet/), and
+# Leaflet.markercluster (the locator's only) into webapp/static/vendor/.
 #
 # The map pages must work on an intranet, so nothing is loaded from a CDN at run time.
 # This script reproduces the vendored files from pinned npm versions: `npm pack` fetches the
@@ -16,6 +18,7 @@ MARKERCLUSTER_INTEGRITY="sha512-vPTw/Bndq7eQHjLBVlWpnGeLa3t+3zGiuM7fJwCkiMFq+nmR
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR="$ROOT/webapp/static/vendor"
+LEAFLET_DIR="$ROOT/geo/assets/leaflet"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/yizhan-vendor.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -38,10 +41,10 @@ fetch leaflet.markercluster "$MARKERCLUSTER_VERSION" "$MARKERCLUSTER_INTEGRITY"
 
 # Leaflet: minified JS, CSS, marker/layers images, licence.
 L="$WORK/leaflet/package"
-rm -rf "$VENDOR/leaflet"
-mkdir -p "$VENDOR/leaflet/images"
-cp "$L/dist/leaflet.js" "$L/dist/leaflet.css" "$L/LICENSE" "$VENDOR/leaflet/"
-cp "$L"/dist/images/*.png "$VENDOR/leaflet/images/"
+rm -rf "$LEAFLET_DIR"
+mkdir -p "$LEAFLET_DIR/images"
+cp "$L/dist/leaflet.js" "$L/dist/leaflet.css" "$L/LICENSE" "$LEAFLET_DIR/"
+cp "$L"/dist/images/*.png "$LEAFLET_DIR/images/"
 
 # Leaflet.markercluster: minified JS, both stylesheets, licence (MIT.txt upstream).
 M="$WORK/leaflet.markercluster/package"
@@ -53,10 +56,12 @@ cp "$M/MIT-LICENCE.txt" "$VENDOR/leaflet.markercluster/LICENSE" 2>/dev/null \
     || cp "$M"/*LICEN[CS]E* "$VENDOR/leaflet.markercluster/LICENSE"
 
 cat > "$VENDOR/VERSIONS" <<VERSIONS
-# Vendored by scripts/vendor_assets.sh -- do not edit by hand.
+# Vendored by scripts/vendor_assets.sh -- do not edit by hand (leaflet: geo/assets/leaflet).
 leaflet $LEAFLET_VERSION $LEAFLET_INTEGRITY
 leaflet.markercluster $MARKERCLUSTER_VERSION $MARKERCLUSTER_INTEGRITY
 VERSIONS
 
-echo "vendored into $VENDOR:"
-(cd "$VENDOR" && find . -type f | sort | xargs ls -l | awk '{printf "  %8d  %s\n", $5, $9}')
+for dir in "$LEAFLET_DIR" "$VENDOR"; do
+    echo "vendored into $dir:"
+    (cd "$dir" && find . -type f | sort | xargs ls -l | awk '{printf "  %8d  %s\n", $5, $9}')
+done

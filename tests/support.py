@@ -43,9 +43,9 @@ def free_port() -> int:
 
 
 def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real CLI (``python -m geo.cli``) in a subprocess."""
+    """Run the real CLI (``python -m webapp.cli``) in a subprocess."""
     proc = subprocess.run(
-        [sys.executable, "-m", "geo.cli", *args],
+        [sys.executable, "-m", "webapp.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -86,7 +86,7 @@ class LiveServer:
             [
                 sys.executable,
                 "-m",
-                "geo.cli",
+                "webapp.cli",
                 "serve",
                 "--host",
                 "127.0.0.1",

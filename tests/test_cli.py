@@ -86,7 +86,7 @@ def test_demo_is_idempotent_and_exports(tmp_path, env):
 def test_serve_uses_port_variable(tmp_path, env):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "geo.cli", "serve"],
+        [sys.executable, "-m", "webapp.cli", "serve"],
         cwd=ROOT,
         env={**env, "PORT": str(port)},
         stdout=subprocess.PIPE,

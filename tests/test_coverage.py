@@ -12,6 +12,7 @@ from geo.coverage import compute_coverage, compute_coverage_partitioned
 from geo.crs import distance_m
 from geo.errors import ValidationError
 from geo.records import read_registry
+from geo.report import coverage_report
 from geo.travel import CrowflyModel
 from support import ROOT, cli
 
@@ -102,7 +103,7 @@ def test_partitioned_run_gives_the_same_numbers(stations, cells):
 
 def test_exports_and_offline_map(stations, seats, tmp_path):
     result = compute_coverage(stations, seats, CrowflyModel("car"), 60, kinds=["legal_aid"])
-    files = result.export(tmp_path)
+    files = coverage_report(result, tmp_path)
     for name in (
         "summary.json",
         "by_county.csv",

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from geo.cli import main
 from support import ROOT
 from webapp import create_app
+from webapp.cli import main
 from webapp.services import services
 from webapp.settings import documented_settings
 

@@ -262,9 +262,9 @@ def write_grid_pbf(path, bounds, step=0.005):
 def test_plan_on_a_road_network(tmp_path):
     """--network plans on the road-network model; its coverage is the engine's own."""
     from geo.coverage import compute_coverage
-    from geo.planning import build_demand
     from geo.store import StationRepository
     from geo.travel.network import NetworkModel, RoadGraph
+    from geo.workflows import build_demand
 
     db = tmp_path / "n.db"
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{db}"}

@@ -267,7 +267,7 @@ def test_login_throttling_per_client(env):
 
 def test_coverage_job_matches_geo(coverage_job, env):
     from geo.coverage import compute_coverage
-    from geo.planning import build_demand, build_model
+    from geo.workflows import build_demand, build_model
 
     doc = coverage_job["doc"]
     demand = build_demand(COUNTY, population_table=str(coverage_job["table"]), resolution=7)
@@ -312,7 +312,7 @@ def test_coverage_page_and_layers(coverage_job, app):
 
 
 def test_plan_job_sites_report_and_scenario(coverage_job, env):
-    from geo.planning import PlanParams, run_plan
+    from geo.workflows import PlanParams, run_plan
 
     c = coverage_job["client"]
     rv = c.post(
@@ -325,7 +325,6 @@ def test_plan_job_sites_report_and_scenario(coverage_job, env):
     assert doc["job"]["state"] == "done", doc["job"]["message"]
     result = doc["result"]
     expected = run_plan(
-        env["repo"].all(),
         PlanParams(
             kind="legal_aid",
             region=COUNTY,
@@ -336,6 +335,7 @@ def test_plan_job_sites_report_and_scenario(coverage_job, env):
             population_table=str(coverage_job["table"]),
             resolution=7,
         ),
+        env["repo"].all(),
     )
     assert [s["name"] for s in result["chosen_sites"]] == expected.summary()["sites"]
     assert [s["gain"] for s in result["chosen_sites"]] == pytest.approx(expected.summary()["gains"])
@@ -503,7 +503,7 @@ def test_server_answers_while_a_long_job_runs(tmp_path):
     server.start()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "geo.cli", "user", "add", "alice", "--password-stdin"],
+            [sys.executable, "-m", "webapp.cli", "user", "add", "alice", "--password-stdin"],
             input=PASSWORD + "\n",
             env=server.env,
             cwd=ROOT,

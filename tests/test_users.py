@@ -69,7 +69,7 @@ def test_cli_user_add_list_passwd_remove(tmp_path):
         from support import ROOT
 
         proc = subprocess.run(
-            [sys.executable, "-m", "geo.cli", *args],
+            [sys.executable, "-m", "webapp.cli", *args],
             cwd=ROOT,
             env=env,
             input=stdin,

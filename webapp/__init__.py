@@ -62,6 +62,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(ogc.bp)
     app.register_blueprint(public.bp)
+    from webapp import assets
+
+    assets.init_app(app)  # /static/vendor/leaflet/…: the Leaflet files of geo.assets
     from webapp import planner
 
     planner.init_app(app)  # /planner/…: login, session cookie flags, CSRF, job runner

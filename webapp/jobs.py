@@ -11,7 +11,9 @@ Processes, not threads: a step such as serialising 25,000 cells to JSON holds th
 seconds, which would stall every request thread. Workers are *spawned* (the server has
 threads and open database connections, which ``fork`` would copy half-way), open their own
 database connection, and report progress by writing ``progress.json`` into the job's folder,
-which the server reads when a page polls. A job that fails with a
+which the server reads when a page polls. Each task carries the server's taxonomy
+(:class:`geo.workflows.Taxonomy`) and installs it in the worker before it runs, so a kind added
+by configuration is known there too. A job that fails with a
 :class:`geo.errors.YizhanError` shows its message; any other exception is logged with its
 trace in the worker and shown as an internal error.
 """
@@ -31,10 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from geo.coverage import json_default
 from geo.errors import NotFound, YizhanError
+from geo.workflows import Taxonomy
 
 LOGGER = logging.getLogger(__name__)
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
@@ -159,7 +160,11 @@ class JobRunner:
                 job.message = "排队中：其他分析正在运行"
         job.save()
         try:
-            future = self._pool().submit(task, str(job.folder), *args)
+            # The worker is a fresh process: it gets this process's kinds and services
+            # (YIZHAN_EXTRA_KINDS, a settings object, register_kind) with the task.
+            future = self._pool().submit(
+                _in_worker, Taxonomy.current(), task, str(job.folder), *args
+            )
         except Exception:  # pragma: no cover - the pool could not start a process
             LOGGER.exception("job %s could not start", job.id)
             self._finish(job, "failed", "无法启动后台任务，请稍后重试")
@@ -239,31 +244,11 @@ def _parse(value: str | None) -> datetime | None:
 
 
 # ------------------------------------------------------------------------------------------
-# The work of the two job kinds: compose geo, write the result folder, return the JSON result.
+# The work of the two job kinds: call geo.workflows, return the JSON result.
 
 
 def _records(frame) -> list[dict]:
     return json.loads(frame.to_json(orient="records", force_ascii=False))
-
-
-def write_layers(result, folder: Path) -> dict[str, str]:
-    """The map layers the planner page draws: cells (minutes, demand), gaps, stations."""
-    import shapely
-
-    cells = result.cells[["cell_id", "demand", "minutes", "geometry"]].copy()
-    cells["minutes"] = cells["minutes"].replace(np.inf, np.nan).round(1)
-    cells["geometry"] = shapely.set_precision(cells.geometry.to_numpy(), 1e-5)
-    layers = {
-        "cells": cells,
-        "gaps": result.gaps(),
-        "stations": result.stations[["id", "name", "kind", "geometry"]],
-    }
-    names = {}
-    for name, gdf in layers.items():
-        path = folder / f"layer_{name}.geojson"
-        path.write_text(gdf.to_json(drop_id=True, na="null"), encoding="utf-8")
-        names[name] = path.name
-    return names
 
 
 class _Progress:
@@ -298,8 +283,14 @@ def _execute(work, folder: str, *args) -> tuple[str, object]:
         return "failed", "内部错误：运行失败，已记录日志，请联系管理员"
 
 
+def _in_worker(taxonomy: Taxonomy, task: Callable[..., tuple[str, object]], *args):
+    """The worker's entry: install the server's taxonomy, then run ``task(*args)``."""
+    taxonomy.install()
+    return task(*args)
+
+
 def coverage_task(folder: str, *args) -> tuple[str, object]:
-    """A coverage job (worker process): ``args`` are db_url, instance_path, params."""
+    """A coverage job (worker process): ``args`` are db_url, instance_path, params dict."""
     return _execute(_coverage, folder, *args)
 
 
@@ -308,72 +299,52 @@ def plan_task(folder: str, *args) -> tuple[str, object]:
     return _execute(_plan, folder, *args)
 
 
-def _coverage(folder: Path, progress, db_url: str, instance_path: str, params: dict) -> dict:
-    from geo.coverage import compute_coverage
-    from geo.planning import build_demand, build_model
+def _stations(db_url: str):
     from geo.store import StationRepository
 
-    progress("demand", 0.05)
-    demand = build_demand(
-        params["region"],
-        params.get("population"),
-        params.get("population_table"),
-        params.get("demand_points"),
-        params.get("resolution", 8),
-    )
-    progress("travel model", 0.2)
-    model = build_model(
-        params["mode"],
-        params.get("network"),
-        params.get("speed_kph"),
-        params.get("circuity", 1.3),
-        cache_dir=Path(instance_path) / "graphs",
-    )
-    progress("travel times", 0.35)
     repo = StationRepository.from_url(db_url)
     try:
-        stations = repo.all()
+        return repo.all()
     finally:
         repo.engine.dispose()
-    result = compute_coverage(
-        stations,
-        demand,
-        model,
-        params["max_minutes"],
-        kinds=[params["kind"]],
-        region=params["region"],
+
+
+def _coverage(folder: Path, progress, db_url: str, instance_path: str, params: dict) -> dict:
+    from geo.workflows import CoverageParams, run_coverage, write_coverage_outputs
+
+    run = run_coverage(
+        CoverageParams.from_dict(params),
+        _stations(db_url),
+        progress=progress,
+        cache_dir=Path(instance_path) / "graphs",
     )
-    progress("exports", 0.6)
-    files = result.export(folder)
-    progress("map layers", 0.9)
-    layers = write_layers(result, folder)
+    result = run.result
+    files = write_coverage_outputs(run, folder, layers=True, progress=progress)
     return {
         "summary": result.summary(),
         "by_county": _records(result.by_admin("county")),
         "by_township": _records(result.by_admin("township")),
-        "layers": layers,
-        "files": sorted(p.name for p in files.values()),
+        "layers": _layers(files),
+        "files": sorted(p.name for k, p in files.items() if not k.startswith("layer_")),
         "bounds": [float(x) for x in result.cells.total_bounds],
     }
 
 
+def _layers(files: dict[str, Path]) -> dict[str, str]:
+    return {k.removeprefix("layer_"): p.name for k, p in files.items() if k.startswith("layer_")}
+
+
 def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | None) -> dict:
-    from geo.planning import PlanParams, run_plan
-    from geo.report import chosen_sites, plan_report
+    from geo.report import chosen_sites
     from geo.store import ScenarioRepository, StationRepository
+    from geo.workflows import PlanParams, run_plan, write_plan_outputs
 
     params = PlanParams.from_dict(params)
     repo = StationRepository.from_url(db_url)
     try:
-        run = run_plan(repo.all(), params, progress=progress)
-        progress("report", 0.9)
-        record = {
-            "params": params.to_dict(),
-            "model": run.before.record["model"],
-            "demand_source": run.demand_source,
-        }
-        files = plan_report(run.plan, run.candidates, run.before, run.after, folder, record=record)
-        layers = write_layers(run.after, folder)
+        run = run_plan(params, repo.all(), progress=progress)
+        files = write_plan_outputs(run, folder, layers=True, progress=progress)
+        layers = _layers(files)
         layers["chosen"] = files["geojson"].name
         sites = chosen_sites(run.plan, run.candidates)
         before, after = run.before.by_admin("county"), run.after.by_admin("county")
@@ -393,7 +364,7 @@ def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | No
             ),
             "by_county": _records(merged),
             "layers": layers,
-            "files": sorted(p.name for p in files.values()),
+            "files": sorted(p.name for k, p in files.items() if not k.startswith("layer_")),
             "bounds": [float(x) for x in run.after.cells.total_bounds],
         }
         if scenario:  # a re-run: the scenario keeps the new result

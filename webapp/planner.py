@@ -425,9 +425,9 @@ def _coverage_params(folder: Path) -> dict:
 
 
 def _plan_params(cov: dict, folder: Path):
-    """The plan form (on a coverage page) as :class:`geo.planning.PlanParams`."""
+    """The plan form (on a coverage page) as :class:`geo.workflows.PlanParams`."""
     from geo import candidates as cand
-    from geo.planning import PlanParams
+    from geo.workflows import PlanParams
 
     problem = _form(PROBLEM)
     add = target = budget = None
@@ -629,7 +629,7 @@ def plan(job_id: str):
     name = (request.form.get("name") or "").strip()
     if not name or len(name) > 200:
         return _error("请填写方案名称（最多 200 个字符）", 400, field="name")
-    from geo.planning import PlanParams
+    from geo.workflows import PlanParams
 
     params = PlanParams.from_dict(job.params).to_dict()
     repo = services().repo
@@ -695,7 +695,7 @@ def scenarios():
 @bp.get("/scenarios/compare")
 def compare():
     """Two scenarios side by side (``?a=ID&b=ID``)."""
-    from geo.planning import compare as compare_rows
+    from geo.workflows import compare as compare_rows
 
     a, b = request.args.get("a", ""), request.args.get("b", "")
     if not a or not b:
@@ -715,7 +715,7 @@ def scenario(scenario_id: str):
         if wants_json():
             return {"scenario": s.to_dict()}
         return render_template("planner/scenario.html", s=s, others=_scenarios().all())
-    from geo.planning import PlanParams
+    from geo.workflows import PlanParams
 
     params = PlanParams.from_dict(s.params)
     job = _jobs().new("plan", g.user.name, {**params.to_dict(), "scenario_id": s.id})

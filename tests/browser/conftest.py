@@ -1,6 +1,6 @@
 """Browser-test fixtures: a real ``yizhan serve`` process and the system Chromium.
 
-The server is the README's path for real: ``python -m geo.cli init-db``, ``demo``, then
+The server is the README's path for real: ``python -m webapp.cli init-db``, ``demo``, then
 ``serve`` on a free loopback port, with its own SQLite file in a temporary directory (the tests
 here write to it, so it is not shared with other test modules). The browser is Debian's
 ``/usr/bin/chromium`` driven by Playwright's Python sync API; it is never downloaded by a test

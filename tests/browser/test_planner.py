@@ -34,7 +34,7 @@ def planner_server(tmp_path_factory):
     srv.env["YIZHAN_PLANNER_DIR"] = str(tmp / "jobs")
     srv.start()
     proc = subprocess.run(
-        [sys.executable, "-m", "geo.cli", "user", "add", "planner", "--password-stdin"],
+        [sys.executable, "-m", "webapp.cli", "user", "add", "planner", "--password-stdin"],
         input=PASSWORD + "\n",
         env=srv.env,
         cwd=ROOT,

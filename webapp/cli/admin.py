@@ -1,0 +1,147 @@
+"""Administration verbs of ``yizhan``: init-db, serve, user, settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from geo.errors import YizhanError
+from webapp.cli._base import Context, main, pass_ctx
+
+
+@main.command("init-db")
+@pass_ctx
+def init_db(ctx: Context) -> None:
+    """Create the database schema, or upgrade it to the newest version."""
+    revision = ctx.repo.init_schema()
+    click.echo(f"database ready at schema {revision}: {_safe_url(ctx.settings.database)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT, else 5000).")
+@click.option(
+    "--threads",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Worker threads of the WSGI server (waitress).",
+)
+@click.option("--debug", is_flag=True, help="Flask's development server with reloader.")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) -> None:
+    """Serve the locator map and the API (production WSGI server: waitress)."""
+    from webapp import create_app
+
+    port = port or int(os.environ.get("PORT") or 5000)
+    ctx.ready_repo()
+    app = create_app({"DATABASE_URL": ctx.settings.database})
+    app.extensions["yizhan"]["index"].get()  # build the station index before the first visitor
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"Yizhan serving on http://{shown}:{port}/  (Ctrl+C to stop)", err=False)
+    sys.stdout.flush()
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+
+
+@main.group()
+def user() -> None:
+    """Planner users (login of the planner pages): add, list, passwd, remove."""
+
+
+def _users(ctx: Context):
+    from geo.store import UserRepository
+
+    return UserRepository(ctx.ready_repo().engine)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+_password_stdin = click.option(
+    "--password-stdin",
+    "password_stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (scripts) instead of a "
+    "hidden prompt.",
+)
+
+
+@user.command("add")
+@click.argument("name")
+@_password_stdin
+@pass_ctx
+def user_add(ctx: Context, name: str, password_stdin: bool) -> None:
+    """Create planner user NAME (password from a hidden prompt, asked twice)."""
+    try:
+        _users(ctx).create(name, _read_password(password_stdin))
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name} created")
+
+
+@user.command("list")
+@pass_ctx
+def user_list(ctx: Context) -> None:
+    """List planner users (name, created, last login, disabled)."""
+    for u in _users(ctx).all():
+        last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
+        flag = "\tdisabled" if u.disabled else ""
+        click.echo(f"{u.name}\t{u.created_at.isoformat(timespec='seconds')}\t{last}{flag}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@_password_stdin
+@click.option("--disable", "state", flag_value="disable", help="Disable the user (no login).")
+@click.option("--enable", "state", flag_value="enable", help="Enable a disabled user again.")
+@pass_ctx
+def user_passwd(ctx: Context, name: str, password_stdin: bool, state: str | None) -> None:
+    """Set the password of NAME (or only --disable / --enable the user)."""
+    users = _users(ctx)
+    try:
+        if state:
+            users.set_disabled(name, state == "disable")
+            click.echo(f"user {name} {state}d")
+            return
+        users.get(name)
+        users.set_password(name, _read_password(password_stdin))
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"password of {name} changed")
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_ctx
+def user_remove(ctx: Context, name: str) -> None:
+    """Remove planner user NAME."""
+    try:
+        _users(ctx).remove(name)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name} removed")
+
+
+@main.command("settings")
+def settings_cmd() -> None:
+    """List every setting: environment variable, default and meaning."""
+    from geo.settings import documented_settings
+
+    for _name, env, default, help_text in documented_settings():
+        click.echo(f"{env} (default: {default!s})\n    {help_text}")
