@@ -20,6 +20,7 @@ from geo import demand as dm
 from geo.coverage import compute_coverage
 from geo.index import lonlat_to_xyz
 from geo.models import Station
+from geo.regions import region_polygon
 from geo.travel import CrowflyModel
 
 
@@ -71,7 +72,7 @@ def main() -> int:
     # -- 2. Guangxi-sized: H3 res 8 over 450000 with 2,000 stations ----------------------
     res = 7 if args.quick else 8
     with Timer() as t_poly:
-        polygon = dm.region_polygon("450000")
+        polygon = region_polygon("450000")
     with Timer() as t_cells:
         cells = dm.h3_cells(polygon, res)
     cells["demand"] = 1.0

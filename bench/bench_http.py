@@ -228,10 +228,11 @@ def in_process_breakdown(db_url: str, paths: list[str]) -> dict[str, dict]:
 
     from geo.index import Filter
     from webapp import create_app
+    from webapp.services import services
 
     app = create_app({"DATABASE_URL": db_url, "TESTING": True})
     client = app.test_client()
-    ctx = app.extensions["yizhan"]
+    ctx = services(app)
     for p in paths[:50]:
         client.get(p)  # warm up, builds the index
     out: dict[str, dict] = {}
@@ -246,12 +247,12 @@ def in_process_breakdown(db_url: str, paths: list[str]) -> dict[str, dict]:
         out[label] = latency_summary(lat, 1e3)
 
     timed("Flask test client GET /api/nearest (no socket)", client.get)
-    index = ctx["index"].get()
+    index = ctx.index.get()
     pts = {
         p: tuple(float(v[0]) for k, v in parse_qs(urlsplit(p).query).items() if k in ("lon", "lat"))
         for p in paths
     }
-    timed("  LiveIndex.get() (revision query on SQLite)", lambda p: ctx["index"].get())
+    timed("  LiveIndex.get() (revision query on SQLite)", lambda p: ctx.index.get())
     timed("  index.nearest(k=5, Filter())", lambda p: index.nearest(*pts[p], 5, Filter()))
     from geo.geojson import stations_geojson
 

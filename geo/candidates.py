@@ -155,8 +155,8 @@ def uncovered_cells(
     limit: int = 5000,
 ) -> gpd.GeoDataFrame:
     """The centres of uncovered demand cells of a coverage result, most demand first."""
-    col = result._col(threshold)
-    cells = result.cells.loc[~result.cells[col] & (result.cells["demand"] > 0)]
+    uncovered = ~result.covered(threshold)
+    cells = result.cells.loc[uncovered & (result.cells["demand"] > 0).to_numpy()]
     cells = cells.sort_values("demand", ascending=False).head(limit)
     n = len(cells)
     if n == 0:

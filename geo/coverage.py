@@ -441,10 +441,7 @@ def _result(
 
 def reach_m(model: TravelModel, max_minutes: float) -> float:
     """Great-circle metres a model can possibly cover in ``max_minutes`` (the halo)."""
-    if hasattr(model, "reach_m"):
-        return float(model.reach_m(max_minutes))
-    speed = float(model.describe().get("max_speed_kph") or 130.0)
-    return max_minutes * speed * 1000.0 / 60.0
+    return float(model.reach_m(max_minutes))
 
 
 def compute_coverage_partitioned(

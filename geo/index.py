@@ -120,7 +120,7 @@ class StationIndex:
     def __init__(self, stations: Sequence[Station]) -> None:
         located = [s for s in stations if s.lon is not None and s.lat is not None]
         self.stations: list[Station] = located
-        #: Encoded display features by station id (``geo.records.stations_geojson_bytes``'s
+        #: Encoded display features by station id (``geo.geojson.stations_geojson_bytes``'s
         #: ``cache``): built on first use, dropped with the index when the registry changes.
         self.properties_cache: dict = {}
         self.lon = np.fromiter((s.lon for s in located), float, len(located))

@@ -34,6 +34,7 @@ import numpy as np
 
 from geo.errors import ValidationError
 from geo.models import Station, Term
+from geo.regions import region_polygon
 
 #: ``progress(stage, fraction)``: the run's current stage and the fraction done (0–1).
 Progress = Callable[[str, float], None]
@@ -249,7 +250,7 @@ def build_demand(
     if demand_points:
         return dm.from_points(demand_points, region=region)
     if population or population_table:
-        cells = dm.h3_cells(dm.region_polygon(region), resolution)
+        cells = dm.h3_cells(region_polygon(region), resolution)
         return (
             dm.from_raster(population, cells)
             if population
@@ -592,7 +593,15 @@ def run_plan(
     )
     weights = cells["demand"].to_numpy()
     covered = before.covered(params.max_minutes)
-    opts: dict[str, Any] = {"minutes": minutes, "existing_minutes": cells["minutes"].to_numpy()}
+    opts: dict[str, Any] = {
+        "minutes": minutes,
+        "existing_minutes": cells["minutes"].to_numpy(),
+        "admin": {
+            level: cells[col].to_numpy()
+            for level, col in (("county", "county_code"), ("township", "township_code"))
+            if col in cells.columns
+        },
+    }
     if params.capacity_col:
         opts["capacity"] = _capacity_column(params, sites)
     elif params.capacity is not None:
@@ -612,11 +621,6 @@ def run_plan(
         problem = Budget.from_cost_matrix(
             covers, weights, costs=costs, budget=params.budget, already_covered=covered, **opts
         )
-    problem.admin = {
-        level: cells[col].to_numpy()
-        for level, col in (("county", "county_code"), ("township", "township_code"))
-        if col in cells.columns
-    }
     progress("solving", 0.55)
     plan = problem.solve(
         solver=params.solver, time_limit_s=params.time_limit_s, tie_break=params.tie_break

@@ -525,12 +525,11 @@ def test_etag_changes_after_a_cli_import(live_server, tmp_path):
         assert r.status == 200 and r.headers["ETag"] != before
 
 
-def test_services_are_typed_and_keep_the_old_keys(app):
+def test_services_are_typed(app):
     from webapp.services import Services
     from webapp.settings import WebSettings
 
     svc = services(app)
     assert isinstance(svc, Services) and isinstance(svc.settings, WebSettings)
-    assert app.extensions["yizhan"]["repo"] is svc.repo  # transition for old call sites
-    with pytest.raises(KeyError):
-        svc["nope"]
+    with pytest.raises(TypeError):
+        svc["repo"]  # no string-keyed access: every caller uses the typed fields

@@ -12,6 +12,7 @@ from geo.coverage import compute_coverage, compute_coverage_partitioned
 from geo.crs import distance_m
 from geo.errors import ValidationError
 from geo.records import read_registry
+from geo.regions import region_polygon
 from geo.report import coverage_report
 from geo.travel import CrowflyModel
 from support import ROOT, cli
@@ -32,7 +33,7 @@ def seats():
 @pytest.fixture(scope="module")
 def cells():
     """H3 resolution-7 cells over 城中区 and 鱼峰区, one unit of demand each."""
-    polygon = dm.region_polygon("450202").union(dm.region_polygon("450203"))
+    polygon = region_polygon("450202").union(region_polygon("450203"))
     grid = dm.h3_cells(polygon, 7)
     grid["demand"] = 1.0
     return dm.Demand(grid, unit="weight", source="test: uniform H3 res 7")

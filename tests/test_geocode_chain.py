@@ -16,6 +16,7 @@ from geo.geocode.amap import AmapGeocoder
 from geo.settings import Settings
 from support import cli
 from webapp.ratelimit import RateLimiter
+from webapp.services import services
 
 
 def amap(server, **kw) -> AmapGeocoder:
@@ -128,7 +129,7 @@ def test_api_geocode_and_rate_limit(tmp_path):
     assert long.status_code == 400 and long.get_json()["error"]["parameter"] == "q"
     limited = client.get("/api/geocode?q=柳州市融水县")
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-    app.extensions["yizhan"]["repo"].engine.dispose()
+    services(app).repo.engine.dispose()
 
 
 def test_rate_limiter_refills():

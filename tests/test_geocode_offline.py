@@ -14,6 +14,7 @@ from geo.geocode import OfflineGeocoder, geocode_many
 from geo.geocode.batch import geocode_file
 from geo.records import import_registry
 from support import cli
+from webapp.services import services
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_review_lists_imprecise_and_misplaced_stations(app, client, tmp_path):
         "COARSE,只到县的驿站,驿站,融水县,,,,\n",
         encoding="utf-8",
     )
-    import_registry(app.extensions["yizhan"]["repo"], path, geocoder=OfflineGeocoder(), gazetteer=g)
+    import_registry(services(app).repo, path, geocoder=OfflineGeocoder(), gazetteer=g)
     doc = client.get("/api/review").get_json()
     items = {i["id"]: i for i in doc["items"]}
     assert set(items) == {"GCJ", "COARSE"} and doc["count"] == 2

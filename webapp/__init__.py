@@ -48,7 +48,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     repo = StationRepository.from_url(app.config["DATABASE_URL"])
     if not repo.schema_ready():
         repo.init_schema()  # first run on a fresh database
-    # Also reachable as app.extensions["yizhan"]["repo"] while callers move to services().
     app.extensions[EXTENSION] = Services(
         settings=settings,
         repo=repo,

@@ -40,13 +40,6 @@ class Services:
     jobs: JobRunner | None = None
     login_limiter: RateLimiter | None = None
 
-    def __getitem__(self, name: str):
-        """``services["repo"]``: the old string-keyed access, kept while callers move over."""
-        try:
-            return getattr(self, name)
-        except AttributeError:
-            raise KeyError(name) from None
-
 
 def services(app: Flask | None = None) -> Services:
     """The :class:`Services` of ``app`` (default: the current app, in an app context)."""

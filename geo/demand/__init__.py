@@ -24,9 +24,7 @@ Regions come from :mod:`geo.regions`: every function taking a region accepts a 6
 is, so a province or prefecture is exactly the union of its counties), a shapely
 (Multi)Polygon in WGS-84, or a GeoSeries/GeoDataFrame. County-less prefectures (东莞 441900,
 中山, 儋州, 嘉峪关) have their own outline in the county layer and behave as counties.
-Townships have no outlines: their codes are refused. ``region_polygon`` is re-exported here
-for the callers that reach it as ``geo.demand.region_polygon``; new code imports it from
-:mod:`geo.regions`.
+Townships have no outlines: their codes are refused.
 
 ``h3`` and ``rasterio`` are imported only by the functions that need them.
 """
@@ -38,7 +36,6 @@ from geo.demand.cells import MAX_CELLS, SNAP_DEG, assign_admin, grid_cells, h3_c
 from geo.demand.points import from_admin_seats, from_points
 from geo.demand.raster import from_raster
 from geo.demand.table import from_admin_table
-from geo.regions import region_polygon
 
 __all__ = [
     "CELL_COLUMNS",
@@ -55,5 +52,4 @@ __all__ = [
     "from_raster",
     "grid_cells",
     "h3_cells",
-    "region_polygon",
 ]

@@ -40,11 +40,12 @@ def _safe_url(url: str) -> str:
 def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) -> None:
     """Serve the locator map and the API (production WSGI server: waitress)."""
     from webapp import create_app
+    from webapp.services import services
 
     port = port or int(os.environ.get("PORT") or 5000)
     ctx.ready_repo()
     app = create_app({"DATABASE_URL": ctx.settings.database})
-    app.extensions["yizhan"]["index"].get()  # build the station index before the first visitor
+    services(app).index.get()  # build the station index before the first visitor
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"Yizhan serving on http://{shown}:{port}/  (Ctrl+C to stop)", err=False)
     sys.stdout.flush()
@@ -141,7 +142,7 @@ def user_remove(ctx: Context, name: str) -> None:
 @main.command("settings")
 def settings_cmd() -> None:
     """List every setting: environment variable, default and meaning."""
-    from geo.settings import documented_settings
+    from webapp.settings import documented_settings
 
     for _name, env, default, help_text in documented_settings():
         click.echo(f"{env} (default: {default!s})\n    {help_text}")
