@@ -21,20 +21,32 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.demand._read import (
-    LAT_HEADERS,
-    LON_HEADERS,
-    NAME_HEADERS,
-    PEOPLE_HEADERS,
-    WEIGHT_HEADERS,
-    _pick,
-    _read_points,
-)
 from geo.demand.base import Demand, _demand_frame, _examples, _gaz
 from geo.demand.cells import assign_admin
 from geo.errors import ValidationError
 from geo.gazetteer import Gazetteer
 from geo.regions import as_region_geometry, outline_code
+from geo.tables import HeaderMatcher, read_frame
+
+#: Headers of a points file; a people column makes the unit "population", a weight column
+#: "weight", neither "units" (each point counts 1).
+POINT_HEADERS: dict[str, tuple[str, ...]] = {
+    "lon": ("lon", "lng", "long", "longitude", "x", "经度"),
+    "lat": ("lat", "latitude", "y", "纬度"),
+    "people": (
+        "人数",
+        "职工人数",
+        "职工数",
+        "从业人员",
+        "人口",
+        "population",
+        "workers",
+        "employees",
+    ),
+    "weight": ("weight", "权重"),
+    "name": ("name", "名称", "单位名称", "企业名称", "地点"),
+}
+_MATCHER = HeaderMatcher(POINT_HEADERS)
 
 
 def from_points(
@@ -59,28 +71,45 @@ def from_points(
     from geo.crs import to_wgs84
 
     gaz = _gaz(gazetteer)
-    frame, warnings, label = _read_points(path)
+    frame = read_frame(path, geometry="inside")
+    label = frame.attrs["name"]
+    warnings: list[str] = []
+    if frame.attrs["polygons"]:
+        n = frame.attrs["polygons"]
+        warnings.append(f"{n} polygon features were replaced by a point inside them")
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    lon_col, lat_col = _pick(columns, LON_HEADERS), _pick(columns, LAT_HEADERS)
+    match = _MATCHER.match_columns(columns)
+
+    def pick(name: str) -> str | None:
+        i = match.preferred(name)
+        return None if i is None else columns[i]
+
+    twice = {f: p for f, p in match.duplicates.items() if f in ("lon", "lat")}
+    if twice:
+        listed = "; ".join(f"{f}: {', '.join(columns[i] for i in p)}" for f, p in twice.items())
+        raise ValidationError(
+            f"{label}: more than one coordinate column ({listed}); keep one of each",
+            field=next(iter(twice)),
+        )
+    lon_col, lat_col = pick("lon"), pick("lat")
     if lon_col is None or lat_col is None:
         raise ValidationError(
-            f"{label}: needs longitude and latitude columns ({', '.join(LON_HEADERS)} / "
-            f"{', '.join(LAT_HEADERS)}); columns are {', '.join(columns)}",
+            f"{label}: needs longitude and latitude columns "
+            f"({', '.join(POINT_HEADERS['lon'])} / {', '.join(POINT_HEADERS['lat'])}); "
+            f"columns are {', '.join(columns)}",
             field="lon",
         )
-    people_col = _pick(columns, PEOPLE_HEADERS)
-    weight_col = people_col or _pick(columns, WEIGHT_HEADERS)
+    people_col = pick("people")
+    weight_col = people_col or pick("weight")
     unit = "population" if people_col else ("weight" if weight_col else "units")
-    name_col = _pick(columns, NAME_HEADERS)
-    is_geojson = label.lower().endswith((".geojson", ".json"))
-    first = 1 if is_geojson else 2
-    what = "feature" if is_geojson else "row"
+    name_col = pick("name")
+    what = "feature" if frame.attrs["header_line"] == 0 else "row"
     blank = (frame[lon_col].str.strip() == "") & (frame[lat_col].str.strip() == "")
     if weight_col is not None:
         blank &= frame[weight_col].str.strip() == ""
     frame = frame[~blank.to_numpy()]
-    numbers = np.nonzero(~blank.to_numpy())[0] + first
+    numbers = frame.index.to_numpy()
     if not len(frame):
         raise ValidationError(f"{label}: no points", field="lon")
     lon = pd.to_numeric(frame[lon_col].str.strip(), errors="coerce").to_numpy(dtype=float)

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from geo.demand._read import CODE_HEADERS, POPULATION_HEADERS, _find_column, _read_table
 from geo.demand.base import (
     Demand,
     _area_km2,
@@ -39,6 +38,55 @@ from geo.demand.cells import assign_admin
 from geo.errors import ValidationError
 from geo.gazetteer import Division, Gazetteer
 from geo.regions import clean_code, region_polygon
+from geo.tables import ColumnMatch, HeaderMatcher, read_frame, split_header
+
+#: Headers of an admin table: the unit's code and its population (earlier aliases preferred;
+#: a header containing an alias of four or more characters matches last, e.g. 2020年常住人口).
+TABLE_HEADERS: dict[str, tuple[str, ...]] = {
+    "code": (
+        "区划代码",
+        "行政区划代码",
+        "统计用区划代码",
+        "代码",
+        "区划编码",
+        "编码",
+        "code",
+        "adcode",
+        "admin_code",
+        "division_code",
+    ),
+    "population": (
+        "常住人口",
+        "人口",
+        "总人口",
+        "人口数",
+        "常住人口数",
+        "户籍人口",
+        "population",
+        "pop",
+        "total_population",
+        "人数",
+    ),
+}
+_MATCHER = HeaderMatcher(TABLE_HEADERS, partial=True)
+
+
+def _column(match: ColumnMatch, name: str, explicit: str | None) -> tuple[str, list[str]]:
+    """(column of field ``name``, the other columns that could have been it)."""
+    if explicit is not None:
+        if explicit not in match.headers:
+            raise ValidationError(
+                f"no column {explicit!r}; columns are {', '.join(match.headers)}", field=name
+            )
+        return explicit, []
+    i = match.preferred(name)
+    if i is None:
+        raise ValidationError(
+            f"no {name} column; columns are {', '.join(match.headers)}; accepted: "
+            f"{', '.join(TABLE_HEADERS[name])}",
+            field=name,
+        )
+    return match.headers[i], [match.headers[j] for j in match.duplicates.get(name, []) if j != i]
 
 
 def _resolve_table_code(text: str, gaz: Gazetteer) -> Division | None:
@@ -98,20 +146,20 @@ def from_admin_table(
         if col not in cells.columns:
             cells = assign_admin(cells, gaz)
             break
-    table = _read_table(path, sheet)
-    name = "table" if isinstance(path, pd.DataFrame) else Path(path).name
+    table = read_frame(path, sheet)
+    name = table.attrs["name"]
     columns = [str(c) for c in table.columns]
     table.columns = columns
-    code_col, _, _ = _find_column(columns, CODE_HEADERS, code_column, "code")
-    pop_col, scale, other_pop = _find_column(
-        columns, POPULATION_HEADERS, population_column, "population"
-    )
+    match = _MATCHER.match_columns(columns)
+    code_col, _ = _column(match, "code", code_column)
+    pop_col, other_pop = _column(match, "population", population_column)
+    scale = 1e4 if "万" in split_header(pop_col)[1] else 1.0
     warnings: list[str] = []
     if other_pop:
         warnings.append(f"population read from column {pop_col!r}; also found {other_pop}")
     codes = table[code_col].map(clean_code)
     raw_pop = table[pop_col].astype(str).str.strip()
-    rownum = np.arange(len(table)) + 2
+    rownum = table.index.to_numpy()
     blank = (codes == "") & (raw_pop == "")
     looks_like_code = codes.str.fullmatch(r"\d{6}|\d{9}|\d{12}")
     # Populations must be readable wherever the code looks like one.
