@@ -421,7 +421,7 @@ def test_points_refuse_two_coordinate_columns_and_match_spaced_headers(tmp_path)
     # silently resolved to the first; full-width and spaced headers still match.
     twice = tmp_path / "twice.csv"
     twice.write_text("经度,lon,纬度\n109.41,100.0,24.33\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match="more than one coordinate column.*经度, lon"):
+    with pytest.raises(ValidationError, match=r"more than one coordinate column.*经度, lon"):
         D.from_points(twice)
     spaced = tmp_path / "spaced.csv"
     spaced.write_text("名称, 经 度 ,ＬＡＴ,职工人数\n柳工,109.41,24.326,12\n", encoding="utf-8")
