@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -259,19 +260,44 @@ def _names(registry: dict[str, Term]) -> dict[str, str]:
 _ENV_TAXONOMY_READ = False
 
 
+def register_taxonomy_text(kinds: str = "", services: str = "") -> None:
+    """Register extra kinds and services written ``code:中文名:English name;…`` (the form of
+    ``YIZHAN_EXTRA_KINDS`` / ``YIZHAN_EXTRA_SERVICES``).
+
+    Raises
+    ------
+    ValidationError
+        If an entry is not ``code:中文名:English name``.
+    """
+    for text, register, field_name in (
+        (kinds, register_kind, "extra_kinds"),
+        (services, register_service, "extra_services"),
+    ):
+        for item in filter(None, (s.strip() for s in (text or "").split(";"))):
+            parts = [p.strip() for p in item.split(":")]
+            if len(parts) != 3 or not all(parts):
+                raise ValidationError(
+                    f"taxonomy entry {item!r} must be code:中文名:English name",
+                    field=field_name,
+                )
+            register(Term(*parts))
+
+
 def _read_env_taxonomy() -> bool:
     """Register the extra kinds and services of the environment, once per process.
 
     A process that never configured the taxonomy (a spawned worker, a pool started by a
-    library) still knows the deployment's kinds; ``True`` if this call read them.
+    library) still knows the deployment's kinds; ``True`` if this call read them. The
+    variables are the settings ``YIZHAN_EXTRA_KINDS`` / ``YIZHAN_EXTRA_SERVICES``
+    (:mod:`geo.settings`, which imports this module, not the reverse).
     """
     global _ENV_TAXONOMY_READ
     if _ENV_TAXONOMY_READ:
         return False
     _ENV_TAXONOMY_READ = True
-    from geo.settings import register_env_taxonomy
-
-    register_env_taxonomy()
+    register_taxonomy_text(
+        os.environ.get("YIZHAN_EXTRA_KINDS", ""), os.environ.get("YIZHAN_EXTRA_SERVICES", "")
+    )
     return True
 
 

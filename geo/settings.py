@@ -148,37 +148,9 @@ class Settings:
 
     def register_taxonomy(self) -> None:
         """Add the configured extra kinds and services to the open taxonomy."""
-        from geo.models import Term, register_kind, register_service
+        from geo.models import register_taxonomy_text
 
-        for text, register in (
-            (self.extra_kinds, register_kind),
-            (self.extra_services, register_service),
-        ):
-            for item in filter(None, (s.strip() for s in text.split(";"))):
-                parts = [p.strip() for p in item.split(":")]
-                if len(parts) != 3 or not all(parts):
-                    raise ValidationError(
-                        f"taxonomy entry {item!r} must be code:中文名:English name",
-                        field="extra_kinds",
-                    )
-                register(Term(*parts))
-
-
-def register_env_taxonomy(environ: Mapping[str, str] | None = None) -> None:
-    """Register the ``YIZHAN_EXTRA_KINDS`` / ``YIZHAN_EXTRA_SERVICES`` of ``environ`` (default
-    ``os.environ``); :mod:`geo.models` calls it on its first unknown name in a process, so
-    every process (spawned workers included) knows the configured kinds.
-
-    Raises
-    ------
-    ValidationError
-        If an entry is not ``code:中文名:English name``.
-    """
-    env = os.environ if environ is None else environ
-    Settings(
-        extra_kinds=env.get("YIZHAN_EXTRA_KINDS", ""),
-        extra_services=env.get("YIZHAN_EXTRA_SERVICES", ""),
-    ).register_taxonomy()
+        register_taxonomy_text(self.extra_kinds, self.extra_services)
 
 
 def _convert(type_name: str, raw: str):
