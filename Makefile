@@ -30,11 +30,13 @@ test: $(VENV)/.installed-test
 	bash scripts/install_test_deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
@@ -44,4 +46,4 @@ data: $(BIN)/python
 	$(BIN)/python scripts/build_data.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache tests/artifacts
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache tests/artifacts

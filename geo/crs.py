@@ -86,7 +86,7 @@ import unicodedata
 from collections.abc import Callable
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -378,6 +378,10 @@ def _bd_to_wgs(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
 # Public conversions
 
 
+@overload
+def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]: ...
 def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:
     """Convert WGS-84 to GCJ-02 (Amap, Tencent) with the published closed formula.
 
@@ -395,6 +399,10 @@ def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floa
     return _shift_in_china(lon, lat, _wgs_to_gcj)
 
 
+@overload
+def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]: ...
 def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:
     """Convert GCJ-02 to WGS-84 by iterating the forward formula to convergence.
 
@@ -412,6 +420,10 @@ def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floa
     return _shift_in_china(lon, lat, _gcj_to_wgs)
 
 
+@overload
+def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]: ...
 def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:
     """Convert GCJ-02 to BD-09 (Baidu) with Baidu's closed formula.
 
@@ -429,6 +441,10 @@ def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Float
     return _shift_in_china(lon, lat, _gcj_to_bd)
 
 
+@overload
+def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]: ...
 def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:
     """Convert BD-09 to GCJ-02: the usual closed approximation refined by iteration.
 
@@ -447,6 +463,10 @@ def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Float
     return _shift_in_china(lon, lat, _bd_to_gcj)
 
 
+@overload
+def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]: ...
 def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:
     """Convert WGS-84 to BD-09 (via GCJ-02).
 
@@ -464,6 +484,10 @@ def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Float
     return _shift_in_china(lon, lat, _wgs_to_bd)
 
 
+@overload
+def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]: ...
 def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Floats, Floats]:
     """Convert BD-09 to WGS-84 (via GCJ-02), inverting both steps exactly.
 
@@ -693,6 +717,12 @@ def china_region() -> MultiPolygon:
 # Distances
 
 
+@overload
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float: ...
+@overload
+def distance_m(
+    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
+) -> Floats: ...
 def distance_m(
     lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
 ) -> Floats:

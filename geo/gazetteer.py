@@ -490,7 +490,8 @@ class Gazetteer:
             return None
         township = self.reverse_township(lon, lat, code)
         dist = None
-        if township is not None:
+        # reverse_township only returns townships with a position
+        if township is not None and township.lon is not None and township.lat is not None:
             dist = float(distance_m(lon, lat, township.lon, township.lat))
         return ReverseResult(self.path(county), township, dist)
 

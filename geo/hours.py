@@ -140,7 +140,8 @@ class OpeningHours:
         ValidationError
             With ``field="hours"`` and the fragment that could not be read.
         """
-        return _parse_cached(cls, text or "")
+        # mypy sees type.__hash__ as unbound and rejects a class as Hashable; it is hashable.
+        return _parse_cached(cls, text or "")  # type: ignore[arg-type]
 
     @classmethod
     def _parse(cls, text: str) -> OpeningHours:

@@ -241,7 +241,7 @@ class StationIndex:
         chord, idx = self._tree.query(
             lonlat_to_xyz(lon, lat), k=[*range(1, k + 1)], workers=workers
         )
-        return chord_to_m(chord), idx
+        return chord_to_m(chord), np.asarray(idx)
 
     def nearest(
         self,
@@ -269,7 +269,8 @@ class StationIndex:
         stations, two_r = self.stations, 2.0 * EARTH_RADIUS_M
         while True:
             chord, pos = tree.query(point, k=[*range(1, want + 1)], distance_upper_bound=bound)
-            for c, p in zip(chord.tolist()[examined:], pos.tolist()[examined:], strict=True):
+            chords, positions = np.asarray(chord).tolist(), np.asarray(pos).tolist()
+            for c, p in zip(chords[examined:], positions[examined:], strict=True):
                 if p >= n:  # no more points within the bound
                     return found
                 i = ids[p] if ids is not None else p
@@ -342,9 +343,9 @@ class StationIndex:
         if f.open_at is not None:
             ok &= sub(self._status_arr) == self._status_codes.get(Status.OPEN.value, -1)
             hours = sub(self._hours_code)
-            codes = np.unique(hours[ok])
+            hour_codes = np.unique(hours[ok])
             open_code = np.zeros(len(self._hours_texts), dtype=bool)
-            for c in codes.tolist():
+            for c in hour_codes.tolist():
                 station = self.stations[self._hours_first[c]]
                 open_code[c] = station.opening_hours.is_open(f.open_at) is True
             ok &= open_code[hours]
@@ -445,7 +446,9 @@ class LiveIndex:
     def snapshot(self) -> tuple[StationIndex, int]:
         """The current index and the revision it was built from, consistently."""
         self.get()
-        return self._state
+        index, revision = self._state  # one read: both from the same rebuild
+        assert index is not None and revision is not None  # get() built the first index
+        return index, revision
 
     def get(self) -> StationIndex:
         """The current index; the first call builds it, later rebuilds never block readers.
@@ -460,7 +463,9 @@ class LiveIndex:
             with self._lock:
                 if self._index is None:
                     self._rebuild()
-            return self._index
+            index = self._index
+            assert index is not None  # _rebuild builds the first index or raises
+            return index
         if not self._lock.acquire(blocking=False):
             return self._index  # another thread is checking or rebuilding: serve the old one
         try:

@@ -257,9 +257,9 @@ def _region_bounds(gaz: Gazetteer, code: str) -> list[float] | None:
     if division is None:
         return None
     if division.level in OUTLINE_LEVELS:
-        rows = _county_rows(gaz, code)
-        if not rows.empty:
-            return [round(float(v), 5) for v in rows.total_bounds]
+        counties = _county_rows(gaz, code)
+        if not counties.empty:
+            return [round(float(v), 5) for v in counties.total_bounds]
     df = gaz.frame
     col = f"{division.level}_code" if division.level not in ("township", "village") else "code"
     rows = df[(df[col] == code) | (df["code"] == code)] if col in df else df[df["code"] == code]

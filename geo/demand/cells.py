@@ -39,6 +39,7 @@ import math
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -152,7 +153,7 @@ def _h3_polygons(ids: list[str]) -> np.ndarray:
     else:  # cells crossing an icosahedron edge have up to 10 vertices
         coords = np.array([p for b in boundaries for p in b], dtype=float)[:, ::-1]
         rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(ids)), counts))
-    return shapely.polygons(rings)
+    return np.asarray(shapely.polygons(rings))  # already an array: rings is one
 
 
 def _h3_fill(region: BaseGeometry, res: int) -> tuple[list[str], np.ndarray]:
@@ -213,8 +214,8 @@ def grid_cells(
     rows_per_chunk = max(block, (250_000 // max(len(ix), 1)) // block * block)
     parts_ix, parts_iy, parts_geom = [], [], []
     for start in range(0, len(iy), rows_per_chunk):
-        gx, gy = np.meshgrid(ix, iy[start : start + rows_per_chunk])
-        gx, gy = gx.ravel(), gy.ravel()
+        mesh_x, mesh_y = np.meshgrid(ix, iy[start : start + rows_per_chunk])
+        gx, gy = mesh_x.ravel(), mesh_y.ravel()
         boxes = shapely.box(gx * size, gy * size, (gx + 1) * size, (gy + 1) * size)
         hit = np.nonzero(shapely.intersects(region_p, boxes))[0]
         if not len(hit):
@@ -375,9 +376,10 @@ def _county_codes(gaz: Gazetteer, lon: np.ndarray, lat: np.ndarray) -> np.ndarra
     return out
 
 
-def assign_admin(
-    cells: gpd.GeoDataFrame | pd.DataFrame, gazetteer: Gazetteer | None = None
-) -> gpd.GeoDataFrame | pd.DataFrame:
+_Frame = TypeVar("_Frame", gpd.GeoDataFrame, pd.DataFrame)
+
+
+def assign_admin(cells: _Frame, gazetteer: Gazetteer | None = None) -> _Frame:
     """A copy of ``cells`` with ``county_code``/``township_code`` from its ``lon``/``lat``.
 
     County: the outline containing the point, else the nearest within :data:`SNAP_DEG`,

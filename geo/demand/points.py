@@ -142,8 +142,8 @@ def from_points(
             )
     else:
         weight = np.ones(len(frame))
-    lon, lat = to_wgs84(lon, lat, crs)
-    lon, lat = np.atleast_1d(lon), np.atleast_1d(lat)
+    wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
+    lon, lat = np.atleast_1d(wgs_lon), np.atleast_1d(wgs_lat)
     names = frame[name_col].to_numpy(dtype=object) if name_col else np.full(len(frame), "")
     if region is not None:
         region_geom = as_region_geometry(region, gazetteer)

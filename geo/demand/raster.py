@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -74,7 +75,7 @@ def _geojson_like(geoms: np.ndarray) -> list[dict]:
         out[i] = {"type": "Polygon", "coordinates": [ring.tolist()]}
     for i in np.nonzero(~simple)[0].tolist():
         out[i] = geoms[i].__geo_interface__
-    return out
+    return cast(list[dict], out)  # every slot is set: simple and ~simple cover all geoms
 
 
 def _affine(t, x, y):

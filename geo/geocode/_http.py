@@ -547,11 +547,14 @@ def parse_float(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def check_lon_lat(provider: str, lon: float | None, lat: float | None, raw: object) -> None:
-    """Raise a non-retryable :class:`ProviderError` unless ``lon``/``lat`` are valid degrees."""
+def check_lon_lat(
+    provider: str, lon: float | None, lat: float | None, raw: object
+) -> tuple[float, float]:
+    """``(lon, lat)`` narrowed to floats; a non-retryable :class:`ProviderError` if invalid."""
     if lon is None or lat is None or not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ProviderError(
             f"{provider}: answered a malformed position {str(raw)[:60]!r}",
             provider=provider,
             retryable=False,
         )
+    return lon, lat

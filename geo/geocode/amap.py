@@ -318,7 +318,7 @@ class AmapGeocoder(ServiceGeocoder):
         parts = raw.split(",")
         lon = parse_float(parts[0]) if len(parts) == 2 else None
         lat = parse_float(parts[1]) if len(parts) == 2 else None
-        check_lon_lat(self.name, lon, lat, raw)
+        lon, lat = check_lon_lat(self.name, lon, lat, raw)
         wgs_lon, wgs_lat = gcj02_to_wgs84(lon, lat)
         level = text_field(g.get("level"))
         if level in LEVEL_PRECISION:
@@ -368,7 +368,7 @@ class AmapGeocoder(ServiceGeocoder):
             As for :meth:`geocode`.
         """
         lon_f, lat_f = parse_float(lon), parse_float(lat)
-        check_lon_lat(self.name, lon_f, lat_f, (lon, lat))
+        lon_f, lat_f = check_lon_lat(self.name, lon_f, lat_f, (lon, lat))
         if not in_china(lon_f, lat_f):
             raise GeocodeNotFound(
                 f"amap: ({lon_f:.5f}, {lat_f:.5f}) is outside China's service area",

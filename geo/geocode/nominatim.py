@@ -224,7 +224,7 @@ class NominatimGeocoder(ServiceGeocoder):
                 retryable=False,
             )
         lon, lat = parse_float(place.get("lon")), parse_float(place.get("lat"))
-        check_lon_lat(self.name, lon, lat, (place.get("lon"), place.get("lat")))
+        lon, lat = check_lon_lat(self.name, lon, lat, (place.get("lon"), place.get("lat")))
         rank = parse_float(place.get("place_rank"))
         precision = precision_for_rank(int(rank) if rank is not None else None)
         if precision is None:

@@ -57,11 +57,11 @@ class OfflineGeocoder:
         finest = parsed.finest
         if finest is None or finest.division.level == "province":
             if parsed.ambiguous and parsed.candidates:
-                names = sorted({_label(g, c) for c in parsed.candidates})
-                n = max(parsed.candidate_count, len(names))
+                labels = sorted({_label(g, c) for c in parsed.candidates})
+                n = max(parsed.candidate_count, len(labels))
                 more = f" and {n - 3} more" if n > 3 else ""
                 raise GeocodeNotFound(
-                    f"ambiguous: the address fits {n} places ({'; '.join(names[:3])}{more}); "
+                    f"ambiguous: the address fits {n} places ({'; '.join(labels[:3])}{more}); "
                     "add the county or city"
                 )
             if finest is not None:
@@ -79,7 +79,9 @@ class OfflineGeocoder:
             (path[lvl] for lvl in reversed(LEVELS) if lvl in path and path[lvl].lon is not None),
             None,
         )
-        if placed is None or placed.level == "province":  # pragma: no cover - data gap
+        if (
+            placed is None or placed.lon is None or placed.lat is None or placed.level == "province"
+        ):  # pragma: no cover - data gap
             raise GeocodeNotFound("no position known for the places named")
         confidence = (0.6 if parsed.ambiguous else 0.9) - (0.1 if parsed.used_former_name else 0)
         codes = {f"{lvl}_code": d.code for lvl, d in path.items()}

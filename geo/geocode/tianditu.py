@@ -170,7 +170,7 @@ class TiandituGeocoder(ServiceGeocoder):
                 retryable=False,
             )
         lon, lat = parse_float(location.get("lon")), parse_float(location.get("lat"))
-        check_lon_lat(self.name, lon, lat, (location.get("lon"), location.get("lat")))
+        lon, lat = check_lon_lat(self.name, lon, lat, (location.get("lon"), location.get("lat")))
         level = text_field(location.get("level"))
         precision = LEVEL_PRECISION.get(level, Precision.UNKNOWN)
         score = parse_float(location.get("score"))

@@ -252,6 +252,7 @@ class _Problem:
                 f"tie-break skipped: {size:,} demand-site pairs, more than {EXACT_MAX_NNZ:,}"
             )
             return plan
+        assert self.minutes is not None  # solve() refuses tie_break without minutes
         t_pair = self.minutes[pr.pidx]
         keep_t = np.full(len(rows), np.inf)
         if self.existing_minutes is not None:
@@ -293,6 +294,7 @@ class _Problem:
             return plan
         sites = [int(j) for j in np.flatnonzero(res.x)]
         if self.capacity is not None:
+            assert res.z is not None  # x and z come together
             zb = res.z > 0.5
             a = np.full(len(w), -1, dtype=np.int64)
             a[rows[pr.prow[zb]]] = pr.pcol[zb]
@@ -396,7 +398,7 @@ class _MaxCoverage(_Problem):
     def _greedy(self, red: _Reduced) -> tuple[list[int], list[float]]:
         raise NotImplementedError  # pragma: no cover
 
-    def _trivial_bound(self, red: _Reduced) -> float:
+    def _trivial_bound(self, red: _Reduced) -> tuple[float, str]:
         raise NotImplementedError  # pragma: no cover
 
     def _highs_kw(self) -> dict:
@@ -481,9 +483,10 @@ class _MaxCoverage(_Problem):
         off[list(sites)] = False
         stats["dominated_candidates"] = int(off.sum())
         left_s = time_limit_s
-        if self.problem == "mclp" and self.p > 0 and red.A.nnz > EXACT_PREP_MIN_NNZ:
+        p = self._highs_kw().get("p")  # MCLP only
+        if p is not None and p > 0 and red.A.nnz > EXACT_PREP_MIN_NNZ:
             t1 = time.perf_counter()
-            sites, gains, fix = _mclp_bound_fixing(red, self.p, sites, gains, time_limit_s, stats)
+            sites, gains, fix = _mclp_bound_fixing(red, p, sites, gains, time_limit_s, stats)
             off |= fix
             off[list(sites)] = False
             left_s = max(1.0, time_limit_s - (time.perf_counter() - t1))
@@ -548,6 +551,7 @@ class _MaxCoverage(_Problem):
         t0 = time.perf_counter()
         A, w, covered = self.covers, self.weights, self.already_covered
         cap = self.capacity
+        assert cap is not None  # solve() calls this only with capacities
         n = self.n_candidates
         rows = np.flatnonzero(~covered & (w > 0) & (np.diff(A.indptr) > 0))
         pr = _pairs(A, w, rows)
@@ -577,7 +581,7 @@ class _MaxCoverage(_Problem):
         if "p" in side:
             top = float(np.sort(vals)[::-1][: side["p"]].sum())
         else:
-            top = float(vals @ _fractional_knapsack(vals, self.costs, self.budget))
+            top = float(vals @ _fractional_knapsack(vals, side["costs"], side["budget"]))
         if red.before + top < bound:
             bound, source = red.before + min(top, red.reachable), "capacity"
         if solver == "greedy":
@@ -614,7 +618,7 @@ class _MaxCoverage(_Problem):
                 messages.append(res.message)
             if res.bound is not None and red.before + res.bound < bound:
                 bound, source = red.before + res.bound, "mip"
-            if res.x is not None:
+            if res.x is not None and res.z is not None:  # x and z come together
                 zb = res.z > 0.5
                 gain_j = np.bincount(pr.pcol[zb], weights=pr.w[pr.prow[zb]], minlength=n)
                 e_sites = [int(j) for j in np.flatnonzero(res.x)]

@@ -65,9 +65,11 @@ def _lagrangian_value(
     lam = np.clip(np.nan_to_num(lam, nan=0.0, posinf=0.0, neginf=0.0), 0.0, red.w)
     c = np.asarray(red.AT @ lam).ravel()
     if costs is None:
+        assert p is not None, "p, or costs and a budget"
         k = min(int(p), len(c))
         top = float(np.sort(c)[::-1][:k].sum()) if k else 0.0
     else:
+        assert budget is not None, "costs come with a budget"
         top = float(c @ _fractional_knapsack(c, costs, float(budget)))
     return float(np.maximum(red.w - lam, 0.0).sum()) + top
 
@@ -98,11 +100,13 @@ def _lagrangian_bound(
     for _ in range(max_iter):
         c = np.asarray(AT @ lam).ravel()
         if costs is None:
+            assert p is not None, "p, or costs and a budget"
             x = np.zeros(len(c))
             k = min(int(p), len(c))
             if k:
                 x[np.argpartition(-c, k - 1)[:k]] = 1.0
         else:
+            assert budget is not None, "costs come with a budget"
             x = _fractional_knapsack(c, costs, float(budget))
         y = (w > lam).astype(float)
         val = float((w - lam)[y > 0].sum() + c @ x)

@@ -133,7 +133,7 @@ def _local_search(
         k = len(S)
         if k:
             sub = ATf[S]
-            cnt = np.asarray(sub.sum(axis=0)).ravel()
+            cnt: np.ndarray = np.asarray(sub.sum(axis=0)).ravel()
             owner = np.asarray(sub.T @ np.arange(k, dtype=np.float64)).ravel()
             uniq = np.flatnonzero(cnt == 1)
             own = np.rint(owner[uniq]).astype(np.int64)
@@ -148,6 +148,7 @@ def _local_search(
             can_add = p is None or k < p
             add_ok = np.full(n, can_add)
         else:
+            assert budget is not None, "costs come with a budget"
             left = float(budget) - float(costs[S].sum())
             add_ok = costs <= left + 1e-12 * max(abs(float(budget)), 1.0)
         add = np.where(add_ok, gain, -np.inf)
@@ -156,6 +157,7 @@ def _local_search(
         if k:
             delta = gain[:, None] - loss[None, :] + (ATf @ U).toarray()
             if costs is not None:
+                assert budget is not None, "costs come with a budget"
                 left = float(budget) - float(costs[S].sum())
                 ok = costs[:, None] - costs[S][None, :] <= left + 1e-12 * max(abs(budget), 1.0)
                 delta[~ok] = -np.inf
@@ -220,7 +222,8 @@ def _greedy_capacity(
         if g > 0:
             heap.append((-key_of(g, j), j))
     heapq.heapify(heap)
-    sites, gains = [], []
+    sites: list[int] = []
+    gains: list[float] = []
     while heap and (k_max is None or len(sites) < k_max):
         _, j = heapq.heappop(heap)
         if costs is not None and costs[j] > remaining:

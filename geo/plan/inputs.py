@@ -22,7 +22,8 @@ ADMIN_COLS = {"county": "county_code", "township": "township_code"}
 
 def _as_covers(covers) -> sp.csr_matrix:
     if sp.issparse(covers):
-        A = sp.csr_matrix(covers)
+        # scipy-stubs: issparse narrows to SparseABC, which csr_matrix's overloads do not take
+        A = sp.csr_matrix(covers)  # type: ignore[call-overload]
     else:
         arr = np.asarray(covers)
         if arr.ndim != 2:
@@ -81,7 +82,8 @@ def _as_minutes(minutes, covers: sp.csr_matrix) -> np.ndarray | None:
     m, n = covers.shape
     rows = np.repeat(np.arange(m), np.diff(covers.indptr))
     if sp.issparse(minutes):
-        M = sp.csr_matrix(minutes)
+        # scipy-stubs: issparse narrows to SparseABC, which csr_matrix's overloads do not take
+        M = sp.csr_matrix(minutes)  # type: ignore[call-overload]
         if M.shape != (m, n):
             raise ValidationError(
                 f"minutes has shape {M.shape} but covers has {(m, n)}", field="minutes"
@@ -198,7 +200,8 @@ def _geo_points(gdf, what: str, messages: list[str]) -> tuple[np.ndarray, np.nda
         )
     if area.any():
         geom = geom.copy()
-        geom[area] = geom[area].representative_point()
+        # types-geopandas types a GeoSeries indexed by a bool mask as one geometry
+        geom[area] = geom[area].representative_point()  # type: ignore[index, operator]
         messages.append(
             f"{what}: {int(area.sum())} polygon(s) placed at a representative point (inside "
             "the polygon)"

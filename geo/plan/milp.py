@@ -20,7 +20,7 @@ from geo.plan.reduction import _Reduced
 try:  # optional: the exact solver and LP bounds
     import highspy
 except ImportError:  # pragma: no cover - exercised only without highspy
-    highspy = None
+    highspy = None  # type: ignore[assignment]  # checked by highs_available()
 
 #: Relative gap at which HiGHS may stop a MIP (tight: plans are small, answers compared).
 MIP_REL_GAP = 1e-7
@@ -76,12 +76,15 @@ def _highs_solve(
     eye = sp.identity(m, format="csr", dtype=np.float64)
     negA = -A.astype(np.float64)
     if kind == "mclp":
+        assert p is not None, "mclp needs p"
         side = sp.hstack([sp.csr_matrix(np.ones((1, n))), sp.csr_matrix((1, m))])
         side_lo, side_hi = -math.inf, float(p)
     elif kind == "budget":
+        assert costs is not None and budget is not None, "budget needs costs and budget"
         side = sp.hstack([sp.csr_matrix(costs.reshape(1, n)), sp.csr_matrix((1, m))])
         side_lo, side_hi = -math.inf, float(budget)
     else:  # lscp
+        assert need is not None, "lscp needs need"
         side = sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(ws.reshape(1, m))])
         side_lo, side_hi = float(need) / scale, math.inf
     M = sp.vstack([sp.hstack([negA, eye]), side]).tocsc()
@@ -156,8 +159,8 @@ def _highs_solve(
         if status != S.kOptimal:
             return _MipResult(None, None, "error", f"LP ended with {h.modelStatusToString(status)}")
         return _MipResult(None, float(info.objective_function_value) * unscale, "optimal")
-    bound = info.mip_dual_bound
-    bound = float(bound) * unscale if np.isfinite(bound) else None
+    dual_bound = info.mip_dual_bound
+    bound = float(dual_bound) * unscale if np.isfinite(dual_bound) else None
     if bound is not None and integral:  # whole-number objective: round the bound inwards
         bound = math.ceil(bound - 1e-6) if kind == "lscp" else math.floor(bound + 1e-6)
     sites = None
@@ -240,7 +243,11 @@ def _highs_assign(
     ws = pr.w / scale
     inf = highspy.kHighsInf
     e = np.arange(E)
-    ri, ci, vi, lo, hi = [], [], [], [], []
+    ri: list[np.ndarray] = []
+    ci: list[np.ndarray] = []
+    vi: list[np.ndarray] = []
+    lo: list[np.ndarray | list[float]] = []
+    hi: list[np.ndarray | list[float]] = []
     # z_e - x_j <= 0
     ri += [e, e]
     ci += [n + e, pr.pcol]
@@ -267,14 +274,16 @@ def _highs_assign(
         lo.append(np.full(len(cap_j), -inf))
         hi.append(np.zeros(len(cap_j)))
         nrow += len(cap_j)
-    if p is not None or max_sites is not None:
+    limit = p if p is not None else max_sites
+    if limit is not None:
         ri.append(np.full(n, nrow))
         ci.append(np.arange(n))
         vi.append(np.ones(n))
         lo.append([-inf])
-        hi.append([float(p if p is not None else max_sites)])
+        hi.append([float(limit)])
         nrow += 1
     if costs is not None:
+        assert budget is not None, "costs come with a budget"
         ri.append(np.full(n, nrow))
         ci.append(np.arange(n))
         vi.append(np.asarray(costs, dtype=float))
@@ -347,8 +356,8 @@ def _highs_assign(
         return _AssignResult(
             None, None, None, float(info.objective_function_value) * unscale, "optimal"
         )
-    bound = info.mip_dual_bound
-    bound = float(bound) * unscale if np.isfinite(bound) else None
+    dual_bound = info.mip_dual_bound
+    bound = float(dual_bound) * unscale if np.isfinite(dual_bound) else None
     x = z = s = None
     if info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible:
         col = np.asarray(h.getSolution().col_value)

@@ -43,7 +43,8 @@ def _reduce(covers: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray) -> 
         _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         rep = A[first][inverse]
-        if (rep != A).nnz == 0:
+        # scipy-stubs types sparse ``!=`` as object's (bool); it returns a sparse matrix.
+        if (rep != A).nnz == 0:  # type: ignore[attr-defined]
             w = np.bincount(inverse, weights=w, minlength=len(first))
             A = A[first]
         # else: a hash collision (practically never): keep rows unmerged, still correct.

@@ -201,9 +201,9 @@ class StationRepository:
             rows = conn.execute(stations.select().order_by(stations.c.id)).mappings()
             return [_from_row(r) for r in rows]
 
-    def _where(self, q: StationQuery) -> list:
+    def _where(self, q: StationQuery) -> list[sa.ColumnElement[bool]]:
         c = stations.c
-        clauses = []
+        clauses: list[sa.ColumnElement[bool]] = []
         if q.kinds:
             clauses.append(c.kind.in_(q.kinds))
         for service in q.services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -109,6 +110,10 @@ class ScenarioRepository:
                 raise NotFound(f"no scenario {scenario_id!r}")
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)  # SQLite returns naive UTC

@@ -82,6 +82,7 @@ class CrowflyModel:
             distance_upper_bound=m_to_chord(self.reach_m(max_minutes) * 1.0000001),
             workers=-1,
         )
+        chord, idx = np.asarray(chord), np.asarray(idx)  # (n,) arrays for 2-D input
         found = np.isfinite(chord)
         minutes[found] = self.minutes_for(chord_to_m(chord[found]))
         station[found] = idx[found]

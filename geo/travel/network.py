@@ -383,6 +383,8 @@ def _read_ways(path: Path, mode: str, table: Mapping[str, float]) -> dict:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for w in fp:
+            if not isinstance(w, osmium.osm.Way):  # pragma: no cover - the filter passes ways
+                continue
             seen += 1
             speeds = way_speeds(mode, table, w.tags.get)
             if speeds is None:
@@ -493,7 +495,9 @@ class RoadGraph:
         key, sec = key[first], sec[first]
         tail, head = key // n, key % n
         # build CSR directly (rows sorted already): keeps explicit zeros, no duplicate summing
-        idx_dtype = np.int32 if n < 2**31 - 1 and len(sec) < 2**31 - 1 else np.int64
+        idx_dtype: type[np.signedinteger] = (
+            np.int32 if n < 2**31 - 1 and len(sec) < 2**31 - 1 else np.int64
+        )
         indptr = np.zeros(n + 1, dtype=idx_dtype)
         np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
         mat = csr_matrix((sec, head.astype(idx_dtype), indptr), shape=(n, n))
@@ -670,11 +674,13 @@ class RoadGraph:
         """
         if self._max_speed_mps is None:
             m = self.seconds.tocoo()
-            length = distance_m(
-                self.node_lon[m.row],
-                self.node_lat[m.row],
-                self.node_lon[m.col],
-                self.node_lat[m.col],
+            length = np.asarray(
+                distance_m(
+                    self.node_lon[m.row],
+                    self.node_lat[m.row],
+                    self.node_lon[m.col],
+                    self.node_lat[m.col],
+                )
             )
             fast = 0.0
             if len(length):
@@ -686,7 +692,7 @@ class RoadGraph:
 
     def snap_tree(self) -> tuple[cKDTree, np.ndarray]:
         """KD-tree (unit sphere) over nodes that have an edge, and those nodes' indices."""
-        if self._tree is None:
+        if self._tree is None or self._tree_nodes is None:
             m = self.seconds
             has = (np.diff(m.indptr) > 0) | (np.bincount(m.indices, minlength=m.shape[0]) > 0)
             nodes = np.flatnonzero(has)
@@ -870,9 +876,9 @@ class NetworkModel:
         if len(usable) and n:
             k = len(usable)
             rev = g.reverse
-            it = rev.indices.dtype
+            it: np.dtype[np.signedinteger] = rev.indices.dtype
             if n + k >= np.iinfo(it).max:
-                it = np.int64
+                it = np.dtype(np.int64)
             indptr = np.concatenate(
                 [rev.indptr.astype(it, copy=False), rev.indptr[-1] + np.arange(1, k + 1, dtype=it)]
             )
