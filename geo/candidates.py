@@ -194,7 +194,8 @@ def grid_in_gaps(
         np.arange(x0 + spacing_m / 2, x1, spacing_m), np.arange(y0 + spacing_m / 2, y1, spacing_m)
     )
     pts = gpd.GeoSeries(gpd.points_from_xy(xs.ravel(), ys.ravel()), crs=projected.crs)
-    inside = pts[pts.within(projected.union_all())].to_crs(4326)
+    # geopandas-stubs type a GeoSeries filtered by a mask as a plain Series (no to_crs).
+    inside = pts[pts.within(projected.union_all())].to_crs(4326)  # type: ignore[operator]
     n = len(inside)
     if n == 0:
         raise ValidationError(

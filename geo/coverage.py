@@ -137,7 +137,7 @@ class CoverageResult:
             p90 = _weighted_quantile(m, w, 0.9) if w.sum() > 0 else None
             served = reached.groupby("station_id")["demand"].sum()
             top = served.idxmax() if len(served) else None
-            unit = g.get(code) if code else None
+            unit = g.get(str(code)) if code else None
             rows.append(
                 {
                     "code": code,
@@ -174,7 +174,7 @@ class CoverageResult:
             )
             # Each cell goes to the gap piece containing its representative point. The pieces
             # are the query geometries so that GEOS prepares each (large) piece once.
-            tree = shapely.STRtree(shapely.points(polys["lon"], polys["lat"]))
+            tree = shapely.STRtree(np.asarray(shapely.points(polys["lon"], polys["lat"])))
             idx_piece, idx_cell = tree.query(pieces.geometry.to_numpy(), predicate="contains")
             demand = np.bincount(
                 idx_piece, weights=polys["demand"].to_numpy()[idx_cell], minlength=len(pieces)
@@ -184,7 +184,7 @@ class CoverageResult:
             main_county = (
                 pd.Series(county[0])
                 .groupby(county[1])
-                .agg(lambda s: s.mode().iat[0] if len(s) else "")
+                .agg(lambda s: str(s.mode().iat[0]) if len(s) else "")
             )
             pieces["demand"] = demand
             pieces["cells"] = count
@@ -294,7 +294,9 @@ class CoverageResult:
             )
             + f" 分钟 · {folium.utilities.escape_backticks(str(label))}</div>"
         )
-        m.get_root().html.add_child(legend)
+        root = m.get_root()
+        assert isinstance(root, folium.Figure)  # a Map always sits in a Figure
+        root.html.add_child(legend)
         return m
 
 
@@ -339,7 +341,10 @@ def stations_frame(stations: Sequence[Station]) -> gpd.GeoDataFrame:
             "lon": [s.lon for s in located],
             "lat": [s.lat for s in located],
         },
-        geometry=gpd.points_from_xy([s.lon for s in located], [s.lat for s in located]),
+        geometry=gpd.points_from_xy(
+            np.asarray([s.lon for s in located], dtype="float64"),
+            np.asarray([s.lat for s in located], dtype="float64"),
+        ),
         crs="EPSG:4326",
     )
 

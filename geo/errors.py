@@ -7,6 +7,11 @@ and renders ``to_dict()`` as JSON under ``/api``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from geo.records.issues import ImportReport
+
 
 class YizhanError(Exception):
     """Base class. ``status`` is the HTTP status a web layer should answer with."""
@@ -58,6 +63,8 @@ class ImportRefused(YizhanError, ValueError):
 
     status = 422
     code = "import_refused"
+    #: The import's report, set when a strict import is refused for its rejected rows.
+    report: ImportReport | None = None
 
 
 class FileFormatError(ImportRefused):

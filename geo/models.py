@@ -280,7 +280,8 @@ def register_taxonomy_text(kinds: str = "", services: str = "") -> None:
                     f"taxonomy entry {item!r} must be code:中文名:English name",
                     field=field_name,
                 )
-            register(Term(*parts))
+            code, zh, en = parts
+            register(Term(code, zh, en))
 
 
 def _read_env_taxonomy() -> bool:

@@ -183,9 +183,10 @@ def plan_report(
     import folium
 
     m = after.to_folium()
-    for row in sites.itertuples():
+    lats, lons = sites["lat"].to_numpy(dtype=float), sites["lon"].to_numpy(dtype=float)
+    for row, lat, lon in zip(sites.itertuples(), lats, lons, strict=True):
         folium.Marker(
-            [row.lat, row.lon],
+            [float(lat), float(lon)],
             tooltip=f"#{row.rank} {row.name} (+{row.gain:g})",
             icon=folium.DivIcon(html=f"<b style='color:#b2182b'>★{row.rank}</b>"),
         ).add_to(m)

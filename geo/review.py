@@ -40,7 +40,12 @@ class ReviewItem:
 def looks_like_gcj02_declared_wgs84(s: Station, gazetteer) -> bool:
     """Whether reading the station's original WGS-84 coordinate as GCJ-02 would put it in
     the county its record states (the usual mistake with coordinates copied from Amap)."""
-    if s.orig_crs is not CoordSystem.WGS84 or s.orig_lon is None or not s.county_code:
+    if (
+        s.orig_crs is not CoordSystem.WGS84
+        or s.orig_lon is None
+        or s.orig_lat is None
+        or not s.county_code
+    ):
         return False
     gx, gy = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
     return gazetteer.county_codes_at(gx, gy)[0] == s.county_code

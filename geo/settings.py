@@ -133,7 +133,8 @@ class Settings:
                 continue
             raw = environ[env]
             try:
-                values[f.name] = _convert(f.type, raw)
+                # A string: this module and its subclasses use postponed annotations.
+                values[f.name] = _convert(str(f.type), raw)
             except ValueError as exc:
                 raise ValidationError(f"{env}={raw!r}: {exc}", field=env) from None
         values.update(overrides)

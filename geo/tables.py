@@ -409,7 +409,7 @@ def read_table(
         delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
-        def numbered() -> Iterator[tuple[int, list[object]]]:
+        def numbered() -> Iterator[tuple[int, list[str]]]:
             start = 1
             for cells in reader:
                 yield start, cells
@@ -447,7 +447,7 @@ def read_table(
 
 
 def _with_header(
-    rows: Iterator[tuple[int, list[object]]],
+    rows: Iterator[tuple[int, list[Any]]],
     name: str,
     kind: str,
     find_header: Callable[[list[object]], bool] | None,

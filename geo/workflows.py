@@ -249,12 +249,11 @@ def build_demand(
         )
     if demand_points:
         return dm.from_points(demand_points, region=region)
-    if population or population_table:
-        cells = dm.h3_cells(region_polygon(region), resolution)
-        return (
-            dm.from_raster(population, cells)
-            if population
-            else dm.from_admin_table(population_table, cells)
+    if population:
+        return dm.from_raster(population, dm.h3_cells(region_polygon(region), resolution))
+    if population_table:
+        return dm.from_admin_table(
+            population_table, dm.h3_cells(region_polygon(region), resolution)
         )
     return dm.from_admin_seats(region, level="township")
 
@@ -322,12 +321,15 @@ def run_coverage(
             params.mode, params.network, params.speed_kph, params.circuity, cache_dir=cache_dir
         )
     progress("travel times", 0.35)
-    args = (stations, demand, model, list(params.max_minutes))
-    kw = {"kinds": list(params.kinds), "region": params.region}
+    max_minutes, kinds = list(params.max_minutes), list(params.kinds)
     if params.partitioned:
-        result = compute_coverage_partitioned(*args, **kw, client=client)
+        result = compute_coverage_partitioned(
+            stations, demand, model, max_minutes, kinds=kinds, region=params.region, client=client
+        )
     else:
-        result = compute_coverage(*args, **kw)
+        result = compute_coverage(
+            stations, demand, model, max_minutes, kinds=kinds, region=params.region
+        )
     return CoverageRun(params, result)
 
 
@@ -606,6 +608,7 @@ def run_plan(
         opts["capacity"] = _capacity_column(params, sites)
     elif params.capacity is not None:
         opts["capacity"] = params.capacity
+    problem: MCLP | LSCP | Budget
     if params.add is not None:
         problem = MCLP.from_cost_matrix(
             covers, weights, p=params.add, already_covered=covered, **opts
@@ -615,24 +618,27 @@ def run_plan(
             covers, weights, target_share=params.target_share, already_covered=covered, **opts
         )
     else:
+        budget = params.budget
+        assert budget is not None  # PlanParams holds exactly one of add, target_share, budget
         costs = sites["cost"].to_numpy() + params.years * np.nan_to_num(
             sites["yearly_cost"].to_numpy()
         )
         problem = Budget.from_cost_matrix(
-            covers, weights, costs=costs, budget=params.budget, already_covered=covered, **opts
+            covers, weights, costs=costs, budget=budget, already_covered=covered, **opts
         )
     progress("solving", 0.55)
     plan = problem.solve(
         solver=params.solver, time_limit_s=params.time_limit_s, tie_break=params.tie_break
     )
     progress("coverage after", 0.8)
+    site_lons, site_lats = sites["lon"].to_numpy(dtype=float), sites["lat"].to_numpy(dtype=float)
     new = [
         Station(
             id=str(sites["id"].iat[j]),
             name=str(sites["name"].iat[j]),
             kind=kind,
-            lon=float(sites["lon"].iat[j]),
-            lat=float(sites["lat"].iat[j]),
+            lon=float(site_lons[j]),
+            lat=float(site_lats[j]),
         )
         for j in plan.chosen
     ]

@@ -11,6 +11,8 @@ import csv
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Protocol
 
 from geo import tables
 from geo.errors import FileFormatError
@@ -36,6 +38,23 @@ RESULT_COLUMNS = [
 ]
 
 
+class ProgressBar(Protocol):
+    """What the ``progress`` callback of :func:`geocode_file` returns (a click progress bar):
+    a context manager whose ``update(n)`` advances it by ``n`` rows."""
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool | None: ...
+
+    def update(self, n: int, /) -> None: ...
+
+
 def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV (UTF-8/GB18030), the first sheet of an XLSX or the properties of
     GeoJSON features, as text (read by :func:`geo.tables.read_table`; blank rows skipped)."""
@@ -51,7 +70,7 @@ def geocode_file(
     out: str | Path,
     column: str | None = None,
     city: str | None = None,
-    progress: Callable[[int], object] | None = None,
+    progress: Callable[[int], ProgressBar] | None = None,
 ) -> dict:
     """Geocode ``path`` into ``out`` (.csv or .xlsx); return a summary by precision."""
     path, out = Path(path), Path(out)
@@ -86,7 +105,7 @@ def geocode_file(
     out_rows = []
     counts: Counter[str] = Counter()
     for r, res in zip(rows, results, strict=True):
-        extra = dict.fromkeys(RESULT_COLUMNS, "")
+        extra: dict[str, object] = dict.fromkeys(RESULT_COLUMNS, "")
         if res.result is not None:
             g = res.result
             extra.update(
@@ -111,6 +130,7 @@ def geocode_file(
 
         wb = openpyxl.Workbook()
         ws = wb.active
+        assert ws is not None  # a new workbook has one active sheet
         ws.append(out_header)
         for row in out_rows:
             ws.append(row)

@@ -117,6 +117,7 @@ def export_stations(
 
         wb = openpyxl.Workbook()
         ws = wb.active
+        assert ws is not None  # a new workbook has one active sheet
         ws.title = "stations"
         header = [HEADER_ALIASES[k][0] if lang == "zh" else k for k in EXPORT_FIELDS]
         ws.append(header)
@@ -128,12 +129,16 @@ def export_stations(
         path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     elif fmt == "gpkg":
         import geopandas as gpd
+        import numpy as np
 
         records = [station_record(s) for s in stations]
         gdf = gpd.GeoDataFrame(
             records,
             columns=EXPORT_FIELDS,
-            geometry=gpd.points_from_xy([s.lon for s in stations], [s.lat for s in stations]),
+            geometry=gpd.points_from_xy(
+                np.asarray([s.lon for s in stations], dtype="float64"),
+                np.asarray([s.lat for s in stations], dtype="float64"),
+            ),
             crs="EPSG:4326",
         )
         for col in EXPORT_FIELDS:

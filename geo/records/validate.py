@@ -620,7 +620,11 @@ def _validate_row(
         notes=text["notes"] or None,
         updated_at=updated,
         extra=extra,
-        **codes,
+        province_code=codes["province_code"],
+        prefecture_code=codes["prefecture_code"],
+        county_code=codes["county_code"],
+        township_code=codes["township_code"],
+        village_code=codes["village_code"],
         **orig,
     )
     return _Candidate(row.line, station, lon, lat, row_crs, not text["id"])
@@ -650,6 +654,8 @@ def _drop_duplicates(
     kept = []
     for s in stations:
         line = lines[id(s)]
+        lon, lat = s.lon, s.lat
+        assert lon is not None and lat is not None  # every validated station has a position
         if s.id in seen_ids:
             reason = (
                 f"duplicate id (first on line {seen_ids[s.id]})"
@@ -662,7 +668,7 @@ def _drop_duplicates(
         for other_id, x, y, label in by_name.get(_name_key(s.name), ()):
             if other_id == s.id:
                 continue
-            d = float(_crs.distance_m(s.lon, s.lat, x, y))
+            d = float(_crs.distance_m(lon, lat, x, y))
             if d <= radius_m:
                 dup = f"duplicate of {label} with the same name, {d:.0f} m away"
                 break
@@ -670,6 +676,6 @@ def _drop_duplicates(
             report.rejected.append(RowIssue(line, "name", dup, s.name, s.id, s.name))
             continue
         seen_ids[s.id] = line
-        by_name[_name_key(s.name)].append((s.id, s.lon, s.lat, f"line {line}"))
+        by_name[_name_key(s.name)].append((s.id, lon, lat, f"line {line}"))
         kept.append(s)
     return kept
