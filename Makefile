@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: serve test lint bench data clean
+.PHONY: serve test test-fast lint bench data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# While developing: everything but the tests marked slow (> 5 s) or browser (Chromium).
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not slow and not browser"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

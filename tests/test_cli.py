@@ -19,6 +19,7 @@ def env(tmp_path):
     return {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
 
+@pytest.mark.slow
 def test_help_documents_every_verb():
     out = cli("--help").stdout
     for verb in ("init-db", "import", "export", "demo", "serve", "nearest", "settings"):
@@ -26,6 +27,7 @@ def test_help_documents_every_verb():
         assert cli(verb, "--help").stdout.strip()
 
 
+@pytest.mark.slow
 def test_import_exit_codes_and_report(tmp_path, env):
     cli("init-db", env=env)
     report_path = tmp_path / "report.json"
@@ -56,6 +58,7 @@ def test_unreadable_file_is_a_clear_error(tmp_path, env):
     assert proc.returncode != 0 and "no such file" in proc.stderr
 
 
+@pytest.mark.slow
 def test_crs_option(tmp_path, env):
     path = tmp_path / "amap.csv"
     path.write_text("编号,名称,类型,经度,纬度\nA,甲站,驿站,109.41,24.33\n", encoding="utf-8")
@@ -66,6 +69,7 @@ def test_crs_option(tmp_path, env):
     assert bad.returncode != 0 and "gcj02" in bad.stderr
 
 
+@pytest.mark.slow
 def test_demo_is_idempotent_and_exports(tmp_path, env):
     first = cli("demo", env=env)
     assert "0 rejected" in first.stdout

@@ -136,6 +136,7 @@ def test_bad_input(stations, seats, kwargs, message):
         compute_coverage(stations, seats, CrowflyModel("car"), **{"max_minutes": 60, **kwargs})
 
 
+@pytest.mark.slow
 def test_cli_coverage(tmp_path):
     env_db = {"YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
     import os

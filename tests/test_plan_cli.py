@@ -6,10 +6,12 @@ import json
 import os
 
 import openpyxl
+import pytest
 
 from support import cli
 
 
+@pytest.mark.slow
 def test_plan_add_sites_report(tmp_path):
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
     cli("demo", env=env)
@@ -57,6 +59,7 @@ def test_plan_add_sites_report(tmp_path):
     assert all(f["properties"]["cost"] == 80000 for f in sites["features"])
 
 
+@pytest.mark.slow
 def test_plan_budget_and_target_and_bad_input(tmp_path):
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
     cli("demo", env=env)
@@ -124,6 +127,7 @@ def test_plan_budget_and_target_and_bad_input(tmp_path):
     assert two.returncode != 0 and "exactly one" in two.stderr
 
 
+@pytest.mark.slow
 def test_scenarios_save_what_if_stale_rerun_compare(tmp_path):
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
     cli("demo", env=env)
@@ -159,6 +163,7 @@ def test_scenarios_save_what_if_stale_rerun_compare(tmp_path):
     assert missing.returncode != 0 and "no scenario" in missing.stderr
 
 
+@pytest.mark.slow
 def test_plan_capacity_and_mean_time_tie_break(tmp_path):
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
     cli("demo", env=env)
@@ -259,6 +264,7 @@ def write_grid_pbf(path, bounds, step=0.005):
     return path
 
 
+@pytest.mark.slow
 def test_plan_on_a_road_network(tmp_path):
     """--network plans on the road-network model; its coverage is the engine's own."""
     from geo.coverage import compute_coverage

@@ -497,6 +497,7 @@ def test_form_and_json_twin_of_the_start_page(user):
 # -- a real server keeps answering while a long job runs -------------------------------------
 
 
+@pytest.mark.slow
 def test_server_answers_while_a_long_job_runs(tmp_path):
     server = LiveServer(tmp_path)
     server.env["YIZHAN_PLANNER_DIR"] = str(tmp_path / "jobs")

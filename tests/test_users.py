@@ -59,6 +59,7 @@ def test_repository_create_verify_disable_remove(repo):
         users.set_password("alice", PASSWORD)
 
 
+@pytest.mark.slow
 def test_cli_user_add_list_passwd_remove(tmp_path):
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"}
 

@@ -267,6 +267,7 @@ def test_english_switch(open_page):
     assert page.locator("#yz-count").inner_text().endswith("in view")
 
 
+@pytest.mark.slow
 def test_share_link_restores_view_filters_and_station(open_page, browser):
     tab = open_page()
     page = tab.page
@@ -321,6 +322,7 @@ def test_phone_width_has_no_horizontal_scroll(open_page):
     tab.screenshot("locator-phone-popup")
 
 
+@pytest.mark.slow
 def test_keyboard_only_list_selects_and_highlights_the_marker(open_page):
     tab = open_page(geolocation=LIUZHOU, permissions=["geolocation"])
     page = tab.page
@@ -409,6 +411,7 @@ def test_crs_js_matches_geo_crs(open_page):
         ]
 
 
+@pytest.mark.slow
 def test_station_name_is_text_never_markup(open_page, server):
     """Runs late in this module: it adds a station through the real import path."""
     csv = server.tmp / "xss.csv"

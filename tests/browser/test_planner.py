@@ -47,6 +47,7 @@ def planner_server(tmp_path_factory):
     srv.stop()
 
 
+@pytest.mark.slow
 def test_login_coverage_plan_flow(browser, planner_server):
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(planner_server.url))
     context = browser.new_context(
