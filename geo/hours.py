@@ -16,7 +16,9 @@ text                                        meaning
                                             new line
 ``周六、周日 休息`` ``周末 closed`` ``Su off``  closed on those days
 ``Mo 12:00-14:00 off``                       closed in that range only
-``Mo-Fr``                                    those days, all day (as in OSM)
+``Mo-Fr``                                    those days, all day (as in OSM); Chinese
+                                            days alone (``周一至周五``) are refused: the
+                                            times were left out, so open-now is unknown
 ``22:00-06:00`` ``22:00-30:00``              past midnight: open until 06:00 the next day
 ``Mo-Fr 08:00-18:00, We 12:00-14:00 off``    additional rule (``,`` before a new rule)
 ``Mo-Fr 08:00-18:00 || Sa 10:00-12:00``      fallback rule
@@ -229,12 +231,22 @@ class _Reader:
         operator = _NORMAL
         while True:
             self._match(_SPACES_RE)
+            day_start = self.pos
             days = self._days()
+            day_text = self.s[day_start : self.pos]
             if days is not None:
                 self._match(_COLON_RE)
             spans = self._times()
             self._match(_SPACES_RE)
             modifier = self._match(_MODIFIER_RE)
+            if days is not None and spans is None and modifier is None and not day_text.isascii():
+                # OSM reads ``Mo-Fr`` alone as open all day; a registry that writes 周一至周五
+                # alone has left the times out, so we say "unknown" rather than "open 24 h".
+                raise ValidationError(
+                    f"opening hours {day_text.strip()!r} name days but no times "
+                    "(write e.g. 周一至周五 09:00-17:00, or 周一至周五 24小时)",
+                    field="hours",
+                )
             said = days is not None or spans is not None or modifier is not None
             if said:
                 state = _CLOSED if modifier and modifier.group(0) in _CLOSED_WORDS else _OPEN

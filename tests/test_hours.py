@@ -333,3 +333,14 @@ def test_agrees_with_the_osm_evaluator(expression, minutes):
             assert next_change(ours, at) == reference.next_change(at), (en, at)
     # 3. our Chinese spelling of the same rules means the same
     assert OpeningHours.parse(zh).week == ours.week, (en, zh)
+
+
+def test_chinese_days_without_times_are_unknown_not_open_all_day():
+    # OSM reads ``Mo-Fr`` alone as open all day, and so do we; a registry writing 周一至周五
+    # alone has left the times out: open-now must be unknown, not "open at 03:00".
+    assert OpeningHours.parse("Mo-Fr").is_open(datetime(2026, 12, 7, 3, 0)) is True
+    with pytest.raises(ValidationError, match="name days but no times"):
+        OpeningHours.parse("周一至周五")
+    with pytest.raises(ValidationError, match="name days but no times"):
+        OpeningHours.parse("周一至周五; 周六 09:00-12:00")
+    assert OpeningHours.parse("周一至周五 24小时").is_open(datetime(2026, 12, 7, 3, 0)) is True
