@@ -1,8 +1,9 @@
 """Offline gazetteer of China's admin divisions, the address parser, and reverse geocoding.
 
-Data (built into ``data/gazetteer/`` by ``scripts/build_data.py``; sources in
-``data/SOURCES.md``): provinces, prefectures, counties and townships with codes, names,
-short names, former names and positions (county/prefecture seats; township positions are
+Data (built into ``data/gazetteer/`` by ``scripts/build_data.py``, plus the curated former
+names of ``data/gazetteer/former_names_extra.csv``; sources in ``data/SOURCES.md``):
+provinces, prefectures, counties and townships with codes, names, short names, former names
+and positions (county/prefecture seats; township positions are
 approximate, from bounding-box centres), villages with codes and names (no positions), and
 county outlines in WGS-84.
 
@@ -23,7 +24,14 @@ recognises admin units as long as each one fits under the units already found:
   only after a unit above it (火星基地 is not 火星街道);
 * a character that may be a suffix or the start of the next name is read whichever way lets
   the next name fit (汉中镇巴县 is 汉中 + 镇巴县, 融水县融水镇 is 融水县 + 融水镇);
-* a development zone between units is skipped (柳州市柳东新区雒容镇);
+* a development zone between units is skipped (柳州市柳东新区雒容镇), and a zone that ends
+  the text is left in ``rest`` (博望区经济开发区);
+* a unit written twice (北京市北京市东城区, 柳州市柳州市) and the filler 市辖区 after a
+  municipality are read once;
+* a stated lower unit wins over a wrong or historical higher one (柳州地区忻城县 is
+  来宾市忻城县) when the lower unit is written in full (name or short name with its suffix)
+  and only one unit of that name fits under the province stated (or in the whole country);
+  the parse says so in ``notes``;
 * the first position where no admin unit fits starts ``rest`` (road, number, building);
 * several units fitting equally well (a 城关镇 with no county) make the result ambiguous:
   the parse keeps what the candidates share and lists them.
@@ -148,6 +156,9 @@ class Match:
     division: Division
     text: str
     former: bool = False
+    #: Not written in the text: filled from the gazetteer when a stated lower unit replaced
+    #: a wrong or historical higher one.
+    inferred: bool = False
 
 
 @dataclass
@@ -165,6 +176,8 @@ class ParsedAddress:
     ambiguous: bool = False
     candidates: list[dict[str, Match]] = field(default_factory=list)
     candidate_count: int = 0
+    #: What the parser corrected, in words (a higher unit replaced by a lower one's parent).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def finest(self) -> Match | None:
@@ -176,6 +189,11 @@ class ParsedAddress:
     @property
     def used_former_name(self) -> bool:
         return any(m.former for m in self.units.values())
+
+    @property
+    def overridden(self) -> bool:
+        """Whether a stated lower unit replaced a higher unit the text named."""
+        return any(m.inferred for m in self.units.values())
 
 
 class Gazetteer:
@@ -229,9 +247,14 @@ class Gazetteer:
                 old = item.split(":", 1)[0]
                 if old and old != division.name:
                     self._add(old, division, False, True)
+        for code, old in _extra_former_names(self.data_dir):
+            if code in self.by_code:
+                self._add(old, self.by_code[code], False, True)
         self.max_name_len = max(map(len, self.names))
+        self._has_children = {d.province_code for d in self.units if d.level != "province"}
         self._lock = threading.Lock()
         self._village_names_cache: dict[str, dict[str, list[tuple]]] = {}
+        self._stated_cache: dict[tuple[str, str, str], Division | None] = {}
 
     def _add(self, name: str, division: Division, short: bool, former: bool) -> None:
         if len(name) < 2:
@@ -248,6 +271,36 @@ class Gazetteer:
     def lookup(self, name: str) -> list[Division]:
         """Every unit whose name, short name or former name is ``name``."""
         return [d for d, _, _ in self.names.get(normalise_address(name), ())]
+
+    def has_units_below(self, division: Division) -> bool:
+        """Whether the gazetteer holds any unit below this province (台湾省 has none)."""
+        if division.level != "province":
+            return True
+        return division.code in self._has_children
+
+    def stated_county(
+        self, province: str | None, prefecture: str | None, county: str | None
+    ) -> Division | None:
+        """The county a record's admin names state (融水 under 柳州市 → 融水苗族自治县).
+
+        ``None`` when no county is named, or when the names do not read as exactly one county
+        in full (unknown, ambiguous, or text left over). A county that does not fit the stated
+        prefecture still wins when it is the only one of its name (see :meth:`parse`).
+        """
+        if not county or not normalise_address(county):
+            return None
+        key = (province or "", prefecture or "", county)
+        if key in self._stated_cache:
+            return self._stated_cache[key]
+        parsed = self.parse("".join(key))
+        unit = parsed.units.get("county")
+        found = None
+        if not (parsed.ambiguous or parsed.rest or unit is None or parsed.finest is not unit):
+            found = unit.division
+        if len(self._stated_cache) > 65536:
+            self._stated_cache.clear()
+        self._stated_cache[key] = found
+        return found
 
     def path(self, division: Division) -> dict[str, Division]:
         """The unit and its ancestors, keyed by level."""
@@ -305,15 +358,21 @@ class Gazetteer:
         norm = normalise_address(text)
         chains: list[dict[str, Match]] = [{}]
         pos = 0
+        notes: list[str] = []
         while pos < len(norm):
             step = self._match_at(norm, pos, chains)
             if step is None:
                 step = self._match_village(norm, pos, chains)
+            if step is None and chains != [{}]:
+                step = self._skip_repeat(norm, pos, chains)
             if step is None and chains != [{}] and (zone := _ZONE.match(norm, pos)):
-                # Skip a development zone named between admin units (柳州市柳东新区雒容镇).
+                # Skip a development zone named between admin units (柳州市柳东新区雒容镇);
+                # a zone at the end of the text stays in ``rest``.
                 step = self._match_at(norm, zone.end(), chains) or self._match_village(
                     norm, zone.end(), chains
                 )
+            if step is None and chains != [{}]:
+                step = self._match_overriding(norm, pos, chains, notes)
             if step is None:
                 break
             pos, chains = step
@@ -321,6 +380,7 @@ class Gazetteer:
         chains = [c for c in chains if c]
         if not chains:
             return parsed
+        parsed.notes = notes
         depth = max(_RANK[_finest_level(c)] for c in chains)
         best = [c for c in chains if _RANK[_finest_level(c)] == depth]
         # Prefer readings without former names, then the fewest skipped levels.
@@ -394,9 +454,91 @@ class Gazetteer:
                 return chosen[1], _prefer_coarse(chosen[0])[:200]
         return None
 
+    def _skip_repeat(
+        self, text: str, pos: int, chains: list[dict[str, Match]]
+    ) -> tuple[int, list[dict[str, Match]]] | None:
+        """Read a unit written again (北京市北京市, 柳州市柳州市) or 市辖区 after a municipality.
+
+        Only tried where nothing else fits, so 融水县融水镇 still reads the township.
+        """
+        if text.startswith("市辖区", pos) and any(
+            "province" in c and "prefecture" not in c and "county" not in c for c in chains
+        ):
+            return pos + 3, chains
+        for length in range(min(self.max_name_len, len(text) - pos), 1, -1):
+            key = text[pos : pos + length]
+            entries = self.names.get(key)
+            if not entries:
+                continue
+            suffix = next((s for s in _SUFFIXES if text.startswith(s, pos + length)), "")
+            for division, short, _ in entries:
+                if short and not suffix:
+                    continue  # 北京 + 路 is a road, not the city again
+                kept = [
+                    c
+                    for c in chains
+                    if division.level in c and c[division.level].division.code == division.code
+                ]
+                if kept:
+                    return pos + length + (len(suffix) if short else 0), kept
+        return None
+
+    def _match_overriding(
+        self, text: str, pos: int, chains: list[dict[str, Match]], notes: list[str]
+    ) -> tuple[int, list[dict[str, Match]]] | None:
+        """A lower unit that fits none of the readings so far, read in place of its parents.
+
+        The unit must be finer than every unit found, written in full (its name, a former
+        name, or its short name with a suffix), and the only one of its name under the
+        province stated (or, failing that, in the whole country): 柳州地区忻城县 is
+        来宾市忻城县. The replaced units are named in ``notes``.
+        """
+        finest_rank = max(_RANK[_finest_level(c)] for c in chains if c)
+        provinces = {c["province"].division.code: c["province"] for c in chains if "province" in c}
+        scopes: list[list[dict[str, Match]]] = []
+        if provinces:
+            scopes.append([{"province": m} for m in provinces.values()])
+        scopes.append([{}])
+        for scope in scopes:
+            step = self._match_at(text, pos, scope, look_ahead=False)
+            if step is None:
+                continue
+            end, found = step
+            found = [
+                c
+                for c in found
+                if _RANK[_finest_level(c)] > finest_rank and _finest(c).text != _short_of(c, self)
+            ]
+            units = {_finest(c).division.code: _finest(c) for c in found}
+            if len(units) != 1:
+                continue
+            match = next(iter(units.values()))
+            stated = max(chains[0].values(), key=lambda m: _RANK[m.division.level])
+            path = self.path(match.division)
+            chain = {
+                lvl: Match(d, "", inferred=True)
+                for lvl, d in path.items()
+                if lvl != match.division.level
+            }
+            if (
+                "province" in scope[0]
+                and scope[0]["province"].division.code == path["province"].code
+            ):
+                chain["province"] = scope[0]["province"]
+            chain[match.division.level] = match
+            named = "".join(m.text for m in chains[0].values() if m.text)
+            notes.append(
+                f"{match.text} is not in {named or stated.division.name}: "
+                f"read as {''.join(d.name for d in path.values())}"
+            )
+            return end, [chain]
+        return None
+
     def _match_village(
         self, text: str, pos: int, chains: list[dict[str, Match]]
     ) -> tuple[int, list[dict[str, Match]]] | None:
+        if pos >= len(text):
+            return None
         found: list[tuple[int, dict[str, Match]]] = []
         for chain in chains[:10]:
             if not chain:
@@ -559,6 +701,29 @@ def _is_short(chain: dict[str, Match], key: str, names) -> bool:
     """Whether the newest match of ``chain`` read ``key`` as a short name."""
     match = chain[_finest_level(chain)]
     return any(d is match.division and short for d, short, _ in names.get(key, ()))
+
+
+def _short_of(chain: dict[str, Match], g: Gazetteer) -> str | None:
+    """The newest match's text if it was read as a bare short name (融水), else ``None``."""
+    match = _finest(chain)
+    if _is_short(chain, match.text, g.names):
+        return match.text
+    return None
+
+
+def _extra_former_names(data_dir: Path) -> list[tuple[str, str]]:
+    """``(current code, former name)`` from ``former_names_extra.csv`` (curated; may be absent)."""
+    path = Path(data_dir) / "former_names_extra.csv"
+    if not path.exists():
+        return []
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as f:
+        return [
+            (row["code"].strip(), row["former_name"].strip())
+            for row in csv.DictReader(line for line in f if not line.startswith("#"))
+            if row.get("code") and row.get("former_name")
+        ]
 
 
 def _village_names(name: str) -> list[str]:

@@ -2,7 +2,8 @@
 the stated county.
 
 A station is listed when its position is known only to the county or prefecture (or not at
-all), or when its coordinates fall outside the county its record states — a typical sign of a
+all), or when its coordinates fall outside the county its record states — by code, or by name
+(县区=融水 read under the stated province and prefecture) — a typical sign of a
 GCJ-02 (Amap/Tencent) coordinate declared as WGS-84, or of mistyped digits; the hint says
 which when converting the original coordinate from GCJ-02 would put it in the stated county.
 """
@@ -51,6 +52,14 @@ def looks_like_gcj02_declared_wgs84(s: Station, gazetteer) -> bool:
     return gazetteer.county_codes_at(gx, gy)[0] == s.county_code
 
 
+def county_conflict_reason(stated, found) -> str:
+    """The reason given when a record's stated county is not where its position is."""
+    return (
+        f"stated county {stated.name} but the position is in {found.name} "
+        f"({stated.code} stated, {found.code} found)"
+    )
+
+
 def review_stations(stations: Sequence[Station], gazetteer) -> list[ReviewItem]:
     """The stations to review, in input order (see the module docstring)."""
     located = [s for s in stations if s.lon is not None]
@@ -77,7 +86,14 @@ def review_stations(stations: Sequence[Station], gazetteer) -> list[ReviewItem]:
             item.reasons.append(f"position known only to the {s.precision.value}")
         code = found.get(id(s)) or None
         item.found_county_code = code
-        if code and s.county_code and code != s.county_code:
+        named = gazetteer.stated_county(s.province, s.prefecture, s.county) if code else None
+        here = gazetteer.get(code) if code else None
+        if named is not None and here is not None and named.code != code:
+            reason = county_conflict_reason(named, here)
+            if looks_like_gcj02_declared_wgs84(s, gazetteer):
+                reason += ": likely a GCJ-02 coordinate declared as WGS-84"
+            item.reasons.append(reason)
+        elif code and s.county_code and code != s.county_code:
             here = gazetteer.get(code)
             stated = gazetteer.get(s.county_code)
             reason = (

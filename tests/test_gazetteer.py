@@ -151,3 +151,90 @@ def test_parse_hard_cases(g, text, expected, rest):
 def test_development_zone_is_skipped(g):
     parsed = g.parse("柳州市柳东新区雒容镇")
     assert parsed.units["township"].division.name == "雒容镇"
+
+
+# -- issue 11: development zones at the end, municipalities written twice, former names ------
+@pytest.mark.parametrize(
+    "text, finest, rest",
+    [
+        ("安徽省马鞍山市博望区经济开发区", "340506", "经济开发区"),
+        ("柳州市柳东新区", "450200", "柳东新区"),
+        ("北京市东城区东华门街道高新区", "110101001000", "高新区"),
+    ],
+)
+def test_zone_at_the_end_stays_in_rest(g, text, finest, rest):
+    parsed = g.parse(text)
+    assert parsed.finest.division.code == finest and parsed.rest == rest
+
+
+@pytest.mark.parametrize(
+    "text, county",
+    [
+        ("北京市北京市东城区东华门街道", "110101"),
+        ("上海市上海市黄浦区", "310101"),
+        ("天津市天津市和平区", "120101"),
+        ("重庆市重庆市渝中区", "500103"),
+        ("北京市市辖区东城区", "110101"),
+        ("广西柳州市柳州市城中区", "450202"),
+    ],
+)
+def test_a_unit_written_twice_is_read_once(g, text, county):
+    parsed = g.parse(text)
+    assert parsed.units["county"].division.code == county and not parsed.ambiguous
+
+
+def test_repeat_is_only_a_fallback(g):
+    # 融水县融水镇 still reads the township; 北京路 after 北京市 is a road.
+    assert g.parse("柳州市融水县融水镇").units["township"].division.name == "融水镇"
+    parsed = g.parse("北京市北京路1号")
+    assert set(parsed.units) == {"province"} and parsed.rest == "北京路1号"
+
+
+@pytest.mark.parametrize(
+    "text, code, name",
+    [
+        ("柳州地区忻城县", "451321", "来宾市"),  # 地区 before 2002; 忻城县 is in 来宾市 now
+        ("广西柳州市忻城县", "451321", "来宾市"),
+        ("陕西省忻城县", "451321", "来宾市"),
+    ],
+)
+def test_a_stated_lower_unit_wins_over_a_wrong_higher_one(g, text, code, name):
+    parsed = g.parse(text)
+    assert parsed.units["county"].division.code == code
+    assert parsed.units["prefecture"].division.name == name and parsed.overridden
+    assert parsed.rest == "" and "忻城县" in parsed.notes[0]
+
+
+def test_an_ambiguous_or_bare_lower_unit_does_not_override(g):
+    # 城关镇 is in hundreds of counties: the stated city stands.
+    parsed = g.parse("柳州市城关镇")
+    assert parsed.units["prefecture"].division.code == "450200" and not parsed.overridden
+    # 建国门外 (a bare short name of a 东城区 township) in 朝阳区 does not move the address.
+    parsed = g.parse("北京市朝阳区建国门外大街1号")
+    assert parsed.units["county"].division.code == "110105" and not parsed.overridden
+
+
+@pytest.mark.parametrize(
+    "text, county",
+    [
+        ("杭州市下城区", "330105"),  # merged into 拱墅区 in 2021
+        ("浙江省杭州市下城区武林街道", "330105"),
+        ("户县", "610118"),  # 鄠邑区 since 2016
+        ("陕西省西安市户县", "610118"),
+    ],
+)
+def test_curated_former_names(g, text, county):
+    parsed = g.parse(text)
+    assert parsed.units["county"].division.code == county and parsed.used_former_name
+
+
+def test_stated_county_reads_names_under_their_parents(g):
+    assert g.stated_county("广西壮族自治区", "柳州市", "融水").code == "450225"
+    assert g.stated_county("北京市", "北京市", "东城区").code == "110101"
+    assert g.stated_county(None, None, "城中区") is None  # several 城中区
+    assert g.stated_county("广西", "柳州市", "") is None
+
+
+def test_taiwan_has_no_units_below_the_province(g):
+    assert not g.has_units_below(g.get("710000"))
+    assert g.has_units_below(g.get("450000"))

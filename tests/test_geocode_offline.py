@@ -190,3 +190,65 @@ def test_geocode_file_finds_a_bracketed_address_header(geocoder, tmp_path):
     src.write_text("序号,地址（详细）\n1,柳州市鱼峰区天马街道\n", encoding="utf-8")
     summary = geocode_file(geocoder, src, tmp_path / "out.csv")
     assert summary == {"rows": 1, "by_precision": {"township": 1}}
+
+
+# -- issue 11 -------------------------------------------------------------------------------
+def test_zone_after_a_county_is_placed_at_the_county(geocoder):
+    r = geocoder.geocode("安徽省马鞍山市博望区经济开发区")
+    assert r.codes["county_code"] == "340506" and r.rest == "经济开发区"
+
+
+def test_cli_and_api_answer_a_zone_address_without_a_traceback(client):
+    proc = cli("geocode", "安徽省马鞍山市博望区经济开发区", check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)["codes"]["county_code"] == "340506"
+    resp = client.get("/api/geocode", query_string={"q": "安徽省马鞍山市博望区经济开发区"})
+    assert resp.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "text, county",
+    [
+        ("北京市北京市东城区东华门街道", "110101"),
+        ("上海市上海市黄浦区", "310101"),
+        ("天津市天津市和平区", "120101"),
+        ("重庆市重庆市渝中区", "500103"),
+    ],
+)
+def test_municipality_written_twice(geocoder, text, county):
+    assert geocoder.geocode(text).codes["county_code"] == county
+
+
+def test_import_geocodes_rows_whose_province_and_city_are_both_the_municipality(repo, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "编号,名称,类型,省,市,县区,地址,经度,纬度\n"
+        "BJ,东城驿站,驿站,北京市,北京市,东城区,东华门街道,,\n"
+        "SH,黄浦驿站,驿站,上海市,上海市,黄浦区,,,\n"
+        "ZONE,博望驿站,驿站,安徽省,马鞍山市,博望区,经济开发区,,\n",
+        encoding="utf-8",
+    )
+    report = import_registry(repo, path, geocoder=OfflineGeocoder(), gazetteer=default_gazetteer())
+    assert not report.rejected
+    assert repo.get("BJ").township_code == "110101001000"
+    assert repo.get("SH").county_code == "310101"
+    assert repo.get("ZONE").county_code == "340506"
+
+
+def test_former_prefecture_gives_way_to_the_stated_county(geocoder):
+    r = geocoder.geocode("柳州地区忻城县")
+    assert r.codes["county_code"] == "451321" and r.codes["prefecture_code"] == "451300"
+    assert r.confidence < 0.9 and r.rest == ""
+
+
+def test_curated_former_county_names(geocoder):
+    assert geocoder.geocode("杭州市下城区").names["county"] == "拱墅区"
+    assert geocoder.geocode("户县").names["county"] == "鄠邑区"
+
+
+def test_taiwan_says_there_is_no_data_below_the_province(geocoder):
+    for text in ("台湾省台北市信义区", "台湾台北市"):
+        with pytest.raises(GeocodeNotFound, match="no data below it"):
+            geocoder.geocode(text)
+    with pytest.raises(GeocodeNotFound, match="too coarse"):  # provinces with data: unchanged
+        geocoder.geocode("广西壮族自治区")

@@ -292,3 +292,52 @@ def test_normalise_text():
     assert normalise_text("１２３ＡＢ") == "123AB"
     assert normalise_text(12351.0) == "12351"
     assert normalise_text(None) == ""
+
+
+# -- issue 11 item 4: a stated county name is checked against the position ----------------------
+def _point_in(g, code):
+    """The seat of a county, checked to lie in its own outline."""
+    d = g.get(code)
+    assert g.county_codes_at(d.lon, d.lat)[0] == code
+    return d.lon, d.lat
+
+
+def test_stated_county_name_that_disagrees_with_the_position_is_reviewed(repo, tmp_path):
+    from geo.gazetteer import default_gazetteer
+    from geo.review import review_stations
+
+    g = default_gazetteer()
+    lon, lat = _point_in(g, "450205")  # 柳北区
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "编号,名称,类型,省,市,县区,经度,纬度\n"
+        f"R,融水驿站,驿站,广西壮族自治区,柳州市,融水,{lon},{lat}\n"
+        f"OK,柳北驿站,驿站,广西壮族自治区,柳州市,柳北区,{lon},{lat + 0.01}\n",
+        encoding="utf-8",
+    )
+    report = import_registry(repo, path, gazetteer=g)
+    warning = next(w for w in report.warnings if w.id == "R")
+    assert "stated county 融水苗族自治县 but the position is in 柳北区" in warning.reason
+    assert not [w for w in report.warnings if w.id == "OK"]
+    assert repo.get("R").county_code == "450225"  # what the row states, never 柳北区 silently
+    items = {i.id: i for i in review_stations(repo.all(), g)}
+    assert set(items) == {"R"}
+    assert "stated county 融水苗族自治县 but the position is in 柳北区" in items["R"].reasons[0]
+
+
+def test_review_checks_the_name_of_a_station_stored_with_the_found_code():
+    """Stations stored before the name check (柳北区's code, 县区=融水) reach the review list."""
+    from geo.gazetteer import default_gazetteer
+    from geo.models import Station
+    from geo.review import review_stations
+
+    g = default_gazetteer()
+    lon, lat = _point_in(g, "450205")
+    s = Station(
+        id="R", name="融水驿站", kind="rest_stop", lon=lon, lat=lat,
+        prefecture="柳州市", county="融水", county_code="450205", precision=Precision.EXACT,
+    )  # fmt: skip
+    items = review_stations([s], g)
+    assert len(items) == 1 and items[0].reasons == [
+        "stated county 融水苗族自治县 but the position is in 柳北区 (450225 stated, 450205 found)"
+    ]

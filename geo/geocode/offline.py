@@ -7,7 +7,12 @@ the unit whose position was used; ``codes``/``names`` hold every level recognise
 levels above it, filled from the gazetteer).
 
 Confidence (documented estimate, 0–1): 0.9 for an unambiguous parse, 0.6 when several units
-fit and only what they share is used, minus 0.1 when a former name (横县 → 横州市) was read.
+fit and only what they share is used, minus 0.1 when a former name (横县 → 横州市) was read,
+minus 0.2 when a stated lower unit replaced a wrong or historical higher one (柳州地区忻城县 →
+来宾市忻城县).
+
+A province with no units below it in the bundled data (台湾省) is refused with a message
+that says so plainly; it is not placed at the province.
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ class OfflineGeocoder:
                     "add the county or city"
                 )
             if finest is not None:
+                province = finest.division
+                if not g.has_units_below(province):
+                    raise GeocodeNotFound(
+                        f"only the province {province.name} is known: the bundled gazetteer "
+                        "has no data below it (no cities, counties or townships), so the "
+                        "address cannot be placed more precisely than the province"
+                    )
                 raise GeocodeNotFound("only a province is named: too coarse to place")
             raise GeocodeNotFound("no known place name at the start of the address")
         path = (
@@ -83,7 +95,11 @@ class OfflineGeocoder:
             placed is None or placed.lon is None or placed.lat is None or placed.level == "province"
         ):  # pragma: no cover - data gap
             raise GeocodeNotFound("no position known for the places named")
-        confidence = (0.6 if parsed.ambiguous else 0.9) - (0.1 if parsed.used_former_name else 0)
+        confidence = (
+            (0.6 if parsed.ambiguous else 0.9)
+            - (0.1 if parsed.used_former_name else 0)
+            - (0.2 if parsed.overridden else 0)
+        )
         codes = {f"{lvl}_code": d.code for lvl, d in path.items()}
         names = {lvl: d.name for lvl, d in path.items()}
         return GeocodeResult(

@@ -279,11 +279,17 @@ def _reverse_fill(
 ) -> None:
     """Fill missing admin codes from the coordinates; warn where the stated county disagrees.
 
+    The stated county is the county code, else the county name read under the stated
+    province and prefecture (县区=融水 is 融水苗族自治县); a name that disagrees with the
+    coordinates is warned even when the code was filled or agrees. A row whose stated
+    county disagrees keeps what it states (its codes are filled from the stated name) and
+    is listed for review (:func:`geo.review.review_stations`).
+
     County and above come from the outlines (exact up to their simplification). A missing
     township is filled with the one whose approximate position is nearest within the
     county, and marked ``extra["township_source"] = "nearest"``.
     """
-    from geo.review import looks_like_gcj02_declared_wgs84
+    from geo.review import county_conflict_reason, looks_like_gcj02_declared_wgs84
 
     lon = np.array([s.lon for s in kept])
     lat = np.array([s.lat for s in kept])
@@ -291,6 +297,26 @@ def _reverse_fill(
     for s, code, x, y in zip(kept, found.tolist(), lon.tolist(), lat.tolist(), strict=True):
         county = gazetteer.get(code) if code else None
         if county is None:
+            continue
+        named = gazetteer.stated_county(s.province, s.prefecture, s.county)
+        if named is not None and named.code != code:
+            report.warnings.append(
+                RowIssue(
+                    lines[id(s)],
+                    "county",
+                    county_conflict_reason(named, county),
+                    f"{s.county}; {x}, {y}",
+                    s.id,
+                    s.name,
+                )
+            )
+            if not s.county_code:
+                path = gazetteer.path(named)
+                _fill_admin(
+                    s,
+                    {f"{lvl}_code": d.code for lvl, d in path.items()},
+                    {lvl: d.name for lvl, d in path.items()},
+                )
             continue
         if s.county_code and s.county_code != code and s.county_code in gazetteer.by_code:
             stated = gazetteer.get(s.county_code)
