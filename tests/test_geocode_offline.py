@@ -252,3 +252,11 @@ def test_taiwan_says_there_is_no_data_below_the_province(geocoder):
             geocoder.geocode(text)
     with pytest.raises(GeocodeNotFound, match="too coarse"):  # provinces with data: unchanged
         geocoder.geocode("广西壮族自治区")
+
+
+def test_result_notes_say_what_was_corrected():
+    r = OfflineGeocoder().geocode("柳州地区忻城县城关镇")
+    assert r.names["prefecture"] == "来宾市" and r.names["county"] == "忻城县"
+    assert r.notes and "忻城县" in r.notes[0] and r.confidence < 1.0
+    assert r.to_dict()["notes"] == r.notes
+    assert OfflineGeocoder().geocode("广西柳州市融水苗族自治县").notes == []

@@ -58,6 +58,9 @@ class GeocodeResult:
         What remains after the admin units (road, number, building).
     ambiguous
         True when the text fits several units equally well; ``candidates`` lists them.
+    notes
+        What the provider corrected while reading the text (a wrong or former higher unit
+        replaced by the stated lower one), for the user to check.
     """
 
     lon: float
@@ -72,6 +75,7 @@ class GeocodeResult:
     ambiguous: bool = False
     candidates: list[dict] = field(default_factory=list)
     query: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -115,6 +115,7 @@ class OfflineGeocoder:
             ambiguous=parsed.ambiguous,
             candidates=[{lvl: m.division.code for lvl, m in c.items()} for c in parsed.candidates],
             query=address,
+            notes=list(parsed.notes),
         )
 
 
