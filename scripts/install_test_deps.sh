@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need besides Python: GDAL's command-line tools
-# (`ogrinfo`, package gdal-bin) for the OGC API - Features test (tests/test_ogc.py), then
-# Chromium for the browser tests (scripts/install_chromium.sh).
+# (`ogrinfo`, package gdal-bin) for the OGC API - Features tests (tests/test_ogc*.py) and the
+# export tests (tests/test_export_interop.py); SpatiaLite as an SQLite extension
+# (`mod_spatialite`, package libsqlite3-mod-spatialite) for the GeoPackage export read by
+# SpatiaLite and pygeoapi; then Chromium for the browser tests (scripts/install_chromium.sh).
 #
-# Idempotent: installs nothing when `ogrinfo` is already on the PATH. Uses apt only.
+# Idempotent: installs nothing that is already there. Uses apt only.
 #
 # Usage: sudo scripts/install_test_deps.sh   (or as root in CI / a container)
 set -euo pipefail
@@ -21,6 +23,12 @@ else
         exit 1
     fi
     echo "gdal-bin installed: $(ogrinfo --version)"
+fi
+
+if dpkg-query -W -f='${Status}' libsqlite3-mod-spatialite 2>/dev/null | grep -q "ok installed"; then
+    echo "libsqlite3-mod-spatialite already installed"
+else
+    apt_install libsqlite3-mod-spatialite
 fi
 
 bash "$HERE/install_chromium.sh"

@@ -41,7 +41,8 @@ def test_every_public_route_is_documented_and_vice_versa(app, client):
     assert {
         "/api/openapi.json",
         "/api/clusters",
-        "/ogc/collections/{collection_id}/items",
+        "/ogc/collections/{collectionId}/items",
+        "/ogc/api",
     } <= routes
 
 
@@ -131,6 +132,46 @@ def test_schemathesis_finds_no_server_error_and_responses_match_the_schema(loade
         @given(case=operation.as_strategy())
         def fuzz(case):
             # identity: the WSGI transport does not decode the gzip the app sends otherwise
+            case.call_and_validate(checks=checks, headers={"Accept-Encoding": "identity"})
+
+        fuzz()
+
+
+@pytest.mark.slow
+def test_schemathesis_on_the_ogc_api_definition(loaded, app):
+    """The OGC API definition (/ogc/api: servers /ogc, relative paths) is valid and fuzzed the
+    same way: no 5xx, every response as documented."""
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    doc = loaded.get("/ogc/api").get_json()
+    validate(doc)
+    assert doc["servers"][0]["url"] == "http://localhost/ogc"
+    schema = schemathesis.openapi.from_wsgi("/ogc/api", app)
+    checks = [
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+        content_type_conformance,
+    ]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 7  # schemathesis leaves out the document it was loaded from
+    for operation in operations:
+
+        @settings(
+            max_examples=25,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy())
+        def fuzz(case):
             case.call_and_validate(checks=checks, headers={"Accept-Encoding": "identity"})
 
         fuzz()

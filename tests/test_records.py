@@ -271,10 +271,10 @@ def test_geojson_export_carries_every_field(tmp_path, repo):
         "orig_crs",
         "hours",
         "phone",
-        "union",
+        "operator",  # the union field: `union` is an SQL keyword (see test_export_interop.py)
         "status",
         "demo",
-        "precision",
+        "location_precision",
         "updated_at",
     ):
         assert key in props

@@ -96,7 +96,9 @@ def endpoint(
                 return _cacheable(answer, etag, STATIC_MAX_AGE_S).make_conditional(request)
             return answer
 
-        blueprint.get(rule)(wrapper)
+        # The blueprint's root answers with and without the trailing slash: an OGC client
+        # joins the server URL ``…/ogc`` and the path ``/`` of the API definition.
+        blueprint.get(rule, strict_slashes=bool(rule))(wrapper)
         full = prefix + rule
         ENDPOINTS.append(
             Endpoint(
@@ -156,9 +158,18 @@ def station_mask(
 
     Vectorised on the index (:meth:`StationIndex.mask`); the county filter, which matches a
     code or a name, looks only at what is left. Shared by ``/api/stations`` and the OGC items.
+    A ``bbox`` (west, south, east, north) whose west edge is east of its east edge crosses the
+    antimeridian: it is the two boxes west..180 and -180..east.
     """
     f = Filter.of(kinds, services, statuses=statuses, open_at=now if open_now else None)
-    idx = np.flatnonzero(index.mask(f, bbox))
+    if bbox is not None and bbox[0] > bbox[2]:
+        west, south, east, north = bbox
+        mask = index.mask(f, (west, south, 180.0, north)) | index.mask(
+            f, (-180.0, south, east, north)
+        )
+    else:
+        mask = index.mask(f, bbox)
+    idx = np.flatnonzero(mask)
     if county:
         st = index.stations
         idx = idx[[st[i].county_code == county or st[i].county == county for i in idx.tolist()]]

@@ -1,15 +1,29 @@
 """OGC API - Features - Part 1: Core (OGC 17-069r4) for the stations, at ``/ogc``.
 
-Conformance classes: Core, GeoJSON and OpenAPI 3.0 (the API definition is the same document
-as the JSON API's, ``/api/openapi.json``, generated from the same parameter declarations).
-One collection, ``stations``, in CRS84 (WGS-84 lon/lat). Items take ``bbox``, ``limit``
-(``YIZHAN_API_MAX_LIMIT`` at most), ``offset`` (paging with ``next``/``prev`` links),
-``datetime`` (on ``updated_at``) and property filters ``kind``, ``service``, ``county_code``,
-``status``. A query parameter the API definition does not list is answered with 400
-(/req/core/query-param-unknown); GDAL's OAPIF driver sends only documented ones.
+Conformance classes: Core, GeoJSON and OpenAPI 3.0. The API definition is its own document,
+``/ogc/api`` (``service-desc``; :func:`webapp.openapi.build_ogc_document`: ``servers`` is the
+absolute ``/ogc`` URL of the request, paths are relative to it), with an HTML view at
+``/ogc/api.html`` (``service-doc``); both are generated from the same parameter declarations
+that check the requests. One collection, ``stations``, in CRS84 (WGS-84 lon/lat). Items take:
+
+* ``bbox``: 4 numbers, or 6 with a height range (validated, then ignored)
+  (/req/core/fc-bbox-definition A–D); west > east crosses the antimeridian and is answered
+  as the two boxes on either side (/req/core/fc-bbox-response);
+* ``limit``: 1 to ``YIZHAN_API_MAX_LIMIT`` (the documented maximum); a larger value is
+  answered with the maximum, not an error (/req/core/fc-limit-response, part C in 17-069r4:
+  "shall not result in an error (instead use the maximum as the parameter value)";
+  /per/core/fc-limit-response-2 lets a server return fewer features); 0 or less is a 400;
+* ``offset`` (paging with ``next``/``prev`` links), ``datetime`` (on ``updated_at``;
+  /req/core/fc-time-definition, /req/core/fc-time-response) and the property filters
+  ``kind``, ``service``, ``county_code``, ``status`` (/rec/core/fc-filters).
+
+``limit``, ``bbox`` and ``datetime`` are declared ``style: form, explode: false`` as the
+standard's fragments say. A query parameter the API definition does not list is answered with
+400 (/req/core/query-param-unknown), an invalid value too (/req/core/query-param-invalid).
 
 Responses are JSON (``f=json``, or ``Accept: application/json``); features are
-``application/geo+json`` unless ``application/json`` is asked for. HTML is not offered.
+``application/geo+json`` unless ``application/json`` is asked for. HTML is offered only for
+the API definition.
 """
 
 from __future__ import annotations
@@ -18,12 +32,21 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import numpy as np
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    render_template_string,
+    request,
+    url_for,
+)
 
 from geo.errors import InvalidParameter, NotFound
 from geo.geojson import stations_geojson
 from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask
-from webapp.params import BBOX, KIND, OFFSET, SERVICE, STATUS, Param, setting
+from webapp.openapi import build_ogc_document
+from webapp.params import KIND, OFFSET, SERVICE, STATUS, Param, setting
 from webapp.services import services
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -44,10 +67,20 @@ F = Param(
 ITEMS_LIMIT = Param(
     "limit",
     "integer",
-    "Features per page (YIZHAN_API_MAX_LIMIT at most); `next` links to the following page.",
+    "Features per page; `next` links to the following page. A value above the maximum "
+    "(YIZHAN_API_MAX_LIMIT) is answered with the maximum, not an error.",
     minimum=1,
     maximum=setting("api_max_limit"),
     default=lambda s: min(100, s.api_max_limit),
+    clamp=True,
+    form=True,
+)
+BBOX = Param(
+    "bbox",
+    "ogc_bbox",
+    "west,south,east,north in CRS84 (WGS-84 lon/lat degrees), or "
+    "west,south,min_height,east,north,max_height (heights checked, then ignored). "
+    "west > east crosses the antimeridian.",
 )
 COUNTY_CODE = Param("county_code", "string", "County code (6 digits), e.g. 450203.", max_length=12)
 DATETIME = Param(
@@ -55,8 +88,9 @@ DATETIME = Param(
     "string",
     "Instant or interval (RFC 3339, `..` for an open end) matched against `updated_at`.",
     max_length=100,
+    form=True,
 )
-COLLECTION = (("collection_id", "Collection id: `stations`."),)
+COLLECTION = (("collectionId", "Collection id: `stations`."),)
 
 
 @bp.after_request
@@ -102,10 +136,16 @@ def landing(a):
             "links": [
                 *_links("ogc.landing"),
                 {
-                    "href": _url("api.openapi"),
+                    "href": _url("ogc.api_definition"),
                     "rel": "service-desc",
                     "type": OPENAPI_MEDIA_TYPE,
                     "title": "the API definition (OpenAPI 3.0)",
+                },
+                {
+                    "href": _url("ogc.api_definition_html"),
+                    "rel": "service-doc",
+                    "type": "text/html",
+                    "title": "the API definition (HTML)",
                 },
                 {
                     "href": _url("ogc.conformance"),
@@ -130,6 +170,58 @@ def conformance(a):
     return _json({"conformsTo": CONFORMANCE})
 
 
+def _api_document() -> dict:
+    return build_ogc_document(services().settings, _url("ogc.landing"))
+
+
+@endpoint(
+    bp,
+    "/api",
+    F,
+    response="OpenAPI",
+    media_type=OPENAPI_MEDIA_TYPE,
+    cache="static",
+    tags=("ogc",),
+)
+def api_definition(a):
+    """The API definition of this OGC API - Features (OpenAPI 3.0, servers: this URL)."""
+    return _json(_api_document(), OPENAPI_MEDIA_TYPE)
+
+
+_API_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ doc.info.title }}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:60em}td,th{border:1px solid #ccc;
+padding:.2em .5em;text-align:left;vertical-align:top}table{border-collapse:collapse}</style>
+</head><body>
+<h1>{{ doc.info.title }}</h1>
+<p>{{ doc.info.description }}</p>
+<p>Server: <code>{{ doc.servers[0].url }}</code> ·
+<a href="{{ json_url }}">OpenAPI 3.0 (JSON)</a></p>
+{% for path, item in doc.paths.items() %}{% set op = item["get"] %}
+<h2><code>GET {{ path }}</code></h2>
+<p>{{ op.summary }}</p>
+{% if op.parameters %}<table><tr><th>parameter</th><th>in</th><th>schema</th>
+<th>description</th></tr>
+{% for p in op.parameters %}<tr><td><code>{{ p.name }}</code></td><td>{{ p["in"] }}</td>
+<td><code>{{ p.schema | tojson }}</code></td><td>{{ p.description }}</td></tr>{% endfor %}
+</table>{% endif %}
+<p>Responses: {% for code, r in op.responses.items() %}<b>{{ code }}</b> {{ r.description }}
+{%- if r.content %} ({{ r.content | join(", ") }}){% endif %}{% if not loop.last %}; {% endif %}
+{%- endfor %}</p>
+{% endfor %}
+</body></html>
+"""
+
+
+@endpoint(bp, "/api.html", response="Html", media_type="text/html", cache="static", tags=("ogc",))
+def api_definition_html(a):
+    """The API definition of this OGC API - Features as an HTML page."""
+    html = render_template_string(
+        _API_HTML, doc=_api_document(), json_url=_url("ogc.api_definition")
+    )
+    return current_app.response_class(html, mimetype="text/html")
+
+
 def _collection_doc() -> dict:
     index, _ = g.snapshot
     if len(index):
@@ -152,13 +244,13 @@ def _collection_doc() -> dict:
         "extent": {"spatial": {"bbox": [extent], "crs": CRS84}},
         "links": [
             {
-                "href": _url("ogc.collection", collection_id=COLLECTION_ID),
+                "href": _url("ogc.collection", collectionId=COLLECTION_ID),
                 "rel": "self",
                 "type": JSON,
                 "title": "this collection",
             },
             {
-                "href": _url("ogc.items", collection_id=COLLECTION_ID),
+                "href": _url("ogc.items", collectionId=COLLECTION_ID),
                 "rel": "items",
                 "type": GEOJSON,
                 "title": "the stations",
@@ -180,7 +272,7 @@ def collections(a):
 
 @endpoint(
     bp,
-    "/collections/<collection_id>",
+    "/collections/<collectionId>",
     F,
     response="Collection",
     errors=(400, 404),
@@ -188,9 +280,9 @@ def collections(a):
     path_params=COLLECTION,
     tags=("ogc",),
 )
-def collection(a, collection_id: str):
+def collection(a, collectionId: str):
     """One collection: its extent (CRS84) and links to its items."""
-    _check_collection(collection_id)
+    _check_collection(collectionId)
     return _json(_collection_doc())
 
 
@@ -223,7 +315,7 @@ def _parse_datetime(raw: str | None):
 
 @endpoint(
     bp,
-    "/collections/<collection_id>/items",
+    "/collections/<collectionId>/items",
     F,
     BBOX,
     ITEMS_LIMIT,
@@ -240,9 +332,9 @@ def _parse_datetime(raw: str | None):
     path_params=COLLECTION,
     tags=("ogc",),
 )
-def items(a, collection_id: str):
+def items(a, collectionId: str):
     """Stations of the collection as GeoJSON, filtered and paged (ordered by id)."""
-    _check_collection(collection_id)
+    _check_collection(collectionId)
     index, _ = g.snapshot
     now = datetime.now(UTC)
     idx = station_mask(index, a["kind"], a["service"], a["status"], a["bbox"])
@@ -268,7 +360,7 @@ def items(a, collection_id: str):
     doc["numberReturned"] = len(page)
     doc["timeStamp"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
-    base = _url("ogc.items", collection_id=COLLECTION_ID)
+    base = _url("ogc.items", collectionId=COLLECTION_ID)
 
     def page_link(rel: str, at: int) -> dict:
         q = urlencode([*query, ("offset", str(at))]) if at else urlencode(query)
@@ -281,7 +373,7 @@ def items(a, collection_id: str):
         links.append({**page_link("prev", max(0, offset - limit)), "title": "previous page"})
     links.append(
         {
-            "href": _url("ogc.collection", collection_id=COLLECTION_ID),
+            "href": _url("ogc.collection", collectionId=COLLECTION_ID),
             "rel": "collection",
             "type": JSON,
             "title": "the collection",
@@ -293,29 +385,29 @@ def items(a, collection_id: str):
 
 @endpoint(
     bp,
-    "/collections/<collection_id>/items/<feature_id>",
+    "/collections/<collectionId>/items/<featureId>",
     F,
     response="OgcFeature",
     media_type=GEOJSON,
     errors=(400, 404),
-    path_params=(*COLLECTION, ("feature_id", "Station id.")),
+    path_params=(*COLLECTION, ("featureId", "Station id.")),
     tags=("ogc",),
 )
-def item(a, collection_id: str, feature_id: str):
+def item(a, collectionId: str, featureId: str):
     """One station as a GeoJSON Feature."""
-    _check_collection(collection_id)
-    s = services().repo.get(feature_id)
+    _check_collection(collectionId)
+    s = services().repo.get(featureId)
     if s is None:
-        raise NotFound(f"no station with id {feature_id[:64]!r}", id=feature_id[:64])
+        raise NotFound(f"no station with id {featureId[:64]!r}", id=featureId[:64])
     feature = stations_geojson([s], at=datetime.now(UTC))["features"][0]
     feature["links"] = [
         {
-            "href": _url("ogc.item", collection_id=COLLECTION_ID, feature_id=s.id),
+            "href": _url("ogc.item", collectionId=COLLECTION_ID, featureId=s.id),
             "rel": "self",
             "type": GEOJSON,
         },
         {
-            "href": _url("ogc.collection", collection_id=COLLECTION_ID),
+            "href": _url("ogc.collection", collectionId=COLLECTION_ID),
             "rel": "collection",
             "type": JSON,
         },

@@ -1,4 +1,7 @@
-"""The OpenAPI 3.0 document of the public API (``GET /api/openapi.json``).
+"""The OpenAPI 3.0 documents: the public API's (``GET /api/openapi.json``, every route of
+``/api`` and ``/ogc``) and the OGC API - Features one (``GET /ogc/api``, :func:`build_ogc_document`:
+only the ``/ogc`` routes, relative to an absolute ``servers`` URL, as OGC clients and the OGC
+conformance suite expect).
 
 Built from one place: the :class:`webapp.endpoints.Endpoint` records that
 :func:`webapp.endpoints.endpoint` makes for every route of ``/api`` and ``/ogc`` (registered
@@ -268,6 +271,7 @@ def components() -> dict:
             "required": ["openapi", "info", "paths"],
             "properties": {"openapi": {"type": "string"}},
         },
+        "Html": {"type": "string", "description": "An HTML page."},
         # OGC API - Features (17-069r4) resources
         "LandingPage": {
             "type": "object",
@@ -387,6 +391,46 @@ def build_document(settings: WebSettings, endpoints: Iterable[Endpoint] | None =
             {"name": "api", "description": "The locator's JSON/GeoJSON API."},
             {"name": "ogc", "description": "OGC API - Features - Part 1: Core."},
         ],
+        "paths": paths,
+        "components": {"schemas": components()},
+    }
+
+
+#: Where the OGC API - Features routes live (their paths in the OGC document are relative to it).
+OGC_PREFIX = "/ogc"
+
+
+def build_ogc_document(settings: WebSettings, server_url: str) -> dict:
+    """The OpenAPI 3.0 document of the OGC API - Features at ``server_url`` (absolute, e.g.
+    ``https://host/ogc``): the routes tagged ``ogc``, with paths relative to the server
+    (``/``, ``/conformance``, ``/collections/{collectionId}/items`` …).
+
+    OGC clients (GDAL's OAPIF driver, OWSLib) and the conformance suite read the API
+    definition linked as ``service-desc`` from the landing page and build request URLs from
+    ``servers`` and ``paths``; the document of the whole API (:func:`build_document`) has no
+    server and ``/ogc/...`` paths, so they would find nothing there.
+    """
+    paths: dict = {}
+    for e in ENDPOINTS:
+        if "ogc" not in e.tags or not e.path.startswith(OGC_PREFIX):
+            continue
+        path = e.path[len(OGC_PREFIX) :] or "/"
+        paths.setdefault(path, {})["get"] = _operation(e, settings)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Yizhan 驿站 OGC API - Features",
+            "version": "1.0.0",
+            "description": (
+                "Service stations of China's trade unions as OGC API - Features - Part 1: Core "
+                "(OGC 17-069r4; conformance classes Core, GeoJSON and OpenAPI 3.0), in CRS84. "
+                "`limit` above its maximum is answered with the maximum (not an error); `bbox` "
+                "takes 4 or 6 numbers and may cross the antimeridian (west > east). Unknown "
+                "parameters give 400."
+            ),
+        },
+        "servers": [{"url": server_url, "description": "this server"}],
+        "tags": [{"name": "ogc", "description": "OGC API - Features - Part 1: Core."}],
         "paths": paths,
         "components": {"schemas": components()},
     }

@@ -71,13 +71,21 @@ def region_parser(levels: tuple[str, ...] = REGION_LEVELS) -> Callable[[str], Re
 class Param:
     """One query or form parameter: how to read and check it, and how to document it.
 
-    ``type`` is ``number``, ``integer``, ``boolean``, ``string``, ``bbox`` or ``codes`` (a
-    list, comma-separated or repeated, each item parsed by ``parse``; its documented
-    enumeration comes from ``enum`` at document time, so extra kinds appear). A ``string``
-    with ``parse`` is parsed by it (its :class:`ValidationError` becomes the parameter's
-    error), else checked against ``enum``. ``minimum`` / ``maximum`` / ``default`` may be
-    callables of the settings. ``once`` refuses a repeated parameter. ``label`` and
-    ``invalid_zh`` word the Chinese messages of the planner's forms.
+    ``type`` is ``number``, ``integer``, ``boolean``, ``string``, ``bbox``, ``ogc_bbox`` or
+    ``codes`` (a list, comma-separated or repeated, each item parsed by ``parse``; its
+    documented enumeration comes from ``enum`` at document time, so extra kinds appear). A
+    ``string`` with ``parse`` is parsed by it (its :class:`ValidationError` becomes the
+    parameter's error), else checked against ``enum``. ``minimum`` / ``maximum`` / ``default``
+    may be callables of the settings. ``clamp`` answers a number above ``maximum`` with the
+    maximum instead of refusing it. ``form`` documents ``style: form, explode: false`` (a
+    single value, a list comma-separated). ``once`` refuses a repeated parameter. ``label``
+    and ``invalid_zh`` word the Chinese messages of the planner's forms.
+
+    ``bbox`` is ``min_lon,min_lat,max_lon,max_lat`` with min ≤ max. ``ogc_bbox`` is the bbox
+    of OGC API - Features (OGC 17-069r4, /req/core/fc-bbox-definition): four numbers, or six
+    with the minimum and maximum height (checked, then ignored: stations have no height), in
+    CRS84; a west edge greater than the east edge is a box across the antimeridian (read as
+    the two boxes on either side of it). Both read as ``(west, south, east, north)``.
     """
 
     name: str
@@ -91,6 +99,8 @@ class Param:
     parse: Callable[[str], Any] | None = None
     max_length: int | None = None
     once: bool = False
+    clamp: bool = False
+    form: bool = False
     label: str = ""
     invalid_zh: str | None = None
 
@@ -176,6 +186,8 @@ class Param:
             raise self._fail("boolean", "must be 1/true or 0/false", lang)
         if self.type == "bbox":
             return self._bbox(raw, lang)
+        if self.type == "ogc_bbox":
+            return self._ogc_bbox(raw, lang)
         if self.parse is not None:
             return self._parse_one(raw, lang)
         if self.enum is not None and raw not in self.enum():
@@ -191,6 +203,8 @@ class Param:
             raise self._fail("number", f"not {what}: {raw[:40]!r}", lang, raw=raw) from None
         if not math.isfinite(value):
             raise self._fail("finite", "must be a finite number", lang)
+        if self.clamp and hi is not None and value > hi:
+            value = hi
         if lo is not None and hi is not None and not lo <= value <= hi:
             low = value < lo
             raise self._fail(
@@ -213,6 +227,32 @@ class Param:
             raise self._fail(
                 "bbox",
                 "must be min_lon,min_lat,max_lon,max_lat within -180..180 / -90..90 with min ≤ max",
+                lang,
+            )
+        return x0, y0, x1, y1
+
+    def _ogc_bbox(self, raw: str, lang: str) -> tuple[float, float, float, float]:
+        shape = (
+            "must be 4 numbers (west,south,east,north) or 6 "
+            "(west,south,min_height,east,north,max_height) in CRS84"
+        )
+        try:
+            values = [float(v) for v in raw.split(",")]
+        except ValueError:
+            raise self._fail("bbox", shape, lang) from None
+        if len(values) not in (4, 6) or not all(math.isfinite(v) for v in values):
+            raise self._fail("bbox", shape, lang)
+        if len(values) == 6:
+            x0, y0, z0, x1, y1, z1 = values
+            if z0 > z1:
+                raise self._fail("bbox", "the minimum height is above the maximum", lang)
+        else:
+            x0, y0, x1, y1 = values
+        if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+            raise self._fail(
+                "bbox",
+                "must lie within -180..180 / -90..90 with south ≤ north "
+                "(west > east crosses the antimeridian)",
                 lang,
             )
         return x0, y0, x1, y1
@@ -240,6 +280,12 @@ class Param:
             }
             out["explode"] = False
             out["style"] = "form"
+        elif self.type == "ogc_bbox":
+            schema = {
+                "type": "array",
+                "oneOf": [{"minItems": 4, "maxItems": 4}, {"minItems": 6, "maxItems": 6}],
+                "items": {"type": "number"},
+            }
         elif self.type == "boolean":
             schema = {"type": "boolean"}
         elif self.type in ("number", "integer"):
@@ -252,6 +298,9 @@ class Param:
                 schema["maxLength"] = self.max_length
         if default is not None and self.type != "codes":
             schema["default"] = default
+        if self.form or self.type == "ogc_bbox":
+            out["style"] = "form"
+            out["explode"] = False
         out["schema"] = schema
         out["description"] = self.description
         return out

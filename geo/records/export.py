@@ -1,5 +1,16 @@
 """Registry export: stations as the flat records unions keep (CSV, XLSX) or as GeoJSON and
-GeoPackage, every format importing back to the same stations."""
+GeoPackage, every format importing back to the same stations.
+
+Column names are safe in every tool that reads the files (GDAL/QGIS, SpatiaLite, pygeoapi,
+databases the files are loaded into): ASCII letters, digits and ``_``, starting with a letter,
+and no SQL keyword. Two station fields are written under another name
+(:data:`EXPORT_COLUMN_NAMES`): ``union`` (an SQL keyword, which SpatiaLite's GeoPackage loader
+refuses) as ``operator`` (the OpenStreetMap key for the organisation running a place) and
+``precision`` (reserved in SQL:2016, MySQL and SQL Server) as ``location_precision``. Both
+names import back (:data:`geo.records.read.HEADER_ALIASES`). The Chinese-header variants of CSV
+and XLSX (``lang="zh"``) keep their Chinese headers; GeoJSON and GeoPackage always use the
+English column names.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +24,15 @@ from geo.hours import CHINA_TZ
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Station
 from geo.records.read import HEADER_ALIASES
 
-__all__ = ["EXPORT_FIELDS", "export_stations", "station_record"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "EXPORT_COLUMN_NAMES",
+    "EXPORT_FIELDS",
+    "export_stations",
+    "station_record",
+]
 
-#: Export column order (English names; ``lang="zh"`` uses each field's first alias).
+#: Export column order as station fields (``lang="zh"`` uses each field's first alias).
 EXPORT_FIELDS = [
     "id",
     "name",
@@ -51,9 +68,20 @@ EXPORT_FIELDS = [
     "extra",
 ]
 
+#: Station field → English export column, where the field's own name is not a safe column name.
+EXPORT_COLUMN_NAMES: dict[str, str] = {"union": "operator", "precision": "location_precision"}
+
+#: The English export columns, in :data:`EXPORT_FIELDS` order.
+EXPORT_COLUMNS: list[str] = [EXPORT_COLUMN_NAMES.get(k, k) for k in EXPORT_FIELDS]
+
+
+def _column(field: str, lang: str) -> str:
+    """The export header of station ``field`` (Chinese: its first alias)."""
+    return HEADER_ALIASES[field][0] if lang == "zh" else EXPORT_COLUMN_NAMES.get(field, field)
+
 
 def station_record(s: Station, lang: str = "en") -> dict[str, object]:
-    """One station as a flat record with the export columns (see :data:`EXPORT_FIELDS`).
+    """One station as a flat record with the export columns (see :data:`EXPORT_COLUMNS`).
 
     ``lang="zh"`` gives Chinese headers and labels (kinds, services, status, 是/否), as
     unions keep their sheets; both forms import back unchanged.
@@ -79,8 +107,7 @@ def station_record(s: Station, lang: str = "en") -> dict[str, object]:
         rec["services"] = "、".join(SERVICES[c].zh if c in SERVICES else c for c in s.services)
         rec["status"] = STATUS_TERMS[s.status.value].zh
         rec["demo"] = "是" if s.demo else "否"
-        return {HEADER_ALIASES[k][0]: rec[k] for k in EXPORT_FIELDS}
-    return {k: rec[k] for k in EXPORT_FIELDS}
+    return {_column(k, lang): rec[k] for k in EXPORT_FIELDS}
 
 
 def export_stations(
@@ -88,20 +115,16 @@ def export_stations(
 ) -> Path:
     """Write stations to CSV (UTF-8 with BOM, for Excel), XLSX, GeoJSON or GeoPackage.
 
-    GeoJSON and GeoPackage carry every field as a property (English names) with WGS-84 point
-    geometries; CSV and XLSX have ``lon``/``lat`` columns and ``lang`` headers. Every format
-    imports back to the same stations.
+    GeoJSON and GeoPackage carry every field as a property (English column names,
+    :data:`EXPORT_COLUMNS`) with WGS-84 point geometries; CSV and XLSX have ``lon``/``lat``
+    columns and ``lang`` headers. Every format imports back to the same stations.
     """
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         records = [station_record(s, lang) for s in stations]
-        header = (
-            list(records[0])
-            if records
-            else [HEADER_ALIASES[k][0] if lang == "zh" else k for k in EXPORT_FIELDS]
-        )
+        header = list(records[0]) if records else [_column(k, lang) for k in EXPORT_FIELDS]
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=header)
             w.writeheader()
@@ -119,8 +142,7 @@ def export_stations(
         ws = wb.active
         assert ws is not None  # a new workbook has one active sheet
         ws.title = "stations"
-        header = [HEADER_ALIASES[k][0] if lang == "zh" else k for k in EXPORT_FIELDS]
-        ws.append(header)
+        ws.append([_column(k, lang) for k in EXPORT_FIELDS])
         for s in stations:
             ws.append(list(station_record(s, lang).values()))
         wb.save(path)
@@ -134,14 +156,14 @@ def export_stations(
         records = [station_record(s) for s in stations]
         gdf = gpd.GeoDataFrame(
             records,
-            columns=EXPORT_FIELDS,
+            columns=EXPORT_COLUMNS,
             geometry=gpd.points_from_xy(
                 np.asarray([s.lon for s in stations], dtype="float64"),
                 np.asarray([s.lat for s in stations], dtype="float64"),
             ),
             crs="EPSG:4326",
         )
-        for col in EXPORT_FIELDS:
+        for col in EXPORT_COLUMNS:
             if col not in ("lon", "lat", "orig_lon", "orig_lat", "demo"):
                 gdf[col] = gdf[col].astype(object)
         gdf.to_file(path, layer="stations", driver="GPKG", engine="pyogrio")

@@ -46,7 +46,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "orig_lon": ("原始经度", "orig_lon"),
     "orig_lat": ("原始纬度", "orig_lat"),
     "orig_crs": ("原始坐标系", "orig_crs"),
-    "precision": ("定位精度", "precision"),
+    "precision": ("定位精度", "precision", "location_precision"),
     "hours": ("开放时间", "服务时间", "营业时间", "hours", "opening_hours"),
     "phone": ("联系电话", "电话", "服务电话", "phone", "tel", "telephone"),
     "union": ("所属工会", "主管工会", "运营单位", "union", "operator"),
