@@ -50,12 +50,25 @@ class CoverageResult:
     record
         What produced the result: model description, thresholds, kinds, region, demand
         source and unit, counts and warnings.
+    unplaced
+        Demand units without a position (``Demand.unplaced``): neither covered nor
+        uncovered. Tables and the summary count them as their own state (位置未知); shares
+        are over the placed demand.
     """
 
     cells: gpd.GeoDataFrame
     stations: gpd.GeoDataFrame
     thresholds: list[float]
     record: dict = field(default_factory=dict)
+    unplaced: pd.DataFrame | None = None
+
+    def unplaced_units(self) -> pd.DataFrame:
+        """The units without a position (an empty table when there are none)."""
+        if self.unplaced is None:
+            from geo.demand.base import empty_unplaced
+
+            return empty_unplaced()
+        return self.unplaced
 
     @property
     def max_minutes(self) -> float:
@@ -85,21 +98,37 @@ class CoverageResult:
         return self.cells[self._col(max_minutes)].to_numpy(dtype=bool)
 
     def summary(self) -> dict:
-        """Totals per threshold, with the record of how they were produced."""
+        """Totals per threshold, with the record of how they were produced.
+
+        Shares are over the placed demand; ``units_unplaced`` / ``demand_unplaced`` count
+        the units without a position (unknown, neither covered nor uncovered) and
+        ``headline`` states both in one sentence (Chinese), e.g. "覆盖 55/82 个已定位乡镇；
+        另有 36 个乡镇位置未知".
+        """
         c = self.cells
         total = float(c["demand"].sum())
+        unplaced = self.unplaced_units()
         finite = c.loc[np.isfinite(c["minutes"])]
         shares = []
         for t in self.thresholds:
-            covered = float(c.loc[self.covered(t), "demand"].sum())
+            mask = self.covered(t)
+            covered = float(c.loc[mask, "demand"].sum())
             shares.append(
                 {
                     "max_minutes": t,
                     "demand": total,
                     "covered": covered,
                     "share": covered / total if total > 0 else None,
+                    "units_covered": int(mask.sum()),
                 }
             )
+        counts = {
+            "units": len(c) + len(unplaced),
+            "units_placed": len(c),
+            "units_unplaced": len(unplaced),
+            "demand_placed": total,
+            "demand_unplaced": float(unplaced["demand"].sum()),
+        }
         return {
             **self.record,
             "cells": len(c),
@@ -108,15 +137,24 @@ class CoverageResult:
             "mean_minutes_reached": float(np.average(finite["minutes"], weights=finite["demand"]))
             if len(finite) and finite["demand"].sum() > 0
             else None,
+            **counts,
+            "headline": _headline(
+                shares[-1], counts, self.record.get("demand_unit", ""), c.attrs.get("cells", "")
+            ),
             "thresholds": shares,
         }
 
     def by_admin(self, level: str = "county", threshold: float | None = None) -> pd.DataFrame:
         """Demand, covered demand, share, mean and 90th-percentile minutes per admin unit.
 
-        ``nearest_station`` is the station serving the most demand of the unit. Travel-time
-        statistics are demand-weighted over the unit's cells that reach a station within the
-        largest threshold (``reached_share`` says how much of the demand that is).
+        ``demand``, ``covered`` and ``share`` are over the unit's placed demand;
+        ``units_placed``, ``units_covered``, ``units_unplaced`` and ``demand_unplaced`` count
+        its demand units (cells, points or seats) and those without a position. ``state`` is
+        位置未知 for a unit with nothing placed (its share is unknown, not 0), else 已覆盖,
+        部分覆盖 or 未覆盖. ``nearest_station`` is the station serving the most demand of the
+        unit. Travel-time statistics are demand-weighted over the unit's cells that reach a
+        station within the largest threshold (``reached_share`` says how much of the demand
+        that is).
         """
         from geo.gazetteer import default_gazetteer
 
@@ -125,9 +163,14 @@ class CoverageResult:
             raise ValidationError("level must be county or township", field="by")
         covered_mask = pd.Series(self.covered(threshold), index=self.cells.index)
         names = {s.id: s.name for s in self._station_rows()}
+        unplaced = self.unplaced_units()
+        lost = {str(k): part for k, part in unplaced.groupby(key, sort=True)}
+        groups = {str(k): part for k, part in self.cells.groupby(key, sort=True)}
         g = default_gazetteer()
         rows = []
-        for code, part in self.cells.groupby(key, sort=True):
+        for code in sorted(set(groups) | set(lost)):
+            part = groups.get(code, self.cells.iloc[:0])
+            missing = lost.get(code, unplaced.iloc[:0])
             demand = float(part["demand"].sum())
             covered = float(part.loc[covered_mask[part.index], "demand"].sum())
             reached = part.loc[np.isfinite(part["minutes"]) & (part["demand"] > 0)]
@@ -137,14 +180,31 @@ class CoverageResult:
             p90 = _weighted_quantile(m, w, 0.9) if w.sum() > 0 else None
             served = reached.groupby("station_id")["demand"].sum()
             top = served.idxmax() if len(served) else None
-            unit = g.get(str(code)) if code else None
+            unit = g.get(code) if code else None
+            n_covered = int(covered_mask[part.index].sum())
+            if len(part) == 0:
+                state = UNPLACED_STATE
+            elif n_covered == len(part):
+                state = "已覆盖"
+            elif n_covered == 0:
+                state = "未覆盖"
+            else:
+                state = "部分覆盖"
+            name = unit.name if unit else ""
+            if not name and len(missing):
+                name = str(missing["name"].iat[0]) if level == "township" else ""
             rows.append(
                 {
                     "code": code,
-                    "name": unit.name if unit else "",
+                    "name": name,
+                    "state": state,
                     "demand": demand,
                     "covered": covered,
                     "share": covered / demand if demand > 0 else None,
+                    "units_placed": len(part),
+                    "units_covered": n_covered,
+                    "units_unplaced": len(missing),
+                    "demand_unplaced": float(missing["demand"].sum()),
                     "reached_share": float(w.sum()) / demand if demand > 0 else None,
                     "mean_minutes": mean,
                     "p90_minutes": p90,
@@ -152,7 +212,7 @@ class CoverageResult:
                     "nearest_station_id": top or "",
                 }
             )
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=BY_ADMIN_COLUMNS)
 
     def gaps(self, threshold: float | None = None) -> gpd.GeoDataFrame:
         """Uncovered cells dissolved into contiguous gap polygons, with their demand.
@@ -300,6 +360,54 @@ class CoverageResult:
         return m
 
 
+#: ``state`` of a table row whose units all lack a position.
+UNPLACED_STATE = "位置未知"
+#: Columns of :meth:`CoverageResult.by_admin`.
+BY_ADMIN_COLUMNS = (
+    "code",
+    "name",
+    "state",
+    "demand",
+    "covered",
+    "share",
+    "units_placed",
+    "units_covered",
+    "units_unplaced",
+    "demand_unplaced",
+    "reached_share",
+    "mean_minutes",
+    "p90_minutes",
+    "nearest_station",
+    "nearest_station_id",
+)
+_UNIT_NOUNS = {"township seats": "乡镇", "county seats": "县区", "points": "需求点"}
+
+
+def _headline(share: dict, counts: dict, unit: str, cells: str) -> str:
+    """One sentence (Chinese) with the covered share over the placed demand and what is
+    unplaced: "60 分钟内覆盖 55/82 个已定位乡镇（67.1%）；另有 36 个乡镇位置未知"."""
+    noun = _UNIT_NOUNS.get(cells, "个网格")
+    noun = noun if noun.startswith("个") else f"个{noun}"
+    pct = "—" if share["share"] is None else f"{share['share']:.1%}"
+    within = f"{share['max_minutes']:g} 分钟内"
+    if unit == "units":
+        text = (
+            f"{within}覆盖 {share['covered']:,.0f}/{counts['demand_placed']:,.0f} "
+            f"{noun.replace('个', '个已定位', 1)}（{pct}）"
+        )
+    else:
+        what = {"population": "人", "weight": "（权重）"}.get(unit, "")
+        text = (
+            f"{within}覆盖已定位需求 {share['covered']:,.0f}/{counts['demand_placed']:,.0f}"
+            f" {what}（{pct}）"
+        )
+    if counts["units_unplaced"]:
+        text += f"；另有 {counts['units_unplaced']} {noun}位置未知"
+        if unit != "units":
+            text += f"（需求 {counts['demand_unplaced']:,.0f}）"
+    return text
+
+
 def _dissolve(geoms: np.ndarray):
     """Union of cells. Cells of one grid do not overlap, so the much faster coverage union
     applies; point or mixed input falls back to the general union."""
@@ -441,7 +549,7 @@ def _result(
         "demand_unit": getattr(demand, "unit", ""),
         "warnings": warnings,
     }
-    return CoverageResult(out, frame, thresholds, record)
+    return CoverageResult(out, frame, thresholds, record, getattr(demand, "unplaced", None))
 
 
 def reach_m(model: TravelModel, max_minutes: float) -> float:

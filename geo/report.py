@@ -49,7 +49,14 @@ def coverage_report(
         files[f"by_{level}"] = out / f"by_{level}.csv"
         tables[level] = table
     with pd.ExcelWriter(out / "coverage.xlsx") as xl:
-        pd.DataFrame(summary["thresholds"]).to_excel(xl, sheet_name="summary", index=False)
+        sheet = pd.DataFrame(summary["thresholds"])
+        sheet["units_placed"] = summary["units_placed"]
+        sheet["units_unplaced"] = summary["units_unplaced"]
+        sheet["demand_unplaced"] = summary["demand_unplaced"]
+        sheet["headline"] = [
+            summary["headline"] if t == sheet.index[-1] else "" for t in sheet.index
+        ]
+        sheet.to_excel(xl, sheet_name="summary", index=False)
         for level, table in tables.items():
             table.to_excel(xl, sheet_name=f"by_{level}", index=False)
     files["xlsx"] = out / "coverage.xlsx"
@@ -102,8 +109,23 @@ def chosen_sites(plan, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    merged = before[["code", "name", "demand", "covered", "share", "mean_minutes"]].merge(
-        after[["code", "covered", "share", "mean_minutes", "nearest_station"]],
+    """By-admin table before and after a plan; units without a position (``state``
+    位置未知, ``units_unplaced``) stay listed: the plan cannot count them."""
+    merged = before[
+        ["code", "name", "demand", "covered", "share", "mean_minutes", "units_placed"]
+    ].merge(
+        after[
+            [
+                "code",
+                "state",
+                "covered",
+                "share",
+                "mean_minutes",
+                "nearest_station",
+                "units_unplaced",
+                "demand_unplaced",
+            ]
+        ],
         on="code",
         suffixes=("_before", "_after"),
     )
@@ -152,6 +174,13 @@ def plan_report(
             {"item": "sites added", "value": len(plan.chosen)},
             {"item": "share before", "value": plan.share_before},
             {"item": "share after", "value": plan.share_after},
+            {"item": "headline (after)", "value": after.summary()["headline"]},
+            {"item": "units placed", "value": len(after.cells)},
+            {"item": "units without position (位置未知)", "value": len(after.unplaced_units())},
+            {
+                "item": "demand without position",
+                "value": float(after.unplaced_units()["demand"].sum()),
+            },
             {"item": "proven bound", "value": plan.bound},
             {"item": "optimality gap", "value": plan.gap},
             {"item": "cost (one-off, yuan)", "value": float(np.nansum(sites["cost"]))},

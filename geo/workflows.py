@@ -92,10 +92,18 @@ def _positive(value: float | None, name: str, allow_zero: bool = False) -> None:
         raise ValidationError(f"{name} must be {'≥' if allow_zero else '>'} 0", field=name)
 
 
-def _demand_inputs(population, population_table, demand_points, resolution) -> None:
+def _demand_inputs(
+    population, population_table, demand_points, resolution, township_table=None
+) -> None:
     if sum(bool(x) for x in (population, population_table, demand_points)) > 1:
         raise ValidationError(
             "give at most one of population, population_table, demand_points", field="demand"
+        )
+    if township_table and (population or population_table or demand_points):
+        raise ValidationError(
+            "township_table places and weights the township seats; it does not combine with "
+            "population, population_table or demand_points",
+            field="township_table",
         )
     if int(resolution) not in H3_RESOLUTIONS or int(resolution) != resolution:
         raise ValidationError("resolution must be an H3 resolution 0–15", field="resolution")
@@ -135,6 +143,10 @@ class CoverageParams:
     population, population_table, demand_points
         At most one demand input (GeoTIFF, admin table, weighted points); none: one unit
         per township seat.
+    township_table
+        With township-seat demand: a planner's table of townships (code or name, lon/lat
+        and/or population) placing and weighting them (see
+        :func:`geo.demand.points.read_township_table`).
     resolution
         H3 resolution of demand cells.
     by
@@ -153,6 +165,7 @@ class CoverageParams:
     population: str | None = None
     population_table: str | None = None
     demand_points: str | None = None
+    township_table: str | None = None
     resolution: int = 8
     by: tuple[str, ...] = TABLE_LEVELS
     partitioned: bool = False
@@ -168,7 +181,13 @@ class CoverageParams:
             )
         _positive(self.speed_kph, "speed_kph")
         _positive(self.circuity, "circuity")
-        _demand_inputs(self.population, self.population_table, self.demand_points, self.resolution)
+        _demand_inputs(
+            self.population,
+            self.population_table,
+            self.demand_points,
+            self.resolution,
+            self.township_table,
+        )
         values = {
             "kinds": tuple(dict.fromkeys(_kind(k) for k in kinds)),
             "region": _region(self.region),
@@ -178,6 +197,7 @@ class CoverageParams:
             "population": _path(self.population),
             "population_table": _path(self.population_table),
             "demand_points": _path(self.demand_points),
+            "township_table": _path(self.township_table),
             "resolution": int(self.resolution),
             "by": tuple(dict.fromkeys(by)),
             "partitioned": bool(self.partitioned),
@@ -233,20 +253,25 @@ def build_demand(
     population_table: str | None = None,
     demand_points: str | None = None,
     resolution: int = 8,
+    township_table: str | None = None,
+    stations: Sequence[Station] | None = None,
 ):
     """Demand for ``region`` from one population input, else one unit per township seat.
+
+    Township seats are placed from ``township_table`` (a planner's file), the gazetteer and
+    the median of the ``stations`` carrying each township's code; those still without a
+    position are kept as unknown (``Demand.unplaced``), never dropped.
 
     Raises
     ------
     ValidationError
-        More than one population input.
+        More than one population input, a township table with another input, an unreadable
+        township table.
     """
     from geo import demand as dm
+    from geo.demand.points import read_township_table
 
-    if sum(bool(x) for x in (population, population_table, demand_points)) > 1:
-        raise ValidationError(
-            "give at most one of population, population_table, demand_points", field="demand"
-        )
+    _demand_inputs(population, population_table, demand_points, resolution, township_table)
     if demand_points:
         return dm.from_points(demand_points, region=region)
     if population:
@@ -255,7 +280,8 @@ def build_demand(
         return dm.from_admin_table(
             population_table, dm.h3_cells(region_polygon(region), resolution)
         )
-    return dm.from_admin_seats(region, level="township")
+    table = read_township_table(township_table, region) if township_table else None
+    return dm.from_admin_seats(region, level="township", stations=stations, township_table=table)
 
 
 def build_model(
@@ -314,6 +340,8 @@ def run_coverage(
         params.population_table,
         params.demand_points,
         params.resolution,
+        township_table=params.township_table,
+        stations=stations,
     )
     progress("travel model", 0.2)
     if model is None:
@@ -387,6 +415,7 @@ class PlanParams:
     population: str | None = None
     population_table: str | None = None
     demand_points: str | None = None
+    township_table: str | None = None
     resolution: int = 8
     candidate_source: str = "townships"
     grid_spacing_m: float = 5000.0
@@ -419,7 +448,14 @@ class PlanParams:
             raise ValidationError(
                 "capacities work with --add or --budget, not --target-share", field="capacity"
             )
-        _demand_inputs(self.population, self.population_table, self.demand_points, self.resolution)
+        _demand_inputs(
+            self.population,
+            self.population_table,
+            self.demand_points,
+            self.resolution,
+            self.township_table,
+        )
+        self.township_table = _path(self.township_table)
         if not isinstance(self.max_minutes, (int, float)):
             raise ValidationError("max_minutes must be one number > 0", field="max_minutes")
         (self.max_minutes,) = _thresholds(self.max_minutes)
@@ -451,6 +487,7 @@ class PlanParams:
             population=self.population,
             population_table=self.population_table,
             demand_points=self.demand_points,
+            township_table=self.township_table,
             resolution=self.resolution,
         )
 
@@ -467,9 +504,15 @@ class PlanRun:
     demand_source: str
 
     def summary(self) -> dict:
-        """The figures a scenario keeps and a comparison shows."""
+        """The figures a scenario keeps and a comparison shows.
+
+        Shares are over the placed demand; ``units_unplaced`` / ``demand_unplaced`` say how
+        much has no position (unknown, the plan cannot count it) and ``headline`` states the
+        coverage after the plan with them.
+        """
         p = self.plan
         chosen = self.candidates.iloc[list(p.chosen)]
+        after = self.after.summary()
         return {
             "problem": p.problem,
             "solver": p.solver,
@@ -484,6 +527,10 @@ class PlanRun:
             "cost": float(np.nansum(chosen["cost"])),
             "yearly_cost": float(np.nansum(chosen["yearly_cost"])),
             "messages": list(p.messages),
+            "units_placed": after["units_placed"],
+            "units_unplaced": after["units_unplaced"],
+            "demand_unplaced": after["demand_unplaced"],
+            "headline": after["headline"],
         }
 
     def record(self) -> dict:
@@ -563,6 +610,8 @@ def run_plan(
         params.population_table,
         params.demand_points,
         params.resolution,
+        township_table=params.township_table,
+        stations=stations,
     )
     if model is None:
         model = build_model(

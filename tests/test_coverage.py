@@ -227,3 +227,52 @@ def test_region_without_stations_in_reach_is_warned(stations):
     result = compute_coverage(stations, far, CrowflyModel("walk"), 15, kinds=["legal_aid"])
     assert result.summary()["thresholds"][0]["covered"] == 0
     assert any("no station is within reach" in w for w in result.record["warnings"])
+
+
+def test_dingbian_rest_stops_with_registry_placement_and_unknown_rows(stations, tmp_path):
+    """All 5 demo rest stops of 定边县 sit in 定边街道, which has no bundled position: the
+    county read 0 % within 15 minutes by car. Placed at its own stations, it is covered;
+    the townships still without a position are listed as 位置未知, not as uncovered."""
+    import csv
+
+    from geo.gazetteer import default_gazetteer
+
+    dingbian = "610825"
+    gaz = default_gazetteer()
+    towns = [d for d in gaz.units if d.level == "township" and d.county_code == dingbian]
+    with open(DEMO, encoding="utf-8") as fh:
+        coded = {r["乡镇代码"] for r in csv.DictReader(fh) if r["经度"]}
+    unknown = {d.code for d in towns if d.lon is None and d.code not in coded}
+    assert "610825001000" not in unknown and unknown  # 定边街道 is placed by its stations
+    model = CrowflyModel("car")
+    demand = dm.from_admin_seats(dingbian, stations=stations)
+    result = compute_coverage(stations, demand, model, 15, kinds=["rest_stop"])
+    county = result.by_admin("county").set_index("code").loc[dingbian]
+    assert county["share"] > 0
+    assert county["units_unplaced"] == len(unknown)
+    assert county["units_placed"] == len(towns) - len(unknown)
+    assert county["demand_unplaced"] == len(unknown)
+    townships = result.by_admin("township").set_index("code")
+    assert set(townships.index) == {d.code for d in towns}
+    assert set(townships.index[townships["state"] == "位置未知"]) == unknown
+    assert townships.loc["610825001000", "state"] == "已覆盖"
+    lost = townships.loc[sorted(unknown)]
+    assert lost["share"].isna().all() and (lost["covered"] == 0).all()
+    summary = result.summary()
+    covered = summary["thresholds"][0]["units_covered"]
+    assert summary["units_unplaced"] == len(unknown)
+    assert summary["units_placed"] == len(towns) - len(unknown)
+    assert summary["headline"] == (
+        f"15 分钟内覆盖 {covered}/{len(towns) - len(unknown)} 个已定位乡镇"
+        f"（{covered / (len(towns) - len(unknown)):.1%}）；另有 {len(unknown)} 个乡镇位置未知"
+    )
+    # Unknown units are neither covered nor in a gap.
+    gaps = result.gaps()
+    assert gaps["demand"].sum() + summary["thresholds"][0]["covered"] == summary["demand_placed"]
+    files = coverage_report(result, tmp_path)
+    import pandas as pd
+
+    table = pd.read_csv(files["by_township"], dtype={"code": str})
+    assert set(table.loc[table["state"] == "位置未知", "code"]) == unknown
+    doc = json.loads(files["summary"].read_text(encoding="utf-8"))
+    assert doc["units_unplaced"] == len(unknown) and "位置未知" in doc["headline"]

@@ -19,6 +19,7 @@ from geo import demand as D
 from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
 from geo.regions import region_polygon
+from support import ROOT
 
 LIUZHOU = "450200"
 YUFENG = "450203"  # 鱼峰区, about 850 km²
@@ -444,6 +445,13 @@ def test_admin_seats(gaz):
     assert set(d.cells["county_code"]) <= LIUZHOU_COUNTIES
     assert (d.cells["cell_id"] == d.cells["township_code"]).all()
     assert d.warnings[0].startswith(f"{len(towns) - positioned} of {len(towns)} townships")
+    # Nothing is dropped: the townships without a position are kept as unknown.
+    assert len(d.unplaced) == len(towns) - positioned
+    assert (d.unplaced["position_source"] == "unknown").all()
+    assert set(d.cells["cell_id"]) | set(d.unplaced["cell_id"]) == set(towns["code"])
+    assert d.unplaced_total() == len(towns) - positioned
+    units = d.units()
+    assert len(units) == len(towns) and units["placed"].sum() == positioned
     counties = D.from_admin_seats(LIUZHOU, level="county")
     assert counties.total() == 10
     with pytest.raises(ValidationError, match="unknown admin code"):
@@ -458,3 +466,117 @@ def test_to_geojson():
     props = fc["features"][0]["properties"]
     assert {"cell_id", "lon", "lat", "demand", "county_code", "township_code"} <= set(props)
     assert fc["demand"]["unit"] == "units" and fc["demand"]["total"] == d.total()
+    # 城中区's townships without a position are named, not dropped.
+    assert [u["code"] for u in fc["demand"]["unplaced"]] == list(d.unplaced["cell_id"])
+    assert len(fc["features"]) + len(fc["demand"]["unplaced"]) == len(d.units())
+
+
+# ------------------------------------------------------------------------------------------
+# Units without a position: registry stations, a planner's township table
+
+
+DINGBIAN = "610825"
+BAISE = "451000"
+DEMO_REGISTRY = ROOT / "data" / "demo" / "stations.csv"
+
+
+def _demo_rows():
+    import csv
+
+    with open(DEMO_REGISTRY, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_admin_seats_placed_at_their_registry_stations():
+    """定边街道 has no bundled position; the demo registry has 5 rest stops carrying its
+    code: the township sits at their median (read here from the CSV, not through geo)."""
+    from geo.records import read_registry
+
+    stations = read_registry(DEMO_REGISTRY)[0]
+    own = [r for r in _demo_rows() if r["乡镇代码"] == "610825001000"]
+    assert len(own) == 5
+    without = D.from_admin_seats(DINGBIAN)
+    assert "610825001000" in set(without.unplaced["cell_id"])
+    d = D.from_admin_seats(DINGBIAN, stations=stations)
+    row = d.cells.set_index("cell_id").loc["610825001000"]
+    assert row["position_source"] == "registry_stations"
+    assert row["lon"] == pytest.approx(float(np.median([float(r["经度"]) for r in own])))
+    assert row["lat"] == pytest.approx(float(np.median([float(r["纬度"]) for r in own])))
+    assert len(d.cells) + len(d.unplaced) == len(without.cells) + len(without.unplaced)
+    assert len(d.unplaced) == len(without.unplaced) - 1
+    # A station far outside the township's county does not place it.
+    from geo.models import Station
+
+    stray = Station("X1", "stray", "rest_stop", lon=109.4, lat=24.3, township_code="610825104000")
+    d2 = D.from_admin_seats(DINGBIAN, stations=[*stations, stray])
+    assert "610825104000" in set(d2.unplaced["cell_id"])
+    assert any("median lies outside the county" in w for w in d2.warnings)
+
+
+def _random_point_in(polygon, rng):
+    x0, y0, x1, y1 = polygon.bounds
+    while True:
+        x, y = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        if polygon.contains(shapely.Point(x, y)):
+            return round(x, 6), round(y, 6)
+
+
+def test_township_table_places_and_weights_units_and_reports_bad_rows(tmp_path):
+    import random
+
+    from geo.demand.points import read_township_table
+
+    rng = random.Random(42)
+    gaz = default_gazetteer()
+    towns = [d for d in gaz.units if d.level == "township" and d.prefecture_code == BAISE]
+    unplaced = [d for d in towns if d.lon is None]
+    assert len(unplaced) > 10
+    rows = ["乡镇代码,乡镇名称,经度,纬度,常住人口"]
+    expected_pos, expected_pop = {}, {}
+    for i, d in enumerate(unplaced[:8]):
+        x, y = _random_point_in(region_polygon(d.county_code), rng)
+        pop = rng.randint(1000, 90000)
+        code = d.code if i % 2 else ""  # half by code, half by name
+        name = "" if i % 2 else d.name
+        if not i % 2 and len([t for t in towns if t.name == d.name]) > 1:
+            code, name = d.code, ""
+        rows.append(f"{code},{name},{x},{y},{pop}")
+        expected_pos[d.code], expected_pop[d.code] = (x, y), pop
+    placed = next(d for d in towns if d.lon is not None)
+    rows.append(f"{placed.code},,,,{1234}")  # population only
+    expected_pop[placed.code] = 1234
+    bad = {
+        11: ",四塘镇,106.6,23.9,10",  # two townships of 百色市 are called 四塘镇
+        12: ",不存在镇,106.6,23.9,10",
+        13: "450202001000,,109.4,24.3,10",  # a township of 柳州市
+        14: f"{unplaced[9].code},,abc,23.9,10",
+        15: f"{unplaced[10].code},,116.4,39.9,10",  # Beijing: outside the region
+        16: f"{unplaced[11].code},,106.6,23.9,-5",
+    }
+    rows += list(bad.values())
+    path = tmp_path / "townships.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    table = read_township_table(path, BAISE)
+    assert table.rows == len(rows) - 1
+    assert len(table.problems) == len(bad)
+    for line, message in zip(bad, table.problems, strict=True):
+        assert f"line {line}:" in message
+    assert "names 2 townships" in table.problems[0]
+    d = D.from_admin_seats(BAISE, township_table=table)
+    assert d.unit == "population"
+    cells = d.cells.set_index("cell_id")
+    for code, (x, y) in expected_pos.items():
+        assert cells.loc[code, "position_source"] == "township_table"
+        assert (cells.loc[code, "lon"], cells.loc[code, "lat"]) == pytest.approx((x, y))
+    assert len(d.unplaced) == len(unplaced) - len(expected_pos)
+    weights = pd.concat([cells["demand"], d.unplaced.set_index("cell_id")["demand"]])
+    assert weights.to_dict() == {c: float(expected_pop.get(c, 0)) for c in weights.index}
+    assert any("rows of townships.csv were not used" in w and "line 11" in w for w in d.warnings)
+    with pytest.raises(ValidationError, match="no usable township row"):
+        bad_only = tmp_path / "bad.csv"
+        bad_only.write_text("乡镇名称,经度,纬度\n不存在镇,106.6,23.9\n", encoding="utf-8")
+        read_township_table(bad_only, BAISE)
+    with pytest.raises(ValidationError, match="code or name column"):
+        nameless = tmp_path / "nameless.csv"
+        nameless.write_text("经度,纬度\n106.6,23.9\n", encoding="utf-8")
+        read_township_table(nameless, BAISE)

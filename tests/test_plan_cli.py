@@ -297,3 +297,79 @@ def test_plan_on_a_road_network(tmp_path):
     assert "mclp" in crow.stdout
     crow_doc = json.loads((tmp_path / "crow" / "plan.json").read_text(encoding="utf-8"))
     assert crow_doc["model"]["model"] == "crowfly"
+
+
+def test_coverage_and_plan_take_a_township_table(tmp_path):
+    """``--township-table`` places townships the gazetteer cannot (城中/公园/沿江/河东街道 of
+    柳州) and weights them; what stays unplaced is counted, bad rows named by line."""
+    import csv
+    import random
+
+    from shapely import Point
+
+    from geo.gazetteer import default_gazetteer
+    from geo.regions import region_polygon
+
+    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    cli("demo", env=env)
+    rng = random.Random(42)
+    towns = [
+        d
+        for d in default_gazetteer().units
+        if d.level == "township" and d.prefecture_code == "450200"
+    ]
+    lost = [d for d in towns if d.lon is None][:4]
+    path = tmp_path / "乡镇表.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["乡镇名称", "经度", "纬度", "常住人口"])
+        for d in lost:
+            polygon = region_polygon(d.county_code)
+            x0, y0, x1, y1 = polygon.bounds
+            while not polygon.contains(Point(x := rng.uniform(x0, x1), y := rng.uniform(y0, y1))):
+                pass
+            w.writerow([d.name, f"{x:.6f}", f"{y:.6f}", rng.randint(5000, 60000)])
+        w.writerow(["火星街道", "109.4", "24.3", "100"])  # line 6
+    out = tmp_path / "cov"
+    proc = cli(
+        "coverage",
+        "--kind",
+        "legal_aid",
+        "--region",
+        "450200",
+        "--township-table",
+        str(path),
+        "--out",
+        str(out),
+        env=env,
+    )
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["demand_unit"] == "population"
+    assert summary["units"] == len(towns)
+    assert summary["units_placed"] + summary["units_unplaced"] == len(towns)
+    assert summary["headline"] in proc.stdout and "位置未知" in summary["headline"]
+    assert "乡镇表.csv line 6: '火星街道' names no township" in proc.stderr
+    import pandas as pd
+
+    table = pd.read_csv(out / "by_township.csv", dtype={"code": str}).set_index("code")
+    for d in lost:
+        assert table.loc[d.code, "state"] != "位置未知"
+    assert (table["state"] == "位置未知").sum() == summary["units_unplaced"]
+    plan = cli(
+        "plan",
+        "--kind",
+        "legal_aid",
+        "--add",
+        "1",
+        "--region",
+        "450200",
+        "--township-table",
+        str(path),
+        "--out",
+        str(tmp_path / "plan"),
+        env=env,
+    )
+    assert "位置未知" in plan.stdout
+    doc = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert doc["params"]["township_table"] == str(path)
+    assert doc["coverage_after"]["units_unplaced"] == summary["units_unplaced"]

@@ -579,3 +579,76 @@ def test_server_answers_while_a_long_job_runs(tmp_path):
         assert max(latencies) < 2.0, latencies
     finally:
         server.stop()
+
+
+def test_township_table_upload_on_coverage_and_plan_forms(user):
+    """定边县 rest stops on township seats: the registry places 定边街道; a township table
+    uploaded on the coverage form places one more, one on the plan form another; the pages
+    show how many townships are still 位置未知."""
+    from geo.gazetteer import default_gazetteer
+
+    rng = random.Random(42)
+    lost = [
+        d
+        for d in default_gazetteer().units
+        if d.level == "township" and d.county_code == "610825" and d.lon is None
+    ]
+    lost = [d for d in lost if d.code != "610825001000"]  # placed by its rest stops
+    assert len(lost) >= 2
+
+    def table(d):
+        x, y = rng.uniform(107.5, 107.7), rng.uniform(37.45, 37.6)  # inside 定边县
+        text = f"乡镇代码,经度,纬度\n{d.code},{x:.5f},{y:.5f}\n火星街道,107.6,37.5\n"
+        return io.BytesIO(text.encode("utf-8"))
+
+    url = start_coverage(
+        user,
+        region="610825",
+        kind="rest_stop",
+        max_minutes="15",
+        demand="seats",
+        township_table=(table(lost[0]), "乡镇.csv"),
+    )
+    doc = wait(user, url)
+    assert doc["job"]["state"] == "done", doc["job"]["message"]
+    summary = doc["result"]["summary"]
+    assert summary["units_unplaced"] == len(lost) - 1
+    assert summary["thresholds"][0]["covered"] > 0
+    assert any("line 3" in w for w in summary["warnings"])
+    states = {r["code"]: r["state"] for r in doc["result"]["by_township"]}
+    assert states[lost[0].code] != "位置未知" and states[lost[1].code] == "位置未知"
+    html = user.get(url).get_data(as_text=True)
+    assert summary["headline"] in html and 'id="pl-unplaced"' in html
+    assert "位置未知" in html and 'name="township_table"' in html
+    rv = user.post(
+        url + "?format=json",
+        data={
+            "csrf_token": user.csrf,
+            "problem": "add",
+            "k": "1",
+            "township_table": (table(lost[1]), "更多乡镇.csv"),
+        },
+    )
+    assert rv.status_code == 202, rv.get_json()
+    plan = wait(user, rv.get_json()["url"])
+    assert plan["job"]["state"] == "done", plan["job"]["message"]
+    # The plan's table replaces the coverage's: lost[1] placed, lost[0] unknown again.
+    assert plan["result"]["summary"]["units_unplaced"] == len(lost) - 1
+    assert "township_table 1" in plan["result"]["demand_source"]
+    assert "位置未知" in user.get(rv.get_json()["url"]).get_data(as_text=True)
+    # An unusable table is refused on the form, in Chinese first, with the row.
+    bad = io.BytesIO("乡镇名称,经度,纬度\n火星街道,107.6,37.5\n".encode())
+    rv = user.post(
+        "/planner/?format=json",
+        data={
+            "csrf_token": user.csrf,
+            "region": "610825",
+            "kind": "rest_stop",
+            "mode": "car",
+            "demand": "seats",
+            "township_table": (bad, "bad.csv"),
+        },
+    )
+    assert rv.status_code == 400
+    message = rv.get_json()["error"]["message"]
+    assert message.startswith("乡镇表无法使用") and "line 2" in message

@@ -65,6 +65,7 @@ def test_coverage_params_normalise_and_round_trip():
         ({"kinds": []}, "kind", "at least one station kind"),
         ({"by": ["village"]}, "by", "tables by village"),
         ({"population": "a.tif", "demand_points": "b.csv"}, "demand", "at most one"),
+        ({"population": "a.tif", "township_table": "t.csv"}, "township_table", "combine"),
     ],
 )
 def test_invalid_coverage_params_are_refused(change, field, message):
@@ -87,6 +88,7 @@ def test_invalid_coverage_params_are_refused(change, field, message):
         ({"solver": "magic"}, "solver", "greedy or exact"),
         ({"candidate_source": "moon"}, "candidate_source", "townships, gaps, grid"),
         ({"capacity": 5, "capacity_col": "cap"}, "capacity", "not both"),
+        ({"demand_points": "p.csv", "township_table": "t.csv"}, "township_table", "combine"),
     ],
 )
 def test_invalid_plan_params_are_refused(change, field, message):
@@ -130,6 +132,39 @@ def test_run_plan_from_params(stations):
     weights = run.before.cells["demand"].to_numpy()
     assert run.plan.covered_before == pytest.approx(weights[run.before.covered(30)].sum())
     assert run.record()["params"]["kind"] == "legal_aid"
+
+
+def test_runs_place_townships_from_the_registry_and_a_township_table(stations, tmp_path):
+    """run_coverage and run_plan pass the registry to the seat demand (定边街道 is placed at
+    its rest stops) and take a planner's township table through the parameters."""
+    from geo.gazetteer import default_gazetteer
+
+    towns = [
+        d for d in default_gazetteer().units if d.level == "township" and d.county_code == "610825"
+    ]
+    params = CoverageParams(kinds=["rest_stop"], region="610825", max_minutes=[15])
+    summary = run_coverage(params, stations).summary()
+    assert summary["units"] == len(towns)
+    assert summary["units_placed"] + summary["units_unplaced"] == len(towns)
+    assert summary["thresholds"][0]["covered"] > 0  # 0 when 定边街道 was dropped
+    lost = [d for d in towns if d.lon is None and d.code != "610825001000"]
+    table = tmp_path / "towns.csv"
+    table.write_text(
+        "乡镇,经度,纬度\n" + f"{lost[0].name},107.9,37.4\n" + "不存在镇,107.9,37.4\n",
+        encoding="utf-8",
+    )
+    with_table = CoverageParams.from_dict({**params.to_dict(), "township_table": str(table)})
+    assert with_table.township_table == str(table)
+    summary = run_coverage(with_table, stations).summary()
+    assert summary["units_unplaced"] == len(lost) - 1
+    assert any("towns.csv line 3" in w for w in summary["warnings"])
+    plan = PlanParams(
+        kind="rest_stop", region="610825", add=1, max_minutes=15, township_table=str(table)
+    )
+    run = run_plan(plan, stations)
+    assert run.summary()["units_unplaced"] == len(lost) - 1
+    assert run.before.summary()["units_placed"] == len(run.before.cells)
+    assert "位置未知" in run.summary()["headline"]
 
 
 def test_cli_and_run_coverage_give_the_same_numbers(tmp_path):

@@ -99,6 +99,7 @@ UPLOAD_SUFFIXES = {
     "population": (".tif", ".tiff"),
     "demand_points": (".csv", ".geojson", ".json"),
     "candidates": (".csv", ".xlsx", ".geojson", ".json"),
+    "township_table": (".csv", ".xlsx", ".geojson", ".json"),
 }
 #: Report files offered for download, besides ``report.zip``.
 DOWNLOADS = {
@@ -421,7 +422,30 @@ def _coverage_params(folder: Path) -> dict:
     demand = params["demand"] = _form(DEMAND)
     if demand != "seats":
         params[demand] = _save_upload(demand, folder, required=True)
+    table = _township_table(folder, unit.code, demand)
+    if table:
+        params["township_table"] = table
     return params
+
+
+def _township_table(folder: Path, region: str, demand: str) -> str | None:
+    """The optional township table upload (positions and/or populations of townships),
+    read once here so that an unusable file is refused on the form."""
+    from geo.demand.points import read_township_table
+
+    path = _save_upload("township_table", folder)
+    if path is None:
+        return None
+    if demand != "seats":
+        raise ValidationError(
+            "乡镇表用于定位和加权乡镇驻地需求，只能与“乡镇驻地”需求来源一起使用",
+            field="township_table",
+        )
+    try:
+        read_township_table(path, region)
+    except ValidationError as exc:
+        raise ValidationError(f"乡镇表无法使用：{exc.message}", field="township_table") from None
+    return path
 
 
 def _plan_params(cov: dict, folder: Path):
@@ -467,6 +491,8 @@ def _plan_params(cov: dict, folder: Path):
             candidates=n_candidates,
         )
     solver = _form(SOLVER)
+    demand = "seats" if not any(cov.get(k) for k in DEMAND_SOURCES if k != "seats") else ""
+    township_table = _township_table(folder, cov["region"], demand) or cov.get("township_table")
     return PlanParams(
         kind=cov["kind"],
         region=cov["region"],
@@ -485,6 +511,7 @@ def _plan_params(cov: dict, folder: Path):
         population=cov.get("population"),
         population_table=cov.get("population_table"),
         demand_points=cov.get("demand_points"),
+        township_table=township_table,
         resolution=int(cov.get("resolution", 8)),
         candidate_source="townships" if source == "file" else source,
         grid_spacing_m=1000 * _form(GRID_KM),

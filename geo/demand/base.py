@@ -15,6 +15,13 @@ point and seat demand add ``name``. ``unit`` says what ``demand`` counts: ``popu
 (people), ``units`` (townships, counties, points each counted once) or ``weight`` (relative
 weights from a points file). ``warnings`` carry counts and a few examples of everything that
 was dropped or guessed; ``stats`` carries the numbers behind them.
+
+Units without a position (admin seats that no source could place) are never dropped: they
+are rows of ``unplaced`` (a plain DataFrame, no geometry: ``cell_id``, ``name``, ``demand``,
+``county_code``, ``township_code``, ``position_source`` = ``"unknown"``). They are neither
+covered nor uncovered — their state is unknown (位置未知) — so travel times, gaps and maps
+use ``cells`` only, while tables and headlines count ``unplaced`` as its own state.
+:meth:`Demand.units` gives both as one table with a ``placed`` column.
 """
 
 from __future__ import annotations
@@ -39,6 +46,17 @@ EQUAL_AREA_CRS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +datum=WGS84
 UNITS = ("population", "units", "weight")
 #: Columns every ``Demand.cells`` frame has, in this order (extra columns follow).
 CELL_COLUMNS = ("cell_id", "lon", "lat", "demand", "county_code", "township_code", "geometry")
+#: Columns of ``Demand.unplaced`` (units kept without a position).
+UNPLACED_COLUMNS = (
+    "cell_id",
+    "name",
+    "demand",
+    "county_code",
+    "township_code",
+    "position_source",
+)
+#: ``position_source`` of a unit no source could place.
+UNKNOWN_POSITION = "unknown"
 #: Polygons are densified to this spacing (degrees) before being projected.
 DENSIFY_DEG = 0.01
 #: How many examples a warning lists.
@@ -58,6 +76,7 @@ class Demand:
     source: str
     warnings: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    unplaced: pd.DataFrame = field(default_factory=lambda: empty_unplaced())
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -65,22 +84,57 @@ class Demand:
         missing = [c for c in CELL_COLUMNS if c not in self.cells.columns]
         if missing:
             raise ValidationError(f"demand cells lack columns {missing}", field="cells")
+        missing = [c for c in UNPLACED_COLUMNS if c not in self.unplaced.columns]
+        if missing:
+            raise ValidationError(f"unplaced units lack columns {missing}", field="unplaced")
 
     def total(self) -> float:
-        """Total demand (people, units or weight, as ``unit`` says)."""
+        """Total demand of the placed cells (people, units or weight, as ``unit`` says)."""
         return float(self.cells["demand"].sum())
 
+    def unplaced_total(self) -> float:
+        """Demand of the units without a position (unknown whether covered)."""
+        return float(self.unplaced["demand"].sum())
+
+    def units(self) -> pd.DataFrame:
+        """Placed cells and unplaced units in one table (no geometry), ``placed`` saying
+        which; ``position_source`` is ``"unknown"`` for the unplaced."""
+        placed = pd.DataFrame(self.cells.drop(columns="geometry"))
+        placed["placed"] = True
+        if "position_source" not in placed.columns:
+            placed["position_source"] = ""
+        unplaced = self.unplaced.assign(placed=False)
+        return pd.concat([placed, unplaced], ignore_index=True)
+
     def to_geojson(self) -> dict:
-        """A GeoJSON FeatureCollection (dict) of the cells; ``demand`` holds unit, source,
-        total and warnings as a foreign member."""
+        """A GeoJSON FeatureCollection (dict) of the placed cells; ``demand`` holds unit,
+        source, total, the units without a position (``unplaced``: code, name, demand) and
+        warnings as a foreign member."""
         fc = self.cells.to_geo_dict(na="null", drop_id=True)
         fc["demand"] = {
             "unit": self.unit,
             "source": self.source,
             "total": self.total(),
+            "unplaced": [
+                {"code": str(c), "name": str(n), "demand": float(d)}
+                for c, n, d in zip(
+                    self.unplaced["cell_id"],
+                    self.unplaced["name"],
+                    self.unplaced["demand"],
+                    strict=True,
+                )
+            ],
+            "unplaced_total": self.unplaced_total(),
             "warnings": list(self.warnings),
         }
         return fc
+
+
+def empty_unplaced() -> pd.DataFrame:
+    """An ``unplaced`` table with no rows."""
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in UNPLACED_COLUMNS})
+    frame["demand"] = frame["demand"].astype(float)
+    return frame
 
 
 def _demand_frame(cells: gpd.GeoDataFrame | pd.DataFrame, demand: np.ndarray) -> gpd.GeoDataFrame:

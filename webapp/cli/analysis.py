@@ -46,6 +46,12 @@ def demand_options(f):
             help="CSV/GeoJSON of weighted points (factories, parks, seats).",
         ),
         click.option(
+            "--township-table",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="CSV/XLSX of townships (code or name; lon/lat and/or population) placing and "
+            "weighting the township seats; rows that cannot be used are reported by line.",
+        ),
+        click.option(
             "--resolution",
             type=click.IntRange(5, 10),
             default=8,
@@ -115,6 +121,7 @@ def coverage(
     population,
     population_table,
     demand_points,
+    township_table,
     resolution,
     by,
     region,
@@ -142,6 +149,7 @@ def coverage(
             population=population,
             population_table=population_table,
             demand_points=demand_points,
+            township_table=township_table,
             resolution=resolution,
             by=by or ("county", "township"),
             partitioned=partitioned,
@@ -175,10 +183,15 @@ def coverage(
             f"  ≤ {t['max_minutes']:g} min: {t['covered']:,.0f} of {t['demand']:,.0f} "
             f"covered ({share})"
         )
+    click.echo(f"  {summary['headline']}")
     table = result.by_admin("county")
     for row in table.itertuples(index=False):
-        share = "—" if row.share is None else f"{row.share:.1%}"
-        click.echo(f"  {row.code} {row.name:<10} {share:>7}  nearest: {row.nearest_station}")
+        share = "—" if row.share is None or row.share != row.share else f"{row.share:.1%}"
+        unknown = f"  位置未知 {row.units_unplaced}" if row.units_unplaced else ""
+        click.echo(
+            f"  {row.code} {row.name:<10} {share:>7}  "
+            f"{row.units_covered}/{row.units_placed}{unknown}  nearest: {row.nearest_station}"
+        )
     for warning in summary["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"wrote {out}")
@@ -265,6 +278,7 @@ def plan(
     population,
     population_table,
     demand_points,
+    township_table,
     resolution,
     region,
     out,
@@ -299,6 +313,7 @@ def plan(
             population=str(population) if population else None,
             population_table=str(population_table) if population_table else None,
             demand_points=str(demand_points) if demand_points else None,
+            township_table=str(township_table) if township_table else None,
             resolution=resolution,
         )
     except YizhanError as exc:
@@ -333,6 +348,8 @@ def _echo_plan(run) -> None:
         f"{p.problem} ({p.solver}, {p.status}): {len(p.chosen)} sites; share "
         f"{p.share_before:.1%} → {p.share_after:.1%}{gap}"
     )
+    summary = run.summary()
+    click.echo(f"  {summary['headline']}")
     if p.mean_minutes is not None:
         click.echo(f"  mean travel time of covered demand: {p.mean_minutes:.1f} min")
     for rank, (j, gain) in enumerate(zip(p.chosen, p.gains, strict=True), 1):
