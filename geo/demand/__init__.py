@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from geo.demand.base import CELL_COLUMNS, DENSIFY_DEG, EQUAL_AREA_CRS, UNITS, Demand
 from geo.demand.cells import MAX_CELLS, SNAP_DEG, assign_admin, grid_cells, h3_cells
-from geo.demand.points import from_admin_seats, from_points
+from geo.demand.points import TownshipTable, from_admin_seats, from_points, read_township_table
 from geo.demand.raster import from_raster
 from geo.demand.table import from_admin_table
 
@@ -45,6 +45,7 @@ __all__ = [
     "SNAP_DEG",
     "UNITS",
     "Demand",
+    "TownshipTable",
     "assign_admin",
     "from_admin_seats",
     "from_admin_table",
@@ -52,4 +53,5 @@ __all__ = [
     "from_raster",
     "grid_cells",
     "h3_cells",
+    "read_township_table",
 ]
