@@ -130,8 +130,9 @@ class _Problem:
 
         Bounds and gaps are the best proven by any source (``Plan.stats["bounds"]`` lists
         each). When the exact solver stops without proof, greedy's Lagrangian and LP bounds
-        are computed as well, with their own time (up to ``min(time_limit_s, 20)`` s, at
-        least 1 s), so its gap is never wider than greedy's on the same problem.
+        are computed as well, after ``time_limit_s`` and with their own time (the
+        Lagrangian up to 10 s, each LP up to ``min(time_limit_s, 20)`` s, at least 1 s), so
+        its gap is never wider than greedy's on the same problem.
 
         ``tie_break="mean-time"`` (needs ``minutes`` and highspy): a second, lexicographic
         pass keeps the covered weight at least that of the first plan (the proven optimum
