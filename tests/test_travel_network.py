@@ -284,7 +284,9 @@ def test_speed_overrides_change_the_graph(small_pbf):
 @pytest.mark.parametrize("mode", ["walk", "ebike", "car"])
 def test_written_network_against_networkx_from_osm(small_graphs, mode):
     """Times for every node and for off-network points, against networkx on the OSM data."""
-    model = NetworkModel(small_graphs[mode], max_snap_m=500)
+    # every component is a snap target here (the island K–L included): routing is checked;
+    # the main-network snapping has its own tests below
+    model = NetworkModel(small_graphs[mode], max_snap_m=500, min_component_nodes=1)
     want_g = expected_osm_graph(mode)
     # stations: near C (80 m south) and exactly at P; one far away (unusable)
     st = [(NODES[C][0], NODES[C][1] - 80 / 111_195), NODES[P], (109.50, 24.40)]
@@ -329,7 +331,9 @@ def test_written_network_against_networkx_from_osm(small_graphs, mode):
 @pytest.mark.parametrize("limit_min", [4.0, 15.0])
 def test_pair_minutes_against_networkx_from_osm(small_graphs, mode, limit_min):
     """Every demand–site pair, against networkx with that site alone (same snapping)."""
-    model = NetworkModel(small_graphs[mode], max_snap_m=500)
+    # every component is a snap target here (the island K–L included): routing is checked;
+    # the main-network snapping has its own tests below
+    model = NetworkModel(small_graphs[mode], max_snap_m=500, min_component_nodes=1)
     want_g = expected_osm_graph(mode)
     cand = list(want_g.nodes)
 
@@ -401,7 +405,12 @@ def test_pair_minutes_edges_and_reach(small_graphs):
 
 
 def test_island_reachable_only_from_itself(small_graphs):
-    model = NetworkModel(small_graphs["car"])
+    # a far island is not snapped to by default (a 2-node fragment): its points are unsnapped
+    k, l_ = NODES[K], NODES[L]
+    r = NetworkModel(small_graphs["car"]).time_to_nearest([k[0]], [k[1]], [k[0]], [k[1]], 60)
+    assert r.unsnapped.all() and np.isinf(r.minutes).all()
+    # with every component as a snap target, the island is reachable only from itself
+    model = NetworkModel(small_graphs["car"], min_component_nodes=1)
     k, l_ = NODES[K], NODES[L]
     r = model.time_to_nearest([k[0], l_[0]], [k[1], l_[1]], [NODES[A][0]], [NODES[A][1]], 600)
     assert np.all(np.isinf(r.minutes)) and np.all(r.station == -1) and not r.unsnapped.any()
@@ -587,9 +596,14 @@ def test_helsinki_against_networkx(helsinki, mode):
     dlon, dlat = np.append(dlon, [24.80, 24.95]), np.append(dlat, [60.10, 60.13])  # at sea
     limit_min = 12.0 if mode == "walk" else 4.0
 
-    # brute-force snapping over the nodes with an edge (haversine on every node)
+    # brute-force snapping over the nodes with an edge on the main network (networkx's
+    # weakly connected components: the largest, and any of at least 100 nodes)
     deg = np.diff(g.seconds.indptr) + np.bincount(g.seconds.indices, minlength=g.n_nodes)
-    cand = np.flatnonzero(deg > 0)
+    comps = [c for c in nx.weakly_connected_components(graph_to_nx(g)) if len(c) > 1]
+    biggest = max(comps, key=len)
+    main = set().union(*(c for c in comps if len(c) >= 100 or c is biggest))
+    cand = np.array(sorted(n for n in main if deg[n] > 0))
+    assert len(cand) < int((deg > 0).sum())  # Helsinki has fragments: the test can tell
     clon, clat = np.radians(g.node_lon[cand]), np.radians(g.node_lat[cand])
 
     def snap(lon, lat):
@@ -696,3 +710,82 @@ def test_what_if_runs_reuse_the_demand_snapping(helsinki):
         np.testing.assert_array_equal(r.station, fresh.station)
         first = first or next(iter(model._snap_cache))
     assert list(model._snap_cache) == [first]  # stations are not cached, demand stays
+
+
+# -- a main grid and a small isolated fragment (issue 11, item 13) -----------------------------
+#
+#   6 × 6 residential grid (nodes 1001…1036, 0.002° apart), lower-left corner at GRID0;
+#   a 6-node residential fragment 0.003° (≈ 334 m) south of the grid's bottom row, linked to
+#   nothing; a station 17 m north of the fragment's node 2004 (≈ 317 m from the grid).
+GRID0 = (109.400, 24.300)
+STEP = 0.002
+FRAG_LAT = 24.297
+
+
+def grid_and_fragment() -> tuple[dict, list]:
+    nodes, ways = {}, []
+    for i in range(6):
+        for j in range(6):
+            nodes[1001 + 6 * j + i] = (GRID0[0] + STEP * i, GRID0[1] + STEP * j)
+    for j in range(6):  # rows
+        ways.append((3000 + j, [1001 + 6 * j + i for i in range(6)], {"highway": "residential"}))
+    for i in range(6):  # columns
+        ways.append((3100 + i, [1001 + 6 * j + i for j in range(6)], {"highway": "residential"}))
+    for k in range(6):
+        nodes[2000 + k] = (109.400 + 0.001 * k, FRAG_LAT)
+    ways.append((3200, [2000 + k for k in range(6)], {"highway": "residential"}))
+    return nodes, ways
+
+
+@pytest.fixture(scope="module")
+def fragment_graph(tmp_path_factory) -> RoadGraph:
+    nodes, ways = grid_and_fragment()
+    path = write_pbf(tmp_path_factory.mktemp("frag") / "fragment.osm.pbf", nodes, ways)
+    return RoadGraph.from_pbf(path, "walk")
+
+
+def test_station_next_to_a_fragment_snaps_to_the_main_network(fragment_graph):
+    nodes, _ = grid_and_fragment()
+    station = (nodes[2004][0], FRAG_LAT + 17 / 111_195)
+    assert hav(*station, *nodes[2004]) == pytest.approx(17, abs=0.1)
+    grid_node = nodes[1003]  # bottom row, same longitude: the nearest main-network node
+    leg = hav(*station, *grid_node)
+    assert 300 < leg < 330
+    far = nodes[1003 + 6 * 3]  # three blocks north on the same column
+    demand = [grid_node, far, (nodes[2002][0], FRAG_LAT + 20 / 111_195)]
+    dlon, dlat = [p[0] for p in demand], [p[1] for p in demand]
+
+    model = NetworkModel(fragment_graph)  # default: snap to the main network
+    r = model.time_to_nearest(dlon, dlat, [station[0]], [station[1]], 30)
+    want0 = leg / WALK_MPS / 60
+    want1 = (leg + hav(*grid_node, *far)) / WALK_MPS / 60
+    assert r.minutes[0] == pytest.approx(want0, rel=1e-9)
+    assert r.minutes[1] == pytest.approx(want1, rel=1e-9)
+    assert r.station[:2].tolist() == [0, 0]
+    # the demand point 20 m from the fragment also walks to the grid (≈ 314 m), one block
+    leg2 = hav(*demand[2], *nodes[1002])
+    want2 = (leg2 + hav(*nodes[1002], *grid_node) + leg) / WALK_MPS / 60
+    assert r.minutes[2] == pytest.approx(want2, rel=1e-9)
+    assert model.last_fragment_snaps == {"demand": 1, "stations": 1}
+    # pair minutes agree with time_to_nearest
+    pm = model.pair_minutes(dlon, dlat, [station[0]], [station[1]], 30)
+    got = dict(zip(pm.origin.tolist(), pm.minutes.tolist(), strict=True))
+    assert got == pytest.approx({0: r.minutes[0], 1: r.minutes[1], 2: r.minutes[2]})
+    assert model.describe()["min_component_nodes"] == 100
+
+    # every node as a snap target (the old behaviour): the station reaches nobody on the grid
+    every = NetworkModel(fragment_graph, min_component_nodes=1)
+    r1 = every.time_to_nearest(dlon, dlat, [station[0]], [station[1]], 30)
+    assert np.isinf(r1.minutes[:2]).all() and np.isfinite(r1.minutes[2])
+    assert every.last_fragment_snaps == {"demand": 0, "stations": 0}
+
+
+def test_main_network_is_the_largest_weak_component_and_big_ones(fragment_graph):
+    g = fragment_graph
+    ids = g.node_id
+    main = g.main_nodes(100)
+    assert {int(i) for i in ids[main]} == set(range(1001, 1037))
+    assert main.sum() == 36
+    assert {int(i) for i in ids[g.main_nodes(6)]} == set(range(1001, 1037)) | set(range(2000, 2006))
+    with pytest.raises(ValidationError):
+        NetworkModel(g, min_component_nodes=0)

@@ -24,6 +24,9 @@ except ImportError:  # pragma: no cover - exercised only without highspy
 
 #: Relative gap at which HiGHS may stop a MIP (tight: plans are small, answers compared).
 MIP_REL_GAP = 1e-7
+#: Message when HiGHS calls a MIP optimal without a finite dual bound: nothing is proven, so
+#: the answer is a feasible plan and its bound comes from elsewhere.
+UNPROVEN = "HiGHS reported 'optimal' without a proven bound (numerical trouble): not taken as proof"
 
 
 def highs_available() -> bool:
@@ -35,7 +38,7 @@ def highs_available() -> bool:
 class _MipResult:
     sites: list[int] | None
     bound: float | None  # in the units of the reduced objective (unscaled)
-    status: str  # "optimal" | "time_limit" | "infeasible" | "error"
+    status: str  # "optimal" | "time_limit" | "infeasible" | "unproven" | "error"
     message: str = ""
     row_dual: np.ndarray | None = None  # LP only, interior point: duals of the cover rows
 
@@ -48,6 +51,7 @@ def _highs_solve(
     costs: np.ndarray | None = None,
     budget: float | None = None,
     need: float | None = None,
+    full: bool = False,
     relax: bool = False,
     time_limit_s: float = 60.0,
     warm: list[int] | None = None,
@@ -59,6 +63,11 @@ def _highs_solve(
     Columns ``x_j`` (binary site) then ``y_i`` (demand row covered, in [0, 1]; continuous is
     enough: some optimum has it integral). Rows ``y_i − Σ_j a_ij x_j ≤ 0`` plus one side
     constraint: ``Σ x ≤ p`` (MCLP), ``Σ c x ≤ budget`` (Budget) or ``Σ w y ≥ need`` (LSCP).
+
+    ``full=True`` (LSCP whose target needs every reachable row): no weighted side row at
+    all, every ``y_i`` is fixed to 1, i.e. the plain set-cover rows ``Σ_j a_ij x_j ≥ 1``.
+    Asking instead for ``Σ w y ≥ total − ε`` puts a near-tight float row in the model,
+    which HiGHS may call infeasible (issue 11, item 9).
 
     ``relax=True, ipm=True`` runs interior point without crossover and returns the cover
     rows' duals (rescaled, as λ ≥ 0) whatever the status: any λ in [0, w] gives a valid bound
@@ -83,6 +92,9 @@ def _highs_solve(
         assert costs is not None and budget is not None, "budget needs costs and budget"
         side = sp.hstack([sp.csr_matrix(costs.reshape(1, n)), sp.csr_matrix((1, m))])
         side_lo, side_hi = -math.inf, float(budget)
+    elif full:  # lscp covering every row: the side row is free, y is fixed to 1 below
+        side = sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(ws.reshape(1, m))])
+        side_lo, side_hi = -math.inf, math.inf
     else:  # lscp
         assert need is not None, "lscp needs need"
         side = sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(ws.reshape(1, m))])
@@ -99,7 +111,10 @@ def _highs_solve(
     else:
         lp.col_cost_ = np.concatenate([np.zeros(n), ws])
         lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_lower_ = np.zeros(n + m)
+    lower = np.zeros(n + m)
+    if full:
+        lower[n:] = 1.0
+    lp.col_lower_ = lower
     upper = np.ones(n + m)
     if fixed_off is not None:
         upper[:n][fixed_off] = 0.0
@@ -168,6 +183,8 @@ def _highs_solve(
         x = np.asarray(h.getSolution().col_value[:n])
         sites = [int(j) for j in np.flatnonzero(x > 0.5)]
     if status == S.kOptimal:
+        if bound is None:  # seen on near-tight float rows: 'optimal', dual bound -inf, 0 nodes
+            return _MipResult(sites, None, "unproven", UNPROVEN)
         return _MipResult(sites, bound, "optimal")
     if status in (S.kTimeLimit, S.kInterrupt, S.kIterationLimit, S.kSolutionLimit):
         return _MipResult(sites, bound, "time_limit")
@@ -363,6 +380,8 @@ def _highs_assign(
         col = np.asarray(h.getSolution().col_value)
         x, z, s = col[:n] > 0.5, col[n : n + E], col[n + E :]
     if status == S.kOptimal:
+        if bound is None:
+            return _AssignResult(x, z, s, None, "unproven", UNPROVEN)
         return _AssignResult(x, z, s, bound, "optimal")
     if status in (S.kTimeLimit, S.kInterrupt, S.kIterationLimit, S.kSolutionLimit):
         return _AssignResult(x, z, s, bound, "time_limit")

@@ -22,9 +22,14 @@ from geo.plan.bounds import _dominated
 from geo.plan.greedy import _lazy_greedy, _order
 from geo.plan.inputs import _column, _geo_inputs
 from geo.plan.milp import _highs_solve, highs_available
+from geo.plan.reduction import _Reduced
 from geo.plan.results import Plan
 
-__all__ = ["LSCP", "MCLP", "Budget"]
+__all__ = ["LSCP", "MCLP", "SHARE_TOL", "Budget"]
+
+#: LSCP: a plan reaches ``target_share`` when it covers at least ``(target_share −
+#: SHARE_TOL) · total`` weight (float sums of weights are not exact).
+SHARE_TOL = 1e-9
 
 
 class MCLP(_MaxCoverage):
@@ -471,19 +476,42 @@ class LSCP(_Problem):
     def _side(self, plan):
         return {"max_sites": len(plan.chosen)}
 
+    def _need(self, red: _Reduced) -> tuple[float, bool, bool]:
+        """New weight to cover, whether that is every reachable row, and whether out of reach.
+
+        A plan reaches the target when it covers at least ``target_share · total −
+        SHARE_TOL · total``. With whole-number weights the need is rounded up to a whole
+        number (exact, no tolerance left in the model); when it is all the reachable weight
+        the model is the plain set cover (every row covered), never a weighted row that asks
+        for ``total − ε``.
+        """
+        tol = SHARE_TOL * max(red.total, 1.0)
+        need = self.target_share * red.total - red.before - tol
+        noise = 1e-12 * max(red.total, 1.0)  # float noise of summed weights
+        out_of_reach = need > red.reachable + noise
+        if out_of_reach:
+            need = red.reachable
+        if len(red.w) and bool(np.all(red.w == np.round(red.w))):
+            need = float(math.ceil(need - noise))
+        need = min(max(0.0, need), red.reachable)
+        full = need > 0 and (
+            need >= red.reachable or need > red.reachable - float(red.w.min(initial=math.inf))
+        )
+        return need, full, out_of_reach
+
     def _solve(self, red, solver, time_limit_s, messages, improve=True) -> Plan:
-        tol = 1e-9 * max(red.total, 1.0)
+        tol = 1e-12 * max(red.total, 1.0)  # float noise of summed weights only
         best_share = (red.before + red.reachable) / red.total
-        need = self.target_share * red.total - red.before
+        need, full, out_of_reach = self._need(red)
         status = "feasible"
-        if need > red.reachable + tol:
+        if out_of_reach:
             messages.append(
                 f"target share {self.target_share:.4g} is out of reach: all candidates "
                 f"together cover {best_share:.4g}; planned for that share instead"
             )
-            need = red.reachable
             status = "infeasible"
-        need = max(0.0, need - tol)
+        if full:
+            need = red.reachable
         sites, gains = _lazy_greedy(red, need=need) if need > 0 else ([], [])
         # Lower bound on the number of sites: smallest k whose top-k single gains reach need.
         g0 = np.sort(np.asarray(red.AT @ red.w).ravel())[::-1] if len(red.w) else np.zeros(1)
@@ -492,9 +520,11 @@ class LSCP(_Problem):
         source = "submodular"
         if need > 0 and lb < len(sites) and highs_available():
             if solver == "greedy":
-                lp = _highs_solve(red, "lscp", need=need, relax=True, time_limit_s=time_limit_s)
+                lp = _highs_solve(
+                    red, "lscp", need=need, full=full, relax=True, time_limit_s=time_limit_s
+                )
                 if lp.bound is not None and math.ceil(lp.bound - 1e-6) > lb:
-                    lb, source = math.ceil(lp.bound - 1e-6), "lp"
+                    lb, source = min(math.ceil(lp.bound - 1e-6), len(sites)), "lp"
             else:
                 off = _dominated(red)
                 off[list(sites)] = False
@@ -502,28 +532,37 @@ class LSCP(_Problem):
                     red,
                     "lscp",
                     need=need,
+                    full=full,
                     time_limit_s=time_limit_s,
                     warm=sites,
                     fixed_off=off,
                 )
                 if res.message:
                     messages.append(res.message)
+                # Only what HiGHS proves: its dual bound (rounded up, counts are whole), never
+                # the size of a plan. An 'infeasible' answer proves nothing here (greedy has a
+                # plan), so the bound stays where it was.
                 if res.bound is not None and math.ceil(res.bound - 1e-6) > lb:
-                    lb, source = math.ceil(res.bound - 1e-6), "mip"
+                    lb, source = min(math.ceil(res.bound - 1e-6), len(sites)), "mip"
                 used = "greedy"
                 if res.sites is not None:
                     e_sites, e_gains = _order(red, res.sites)
                     if sum(e_gains) >= need - tol and len(e_sites) <= len(sites):
                         sites, gains, used = e_sites, e_gains, "exact"
+                        if res.bound is not None and math.ceil(res.bound - 1e-6) > lb:
+                            lb, source = min(math.ceil(res.bound - 1e-6), len(sites)), "mip"
                     elif sum(e_gains) < need - tol:
                         messages.append("exact solution falls short of the target numerically")
-                if used == "greedy":
+                if res.status == "infeasible":
+                    messages.append(
+                        "exact solver called the target unreachable although greedy reaches it "
+                        "(numerical trouble): greedy plan kept, not proven minimal"
+                    )
+                elif used == "greedy":
                     messages.append(
                         f"exact did not finish ({res.status}) within {time_limit_s:g} s, "
                         "fell back to greedy"
                     )
-                if res.status == "optimal" and used == "exact":
-                    lb, source = len(sites), "mip"
                 solver = used
         elif solver == "exact" and need > 0:
             solver = "exact" if lb == len(sites) else "greedy"

@@ -47,6 +47,9 @@ class Plan:
         ``covered_after``; ``gap = (bound − objective) / (bound − covered_before)`` (the gap
         on *new* coverage, 0 when nothing can be added). LSCP: a lower bound on the number of
         sites; ``gap = (len(chosen) − bound) / len(chosen)``.
+        The bound is the best one proven by any source (``stats["bounds"]`` lists every
+        bound computed, by source); ``"optimal"`` is claimed only when a proven bound meets
+        the plan (or HiGHS proved it with a finite dual bound), never from the plan itself.
     bound_source
         How the bound was proven: ``"lp"``, ``"lp-dual"`` (interior-point LP duals put into
         the Lagrangian), ``"lagrangian"``, ``"mip"``, ``"submodular"``, ``"capacity"``

@@ -77,6 +77,16 @@ Snapping
     few demand sets is remembered by content, so what-if runs (same demand, other stations)
     pay only for the Dijkstra.
 
+    Points snap only to the *main* parts of the network: the largest weakly connected
+    component, and any other with at least ``min_component_nodes`` nodes (default 100: an
+    island's own road network stays usable). A small fragment (a parking aisle, a mapped
+    courtyard, a road cut off by the extract's edge) is skipped: a station 17 m from a
+    6-node fragment otherwise reaches nobody. Weak, not strong, connectivity: a one-way
+    stub or a road leaving the extract belongs to the network in one direction and must not
+    be dropped; a fragment with no link at all in either direction is what goes wrong.
+    The points whose nearest node lies on a fragment are counted in
+    :attr:`NetworkModel.last_fragment_snaps`; ``min_component_nodes=1`` snaps to every node.
+
 Direction
     Times are **worker → station** (a worker travels to the station). On a one-way network
     the search runs on the *reversed* graph from a virtual source per station (edge to the
@@ -100,7 +110,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from geo.crs import distance_m
@@ -450,6 +460,9 @@ class RoadGraph:
         self._tree: cKDTree | None = None
         self._tree_nodes: np.ndarray | None = None
         self._max_speed_mps: float | None = None
+        self._component_size: np.ndarray | None = None
+        self._component_label: np.ndarray | None = None
+        self._main_trees: dict[int, tuple[cKDTree, np.ndarray]] = {}
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -700,6 +713,38 @@ class RoadGraph:
             self._tree_nodes = nodes
         return self._tree, self._tree_nodes
 
+    @property
+    def component_size(self) -> np.ndarray:
+        """Per node, the number of nodes of its weakly connected component (computed once)."""
+        return self._components()[1]
+
+    def _components(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._component_size is None or self._component_label is None:
+            _, label = connected_components(self.seconds, directed=True, connection="weak")
+            self._component_label = label
+            self._component_size = np.bincount(label)[label]
+        return self._component_label, self._component_size
+
+    def main_nodes(self, min_component_nodes: int) -> np.ndarray:
+        """Mask of nodes on the main network: nodes with an edge in the largest weakly
+        connected component or in any component of at least ``min_component_nodes`` nodes."""
+        label, size = self._components()
+        if len(size) == 0:
+            return np.zeros(0, dtype=bool)
+        has = np.zeros(self.n_nodes, dtype=bool)
+        has[self.snap_tree()[1]] = True
+        largest = int(np.argmax(np.where(has, size, 0)))
+        return has & ((size >= min_component_nodes) | (label == label[largest]))
+
+    def main_snap_tree(self, min_component_nodes: int) -> tuple[cKDTree, np.ndarray]:
+        """Like :meth:`snap_tree` over the main network only (:meth:`main_nodes`)."""
+        hit = self._main_trees.get(min_component_nodes)
+        if hit is None:
+            nodes = np.flatnonzero(self.main_nodes(min_component_nodes))
+            hit = (cKDTree(lonlat_to_xyz(self.node_lon[nodes], self.node_lat[nodes])), nodes)
+            self._main_trees[min_component_nodes] = hit
+        return hit
+
     def describe(self) -> dict:
         return {
             "mode": self.mode,
@@ -737,27 +782,49 @@ def _as_points(lon, lat, what: str) -> tuple[np.ndarray, np.ndarray]:
     return lon, lat
 
 
+#: Weakly connected components with fewer nodes than this (other than the largest) are
+#: fragments that points do not snap to (see "Snapping" above).
+MIN_COMPONENT_NODES = 100
+
+
 class NetworkModel:
     """Travel time on a :class:`RoadGraph`, snapping points with an off-network walk."""
 
     name = "network"
 
-    def __init__(self, graph: RoadGraph, max_snap_m: float = 500.0, walk_kph: float = 4.5):
+    def __init__(
+        self,
+        graph: RoadGraph,
+        max_snap_m: float = 500.0,
+        walk_kph: float = 4.5,
+        min_component_nodes: int = MIN_COMPONENT_NODES,
+    ):
         if not isinstance(graph, RoadGraph):
             raise ValidationError("graph must be a RoadGraph", field="graph")
         if not (max_snap_m > 0 and math.isfinite(max_snap_m)):
             raise ValidationError("max_snap_m must be a positive number", field="max_snap_m")
         if not (walk_kph > 0 and math.isfinite(walk_kph)):
             raise ValidationError("walk_kph must be a positive number", field="walk_kph")
+        if isinstance(min_component_nodes, bool) or not (
+            isinstance(min_component_nodes, int | np.integer) and min_component_nodes >= 1
+        ):
+            raise ValidationError(
+                "min_component_nodes must be a whole number ≥ 1", field="min_component_nodes"
+            )
         self.graph = graph
         self.mode = graph.mode
         self.max_snap_m = float(max_snap_m)
+        #: Components with fewer nodes (other than the largest) are fragments: not snapped to.
+        self.min_component_nodes = int(min_component_nodes)
+        #: Points of the last call whose nearest node lies on a fragment (snapped to the main
+        #: network instead, or unsnapped when that is beyond ``max_snap_m``), by kind.
+        self.last_fragment_snaps: dict[str, int] = {"demand": 0, "stations": 0}
         self.walk_kph = float(walk_kph)
         #: Stations of the last call that were too far from the network to be used.
         self.last_unsnapped_stations = np.zeros(0, dtype=bool)
         #: Wall seconds of the steps of the last call (snap, search, …).
         self.last_timings: dict[str, float] = {}
-        self._snap_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._snap_cache: dict[tuple, tuple[np.ndarray, np.ndarray, int]] = {}
 
     def describe(self) -> dict:
         g = self.graph
@@ -769,6 +836,7 @@ class NetworkModel:
             "nodes": g.n_nodes,
             "edges": g.n_edges,
             "max_snap_m": self.max_snap_m,
+            "min_component_nodes": self.min_component_nodes,
             "walk_kph": self.walk_kph,
             "direction": "worker → station",
             "label": "路网 (OSM road network)",
@@ -786,15 +854,15 @@ class NetworkModel:
         and distance ``inf``. The last few results are remembered by content (a BLAKE2 hash
         of the coordinates), so repeated calls with the same demand skip the KD-tree.
         """
-        node, dist = self._snap_cached(*_as_points(lon, lat, "points"))
+        node, dist, _ = self._snap_cached(*_as_points(lon, lat, "points"))
         return node.copy(), dist.copy()
 
-    def _snap_cached(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _snap_cached(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """:meth:`snap` without the copies: the arrays returned must not be modified."""
         h = hashlib.blake2b(digest_size=16)
         h.update(lon.tobytes())
         h.update(lat.tobytes())
-        key = (len(lon), h.hexdigest(), self.max_snap_m)
+        key = (len(lon), h.hexdigest(), self.max_snap_m, self.min_component_nodes)
         hit = self._snap_cache.pop(key, None)
         if hit is not None:
             self._snap_cache[key] = hit  # most recently used last
@@ -805,13 +873,33 @@ class NetworkModel:
         self._snap_cache[key] = found
         return found
 
-    def _snap(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _snap(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Nearest main-network node and metres per point, and how many points' nearest
+        node (within ``max_snap_m``) lies on a fragment.
+
+        The tree over every node is asked first; only the points that land on a fragment
+        are asked again on the main network's tree (few, so snapping costs about the same).
+        """
+        node, dist = self._nearest(lon, lat, self.graph.snap_tree())
+        if len(node) == 0 or self.min_component_nodes <= 1:
+            return node, dist, 0
+        main = self.graph.main_nodes(self.min_component_nodes)
+        off = np.flatnonzero(node >= 0)
+        off = off[~main[node[off]]]
+        if len(off):
+            tree = self.graph.main_snap_tree(self.min_component_nodes)
+            node[off], dist[off] = self._nearest(lon[off], lat[off], tree)
+        return node, dist, len(off)
+
+    def _nearest(
+        self, lon: np.ndarray, lat: np.ndarray, tree_and_nodes: tuple[cKDTree, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         n = len(lon)
         node = np.full(n, -1, dtype=np.int64)
         dist = np.full(n, np.inf)
         if n == 0 or self.graph.n_nodes == 0:
             return node, dist
-        tree, tree_nodes = self.graph.snap_tree()
+        tree, tree_nodes = tree_and_nodes
         if tree.n == 0:
             return node, dist
         finite = np.isfinite(lon) & np.isfinite(lat)
@@ -866,7 +954,8 @@ class NetworkModel:
         t0 = time.perf_counter()
         g = self.graph
         n = g.n_nodes
-        s_node, s_dist = self._snap(slon, slat)  # stations change per call: not cached
+        s_node, s_dist, s_frag = self._snap(slon, slat)  # stations change per call: not cached
+        self.last_fragment_snaps = {"demand": 0, "stations": s_frag}
         usable = np.flatnonzero(s_node >= 0)
         self.last_unsnapped_stations = s_node < 0
         t1 = time.perf_counter()
@@ -914,7 +1003,8 @@ class NetworkModel:
         nt = self.time_from_nodes(station_lon, station_lat, max_minutes)
         timings = dict(self.last_timings)
         t0 = time.perf_counter()
-        node, dist = self._snap_cached(dlon, dlat)
+        node, dist, d_frag = self._snap_cached(dlon, dlat)
+        self.last_fragment_snaps = {**self.last_fragment_snaps, "demand": d_frag}
         unsnapped = node < 0
         # unsnapped points have dist = inf, so their total is inf whatever seconds[-1] is
         if self.graph.n_nodes == 0:
@@ -945,8 +1035,9 @@ class NetworkModel:
         if len(o_lon) == 0 or len(d_lon) == 0 or self.graph.n_nodes == 0:
             return PairMinutes.empty()
         limit = float(max_minutes) * 60.0
-        o_node, o_m = self._snap_cached(o_lon, o_lat)
-        d_node, d_m = self._snap(d_lon, d_lat)  # sites change per call: not cached
+        o_node, o_m, o_frag = self._snap_cached(o_lon, o_lat)
+        d_node, d_m, d_frag = self._snap(d_lon, d_lat)  # sites change per call: not cached
+        self.last_fragment_snaps = {"demand": o_frag, "stations": d_frag}
         o_s, d_s = self._walk_s(o_m), self._walk_s(d_m)
         dem = np.flatnonzero((o_node >= 0) & (o_s <= limit))
         cand = np.flatnonzero((d_node >= 0) & (d_s <= limit))
