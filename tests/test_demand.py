@@ -478,6 +478,7 @@ def test_to_geojson():
 DINGBIAN = "610825"
 BAISE = "451000"
 DEMO_REGISTRY = ROOT / "data" / "demo" / "stations.csv"
+SHANGZHOU = "611002"
 
 
 def _demo_rows():
@@ -488,17 +489,18 @@ def _demo_rows():
 
 
 def test_admin_seats_placed_at_their_registry_stations():
-    """定边街道 has no bundled position; the demo registry has 5 rest stops carrying its
-    code: the township sits at their median (read here from the CSV, not through geo)."""
+    """商州区城关街道 (611002001000) has no bundled position; the demo registry has rest stops
+    carrying its code: the township sits at their median (read here from the CSV, not
+    through geo)."""
     from geo.records import read_registry
 
     stations = read_registry(DEMO_REGISTRY)[0]
-    own = [r for r in _demo_rows() if r["乡镇代码"] == "610825001000"]
-    assert len(own) == 5
-    without = D.from_admin_seats(DINGBIAN)
-    assert "610825001000" in set(without.unplaced["cell_id"])
-    d = D.from_admin_seats(DINGBIAN, stations=stations)
-    row = d.cells.set_index("cell_id").loc["610825001000"]
+    own = [r for r in _demo_rows() if r["乡镇代码"] == "611002001000"]
+    assert len(own) >= 2 and {r["坐标系"].lower() for r in own} <= {"wgs84", ""}
+    without = D.from_admin_seats(SHANGZHOU)
+    assert "611002001000" in set(without.unplaced["cell_id"])
+    d = D.from_admin_seats(SHANGZHOU, stations=stations)
+    row = d.cells.set_index("cell_id").loc["611002001000"]
     assert row["position_source"] == "registry_stations"
     assert row["lon"] == pytest.approx(float(np.median([float(r["经度"]) for r in own])))
     assert row["lat"] == pytest.approx(float(np.median([float(r["纬度"]) for r in own])))
