@@ -124,9 +124,7 @@ def h3_cells(
             f"no H3 cell of resolution {res} has its centre in the region; use a finer resolution",
             field="resolution",
         )
-    polygons = np.concatenate(
-        [_h3_polygons(ids[i : i + 50_000]) for i in range(0, len(ids), 50_000)]
-    )
+    polygons = _h3_polygons(ids)  # in one go: neighbours across chunks share vertices too
     areas = np.fromiter((h3.cell_area(c, "km^2") for c in ids), dtype=float, count=len(ids))
     return _cells_frame(
         ids,
@@ -147,10 +145,14 @@ def _h3_polygons(ids: list[str]) -> np.ndarray:
 
     if not ids:
         return np.empty(0, dtype=object)
-    boundaries = [h3.cell_to_boundary(c) for c in ids]
-    counts = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(ids))
-    # cells crossing an icosahedron edge have up to 10 vertices: one flat list of vertices
-    coords = _shared_vertices(np.array([p for b in boundaries for p in b], dtype=float)[:, ::-1])
+    counts_parts, coords_parts = [], []
+    for i in range(0, len(ids), 50_000):  # bounded Python lists; one array of vertices
+        boundaries = [h3.cell_to_boundary(c) for c in ids[i : i + 50_000]]
+        counts_parts.append(np.fromiter(map(len, boundaries), dtype=np.int64))
+        # cells crossing an icosahedron edge have up to 10 vertices: one flat list
+        coords_parts.append(np.array([p for b in boundaries for p in b], dtype=float)[:, ::-1])
+    counts = np.concatenate(counts_parts)
+    coords = _shared_vertices(np.concatenate(coords_parts))
     rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(ids)), counts))
     return np.asarray(shapely.polygons(rings))  # already an array: rings is one
 
