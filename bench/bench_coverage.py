@@ -1,10 +1,13 @@
 """Coverage engine at scale: crow-fly 1,000,000 cells × 10,000 stations, and a Guangxi-sized
-run on H3 resolution-8 cells (≈ 330,000 cells), with time and peak memory.
+run on H3 resolution-8 cells (≈ 330,000 cells), with time and peak memory; provincial
+(Shaanxi, H3 resolution 7, the run that once crashed on export) and national (region 100000,
+H3 resolution 6) crow-fly runs through to the written folder, each in a fresh process so that
+its peak memory is its own.
 
 Peer for the crow-fly step: a plain ``scipy.spatial.cKDTree`` query on unit-sphere vectors of
 the same points (the floor any nearest-station search pays).
 
-Run: .venv/bin/python bench/bench_coverage.py [--quick]
+Run: .venv/bin/python bench/bench_coverage.py [--quick] [--only scale]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import resource
 import sys
 
 import numpy as np
+import shapely
 from _common import Timer, print_header, print_table, versions, write_json
 
 from geo import demand as dm
@@ -28,10 +32,109 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def scale_run(region: str, res: int, n_stations: int, out_dir: str) -> dict:
+    """One crow-fly run over ``region`` at H3 ``res`` with seeded stations, written out
+    (summary, county table, gaps, service areas, cells.gpkg, map.html); seconds per step and
+    this process's peak RSS."""
+    import time
+
+    from geo.report import coverage_report
+
+    rng = np.random.default_rng(42)
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    polygon = region_polygon(region)
+    times["outline_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cells = dm.h3_cells(polygon, res)
+    times["cells_s"] = time.perf_counter() - t
+    cells["demand"] = 1.0
+    demand = dm.Demand(cells, unit="weight", source=f"uniform H3 res {res}")
+    x0, y0, x1, y1 = polygon.bounds
+    lon = rng.uniform(x0, x1, n_stations * 3)
+    lat = rng.uniform(y0, y1, n_stations * 3)
+    inside = np.flatnonzero(shapely.contains_xy(polygon, lon, lat))[:n_stations]
+    stations = [
+        Station(id=f"S{i}", name=f"站{i}", kind="rest_stop", lon=float(lon[i]), lat=float(lat[i]))
+        for i in inside
+    ]
+    t = time.perf_counter()
+    result = compute_coverage(stations, demand, CrowflyModel("car"), [30, 60])
+    times["coverage_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    coverage_report(result, out_dir, by=("county",))
+    times["export_s"] = time.perf_counter() - t
+    summary = result.summary()
+    return {
+        "region": region,
+        "resolution": res,
+        "cells": len(cells),
+        "stations": len(stations),
+        "share_60": summary["thresholds"][1]["share"],
+        "beyond_cap_demand": summary["beyond_cap_demand"],
+        **times,
+        "total_s": sum(times.values()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def scale_rows(quick: bool) -> dict:
+    """The provincial and national rows, each in a fresh (spawned) process."""
+    import multiprocessing
+    import tempfile
+
+    runs = (
+        [("610000", 6, 200), ("100000", 4, 2000)]
+        if quick
+        else [("610000", 7, 2000), ("100000", 6, 20000)]
+    )
+    ctx = multiprocessing.get_context("spawn")
+    out = {}
+    rows = []
+    for region, res, k in runs:
+        with tempfile.TemporaryDirectory() as tmp, ctx.Pool(1) as pool:
+            r = pool.apply(scale_run, (region, res, k, tmp))
+        name = "national" if region == "100000" else f"province_{region}"
+        out[name] = r
+        rows.append(
+            [
+                f"{region} H3 res {res}",
+                f"{r['cells']:,}",
+                f"{r['stations']:,}",
+                r["outline_s"],
+                r["cells_s"],
+                r["coverage_s"],
+                r["export_s"],
+                r["total_s"],
+                f"{r['peak_rss_mb']:,.0f}",
+            ]
+        )
+    print_table(
+        [
+            "run",
+            "cells",
+            "stations",
+            "outline s",
+            "cells s",
+            "coverage s",
+            "export s",
+            "total s",
+            "peak RSS MB",
+        ],
+        rows,
+        "Provincial and national crow-fly runs (car, 30/60 min, cap 240), written out",
+    )
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
+    ap.add_argument("--only", choices=("all", "scale"), default="all", help="which rows to run")
     args = ap.parse_args()
+    if args.only == "scale":
+        write_json("bench_coverage_scale", scale_rows(args.quick))
+        return 0
     n_cells, n_stations = (100_000, 1_000) if args.quick else (1_000_000, 10_000)
     rng = np.random.default_rng(42)
     print_header(
@@ -156,9 +259,11 @@ def main() -> int:
         f"Guangxi-sized run on a synthetic road network: {len(cells):,} cells",
     )
 
+    scale = scale_rows(args.quick)
     write_json(
         "bench_coverage",
         {
+            **scale,
             "guangxi_network": {
                 "nodes": len(glon),
                 "edges": len(tail),

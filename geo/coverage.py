@@ -3,7 +3,12 @@
 For every demand cell ``x`` and the stations of the chosen kinds,
 ``T(x) = min_s t(x, s)`` under a travel model (:mod:`geo.travel`); a cell is covered at
 threshold ``m`` when ``T(x) ≤ m``. :func:`compute_coverage` runs one model once and evaluates
-every threshold from the same times. The :class:`CoverageResult` gives the share of demand
+every threshold from the same times. Minutes are computed up to a stated cap beyond the
+thresholds (``minutes_cap``, default :data:`MINUTES_CAP_FACTOR` × the largest threshold), so a
+unit beyond the threshold still has its minutes; beyond the cap it reads "> cap"
+(:func:`minutes_text`). Only stations within the model's reach (at the cap) of the demand
+cells' bounds are used (:func:`stations_within_reach`, the halo); the result and its map
+hold only those. The :class:`CoverageResult` gives the share of demand
 covered, tables by county and township, gap polygons (uncovered cells dissolved, with their
 demand), per-station service areas (the cells each station is nearest to within the
 threshold) and a folium map; :meth:`CoverageResult.covered` says which cells are covered
@@ -32,6 +37,9 @@ from geo.errors import ValidationError
 from geo.models import Station
 from geo.travel.base import NearestTimes, TravelModel
 
+#: Default cap on computed minutes, as a multiple of the largest threshold.
+MINUTES_CAP_FACTOR = 4.0
+
 
 @dataclass
 class CoverageResult:
@@ -41,15 +49,19 @@ class CoverageResult:
     ----------
     cells
         The demand cells (``cell_id, lon, lat, demand, county_code, township_code,
-        geometry``) plus ``minutes`` (to the nearest station; ``inf`` if none within the
-        largest threshold), ``station_id``, ``unsnapped`` and ``covered_<m>`` per threshold.
+        geometry``) plus ``minutes`` (to the nearest station; ``inf`` if none within
+        ``minutes_cap``), ``station_id``, ``unsnapped`` and ``covered_<m>`` per threshold.
     stations
-        The stations used (``id, name, kind, lon, lat, geometry``).
+        The stations used: those within the model's reach of the demand (``id, name, kind,
+        lon, lat, geometry``).
     thresholds
         The thresholds in minutes, ascending.
     record
-        What produced the result: model description, thresholds, kinds, region, demand
-        source and unit, counts and warnings.
+        What produced the result: model description, thresholds, minutes cap, kinds,
+        region, demand source and unit, counts and warnings.
+    minutes_cap
+        Minutes are computed up to this many (≥ the largest threshold); ``None``: the
+        largest threshold.
     unplaced
         Demand units without a position (``Demand.unplaced``): neither covered nor
         uncovered. Tables and the summary count them as their own state (位置未知); shares
@@ -70,9 +82,24 @@ class CoverageResult:
             return empty_unplaced()
         return self.unplaced
 
+    minutes_cap: float | None = None
+
     @property
     def max_minutes(self) -> float:
         return self.thresholds[-1]
+
+    @property
+    def cap_minutes(self) -> float:
+        """The minutes cap in effect (the largest threshold when none was set)."""
+        return self.max_minutes if self.minutes_cap is None else float(self.minutes_cap)
+
+    def beyond_cap(self) -> np.ndarray:
+        """Whether each cell's nearest station is farther than :attr:`cap_minutes` (cells
+        off the road network, ``unsnapped``, are not counted here)."""
+        c = self.cells
+        return ~np.isfinite(c["minutes"].to_numpy(dtype=float)) & ~c["unsnapped"].to_numpy(
+            dtype=bool
+        )
 
     def _col(self, threshold: float | None) -> str:
         t = self.max_minutes if threshold is None else float(threshold)
@@ -131,6 +158,8 @@ class CoverageResult:
         }
         return {
             **self.record,
+            "minutes_cap": self.cap_minutes,
+            "beyond_cap_demand": float(c.loc[self.beyond_cap(), "demand"].sum()),
             "cells": len(c),
             "stations": len(self.stations),
             "unsnapped_cells": int(c["unsnapped"].sum()),
@@ -153,8 +182,10 @@ class CoverageResult:
         位置未知 for a unit with nothing placed (its share is unknown, not 0), else 已覆盖,
         部分覆盖 or 未覆盖. ``nearest_station`` is the station serving the most demand of the
         unit. Travel-time statistics are demand-weighted over the unit's cells that reach a
-        station within the largest threshold (``reached_share`` says how much of the demand
-        that is).
+        station within the minutes cap (``reached_share`` says how much of the demand that
+        is); ``beyond_cap_share`` is the share of demand farther than the cap, and
+        ``minutes_text`` the mean minutes as text, ``> N 分钟`` when nothing of the unit is
+        within the cap.
         """
         from geo.gazetteer import default_gazetteer
 
@@ -162,6 +193,7 @@ class CoverageResult:
         if key is None:
             raise ValidationError("level must be county or township", field="by")
         covered_mask = pd.Series(self.covered(threshold), index=self.cells.index)
+        beyond_mask = pd.Series(self.beyond_cap(), index=self.cells.index)
         names = {s.id: s.name for s in self._station_rows()}
         unplaced = self.unplaced_units()
         lost = {str(k): part for k, part in unplaced.groupby(key, sort=True)}
@@ -180,7 +212,7 @@ class CoverageResult:
             p90 = _weighted_quantile(m, w, 0.9) if w.sum() > 0 else None
             served = reached.groupby("station_id")["demand"].sum()
             top = served.idxmax() if len(served) else None
-            unit = g.get(code) if code else None
+            unit = g.get(str(code)) if code else None
             n_covered = int(covered_mask[part.index].sum())
             if len(part) == 0:
                 state = UNPLACED_STATE
@@ -193,6 +225,7 @@ class CoverageResult:
             name = unit.name if unit else ""
             if not name and len(missing):
                 name = str(missing["name"].iat[0]) if level == "township" else ""
+            beyond = float(part.loc[beyond_mask[part.index], "demand"].sum())
             rows.append(
                 {
                     "code": code,
@@ -208,6 +241,10 @@ class CoverageResult:
                     "reached_share": float(w.sum()) / demand if demand > 0 else None,
                     "mean_minutes": mean,
                     "p90_minutes": p90,
+                    "beyond_cap_share": beyond / demand if demand > 0 else None,
+                    "minutes_text": minutes_text(
+                        np.inf if mean is None and beyond > 0 else mean, self.cap_minutes
+                    ),
                     "nearest_station": names.get(top, "") if top else "",
                     "nearest_station_id": top or "",
                 }
@@ -312,7 +349,7 @@ class CoverageResult:
         m = offline_map((float(c["lat"].mean()), float(c["lon"].mean())), 9, tiles=tiles)
         colours = [band_colour(x, bands) for x in c["minutes"]]
         shown = c[["cell_id", "demand", "minutes", "geometry"]].copy()
-        shown["minutes"] = shown["minutes"].replace(np.inf, -1).round(1)
+        shown["minutes"] = [minutes_text(x, self.cap_minutes) for x in shown["minutes"]]
         shown["colour"] = colours
         folium.GeoJson(
             shown.to_json(),
@@ -352,7 +389,8 @@ class CoverageResult:
                 f"<span style='background:{band_colour(b, bands)}'>&nbsp;≤{b:g}&nbsp;</span>"
                 for b in bands
             )
-            + f" 分钟 · {folium.utilities.escape_backticks(str(label))}</div>"
+            + f" 分钟 (灰色: 更远; 计算至 {self.cap_minutes:g} 分钟) · "
+            + f"{folium.utilities.escape_backticks(str(label))}</div>"
         )
         root = m.get_root()
         assert isinstance(root, folium.Figure)  # a Map always sits in a Figure
@@ -377,6 +415,8 @@ BY_ADMIN_COLUMNS = (
     "reached_share",
     "mean_minutes",
     "p90_minutes",
+    "beyond_cap_share",
+    "minutes_text",
     "nearest_station",
     "nearest_station_id",
 )
@@ -418,6 +458,84 @@ def _dissolve(geoms: np.ndarray):
     ):
         return shapely.coverage_union_all(geoms)
     return shapely.unary_union(geoms)
+
+
+def minutes_text(minutes: float | None, cap_minutes: float) -> str:
+    """Minutes as a table shows them: ``"37.5"``, ``"> 240 分钟"`` beyond the cap, ``""``
+    for none (``None`` or NaN)."""
+    if minutes is None or np.isnan(minutes):
+        return ""
+    if not np.isfinite(minutes) or minutes > cap_minutes:
+        return f"> {cap_minutes:g} 分钟"
+    return f"{minutes:.1f}"
+
+
+def default_minutes_cap(thresholds: Sequence[float]) -> float:
+    """:data:`MINUTES_CAP_FACTOR` × the largest threshold."""
+    return MINUTES_CAP_FACTOR * float(max(thresholds))
+
+
+def parse_minutes_cap(minutes_cap: float | None, thresholds: Sequence[float]) -> float:
+    """The cap for ``thresholds``: ``minutes_cap``, or :func:`default_minutes_cap` if ``None``.
+
+    Raises
+    ------
+    ValidationError
+        A cap below the largest threshold or not finite.
+    """
+    if minutes_cap is None:
+        return default_minutes_cap(thresholds)
+    cap = float(minutes_cap)
+    if not (np.isfinite(cap) and cap >= max(thresholds)):
+        raise ValidationError(
+            f"minutes_cap must be finite and ≥ the largest threshold ({max(thresholds):g})",
+            field="minutes_cap",
+        )
+    return cap
+
+
+def stations_within_reach(
+    station_lon: np.ndarray,
+    station_lat: np.ndarray,
+    bounds: Sequence[float],
+    halo_m: float,
+) -> np.ndarray:
+    """Indices of the stations within ``halo_m`` great-circle metres of a lon/lat box.
+
+    ``bounds`` is ``(min_lon, min_lat, max_lon, max_lat)``: the demand's bounds (a
+    partition's, for Dask). A station farther than a model's :meth:`reach_m` from the box
+    can reach no demand in it, so leaving it out changes no number.
+    """
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    slon = np.asarray(station_lon, dtype=float)
+    slat = np.asarray(station_lat, dtype=float)
+    cx, cy = np.clip(slon, x0, x1), np.clip(slat, y0, y1)
+    return np.flatnonzero(distance_m(slon, slat, cx, cy) <= halo_m)
+
+
+def bbox_with_halo(bounds: Sequence[float], halo_m: float) -> tuple[float, float, float, float]:
+    """A lon/lat box containing every point within ``halo_m`` of ``bounds`` (for a store
+    query that narrows stations before :func:`stations_within_reach` picks them)."""
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    dlat = halo_m / 111_000.0 + 1e-6  # a degree of latitude is ≥ 110.5 km
+    top = min(89.0, max(abs(y0), abs(y1)) + dlat)
+    dlon = min(180.0, halo_m / (111_320.0 * np.cos(np.radians(top))) + 1e-6)
+    return (
+        max(-180.0, x0 - dlon),
+        max(-90.0, y0 - dlat),
+        min(180.0, x1 + dlon),
+        min(90.0, y1 + dlat),
+    )
+
+
+def cells_bounds(cells: pd.DataFrame) -> tuple[float, float, float, float]:
+    """``(min_lon, min_lat, max_lon, max_lat)`` of the demand cells' points."""
+    return (
+        float(cells["lon"].min()),
+        float(cells["lat"].min()),
+        float(cells["lon"].max()),
+        float(cells["lat"].max()),
+    )
 
 
 def json_default(value):
@@ -484,15 +602,48 @@ def compute_coverage(
     max_minutes: float | Sequence[float] = 60.0,
     kinds: Sequence[str] = (),
     region: str | None = None,
+    minutes_cap: float | None = None,
 ) -> CoverageResult:
     """Travel time from every demand cell to its nearest open station of ``kinds``.
+
+    Minutes are computed up to ``minutes_cap`` (default :func:`default_minutes_cap`);
+    coverage within each threshold is unaffected by the cap. Only the stations within the
+    model's reach (at the cap) of the demand are used and kept in the result.
 
     Raises
     ------
     ValidationError
-        A threshold ≤ 0, no demand cells, or no operating station of the kinds given.
+        A threshold ≤ 0, a cap below the largest threshold, no demand cells, or no
+        operating station of the kinds given.
     """
     thresholds = parse_thresholds(max_minutes)
+    cap = parse_minutes_cap(minutes_cap, thresholds)
+    cells = demand.cells
+    if len(cells) == 0:
+        raise ValidationError("no demand cells in the region", field="region")
+    frame, dropped = _chosen_frame(stations, kinds, region, cells_bounds(cells), model, cap)
+    times = model.time_to_nearest(
+        cells["lon"].to_numpy(),
+        cells["lat"].to_numpy(),
+        frame["lon"].to_numpy(),
+        frame["lat"].to_numpy(),
+        cap,
+    )
+    result = _result(cells, frame, times, thresholds, model, demand, kinds, region, cap)
+    result.record["stations_beyond_reach"] = dropped
+    return result
+
+
+def _chosen_frame(
+    stations: Sequence[Station],
+    kinds: Sequence[str],
+    region: str | None,
+    bounds: Sequence[float] | None,
+    model: TravelModel,
+    cap: float,
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Open, positioned stations of ``kinds`` within the model's reach of ``bounds`` (all
+    when ``bounds`` is ``None``), and how many others were left out as beyond reach."""
     chosen = [
         s
         for s in stations
@@ -504,32 +655,29 @@ def compute_coverage(
             + (f" in region {region}" if region else ""),
             field="kind",
         )
-    cells = demand.cells
-    if len(cells) == 0:
-        raise ValidationError("no demand cells in the region", field="region")
     frame = stations_frame(chosen)
-    times = model.time_to_nearest(
-        cells["lon"].to_numpy(),
-        cells["lat"].to_numpy(),
-        frame["lon"].to_numpy(),
-        frame["lat"].to_numpy(),
-        thresholds[-1],
+    if bounds is None:
+        return frame, 0
+    near = stations_within_reach(
+        frame["lon"].to_numpy(), frame["lat"].to_numpy(), bounds, reach_m(model, cap)
     )
-    return _result(cells, frame, times, thresholds, model, demand, kinds, region)
+    return frame.iloc[near].reset_index(drop=True), len(frame) - len(near)
 
 
 def _result(
-    cells, frame, times: NearestTimes, thresholds, model, demand, kinds, region
+    cells, frame, times: NearestTimes, thresholds, model, demand, kinds, region, cap
 ) -> CoverageResult:
     out = cells.copy()
     out["minutes"] = times.minutes
     ids = frame["id"].to_numpy()
-    out["station_id"] = np.where(times.station >= 0, ids[np.clip(times.station, 0, None)], "")
+    out["station_id"] = (
+        np.where(times.station >= 0, ids[np.clip(times.station, 0, None)], "") if len(ids) else ""
+    )
     out["unsnapped"] = times.unsnapped if len(times.unsnapped) else False
     for t in thresholds:
         out[covered_column(t)] = out["minutes"] <= t
     warnings = list(getattr(demand, "warnings", []))
-    if not np.isfinite(times.minutes).any():
+    if not (times.minutes <= thresholds[-1]).any():
         warnings.append(
             f"none of the {len(out):,} demand cells reaches a station of kind "
             f"{', '.join(kinds) or 'any'} within {thresholds[-1]:g} minutes: no "
@@ -543,13 +691,16 @@ def _result(
     record = {
         "model": model.describe(),
         "max_minutes": thresholds,
+        "minutes_cap": cap,
         "kinds": list(kinds),
         "region": region,
         "demand_source": getattr(demand, "source", ""),
         "demand_unit": getattr(demand, "unit", ""),
         "warnings": warnings,
     }
-    return CoverageResult(out, frame, thresholds, record, getattr(demand, "unplaced", None))
+    return CoverageResult(
+        out, frame, thresholds, record, getattr(demand, "unplaced", None), minutes_cap=cap
+    )
 
 
 def reach_m(model: TravelModel, max_minutes: float) -> float:
@@ -566,6 +717,7 @@ def compute_coverage_partitioned(
     region: str | None = None,
     partition_by: str = "county",
     client=None,
+    minutes_cap: float | None = None,
 ) -> CoverageResult:
     """:func:`compute_coverage` on Dask, one task per county (or province) partition.
 
@@ -575,30 +727,21 @@ def compute_coverage_partitioned(
     ``LocalCluster`` one is started, and closed, when none is given).
     """
     thresholds = parse_thresholds(max_minutes)
-    chosen = [
-        s
-        for s in stations
-        if s.lon is not None and s.status.value == "open" and (not kinds or s.kind in kinds)
-    ]
-    if not chosen:
-        raise ValidationError(
-            f"no operating station of kind {', '.join(kinds) or 'any'}", field="kind"
-        )
-    frame = stations_frame(chosen)
+    cap = parse_minutes_cap(minutes_cap, thresholds)
     cells = demand.cells
+    if len(cells) == 0:
+        raise ValidationError("no demand cells in the region", field="region")
+    frame, dropped = _chosen_frame(stations, kinds, region, cells_bounds(cells), model, cap)
     key = cells["county_code"].fillna("").astype(str)
     if partition_by == "province":
         key = key.str[:2]
     elif partition_by != "county":
         raise ValidationError("partition_by must be county or province", field="partition_by")
-    halo = reach_m(model, thresholds[-1])
+    halo = reach_m(model, cap)
     slon, slat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
     tasks = []
     for _, part in cells.groupby(key, sort=True):
-        # Stations within the halo of the partition's bounding box.
-        x0, y0, x1, y1 = part["lon"].min(), part["lat"].min(), part["lon"].max(), part["lat"].max()
-        cx, cy = np.clip(slon, x0, x1), np.clip(slat, y0, y1)
-        near = np.flatnonzero(distance_m(slon, slat, cx, cy) <= halo)
+        near = stations_within_reach(slon, slat, cells_bounds(part), halo)
         tasks.append((part.index.to_numpy(), part["lon"].to_numpy(), part["lat"].to_numpy(), near))
 
     def run(task):
@@ -606,7 +749,7 @@ def compute_coverage_partitioned(
         if len(near) == 0:
             n = len(index)
             return index, np.full(n, np.inf), np.full(n, -1), np.zeros(n, dtype=bool)
-        t = model.time_to_nearest(lon, lat, slon[near], slat[near], thresholds[-1])
+        t = model.time_to_nearest(lon, lat, slon[near], slat[near], cap)
         station = np.where(t.station >= 0, near[np.clip(t.station, 0, None)], -1)
         unsnapped = t.unsnapped if len(t.unsnapped) else np.zeros(len(index), dtype=bool)
         return index, t.minutes, station, unsnapped
@@ -632,6 +775,7 @@ def compute_coverage_partitioned(
     for index, m, s, u in parts:
         minutes.loc[index], station.loc[index], unsnapped.loc[index] = m, s, u
     times = NearestTimes(minutes.to_numpy(), station.to_numpy(), unsnapped.to_numpy())
-    result = _result(cells, frame, times, thresholds, model, demand, kinds, region)
+    result = _result(cells, frame, times, thresholds, model, demand, kinds, region, cap)
+    result.record["stations_beyond_reach"] = dropped
     result.record["partitions"] = {"by": partition_by, "count": len(tasks), "halo_m": halo}
     return result

@@ -1,7 +1,9 @@
 """Regions: one answer to "which unit is this, and where is it?" for every layer.
 
-A region is a province, prefecture, county or township named by its code (6-digit GB/T 2260,
-9- or 12-digit NBS) or by its name (full, short or former, via :mod:`geo.gazetteer`).
+A region is the whole country (``100000``, 全国), a province, prefecture, county or township
+named by its code (6-digit GB/T 2260, 9- or 12-digit NBS) or by its name (full, short or
+former, via :mod:`geo.gazetteer`). The country is not a unit of the gazetteer: it is
+:data:`NATIONAL`, whose outline is the union of every bundled county outline (cached).
 :func:`resolve_region` turns such text into a :class:`Region`; the region gives its outline
 (the union of the bundled county outlines), its bounds and its counties. A name several units
 share is refused with the candidates listed (``details["candidates"]``), never guessed.
@@ -26,9 +28,15 @@ from geo.errors import ValidationError
 from geo.gazetteer import LEVELS, Division, Gazetteer, default_gazetteer
 
 #: Levels a region can be (villages are too small to plan or map by).
-REGION_LEVELS: tuple[str, ...] = ("province", "prefecture", "county", "township")
+REGION_LEVELS: tuple[str, ...] = ("country", "province", "prefecture", "county", "township")
 #: Levels that have outlines in the bundled data (townships have none, see geo.gazetteer).
-OUTLINE_LEVELS: tuple[str, ...] = ("province", "prefecture", "county")
+OUTLINE_LEVELS: tuple[str, ...] = ("country", "province", "prefecture", "county")
+#: The GB/T 2260 code of the whole country.
+NATIONAL_CODE = "100000"
+#: The whole country as a region (not a unit of the gazetteer, whose top level is province).
+NATIONAL = Division(code=NATIONAL_CODE, level="country", name="中华人民共和国")
+#: Names that mean the whole country.
+NATIONAL_NAMES = frozenset({"中华人民共和国", "中国", "全国", "china", "national"})
 #: How many candidates an ambiguity error lists.
 MAX_CANDIDATES = 8
 #: Degrees added around a township's position when it stands for its bounds.
@@ -101,6 +109,8 @@ class Region:
 
 def full_name(division: Division, gazetteer: Gazetteer | None = None) -> str:
     """``广西壮族自治区柳州市融水苗族自治县``: the unit's name after its ancestors'."""
+    if division.code == NATIONAL_CODE:
+        return division.name
     return "".join(d.name for d in _gaz(gazetteer).path(division).values())
 
 
@@ -133,6 +143,16 @@ def resolve_region(
     text = clean_code(value) if value is not None else ""
     if not text:
         raise ValidationError("no region given", field=field, reason="empty")
+    if (text.isdigit() and _code_key(text) == NATIONAL_CODE) or text.lower() in NATIONAL_NAMES:
+        if NATIONAL.level not in levels:
+            raise ValidationError(
+                f"{text} {NATIONAL.name} is the whole country; give a {' or '.join(levels)}",
+                field=field,
+                reason="level",
+                text=text,
+                level=NATIONAL.level,
+            )
+        return Region(NATIONAL, NATIONAL.name)
     if text.isdigit():
         code = _code_key(text)
         unit = gaz.get(code)
@@ -197,6 +217,8 @@ def outline_code(code: object, field: str = "code") -> str:
 
 def _county_rows(gaz: Gazetteer, code: str) -> gpd.GeoDataFrame:
     c = gaz.counties
+    if code == NATIONAL_CODE:
+        return c
     return c[(c["code"] == code) | (c["prefecture_code"] == code) | (c["province_code"] == code)]
 
 
@@ -224,9 +246,10 @@ def region_counties(code: object, gazetteer: Gazetteer | None = None) -> gpd.Geo
 
 
 def region_polygon(code: object, gazetteer: Gazetteer | None = None) -> BaseGeometry:
-    """The outline (WGS-84 shapely geometry) of a province, prefecture or county.
+    """The outline (WGS-84 shapely geometry) of the country, a province, prefecture or county.
 
-    The union of its county outlines; cached per code.
+    The union of its county outlines; cached per code (the country's takes about 10 s once
+    per process).
     """
     return _region_polygon(_gaz(gazetteer), outline_code(code))
 
@@ -253,7 +276,7 @@ def region_bounds(code: object, gazetteer: Gazetteer | None = None) -> list[floa
 
 @lru_cache(maxsize=512)
 def _region_bounds(gaz: Gazetteer, code: str) -> list[float] | None:
-    division = gaz.get(code)
+    division = NATIONAL if code == NATIONAL_CODE else gaz.get(code)
     if division is None:
         return None
     if division.level in OUTLINE_LEVELS:
@@ -306,6 +329,8 @@ def as_region_geometry(region: object, gazetteer: Gazetteer | None = None) -> Ba
 
 __all__ = [
     "LEVELS",
+    "NATIONAL",
+    "NATIONAL_CODE",
     "OUTLINE_LEVELS",
     "REGION_LEVELS",
     "Region",

@@ -22,7 +22,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.coverage import json_default
+from geo.coverage import json_default, minutes_text
+
+#: Bars of the travel-time histogram up to the minutes cap (one more bar holds "> cap").
+HIST_BINS = 24
 
 
 def coverage_report(
@@ -63,13 +66,41 @@ def coverage_report(
     for name, gdf in (("gaps", result.gaps()), ("service_areas", result.service_areas())):
         (out / f"{name}.geojson").write_text(gdf.to_json(drop_id=True), encoding="utf-8")
         files[name] = out / f"{name}.geojson"
-    cells = result.cells.copy()
-    cells["minutes"] = cells["minutes"].replace(np.inf, np.nan)
+    cells = _cells_export(result)
     cells.to_file(out / "cells.gpkg", layer="cells", driver="GPKG", engine="pyogrio")
     files["cells"] = out / "cells.gpkg"
     result.to_folium().save(str(out / "map.html"))
     files["map"] = out / "map.html"
     return files
+
+
+def _cells_export(result) -> gpd.GeoDataFrame:
+    """The cells as exported: ``minutes`` empty beyond the cap, ``beyond_cap`` flags those
+    and ``minutes_text`` says ``> N 分钟`` for them."""
+    cells = result.cells.copy()
+    cap = result.cap_minutes
+    cells["beyond_cap"] = result.beyond_cap()
+    cells["minutes_text"] = [
+        "" if u else minutes_text(m, cap)
+        for m, u in zip(cells["minutes"], cells["unsnapped"], strict=True)
+    ]
+    cells["minutes"] = cells["minutes"].replace(np.inf, np.nan)
+    return cells
+
+
+def travel_time_histogram(result, bins: int = HIST_BINS) -> tuple[np.ndarray, np.ndarray, float]:
+    """Demand by travel time: ``bins`` bars from 0 to the minutes cap and the demand beyond.
+
+    Returns ``(edges, demand per bar, demand beyond the cap)``; cells off the road network
+    (``unsnapped``) are in neither.
+    """
+    cap = result.cap_minutes
+    minutes = result.cells["minutes"].to_numpy(dtype=float)
+    weights = result.cells["demand"].to_numpy(dtype=float)
+    edges = np.linspace(0.0, cap, bins + 1)
+    finite = np.isfinite(minutes)
+    counts, _ = np.histogram(minutes[finite], bins=edges, weights=weights[finite])
+    return edges, counts, float(weights[result.beyond_cap()].sum())
 
 
 def write_layers(result, out_dir: str | Path) -> dict[str, Path]:
@@ -84,6 +115,7 @@ def write_layers(result, out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     cells = result.cells[["cell_id", "demand", "minutes", "geometry"]].copy()
     cells["minutes"] = cells["minutes"].replace(np.inf, np.nan).round(1)
+    cells["beyond_cap"] = result.beyond_cap()
     cells["geometry"] = shapely.set_precision(cells.geometry.to_numpy(), 1e-5)
     layers = {
         "cells": cells,
@@ -236,15 +268,17 @@ def plan_report(
     plt.close(fig)
     files["curve"] = out / "coverage_curve.png"
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    cap = after.max_minutes * 2
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    cap = after.cap_minutes
     for result, label in ((before, "before"), (after, "after")):
-        minutes = np.minimum(result.cells["minutes"].to_numpy(), cap)
-        ax.hist(
-            minutes, bins=24, range=(0, cap), weights=result.cells["demand"], alpha=0.5, label=label
-        )
+        edges, counts, beyond = travel_time_histogram(result)
+        width = edges[1] - edges[0]
+        ax.bar(edges[:-1], counts, width=width, align="edge", alpha=0.5, label=label)
+        ax.bar([cap + width], [beyond], width=width, align="edge", alpha=0.5, color="grey")
+    ticks = [*np.linspace(0.0, cap, 5), cap + 1.5 * width]
+    ax.set_xticks(ticks, [*(f"{t:g}" for t in ticks[:-1]), f"> {cap:g}"])
     ax.axvline(after.max_minutes, color="k", lw=1)
-    ax.set_xlabel(f"minutes to the nearest station (≥ {cap:g} lumped)")
+    ax.set_xlabel(f"minutes to the nearest station (computed up to {cap:g}; last bar > {cap:g})")
     ax.set_ylabel("demand")
     ax.legend()
     fig.tight_layout()

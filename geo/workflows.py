@@ -15,6 +15,11 @@ field, before any work starts. Both parameter classes are JSON-ready (``to_dict`
 
 Both runs take a ``progress(stage, fraction)`` callback (``fraction`` of the whole run, 0–1).
 
+Stations: both runs take the registry as a list of stations or as a store (anything with
+``query(StationQuery)``, e.g. :class:`geo.store.StationRepository`). From a store only the
+stations of the kinds inside the demand's bounds plus the travel model's reach are read
+(:func:`select_stations`), so a county job never loads the whole national registry.
+
 Spawned processes: the open taxonomy of kinds and services (:mod:`geo.models`) is process
 state. :class:`Taxonomy` captures it in the parent (:meth:`Taxonomy.current`) and installs it
 in a worker (:meth:`Taxonomy.install`), so a worker accepts exactly the kinds its server does,
@@ -82,6 +87,18 @@ def _thresholds(value: object) -> tuple[float, ...]:
         return tuple(parse_thresholds(value))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValidationError("max_minutes must be > 0", field="max_minutes") from None
+
+
+def _minutes_cap(value: object, thresholds: tuple[float, ...]) -> float | None:
+    from geo.coverage import parse_minutes_cap
+
+    if value is None or value == "":
+        return None
+    try:
+        cap = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError("minutes_cap must be a number", field="minutes_cap") from None
+    return parse_minutes_cap(cap, thresholds)
 
 
 def _positive(value: float | None, name: str, allow_zero: bool = False) -> None:
@@ -153,6 +170,9 @@ class CoverageParams:
         Admin levels whose tables are written.
     partitioned
         Run on Dask, one partition per county.
+    minutes_cap
+        Minutes are computed up to this many (≥ the largest threshold); beyond it a unit
+        reads "> cap". ``None``: 4 × the largest threshold.
     """
 
     kinds: tuple[str, ...]
@@ -169,6 +189,7 @@ class CoverageParams:
     resolution: int = 8
     by: tuple[str, ...] = TABLE_LEVELS
     partitioned: bool = False
+    minutes_cap: float | None = None
 
     def __post_init__(self) -> None:
         kinds = (self.kinds,) if isinstance(self.kinds, str) else tuple(self.kinds or ())
@@ -188,10 +209,12 @@ class CoverageParams:
             self.resolution,
             self.township_table,
         )
+        thresholds = _thresholds(self.max_minutes)
         values = {
             "kinds": tuple(dict.fromkeys(_kind(k) for k in kinds)),
             "region": _region(self.region),
-            "max_minutes": _thresholds(self.max_minutes),
+            "max_minutes": thresholds,
+            "minutes_cap": _minutes_cap(self.minutes_cap, thresholds),
             "mode": _mode(self.mode),
             "network": _path(self.network),
             "population": _path(self.population),
@@ -301,9 +324,51 @@ def build_model(
     return CrowflyModel(mode, speed_kph=speed_kph, circuity=circuity)
 
 
+def select_stations(
+    stations,
+    kinds: Sequence[str],
+    demand,
+    model,
+    max_minutes: float | Sequence[float],
+    minutes_cap: float | None = None,
+    ids: Sequence[str] = (),
+) -> list[Station]:
+    """The stations a run over ``demand`` may use, read from a list or from a store.
+
+    From a store (anything with ``query(StationQuery)``): the open stations of ``kinds``
+    inside the demand's bounds widened by the model's reach at the minutes cap (the halo of
+    :func:`geo.coverage.stations_within_reach`), plus the stations named in ``ids`` (what-if
+    removals, checked against the whole registry); the rest of the registry is never read.
+    A list is returned as it is (:func:`geo.coverage.compute_coverage` keeps only the
+    stations within reach).
+    """
+    if not hasattr(stations, "query"):
+        return list(stations)
+    from geo.coverage import (
+        bbox_with_halo,
+        cells_bounds,
+        parse_minutes_cap,
+        parse_thresholds,
+        reach_m,
+    )
+    from geo.store import StationQuery
+
+    thresholds = parse_thresholds(max_minutes)
+    cap = parse_minutes_cap(minutes_cap, thresholds)
+    bbox = bbox_with_halo(cells_bounds(demand.cells), reach_m(model, cap))
+    found, _ = stations.query(
+        StationQuery(kinds=tuple(kinds), bbox=bbox, statuses=("open",)), limit=None
+    )
+    if ids:
+        named, _ = stations.query(StationQuery(ids=tuple(ids)), limit=None)
+        have = {s.id for s in found}
+        found += [s for s in named if s.id not in have]
+    return found
+
+
 def run_coverage(
     params: CoverageParams,
-    stations: Sequence[Station],
+    stations,
     *,
     model=None,
     progress: Progress = _no_progress,
@@ -317,7 +382,9 @@ def run_coverage(
     params
         What to compute.
     stations
-        The registry (stations of other kinds, closed or without position are skipped).
+        The registry: a list of stations (those of other kinds, closed, without position
+        or beyond the model's reach of the region are skipped) or a store, from which only
+        the stations within reach are read (:func:`select_stations`).
     model
         A travel model; default: the road network of ``params.network`` (its graph cached
         in ``cache_dir``), else crow-fly.
@@ -348,15 +415,24 @@ def run_coverage(
         model = build_model(
             params.mode, params.network, params.speed_kph, params.circuity, cache_dir=cache_dir
         )
-    progress("travel times", 0.35)
     max_minutes, kinds = list(params.max_minutes), list(params.kinds)
+    cap = params.minutes_cap
+    stations = select_stations(stations, kinds, demand, model, max_minutes, cap)
+    progress("travel times", 0.35)
     if params.partitioned:
         result = compute_coverage_partitioned(
-            stations, demand, model, max_minutes, kinds=kinds, region=params.region, client=client
+            stations,
+            demand,
+            model,
+            max_minutes,
+            kinds=kinds,
+            region=params.region,
+            client=client,
+            minutes_cap=cap,
         )
     else:
         result = compute_coverage(
-            stations, demand, model, max_minutes, kinds=kinds, region=params.region
+            stations, demand, model, max_minutes, kinds=kinds, region=params.region, minutes_cap=cap
         )
     return CoverageRun(params, result)
 
@@ -585,7 +661,7 @@ def _capacity_column(params: PlanParams, sites) -> np.ndarray:
 
 def run_plan(
     params: PlanParams,
-    stations: Sequence[Station],
+    stations,
     *,
     model=None,
     progress: Progress = _no_progress,
@@ -596,7 +672,8 @@ def run_plan(
     ``progress(stage, fraction)`` is called as each step starts (stages ``demand``,
     ``travel times``, ``candidates``, ``matrix``, ``solving``, ``coverage after``). The travel
     model is ``model``, else the road network of ``params.network`` (an OSM .pbf; its graph
-    cached in ``cache_dir``), else crow-fly.
+    cached in ``cache_dir``), else crow-fly. ``stations`` is a list or a store, as for
+    :func:`run_coverage` (only the stations within reach of the region are read).
     """
     from geo import candidates as cand
     from geo.coverage import compute_coverage
@@ -617,6 +694,9 @@ def run_plan(
         model = build_model(
             params.mode, params.network, params.speed_kph, params.circuity, cache_dir=cache_dir
         )
+    stations = select_stations(
+        stations, [kind], demand, model, params.max_minutes, ids=params.remove_station_ids
+    )
     stations = apply_what_if(stations, params)
     progress("travel times", 0.2)
     before = compute_coverage(

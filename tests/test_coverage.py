@@ -276,3 +276,147 @@ def test_dingbian_rest_stops_with_registry_placement_and_unknown_rows(stations, 
     assert set(table.loc[table["state"] == "位置未知", "code"]) == unknown
     doc = json.loads(files["summary"].read_text(encoding="utf-8"))
     assert doc["units_unplaced"] == len(unknown) and "位置未知" in doc["headline"]
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 11: minutes beyond the threshold up to a stated cap (item 2); stations within the
+# model's reach only (item 3); odd-resolution H3 cells dissolve without a GEOS error (item 12)
+
+
+def test_minutes_beyond_the_threshold_are_computed_up_to_the_cap(stations, seats):
+    model = CrowflyModel("car")
+    result = compute_coverage(stations, seats, model, 15, kinds=["legal_aid"])
+    assert result.cap_minutes == 60.0 and result.summary()["minutes_cap"] == 60.0
+    c = result.cells
+    minutes, ids = brute(stations, c["lon"].to_numpy(), c["lat"].to_numpy(), model, {"legal_aid"})
+    ours = c["minutes"].to_numpy()
+    within = minutes <= 60.0
+    assert ((minutes > 15) & within).sum() > 0  # units beyond the threshold have minutes
+    np.testing.assert_allclose(ours[within], minutes[within], rtol=1e-9)
+    assert (c["station_id"].to_numpy()[within] == ids[within]).all()
+    assert np.isinf(ours[~within]).all() and (result.beyond_cap() == ~within).all()
+    # coverage still uses the threshold, not the cap
+    np.testing.assert_array_equal(result.covered(15), minutes <= 15)
+    # an explicit cap; one below the threshold is refused
+    wide = compute_coverage(stations, seats, model, 15, kinds=["legal_aid"], minutes_cap=1000)
+    assert np.isfinite(wide.cells["minutes"]).all()
+    with pytest.raises(ValidationError, match="minutes_cap"):
+        compute_coverage(stations, seats, model, 15, kinds=["legal_aid"], minutes_cap=10)
+
+
+def test_tables_and_exports_say_beyond_the_cap(stations, seats, tmp_path):
+    import geopandas as gpd
+
+    from geo.report import travel_time_histogram
+
+    result = compute_coverage(
+        stations, seats, CrowflyModel("walk"), 30, kinds=["legal_aid"], minutes_cap=60
+    )
+    beyond = result.beyond_cap()
+    assert 0 < beyond.sum() < len(beyond)
+    town = result.by_admin("township")
+    far = town[town["beyond_cap_share"] == 1.0]
+    assert len(far) and (far["minutes_text"] == "> 60 分钟").all()
+    near = town[town["reached_share"] == 1.0]
+    assert len(near) and not near["minutes_text"].str.startswith(">").any()
+    files = coverage_report(result, tmp_path)
+    cells = gpd.read_file(files["cells"])
+    assert cells["beyond_cap"].sum() == beyond.sum()
+    assert set(cells.loc[cells["beyond_cap"], "minutes_text"]) == {"> 60 分钟"}
+    summary = json.loads(files["summary"].read_text(encoding="utf-8"))
+    assert summary["minutes_cap"] == 60.0
+    assert summary["beyond_cap_demand"] == pytest.approx(result.cells["demand"][beyond].sum())
+    edges, counts, over = travel_time_histogram(result)
+    assert edges[0] == 0 and edges[-1] == 60.0 and over == beyond.sum()
+    assert counts.sum() + over == pytest.approx(result.cells["demand"].sum())
+    html = files["map"].read_text(encoding="utf-8")
+    assert '"minutes": "\\u003e 60 \\u5206\\u949f"' in html  # map tooltips: "> 60 分钟"
+
+
+def test_network_minutes_beyond_the_threshold_up_to_the_cap(seats):
+    """A road along a line: stations at one end; minutes up to the cap, inf beyond it."""
+    from geo.models import Station
+    from geo.travel import NetworkModel, RoadGraph
+
+    lon = np.linspace(109.0, 110.0, 201)
+    lat = np.full_like(lon, 24.0)
+    tail = np.arange(200)
+    # 30 s per 500 m segment both ways (60 km/h)
+    graph = RoadGraph.from_arrays(
+        lon, lat, np.r_[tail, tail + 1], np.r_[tail + 1, tail], np.full(400, 30.0), mode="car"
+    )
+    demand = dm.Demand(_points(lon[::20], lat[::20]), unit="weight", source="line")
+    station = [Station(id="A", name="A", kind="rest_stop", lon=109.0, lat=24.0)]
+    model = NetworkModel(graph, max_snap_m=100)
+    result = compute_coverage(station, demand, model, 10, minutes_cap=40)
+    minutes = result.cells["minutes"].to_numpy()
+    # point k (every 20th node) is k × 20 × 0.5 min away
+    expected = np.arange(len(minutes)) * 10.0
+    within = expected <= 40
+    np.testing.assert_allclose(minutes[within], expected[within], atol=0.01)
+    assert np.isinf(minutes[~within]).all() and result.beyond_cap().sum() == (~within).sum()
+    np.testing.assert_array_equal(result.covered(10), expected <= 10)
+
+
+def _points(lon, lat):
+    import geopandas as gpd
+    import shapely
+
+    x, y = lon, lat
+    frame = gpd.GeoDataFrame(
+        {
+            "cell_id": [f"p{i}" for i in range(len(x))],
+            "lon": x,
+            "lat": y,
+            "demand": 1.0,
+            "county_code": "",
+            "township_code": "",
+        },
+        geometry=shapely.points(x, y),
+        crs="EPSG:4326",
+    )
+    return frame
+
+
+def test_only_stations_within_reach_are_used_and_mapped(stations, seats, tmp_path):
+    """The demo registry has rest stops in Guangxi and in Shaanxi: a Liuzhou run uses and
+    maps none of Shaanxi's, with the same numbers as a run on Guangxi's only."""
+    model = CrowflyModel("car")
+    result = compute_coverage(stations, seats, model, 60, kinds=["rest_stop"])
+    shaanxi = {s.id for s in stations if s.province == "陕西省"}
+    assert shaanxi and not shaanxi & set(result.stations["id"])
+    assert result.record["stations_beyond_reach"] > 0
+    guangxi = [s for s in stations if s.province == "广西壮族自治区"]
+    alone = compute_coverage(guangxi, seats, model, 60, kinds=["rest_stop"])
+    np.testing.assert_array_equal(result.cells["minutes"], alone.cells["minutes"])
+    np.testing.assert_array_equal(result.cells["station_id"], alone.cells["station_id"])
+    assert result.summary()["thresholds"] == alone.summary()["thresholds"]
+    html = result.to_folium().get_root().render()
+    names = {s.name for s in stations if s.id in shaanxi}
+    assert not [n for n in names if n in html]
+
+
+def test_odd_resolution_h3_cells_across_a_face_edge_dissolve(tmp_path):
+    """Shaanxi at H3 resolution 7 crashed on export ("CoverageUnion cannot process
+    incorrectly noded inputs"): cells on two icosahedron faces meet near 109.80°E 36.97°N
+    and their shared vertices differed in the last digits. A small box there reproduces it."""
+    import random
+
+    import shapely
+    from shapely.geometry import box
+
+    grid = dm.h3_cells(box(109.70, 36.90, 109.90, 37.05), 7)
+    geoms = grid.geometry.to_numpy()
+    assert shapely.coverage_is_valid(geoms)
+    rng = random.Random(42)  # any part of the cells (a station's service area) dissolves too
+    for _ in range(20):
+        shapely.coverage_union_all(geoms[rng.sample(range(len(geoms)), len(geoms) // 3)])
+    grid["demand"] = 1.0
+    demand = dm.Demand(grid, unit="weight", source="test: face edge")
+    far = read_registry(DEMO)[0]  # all far away: every cell is a gap
+    result = compute_coverage(far, demand, CrowflyModel("walk"), 15)
+    gaps = result.gaps()
+    assert gaps["demand"].sum() == len(grid)
+    assert shapely.union_all(grid.geometry.to_numpy()).equals(shapely.union_all(gaps.geometry))
+    coverage_report(result, tmp_path, by=("county",))
+    assert (tmp_path / "gaps.geojson").stat().st_size > 0

@@ -250,3 +250,35 @@ def test_as_region_geometry_repairs_invalid_polygons():
     assert not bowtie.is_valid
     geom = R.as_region_geometry(bowtie)
     assert geom.is_valid and geom.area == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 11 item 12: the whole country (100000) is a region
+
+
+@pytest.mark.parametrize("value", ["100000", "100000000000", "全国", "中国", "中华人民共和国"])
+def test_the_whole_country_is_a_region(value):
+    region = R.resolve_region(value)
+    assert region.code == R.NATIONAL_CODE and region.level == "country"
+    assert region.full_name == "中华人民共和国" and region.has_outline
+
+
+def test_the_whole_country_can_be_refused_by_level():
+    with pytest.raises(ValidationError, match="whole country") as e:
+        R.resolve_region("100000", levels=("province", "county"))
+    assert reason(e) == "level"
+
+
+def test_national_outline_is_the_union_of_every_county(gaz):
+    counties = R.region_counties("100000")
+    assert len(counties) == len(gaz.counties)
+    outline = R.region_polygon("100000")
+    assert R.region_polygon("100000") is outline  # cached
+    # Beijing, Liuzhou, Urumqi, Harbin, Lhasa inside; Seoul and Hanoi outside
+    inside = shapely.contains_xy(
+        outline, [116.40, 109.41, 87.62, 126.63, 91.13], [39.90, 24.33, 43.83, 45.75, 29.65]
+    )
+    assert inside.all()
+    assert not shapely.contains_xy(outline, [126.98, 105.85], [37.57, 21.03]).any()
+    x0, _, x1, y1 = R.region_bounds("100000")
+    assert 73 < x0 < 74 and 135 < x1 < 136 and 53 < y1 < 54

@@ -279,3 +279,141 @@ def test_taxonomy_snapshot_installs_in_another_registry(port_kind):
         parse_kind("港口驿站")
     snap.install()
     assert parse_kind("港口驿站") == port_kind
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 11 (engine): a run reads only the stations within the model's reach of its region
+# (item 3); minutes_cap (item 2); the whole country (item 12)
+
+LIUZHOU = "450200"
+
+
+def _store(tmp_path, stations) -> StationRepository:
+    repo = StationRepository.from_url(f"sqlite:///{tmp_path / 'registry.db'}")
+    repo.init_schema()
+    repo.save(stations)
+    return repo
+
+
+def test_liuzhou_run_reads_and_maps_no_shaanxi_station(stations, tmp_path):
+    """The demo registry has rest stops around Liuzhou and in Shaanxi (Dingbian, Shangluo)."""
+    from geo.travel import CrowflyModel
+    from geo.workflows import build_demand, select_stations
+
+    repo = _store(tmp_path, stations)
+    shaanxi = [s for s in stations if s.province == "陕西省" and s.kind == "rest_stop"]
+    assert shaanxi
+    params = CoverageParams(kinds=["rest_stop"], region=LIUZHOU, max_minutes=[30, 60])
+    stages = []
+    run = run_coverage(params, repo, progress=lambda s, f: stages.append(s))
+    assert stages == ["demand", "travel model", "travel times"]
+    # from the store, only stations within reach are read: none of Shaanxi's
+    read = select_stations(
+        repo, ["rest_stop"], build_demand(LIUZHOU), CrowflyModel("car"), [30, 60]
+    )
+    assert read and not {s.id for s in read} & {s.id for s in shaanxi}
+    assert {s.id for s in read} >= set(run.result.stations["id"])
+    files = write_coverage_outputs(run, tmp_path / "out", layers=True)
+    html = files["map"].read_text(encoding="utf-8")
+    layer = json.loads(files["layer_stations"].read_text(encoding="utf-8"))
+    ids = {f["properties"]["id"] for f in layer["features"]}
+    assert ids and not ids & {s.id for s in shaanxi}
+    assert not [s.name for s in shaanxi if s.name in html or json.dumps(s.name)[1:-1] in html]
+    # the same numbers as a run given only the stations around Liuzhou (and a list)
+    guangxi = [s for s in stations if s.province == "广西壮族自治区"]
+    alone = run_coverage(params, guangxi).result
+    np.testing.assert_array_equal(run.result.cells["minutes"], alone.cells["minutes"])
+    np.testing.assert_array_equal(run.result.cells["station_id"], alone.cells["station_id"])
+    assert run.result.summary()["thresholds"] == alone.summary()["thresholds"]
+    assert set(run.result.stations["id"]) == set(alone.stations["id"])
+    repo.engine.dispose()
+
+
+def test_halo_stations_outside_the_region_still_count(stations, tmp_path):
+    """A station just outside the county's outline (seeded position east of 融水) is within
+    the halo and counts, from a store as from a list."""
+    import random
+
+    from geo.regions import region_polygon
+
+    rng = random.Random(42)
+    _, y0, x1, y1 = region_polygon(COUNTY).bounds
+    outside = Station(
+        id="HALO-1",
+        name="界外站",
+        kind="legal_aid",
+        lon=x1 + 0.02 + rng.uniform(0, 0.01),
+        lat=(y0 + y1) / 2 + rng.uniform(-0.01, 0.01),
+    )
+    params = CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[30])
+    repo = _store(tmp_path, [*stations, outside])
+    from_store = run_coverage(params, repo).result
+    from_list = run_coverage(params, [*stations, outside]).result
+    assert "HALO-1" in set(from_store.stations["id"])
+    np.testing.assert_array_equal(from_store.cells["minutes"], from_list.cells["minutes"])
+    np.testing.assert_array_equal(from_store.cells["station_id"], from_list.cells["station_id"])
+    repo.engine.dispose()
+
+
+def test_minutes_cap_parameter():
+    params = CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[30, 60])
+    assert params.minutes_cap is None
+    capped = CoverageParams.from_dict({**params.to_dict(), "minutes_cap": "180"})
+    assert capped.minutes_cap == 180.0
+    with pytest.raises(ValidationError) as e:
+        CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[60], minutes_cap=30)
+    assert e.value.field == "minutes_cap"
+
+
+def test_run_coverage_caps_minutes_as_asked(stations):
+    params = CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[15], minutes_cap=90)
+    result = run_coverage(params, stations).result
+    minutes = result.cells["minutes"].to_numpy()
+    assert ((minutes > 15) & (minutes <= 90)).any()
+    assert not (minutes[np.isfinite(minutes)] > 90).any()
+    assert result.summary()["minutes_cap"] == 90.0
+    wider = run_coverage(dataclasses_replace(params, minutes_cap=1000), stations).result
+    beyond = ~np.isfinite(minutes)
+    assert beyond.any() and (wider.cells["minutes"].to_numpy()[beyond] > 90).all()
+
+
+def dataclasses_replace(params, **changes):
+    return CoverageParams.from_dict({**params.to_dict(), **changes})
+
+
+def test_national_crowfly_run(stations, tmp_path):
+    """Region 100000 (the whole country) at H3 resolution 4 from a province table."""
+    table = tmp_path / "population.csv"
+    table.write_text("code,population\n450000,50000000\n610000,39000000\n", encoding="utf-8")
+    params = CoverageParams(
+        kinds=["rest_stop"], region="全国", population_table=str(table), resolution=4
+    )
+    assert params.region == "100000"
+    result = run_coverage(params, stations).result
+    assert len(result.cells) > 5000
+    assert result.cells["demand"].sum() == pytest.approx(89_000_000)
+    covered = result.summary()["thresholds"][0]["covered"]
+    assert 0 < covered < 89_000_000
+    # every cell in Guangxi or Shaanxi is in the table; stations in both are used
+    assert {"广西壮族自治区", "陕西省"} <= {
+        s.province for s in stations if s.id in set(result.stations["id"])
+    }
+
+
+def test_run_plan_from_a_store_equals_the_list(stations, tmp_path):
+    """A plan reads the stations within reach from the store; a what-if removal of a station
+    far away (Jiangsu) is still checked against the whole registry."""
+    repo = _store(tmp_path, stations)
+    far = next(s for s in stations if s.province == "江苏省")
+    params = PlanParams(
+        kind="legal_aid", region="融水", add=2, max_minutes=30, remove_station_ids=[far.id]
+    )
+    a, b = run_plan(params, repo), run_plan(params, stations)
+    assert list(a.plan.chosen) == list(b.plan.chosen)
+    assert a.plan.share_after == b.plan.share_after
+    np.testing.assert_array_equal(a.before.cells["minutes"], b.before.cells["minutes"])
+    with pytest.raises(ValidationError, match="no station with id NOPE"):
+        run_plan(
+            PlanParams(kind="legal_aid", region="融水", add=1, remove_station_ids=["NOPE"]), repo
+        )
+    repo.engine.dispose()
