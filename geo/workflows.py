@@ -304,7 +304,25 @@ def build_demand(
             population_table, dm.h3_cells(region_polygon(region), resolution)
         )
     table = read_township_table(township_table, region) if township_table else None
-    return dm.from_admin_seats(region, level="township", stations=stations, township_table=table)
+    return dm.from_admin_seats(
+        region, level="township", stations=_stations_in(stations, region), township_table=table
+    )
+
+
+def _stations_in(stations, region: str) -> Sequence[Station] | None:
+    """The registry's stations inside ``region``'s bounds, from a list or a store (any kind or
+    status: they place townships, they do not serve them)."""
+    if stations is None or not hasattr(stations, "query"):
+        return stations
+    from geo.regions import region_bounds
+    from geo.store import StationQuery
+
+    bounds = region_bounds(region)
+    if bounds is None:
+        return []
+    west, south, east, north = bounds
+    found, _ = stations.query(StationQuery(bbox=(west, south, east, north)), limit=None)
+    return found
 
 
 def build_model(

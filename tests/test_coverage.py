@@ -209,16 +209,22 @@ def test_network_model_coverage_and_partitions_on_real_osm(tmp_path):
         crs="EPSG:4326",
     )
     demand = dm.Demand(cells, unit="weight", source="random points in Helsinki")
-    single = compute_coverage(stations, demand, model, [5, 10])
+    # Minutes capped at the threshold, so that some points stay out of reach (the partitions
+    # must agree on those too).
+    single = compute_coverage(stations, demand, model, [5, 10], minutes_cap=10)
     assert single.record["model"]["model"] == "network"
     reached = np.isfinite(single.cells["minutes"])
     assert reached.any() and (~reached).any()
-    crow = compute_coverage(stations, demand, CrowflyModel("walk", circuity=1.0), [5, 10])
+    crow = compute_coverage(
+        stations, demand, CrowflyModel("walk", circuity=1.0), [5, 10], minutes_cap=10
+    )
     both = reached & np.isfinite(crow.cells["minutes"])
     # A route is never shorter than the straight line at the same speed.
     assert (single.cells["minutes"][both] >= crow.cells["minutes"][both] - 1e-6).all()
-    parted = compute_coverage_partitioned(stations, demand, model, [5, 10])
+    parted = compute_coverage_partitioned(stations, demand, model, [5, 10], minutes_cap=10)
     np.testing.assert_array_equal(parted.cells["minutes"], single.cells["minutes"])
+    wide = compute_coverage_partitioned(stations, demand, model, [5, 10])
+    assert np.isfinite(wide.cells["minutes"]).sum() >= reached.sum()
     np.testing.assert_array_equal(parted.cells["station_id"], single.cells["station_id"])
 
 
