@@ -652,3 +652,16 @@ def test_township_table_upload_on_coverage_and_plan_forms(user):
     assert rv.status_code == 400
     message = rv.get_json()["error"]["message"]
     assert message.startswith("乡镇表无法使用") and "line 2" in message
+
+
+def test_cancel_route_of_a_finished_job(coverage_job):
+    """The cancel route: GET answers the job's state, POST on a finished job is 409 and
+    changes nothing; a finished job's page has no cancel button."""
+    c, url = coverage_job["client"], coverage_job["url"]
+    job_id = coverage_job["doc"]["job"]["id"]
+    doc = c.get(f"/planner/jobs/{job_id}/cancel?format=json").get_json()
+    assert doc["job"]["state"] == "done" and doc["url"] == url
+    rv = c.post(f"/planner/jobs/{job_id}/cancel?format=json", data={"csrf_token": c.csrf})
+    assert rv.status_code == 409 and "无法取消" in rv.get_json()["error"]["message"]
+    assert c.get(url + "?format=json").get_json()["job"]["state"] == "done"
+    assert 'id="pl-cancel"' not in c.get(url).get_data(as_text=True)

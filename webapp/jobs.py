@@ -1,11 +1,14 @@
 """Background jobs of the planner pages: coverage and plan runs that do not block the server.
 
-A :class:`JobRunner` owns a pool of ``YIZHAN_PLANNER_JOBS`` worker processes. A job is
-created (``new``: an id and a folder under the planner directory, where uploads go), then
-started (``start``) with a task function run in a worker; the pages poll the job's JSON twin
-for its state (``queued`` while every worker is busy, ``running``, ``done``, ``failed``),
-stage and progress fraction. Results are files in the job's folder plus ``job.json`` (state
-and the JSON result), so downloads and result pages keep working after a restart.
+A :class:`JobRunner` runs up to ``YIZHAN_PLANNER_JOBS`` jobs at a time, each in its own worker
+process. A job is created (``new``: an id and a folder under the planner directory, where
+uploads go), then started (``start``) with a task function run in a worker; the pages poll the
+job's JSON twin for its state (``queued`` while every slot is busy, ``running``, ``done``,
+``failed``, ``cancelled``), stage and progress fraction. Results are files in the job's folder
+plus ``job.json`` (state and the JSON result), so downloads and result pages keep working after
+a restart. A job that does not finish (failed, cancelled, over ``YIZHAN_JOB_TIME_LIMIT_S``,
+its worker killed, the server stopped) keeps only its inputs and ``job.json``: its files match
+its state. A user may have ``YIZHAN_PLANNER_JOBS_PER_USER`` unfinished jobs.
 
 Processes, not threads: a step such as serialising 25,000 cells to JSON holds the GIL for
 seconds, which would stall every request thread. Workers are *spawned* (the server has
@@ -20,26 +23,35 @@ trace in the worker and shown as an internal error.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import multiprocessing
+import os
 import re
 import secrets
 import shutil
+import signal
+import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from geo.coverage import json_default
-from geo.errors import NotFound, YizhanError
+from geo.errors import NotFound, RateLimited, YizhanError
 from geo.workflows import Taxonomy
 
 LOGGER = logging.getLogger(__name__)
+#: The message of a job whose worker process died (killed, out of memory).
+WORKER_DIED = "工作进程意外退出（内存不足或被终止），请重新运行"
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
-STATES = ("queued", "running", "done", "failed")
+STATES = ("queued", "running", "done", "failed", "cancelled")
 
 
 @dataclass
@@ -63,7 +75,7 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "failed")
+        return self.state in ("done", "failed", "cancelled")
 
     def to_dict(self) -> dict:
         return {
@@ -119,24 +131,47 @@ class Job:
 
 
 class JobRunner:
-    """A bounded process pool running jobs in the background, with their state for the pages."""
+    """Runs jobs in the background, one spawned worker process per job, at most ``workers``
+    at a time; the rest wait as ``queued``. Keeps their state for the pages.
 
-    def __init__(self, root: Path, workers: int = 1) -> None:
+    One process per job, not a :class:`~concurrent.futures.ProcessPoolExecutor`: a pool breaks
+    for good when one of its workers dies (every later job fails with ``BrokenProcessPool``),
+    and a running pool task can be neither cancelled nor stopped at a time limit without killing
+    a worker, which breaks the pool again. A job's own process can be terminated on its own
+    (cancel, ``time_limit_s``), and when it dies only its job fails. A supervisor thread starts
+    queued jobs, collects results (through a pipe per job) and enforces the limits. Workers
+    exit with the server: :meth:`shutdown` (called by ``yizhan serve`` on SIGTERM/SIGINT)
+    terminates them, and each worker watches its parent and exits when the server dies
+    (``PR_SET_PDEATHSIG`` on Linux, plus a thread polling ``os.getppid()``).
+    """
+
+    #: Seconds a worker gets to exit after SIGTERM before it is killed.
+    GRACE_S = 3.0
+
+    def __init__(
+        self,
+        root: Path,
+        workers: int = 1,
+        time_limit_s: float | None = None,
+        per_user: int | None = None,
+    ) -> None:
         self.root = Path(root)
         self.workers = max(1, int(workers))
+        #: Seconds a job may run before it is stopped (``None`` or 0: no limit).
+        self.time_limit_s = time_limit_s or None
+        #: Unfinished jobs one user may have (``None`` or 0: no limit).
+        self.per_user = per_user or None
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
-        self._active = 0
+        self._wake = threading.Condition(self._lock)
+        self._queue: deque[_Pending] = deque()
+        self._running: dict[str, _Worker] = {}
+        self._supervisor: threading.Thread | None = None
+        self._closed = False
+        self._lost = 0  # workers that died or were stopped (killed, time limit, cancel)
+        self._spawn_error: str | None = None
 
-    def _pool(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                # spawn, not fork: the server has threads and open database connections.
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-                )
-            return self._executor
+    # -- creating and starting jobs ------------------------------------------------------
 
     def new(self, kind: str, owner: str, params: dict, parent: str | None = None) -> Job:
         """A job with a fresh id and an empty folder (for uploads), not started yet."""
@@ -149,52 +184,178 @@ class JobRunner:
         """Forget a job that was never started (its input was refused)."""
         shutil.rmtree(job.folder, ignore_errors=True)
 
+    def check_quota(self, owner: str) -> None:
+        """Raise :class:`geo.errors.RateLimited` (429) when ``owner`` already has
+        ``per_user`` unfinished (queued or running) jobs."""
+        if not self.per_user:
+            return
+        with self._lock:
+            unfinished = sum(1 for j in self._jobs.values() if j.owner == owner and not j.finished)
+        if unfinished >= self.per_user:
+            raise RateLimited(
+                f"您已有 {unfinished} 个分析在排队或运行（每人最多 {self.per_user} 个）："
+                "请等它们完成，或取消其中一个后再提交",
+                limit=self.per_user,
+                unfinished=unfinished,
+                retry_after=30,
+            )
+
     def start(self, job: Job, task: Callable[..., tuple[str, object]], *args) -> Job:
-        """Run ``task(folder, *args)`` in a worker process; it returns ``("done", result)``
-        or ``("failed", message)`` and reports progress into the job's folder."""
+        """Queue ``task(folder, *args)`` to run in its own worker process; it returns
+        ``("done", result)`` or ``("failed", message)`` and reports progress into the job's
+        folder."""
         with self._lock:
             self._jobs[job.id] = job
-            self._active += 1
             job.state, job.stage = "queued", "queued"
-            if self._active > self.workers:
+            if self._closed:
+                self._finish_locked(job, "failed", "服务器正在停止，请稍后重试")
+                return job
+            if len(self._running) + len(self._queue) >= self.workers:
                 job.message = "排队中：其他分析正在运行"
-        job.save()
-        try:
             # The worker is a fresh process: it gets this process's kinds and services
             # (YIZHAN_EXTRA_KINDS, a settings object, register_kind) with the task.
-            future = self._pool().submit(
-                _in_worker, Taxonomy.current(), task, str(job.folder), *args
-            )
-        except Exception:  # pragma: no cover - the pool could not start a process
-            LOGGER.exception("job %s could not start", job.id)
-            self._finish(job, "failed", "无法启动后台任务，请稍后重试")
-            return job
-        future.add_done_callback(lambda f: self._done(job, f))
+            args = (Taxonomy.current(), task, str(job.folder), *args)
+            self._queue.append(_Pending(job, args))
+            job.save()
+            self._ensure_supervisor()
+            self._wake.notify_all()
         return job
 
-    def _done(self, job: Job, future) -> None:
-        try:
-            state, value = future.result()
-        except Exception:  # the worker process died (memory, killed): say so plainly
-            LOGGER.exception("job %s: worker failed", job.id)
-            state, value = "failed", "内部错误：后台进程异常退出，请联系管理员"
-        self._refresh(job)
-        if state == "done":
-            job.result = value
-            self._finish(job, "done", "")
-        else:
-            self._finish(job, "failed", str(value))
+    def cancel(self, job_id: str, owner: str | None = None) -> Job:
+        """Cancel a job: a queued one never runs, a running one's worker is terminated; its
+        state becomes ``cancelled``. A finished job is left as it is."""
+        job = self.get(job_id, owner=owner)
+        with self._lock:
+            if job.finished:
+                return job
+            pending = next((p for p in self._queue if p.job is job), None)
+            if pending is not None:
+                self._queue.remove(pending)
+                self._finish_locked(job, "cancelled", "已取消")
+                return job
+            worker = self._running.get(job.id)
+            if worker is not None:
+                worker.stop = ("cancelled", "已取消")
+                self._wake.notify_all()
+        if worker is not None:
+            self._wait_finished(job, self.GRACE_S + 5)
+        return job
 
-    def _finish(self, job: Job, state: str, message: str) -> None:
+    def _wait_finished(self, job: Job, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while not job.finished and time.monotonic() < deadline:
+                self._wake.wait(0.1)
+
+    # -- the supervisor ----------------------------------------------------------------
+
+    def _ensure_supervisor(self) -> None:
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervisor = threading.Thread(
+                target=self._supervise, name="yizhan-jobs", daemon=True
+            )
+            self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Start queued jobs, collect finished ones, stop those over the limit or cancelled.
+
+        Worker processes are started from this thread only: ``PR_SET_PDEATHSIG`` fires when
+        the *thread* that started a process ends, and this one lives as long as the runner.
+        """
+        while True:
+            with self._lock:
+                if self._closed and not self._running:
+                    return
+                while len(self._running) < self.workers and self._queue and not self._closed:
+                    self._launch(self._queue.popleft())
+                workers = list(self._running.values())
+            for w in workers:
+                try:
+                    self._check(w)
+                except Exception:  # pragma: no cover - keep supervising the others
+                    LOGGER.exception("job %s: could not check its worker", w.job.id)
+            with self._lock:
+                if self._closed and not self._running:
+                    return
+                self._wake.wait(0.2)
+
+    def _launch(self, pending: _Pending) -> None:
+        """Start one job's worker process (called with the lock held)."""
+        job = pending.job
+        ctx = multiprocessing.get_context("spawn")  # the server has threads and DB connections
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(
+            target=_worker_main,
+            args=(send, os.getpid(), *pending.args),
+            name=f"yizhan-job-{job.id}",
+            daemon=True,
+        )
+        try:
+            process.start()
+        except Exception as exc:  # pragma: no cover - no process could be started
+            LOGGER.exception("job %s could not start", job.id)
+            self._spawn_error = str(exc)
+            receive.close()
+            send.close()
+            self._finish_locked(job, "failed", "无法启动后台任务，请稍后重试")
+            return
+        send.close()  # the worker holds the sending end: EOF here when it dies
+        self._spawn_error = None
+        job.message = ""
+        deadline = time.monotonic() + self.time_limit_s if self.time_limit_s else None
+        self._running[job.id] = _Worker(job, process, receive, deadline)
+        LOGGER.info("job %s started in process %s", job.id, process.pid)
+
+    def _check(self, w: _Worker) -> None:
+        """Collect ``w``'s result if it has one; stop it if cancelled or over its limit."""
+        outcome = _receive(w.conn)
+        if outcome is None and w.stop is None:
+            if w.deadline is not None and time.monotonic() > w.deadline:
+                w.stop = ("failed", f"超过时间限制（{self.time_limit_s:g} 秒），已停止")
+                w.lost = True
+            elif w.process.is_alive():
+                return
+            else:  # it may have answered just before it exited
+                outcome = _receive(w.conn)
+        if outcome is not None:
+            w.process.join(5)
+            state, value = outcome
+        elif w.stop is not None:
+            _terminate(w.process, self.GRACE_S)
+            state, value = w.stop
+        else:
+            w.process.join(1)
+            LOGGER.error(
+                "job %s: worker process %s died (exit code %s)",
+                w.job.id,
+                w.process.pid,
+                w.process.exitcode,
+            )
+            state, value = "failed", WORKER_DIED
+            w.lost = True
+        w.conn.close()
+        with self._lock:
+            self._lost += int(w.lost)
+            self._running.pop(w.job.id, None)
+            self._refresh(w.job)
+            if state == "done":
+                w.job.result = value  # type: ignore[assignment]
+                self._finish_locked(w.job, "done", "")
+            else:
+                _remove_outputs(w.job.folder)
+                self._finish_locked(w.job, state, str(value))
+
+    def _finish_locked(self, job: Job, state: str, message: str) -> None:
         job.state, job.message = state, message
         if state == "done":
             job.stage, job.fraction = "done", 1.0
         job.finished_at = datetime.now(UTC)
         job.started_at = job.started_at or job.finished_at
-        with self._lock:
-            self._active -= 1
         job.save()
+        self._wake.notify_all()
         LOGGER.info("job %s %s", job.id, state)
+
+    # -- state for the pages -----------------------------------------------------------
 
     @staticmethod
     def _refresh(job: Job) -> None:
@@ -230,9 +391,114 @@ class JobRunner:
             self._refresh(j)
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
 
-    def shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+    def worker_pid(self, job_id: str) -> int | None:
+        """The process id of a running job's worker (``None`` when it is not running)."""
+        with self._lock:
+            w = self._running.get(job_id)
+            return w.process.pid if w is not None else None
+
+    def health(self) -> dict:
+        """The runner's state for ``/healthz``: ``workers`` (job slots), ``running``,
+        ``queued``, ``lost`` (workers that died or were stopped and replaced), ``pool``
+        (``ok``; ``rebuilt`` once a worker was lost and replaced; ``broken`` when no worker
+        process can be started or the runner is shut down) and ``ok``."""
+        with self._lock:
+            broken = self._closed or self._spawn_error is not None
+            pool = "broken" if broken else ("rebuilt" if self._lost else "ok")
+            return {
+                "workers": self.workers,
+                "running": len(self._running),
+                "queued": len(self._queue),
+                "lost": self._lost,
+                "pool": pool,
+                "ok": not broken,
+            }
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop the runner: queued jobs are failed, running workers terminated (then killed)
+        and joined; their jobs are marked failed and their partial outputs removed."""
+        message = "服务器已停止，分析被中断，请重新运行"
+        with self._lock:
+            if self._closed and not self._running:
+                return
+            self._closed = True
+            while self._queue:
+                self._finish_locked(self._queue.popleft().job, "failed", message)
+            workers = list(self._running.values())
+            for w in workers:
+                w.stop = ("failed", message)
+            self._wake.notify_all()
+        for w in workers:
+            w.process.terminate()
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join(timeout_s + self.GRACE_S)
+        with self._lock:  # the supervisor did not get to them: do it here
+            leftovers = list(self._running.values())
+        for w in leftovers:
+            _terminate(w.process, 0.5)
+            with self._lock:
+                if self._running.pop(w.job.id, None) is not None:
+                    w.conn.close()
+                    _remove_outputs(w.job.folder)
+                    self._finish_locked(w.job, "failed", message)
+
+
+@dataclass
+class _Pending:
+    job: Job
+    args: tuple  # of _worker_main, after the pipe and the parent's pid
+
+
+@dataclass
+class _Worker:
+    job: Job
+    process: BaseProcess
+    conn: Connection
+    deadline: float | None
+    #: ``(state, message)`` once the worker is to be stopped (cancel, time limit, shutdown).
+    stop: tuple[str, str] | None = None
+    #: The worker died or was stopped at the time limit (counted as ``lost``).
+    lost: bool = False
+
+
+def _receive(conn: Connection) -> tuple[str, object] | None:
+    """The worker's ``(state, value)`` if it sent it, else ``None`` (not yet, or it died)."""
+    try:
+        if conn.poll():
+            return conn.recv()
+    except (EOFError, OSError):
+        pass
+    return None
+
+
+def _terminate(process: BaseProcess, grace_s: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; always joined."""
+    if process.exitcode is None:
+        process.terminate()
+        process.join(grace_s)
+    if process.exitcode is None:
+        process.kill()
+        process.join(5)
+
+
+#: What a job's folder keeps when it did not finish: its inputs and ``job.json``.
+_KEEP = {"inputs", "job.json"}
+
+
+def _remove_outputs(folder: Path) -> None:
+    """Remove the partial outputs of a job that did not finish (its files match its state)."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.name in _KEEP:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -284,9 +550,51 @@ def _execute(work, folder: str, *args) -> tuple[str, object]:
 
 
 def _in_worker(taxonomy: Taxonomy, task: Callable[..., tuple[str, object]], *args):
-    """The worker's entry: install the server's taxonomy, then run ``task(*args)``."""
+    """Install the server's taxonomy, then run ``task(*args)``."""
     taxonomy.install()
     return task(*args)
+
+
+def _worker_main(conn: Connection, parent_pid: int, *args) -> None:
+    """A job's worker process: exit with the server, run the task, send its outcome."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C: the server stops its workers
+    _exit_with_parent(parent_pid)
+    try:
+        outcome = _in_worker(*args)
+    except BaseException:  # pragma: no cover - _execute already catches what a task raises
+        logging.basicConfig()
+        LOGGER.exception("planner job worker failed")
+        outcome = ("failed", "内部错误：运行失败，已记录日志，请联系管理员")
+    conn.send(outcome)
+    conn.close()
+
+
+#: ``prctl`` option: the signal a process gets when its parent ends (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent_pid: int, poll_s: float = 0.5) -> None:
+    """End this process when ``parent_pid`` (the server) ends, however it ends.
+
+    On Linux the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
+    thread polls ``os.getppid()`` (an orphan is re-parented) and exits the process.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread only
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(poll_s)
+
+    if os.getppid() != parent_pid:  # the server died before prctl
+        os._exit(1)
+    threading.Thread(target=watch, name="yizhan-parent-watch", daemon=True).start()
 
 
 def coverage_task(folder: str, *args) -> tuple[str, object]:

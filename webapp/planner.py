@@ -140,7 +140,12 @@ def init_app(app: Flask) -> None:
     )
     root = app.config.get("PLANNER_DIR") or settings.planner_dir
     root = Path(root) if root else Path(settings.instance_path) / "planner"
-    svc.jobs = JobRunner(root.resolve(), settings.planner_jobs)
+    svc.jobs = JobRunner(
+        root.resolve(),
+        settings.planner_jobs,
+        time_limit_s=settings.job_time_limit_s,
+        per_user=settings.planner_jobs_per_user,
+    )
     svc.login_limiter = RateLimiter(settings.login_rate_per_minute)
     app.register_blueprint(bp)
 
@@ -548,6 +553,7 @@ def index():
             return {"user": g.user.name, **{k: v for k, v in ctx.items() if k != "stages"}}
         return render_template("planner/index.html", form={}, error=None, **ctx)
     runner = _jobs()
+    runner.check_quota(g.user.name)  # 429 before any upload is saved
     job = runner.new("coverage", g.user.name, {})
     try:
         job.params = _coverage_params(job.folder / "inputs")
@@ -610,6 +616,7 @@ def coverage(job_id: str):
     if cov.state != "done":
         return _error("覆盖分析尚未完成，完成后才能规划", 409)
     runner = _jobs()
+    runner.check_quota(g.user.name)
     job = runner.new("plan", g.user.name, {}, parent=cov.id)
     try:
         params = _plan_params(cov.params, job.folder / "inputs")
@@ -665,6 +672,25 @@ def plan(job_id: str):
     if wants_json():
         return jsonify({"scenario": saved.to_dict(), "url": url}), 201, {"Location": url}
     return redirect(url, 303)
+
+
+@bp.route("/jobs/<job_id>/cancel", methods=["GET", "POST"])
+def cancel(job_id: str):
+    """GET: the job's state; POST: cancel the user's queued or running job (``cancelled``).
+
+    A queued job never runs; a running one's worker process is terminated and its partial
+    outputs removed. A finished job is refused with 409.
+    """
+    runner = _jobs()
+    job = runner.get(job_id, owner=g.user.name)
+    page = url_for(f"planner.{job.kind}", job_id=job.id)
+    if request.method == "POST":
+        if job.finished:
+            return _error("该分析已结束，无法取消", 409)
+        job = runner.cancel(job.id, owner=g.user.name)
+    if wants_json():
+        return {"job": job.to_dict(), "url": page}
+    return redirect(page, 303)
 
 
 @bp.get("/jobs/<job_id>/files/<name>")
@@ -745,6 +771,7 @@ def scenario(scenario_id: str):
     from geo.workflows import PlanParams
 
     params = PlanParams.from_dict(s.params)
+    _jobs().check_quota(g.user.name)
     job = _jobs().new("plan", g.user.name, {**params.to_dict(), "scenario_id": s.id})
     scenario_doc = {"id": s.id, "name": s.name, "params": s.params}
     _jobs().start(job, plan_task, _db_url(), params.to_dict(), scenario_doc)

@@ -497,4 +497,12 @@ def _gzipped_counties() -> tuple[bytes, str]:
 
 @bp.get("/healthz")
 def healthz():
-    return {"status": "ok", "stations": app_services().repo.count()}
+    """Liveness, the station count and the planner's job runner; 503 when no job can run."""
+    body: dict = {"status": "ok", "stations": app_services().repo.count()}
+    jobs = app_services().jobs
+    if jobs is not None:
+        body["jobs"] = jobs.health()
+        if not body["jobs"]["ok"]:
+            body["status"] = "degraded"
+            return body, 503
+    return body

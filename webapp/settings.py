@@ -83,6 +83,18 @@ class WebSettings(Settings):
         "as queued.",
         "YIZHAN_PLANNER_JOBS",
     )
+    planner_jobs_per_user: int = setting(
+        3,
+        "Unfinished (queued or running) coverage and plan runs one planner user may have; "
+        "one more is refused with 429. 0: no limit.",
+        "YIZHAN_PLANNER_JOBS_PER_USER",
+    )
+    job_time_limit_s: float = setting(
+        3600.0,
+        "Seconds a planner coverage or plan run may run before it is stopped (its worker "
+        "process terminated, the job failed with 超过时间限制). 0: no limit.",
+        "YIZHAN_JOB_TIME_LIMIT_S",
+    )
     planner_dir: str = setting(
         "",
         "Folder of the planner's job results and reports. Empty: `planner/` in the instance "

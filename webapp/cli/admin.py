@@ -54,7 +54,28 @@ def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) 
         return
     import waitress
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+    _stop_on_signals()
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+    except KeyboardInterrupt:
+        pass
+    finally:  # the planner's worker processes end with the server
+        jobs = services(app).jobs
+        if jobs is not None:
+            jobs.shutdown()
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (and SIGHUP) end ``serve`` like Ctrl+C (SIGINT): by an exception in the main
+    thread, so its ``finally`` stops the job workers (Python's default would exit at once)."""
+    import signal
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, stop)
 
 
 @main.group()

@@ -237,6 +237,7 @@
     // ---- planner pages (/planner)
     plannerProgress: { zh: '{stage}（{pct}）', en: '{stage} ({pct})' },
     plannerRetrying: { zh: '暂时无法获取进度，正在重试…', en: 'Progress unavailable for now, retrying…' },
+    plannerCancelling: { zh: '正在取消…', en: 'Cancelling…' },
     plannerDemo: { zh: '演示数据，位置近似', en: 'Demo data, approximate positions' },
     layerMinutes: { zh: '出行时间（分钟）', en: 'Travel time (minutes)' },
     layerGaps: { zh: '服务空白', en: 'Service gaps' },

@@ -27,6 +27,21 @@
 
   function pct(f) { return Math.round(f * 100) + '%'; }
 
+  var FINISHED = ['done', 'failed', 'cancelled'];
+
+  /* The cancel button of a running or queued job: a plain form POST (CSRF token in the form,
+     works without script); here it only says that the job is being stopped. */
+  function cancelButton() {
+    var form = document.getElementById('pl-cancel');
+    if (!form) { return; }
+    form.addEventListener('submit', function () {
+      var button = form.querySelector('button');
+      if (button) { button.disabled = true; }
+      var label = document.getElementById('pl-progress-text');
+      if (label) { label.textContent = t('plannerCancelling'); }
+    });
+  }
+
   function poll(cfg) {
     var bar = document.getElementById('pl-progress');
     var label = document.getElementById('pl-progress-text');
@@ -36,7 +51,7 @@
         .then(function (doc) {
           failures = 0;
           var job = doc.job;
-          if (job.state === 'done' || job.state === 'failed') {
+          if (FINISHED.indexOf(job.state) >= 0) {
             window.location.reload();
             return;
           }
@@ -175,7 +190,8 @@
 
   var cfg = C.readConfig('pl-config');
   toggles();
-  if (cfg && cfg.job && cfg.job.state !== 'done' && cfg.job.state !== 'failed') { poll(cfg); }
+  cancelButton();
+  if (cfg && cfg.job && FINISHED.indexOf(cfg.job.state) < 0) { poll(cfg); }
   if (cfg && cfg.job && cfg.job.state === 'done') { drawMap(cfg); }
   window.YizhanPlanner = { bandColour: bandColour };
 }(window.Yizhan = window.Yizhan || {}));
