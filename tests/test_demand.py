@@ -582,3 +582,12 @@ def test_township_table_places_and_weights_units_and_reports_bad_rows(tmp_path):
         nameless = tmp_path / "nameless.csv"
         nameless.write_text("经度,纬度\n106.6,23.9\n", encoding="utf-8")
         read_township_table(nameless, BAISE)
+
+
+def test_admin_seats_of_the_whole_country():
+    """Region 100000: every township of the gazetteer, placed or listed as unknown."""
+    gaz = default_gazetteer()
+    towns = [d for d in gaz.units if d.level == "township"]
+    d = D.from_admin_seats("100000")
+    assert len(d.cells) + len(d.unplaced) == len(towns)
+    assert len(d.cells) == sum(t.lon is not None for t in towns)

@@ -607,25 +607,20 @@ def plan_task(folder: str, *args) -> tuple[str, object]:
     return _execute(_plan, folder, *args)
 
 
-def _stations(db_url: str):
-    from geo.store import StationRepository
-
-    repo = StationRepository.from_url(db_url)
-    try:
-        return repo.all()
-    finally:
-        repo.engine.dispose()
-
-
 def _coverage(folder: Path, progress, db_url: str, instance_path: str, params: dict) -> dict:
+    from geo.store import StationRepository
     from geo.workflows import CoverageParams, run_coverage, write_coverage_outputs
 
-    run = run_coverage(
-        CoverageParams.from_dict(params),
-        _stations(db_url),
-        progress=progress,
-        cache_dir=Path(instance_path) / "graphs",
-    )
+    repo = StationRepository.from_url(db_url)
+    try:  # the store, not repo.all(): only the stations within reach of the region are read
+        run = run_coverage(
+            CoverageParams.from_dict(params),
+            repo,
+            progress=progress,
+            cache_dir=Path(instance_path) / "graphs",
+        )
+    finally:
+        repo.engine.dispose()
     result = run.result
     files = write_coverage_outputs(run, folder, layers=True, progress=progress)
     return {
@@ -650,7 +645,7 @@ def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | No
     params = PlanParams.from_dict(params)
     repo = StationRepository.from_url(db_url)
     try:
-        run = run_plan(params, repo.all(), progress=progress)
+        run = run_plan(params, repo, progress=progress)
         files = write_plan_outputs(run, folder, layers=True, progress=progress)
         layers = _layers(files)
         layers["chosen"] = files["geojson"].name

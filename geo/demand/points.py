@@ -40,7 +40,7 @@ from geo.demand.base import (
 from geo.demand.cells import assign_admin
 from geo.errors import ValidationError
 from geo.gazetteer import Division, Gazetteer, normalise_address
-from geo.regions import as_region_geometry, outline_code, region_polygon
+from geo.regions import NATIONAL, NATIONAL_CODE, as_region_geometry, outline_code, region_polygon
 from geo.tables import HeaderMatcher, read_frame
 
 #: Headers of a points file; a people column makes the unit "population", a weight column
@@ -477,7 +477,7 @@ def from_admin_seats(
     if level not in ("township", "county"):
         raise ValidationError("level must be 'township' or 'county'", field="level")
     region_code = outline_code(code)
-    top = gaz.by_code.get(region_code)
+    top = NATIONAL if region_code == NATIONAL_CODE else gaz.by_code.get(region_code)
     if top is None:
         raise ValidationError(f"unknown admin code {region_code}", field="code")
     countyless = set(gaz.counties.loc[gaz.counties["level"] == "prefecture", "code"])
@@ -487,7 +487,9 @@ def from_admin_seats(
             ok = d.level == "township"
         else:
             ok = d.level == "county" or (d.level == "prefecture" and d.code in countyless)
-        if ok and (d.code == region_code or d.ancestor(top.level) == region_code):
+        if ok and (
+            top is NATIONAL or d.code == region_code or d.ancestor(top.level) == region_code
+        ):
             units.append(d)
     if not units:
         raise ValidationError(f"{region_code} {top.name} has no {level} units", field="code")

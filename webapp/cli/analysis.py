@@ -88,6 +88,14 @@ def demand_options(f):
     help="Threshold in minutes (repeatable: 15, 30, 60 …).",
 )
 @click.option(
+    "--minutes-cap",
+    "minutes_cap",
+    type=float,
+    default=None,
+    help="Compute travel minutes up to this many (default: 4 × the largest threshold); "
+    "farther units read '> cap'.",
+)
+@click.option(
     "--network",
     "network",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -114,6 +122,7 @@ def coverage(
     ctx: Context,
     kinds,
     max_minutes,
+    minutes_cap,
     mode,
     network,
     speed_kph,
@@ -142,6 +151,7 @@ def coverage(
             kinds=kinds,
             region=region,
             max_minutes=max_minutes,
+            minutes_cap=minutes_cap,
             mode=mode,
             network=network,
             speed_kph=speed_kph,
@@ -162,7 +172,7 @@ def coverage(
         steps = Steps()
         run = run_coverage(
             params,
-            ctx.ready_repo().all(),
+            ctx.ready_repo(),  # the store: only stations within reach are read
             progress=steps,
             cache_dir=Path(ctx.settings.instance_path) / "graphs",
             client=client,
@@ -330,7 +340,7 @@ def _run_and_report(ctx: Context, params, out: Path | None):
         with step(f"plan ({params.solver})"):
             run = run_plan(
                 params,
-                ctx.ready_repo().all(),
+                ctx.ready_repo(),
                 cache_dir=Path(ctx.settings.instance_path) / "graphs",
             )
         if out is not None:
