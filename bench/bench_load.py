@@ -25,7 +25,18 @@ JSON document (the ceiling of this stack on this machine), driven at the same ra
 KNN is the issue's named peer "when the PostGIS backend exists"; it does not yet, and the
 script says so.
 
-Run: ``.venv/bin/python bench/bench_load.py [--stations N] [--seconds S] [--rates R,R,...]``.
+**Many kept-alive clients** (``--clients 200,500``, issue 13): for each count, N clients
+each hold their own kept-alive connection for the whole run (``loadgen.py --clients``) and
+share a constant total rate of ``/api/nearest`` queries (``--client-rates``) for
+``--client-seconds``; once against today's ``yizhan serve`` and once against waitress's
+defaults as ``yizhan serve`` used them before (``connection_limit`` 100, ``select()``, no
+queue bound: the ``old`` server, started by the same app factory). A fresh server per run;
+reported: answers (200, 503), timeouts and I/O errors, p50/p99 of every answer and of each
+client's first answer, the longest wait of any client, clients never answered, and the
+server's log lines (all, and "Task queue" ones).
+
+Run: ``.venv/bin/python bench/bench_load.py [--stations N] [--seconds S] [--rates R,R,...]``;
+``--only-clients`` runs the kept-alive part alone, ``--no-clients`` skips it.
 """
 
 from __future__ import annotations
@@ -198,6 +209,129 @@ def show(name: str, rows: list[dict]) -> None:
     )
 
 
+OLD_SERVER = r"""
+import sys, waitress
+from webapp import create_app
+from webapp.services import services
+app = create_app({"DATABASE_URL": sys.argv[3]})
+services(app).index.get()
+waitress.serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.argv[2]),
+               ident="yizhan")
+"""
+
+
+def clients_run(kind: str, db: Path, clients: int, rate: float, seconds: float, paths_file):
+    """One fresh server (``old`` or ``new``), one ``loadgen.py --clients`` run against it."""
+    env = dict(os.environ, YIZHAN_DATABASE_URL=f"sqlite:///{db}", PYTHONUNBUFFERED="1")
+    port = free_port()
+    log = OUT_DIR / f"bench_load_clients_{kind}.log"
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "old":
+            script = Path(tmp) / "old_server.py"
+            script.write_text(OLD_SERVER, encoding="utf-8")
+            cmd = [PYTHON, str(script), str(port), str(THREADS), f"sqlite:///{db}"]
+        else:
+            cmd = [PYTHON, "-m", "webapp.cli", "serve", "--host", "127.0.0.1"]
+            cmd += ["--port", str(port), "--threads", str(THREADS)]
+        with server(cmd, env, port, log, timeout=180) as proc:
+            cpu0 = proc_cpu_s(proc.pid)
+            gen = [PYTHON, str(LOADGEN), "--clients", str(clients), str(port), str(rate)]
+            out = subprocess.run(
+                [*gen, str(seconds), str(paths_file)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=seconds + 120,
+            )
+            server_cpu = proc_cpu_s(proc.pid) - cpu0
+    res = json.loads(out.stdout)
+    text = log.read_text(errors="replace")
+    all_ms = latency_summary(res.pop("latencies_s"), 1e3) if res["statuses"] else {}
+    first_ms = latency_summary(res.pop("first_answer_s"), 1e3) if res["statuses"] else {}
+    refused = res.pop("refused_latencies_s")
+    refused_ms = latency_summary(refused, 1e3) if refused else {}
+    return {
+        "server": kind,
+        **{k: res[k] for k in ("clients", "rate", "seconds", "sent", "statuses", "errors")},
+        "answered": sum(res["statuses"].values()),
+        "latency_ms": all_ms,
+        "first_answer_ms": first_ms,
+        "refused_ms": refused_ms,
+        "max_client_wait_s": res["max_client_wait_s"],
+        "clients_never_answered": res["clients_never_answered"],
+        "clients_all_answered": res["clients_all_answered"],
+        "log_lines": text.count("\n"),
+        "queue_log_lines": text.count("Task queue"),
+        "server_cpu_per_s": server_cpu / res["elapsed_s"],
+        "generator_cpu_per_s": res["generator_cpu_s"] / res["elapsed_s"],
+    }
+
+
+def clients_part(db: Path, counts: list[int], rates: list[float], seconds: float) -> list:
+    paths = make_paths("nearest")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write("\n".join(paths))
+        paths_file = Path(fh.name)
+    rows = []
+    try:
+        for clients in counts:
+            for rate in rates:
+                for kind in ("old", "new"):
+                    rows.append(clients_run(kind, db, clients, rate, seconds, paths_file))
+                    show_clients(rows[-1:])
+    finally:
+        paths_file.unlink()
+    return rows
+
+
+def show_clients(rows: list[dict], title: str = "") -> None:
+    def ms(d: dict, key: str) -> str:
+        return f"{d[key]:.0f}" if d else "-"
+
+    print_table(
+        [
+            "server",
+            "clients",
+            "rate/s",
+            "sent",
+            "200",
+            "503",
+            "503 p99 ms",
+            "timeouts",
+            "io err",
+            "p50 ms",
+            "p99 ms",
+            "1st p50",
+            "1st p99",
+            "max wait s",
+            "never answered",
+            "log lines (queue)",
+        ],
+        [
+            [
+                r["server"],
+                r["clients"],
+                f"{r['rate']:.0f}",
+                r["sent"],
+                r["statuses"].get("200", 0),
+                r["statuses"].get("503", 0),
+                ms(r["refused_ms"], "p99"),
+                r["errors"]["timeout"],
+                r["errors"]["io"],
+                ms(r["latency_ms"], "p50"),
+                ms(r["latency_ms"], "p99"),
+                ms(r["first_answer_ms"], "p50"),
+                ms(r["first_answer_ms"], "p99"),
+                f"{r['max_client_wait_s']:.2f}",
+                r["clients_never_answered"],
+                f"{r['log_lines']} ({r['queue_log_lines']})",
+            ]
+            for r in rows
+        ],
+        title=title,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stations", type=int, default=200_000)
@@ -205,8 +339,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", default="100,200,300,400,500,600,700,800,1000,1200")
     ap.add_argument("--endpoints", default="nearest,bbox,clusters")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--clients", default="200,500", help="kept-alive client counts")
+    ap.add_argument("--client-rates", default="300,1000", help="total rates of those runs")
+    ap.add_argument("--client-seconds", type=float, default=15.0)
+    ap.add_argument("--only-clients", action="store_true")
+    ap.add_argument("--no-clients", action="store_true")
     args = ap.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
+    if args.only_clients:
+        print_header(
+            "Many kept-alive clients: /api/nearest, old and new server settings (waitress)",
+            versions("flask", "waitress"),
+            {"stations": args.stations, "seconds per run": args.client_seconds},
+        )
+        db = build_registry(args.stations)
+        rows = clients_part(
+            db,
+            [int(c) for c in args.clients.split(",")],
+            [float(r) for r in args.client_rates.split(",")],
+            args.client_seconds,
+        )
+        show_clients(rows, title="Summary: many kept-alive clients")
+        write_json("bench_load_clients", {"stations": args.stations, "runs": rows})
+        return 0
 
     print_header(
         "Open-loop load test: /api/nearest, bbox and clusters queries (waitress)",
@@ -262,6 +417,14 @@ def main(argv: list[str] | None = None) -> int:
         summary,
         title=f"Summary, {args.stations:,} stations; server RSS {results['server_rss_mb']:.0f} MB",
     )
+    if not args.no_clients:
+        results["clients"] = clients_part(
+            db,
+            [int(c) for c in args.clients.split(",")],
+            [float(r) for r in args.client_rates.split(",")],
+            args.client_seconds,
+        )
+        show_clients(results["clients"], title="Many kept-alive clients")
     write_json("bench_load", results)
     return 0
 

@@ -10,7 +10,16 @@ It is a helper of ``bench_load.py`` (not a benchmark by itself). It runs in its 
 so its CPU time is separate from the server's; it reports its own CPU time so a reader can
 see when the generator, not the server, was the limit.
 
-Usage (JSON on stdout): ``python bench/loadgen.py PORT RATE SECONDS PATHS_FILE``.
+Usage (JSON on stdout): ``python bench/loadgen.py PORT RATE SECONDS PATHS_FILE [MAX_CONNS]``.
+
+**Clients mode** (``--clients N``): N clients, each with its *own* kept-alive connection,
+all opened at the start and held open to the end (as browsers keep theirs). The rate is
+split evenly: client ``i`` sends its ``k``-th request at ``start + (k * N + i) / RATE``, one
+at a time on its connection; a request not answered ``TIMEOUT_S`` after its scheduled time is
+a timeout (its connection is then closed and the next request opens a new one). Reported
+per run: answers by status, timeouts and I/O errors, the latency of every answer and of each
+client's first answer (both from the scheduled time), each client's longest wait, and how
+many clients never got an answer.
 """
 
 from __future__ import annotations
@@ -134,13 +143,121 @@ async def run(port: int, rate: float, seconds: float, paths: list[str], max_conn
     }
 
 
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str):
+    """One request on a kept-alive connection: ``(status, server_closes)``."""
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nAccept-Encoding: identity\r\n\r\n".encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    length, close = 0, False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection" and value.strip().lower() == b"close":
+            close = True
+    if length:
+        await reader.readexactly(length)
+    return int(head[9:12]), close
+
+
+async def run_clients(port: int, rate: float, seconds: float, paths: list[str], n: int) -> dict:
+    """The clients mode (see the module text)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+    end = start + seconds
+    statuses: dict[str, int] = {}
+    errors = {"timeout": 0, "io": 0}
+    latencies: list[float] = []
+    refused: list[float] = []  # latencies of the 503 answers alone
+    clients: list[dict] = []
+
+    async def client(i: int) -> None:
+        me = {"sent": 0, "answered": 0, "first_s": None, "max_wait_s": 0.0}
+        clients.append(me)
+        conn = None
+        k = 0
+        while (intended := start + (k * n + i) / rate) < end:
+            path = paths[(k * n + i) % len(paths)]
+            k += 1
+            if intended > loop.time():
+                await asyncio.sleep(intended - loop.time())
+            me["sent"] += 1
+            try:
+                budget = intended + TIMEOUT_S - loop.time()
+                if budget <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(budget):
+                    if conn is None:
+                        conn = await asyncio.open_connection(HOST, port)
+                    status, close = await _exchange(*conn, path)
+            except TimeoutError:
+                errors["timeout"] += 1
+                me["max_wait_s"] = max(me["max_wait_s"], loop.time() - intended)
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+                continue
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors["io"] += 1
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+                continue
+            wait = loop.time() - intended
+            latencies.append(wait)
+            if status == 503:
+                refused.append(wait)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            me["answered"] += 1
+            me["max_wait_s"] = max(me["max_wait_s"], wait)
+            if me["first_s"] is None:
+                me["first_s"] = wait
+            if close:
+                conn[1].close()
+                conn = None
+        if conn is not None:
+            await asyncio.sleep(max(0.0, end - loop.time()))  # kept alive to the end
+            conn[1].close()
+
+    await asyncio.gather(*(client(i) for i in range(n)))
+    elapsed = loop.time() - start
+    firsts = [c["first_s"] for c in clients if c["first_s"] is not None]
+    return {
+        "clients": n,
+        "rate": rate,
+        "seconds": seconds,
+        "sent": sum(c["sent"] for c in clients),
+        "statuses": statuses,
+        "errors": errors,
+        "elapsed_s": elapsed,
+        "latencies_s": latencies,
+        "refused_latencies_s": refused,
+        "first_answer_s": firsts,
+        "clients_never_answered": n - len(firsts),
+        "clients_all_answered": sum(1 for c in clients if c["answered"] == c["sent"]),
+        "max_client_wait_s": max((c["max_wait_s"] for c in clients), default=0.0),
+    }
+
+
 def main() -> int:
-    port, rate, seconds, paths_file = sys.argv[1:5]
-    max_conns = int(sys.argv[5]) if len(sys.argv) > 5 else 64
+    args = sys.argv[1:]
+    n_clients = 0
+    if args and args[0] == "--clients":
+        n_clients, args = int(args[1]), args[2:]
+    port, rate, seconds, paths_file = args[:4]
+    max_conns = int(args[4]) if len(args) > 4 else 64
     with open(paths_file, encoding="utf-8") as fh:
         paths = [line.rstrip("\n") for line in fh if line.strip()]
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per client
     t0 = time.process_time()
-    result = asyncio.run(run(int(port), float(rate), float(seconds), paths, max_conns))
+    if n_clients:
+        coro = run_clients(int(port), float(rate), float(seconds), paths, n_clients)
+    else:
+        coro = run(int(port), float(rate), float(seconds), paths, max_conns)
+    result = asyncio.run(coro)
     result["generator_cpu_s"] = time.process_time() - t0
     result["generator_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     json.dump(result, sys.stdout)

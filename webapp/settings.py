@@ -2,7 +2,8 @@
 
 :class:`WebSettings` extends :class:`geo.settings.Settings` with the Flask secret and session
 flags, the embed allow-list, basemaps and map notices, the public API's bounds, the rate
-limits and the planner pages' folders and jobs. It is built the same documented way
+limits, the planner pages' folders and jobs, and the production server's connection
+limits. It is built the same documented way
 (``WebSettings.from_env()``, ``YIZHAN_*`` variables; each field has a help text that the
 README documents, checked by ``tests/test_docs.py``), so one object carries a deployment's
 settings through the web app while :mod:`geo` only ever sees library settings.
@@ -116,6 +117,37 @@ class WebSettings(Settings):
         10,
         "Login attempts per minute one client may make on /planner/login.",
         "YIZHAN_LOGIN_RATE_PER_MINUTE",
+    )
+
+    threads: int = setting(
+        8,
+        "Worker threads of the production server (`yizhan serve`, waitress); `--threads` "
+        "overrides it.",
+        "YIZHAN_THREADS",
+    )
+    connection_limit: int = setting(
+        1000,
+        "Open client connections `yizhan serve` accepts at once (kept-alive ones included); "
+        "more wait unanswered in the listen backlog. The soft open-file limit is raised to "
+        "fit at start.",
+        "YIZHAN_CONNECTION_LIMIT",
+    )
+    channel_timeout_s: int = setting(
+        30,
+        "Seconds an idle kept-alive connection stays open before `yizhan serve` closes it.",
+        "YIZHAN_CHANNEL_TIMEOUT_S",
+    )
+    listen_backlog: int = setting(
+        2048,
+        "Listen backlog of `yizhan serve`: connections the kernel holds before they are "
+        "accepted (capped by net.core.somaxconn).",
+        "YIZHAN_BACKLOG",
+    )
+    max_queue: int = setting(
+        128,
+        "Requests that may wait for a busy worker thread of `yizhan serve`; more are refused "
+        "at once with 503 and `Retry-After: 1` (load shedding). 0: no limit.",
+        "YIZHAN_MAX_QUEUE",
     )
 
     @classmethod

@@ -31,13 +31,12 @@ def _safe_url(url: str) -> str:
 @click.option(
     "--threads",
     type=int,
-    default=8,
-    show_default=True,
-    help="Worker threads of the WSGI server (waitress).",
+    default=None,
+    help="Worker threads of the WSGI server (waitress; default: $YIZHAN_THREADS, else 8).",
 )
 @click.option("--debug", is_flag=True, help="Flask's development server with reloader.")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) -> None:
+def serve(ctx: Context, host: str, port: int | None, threads: int | None, debug: bool) -> None:
     """Serve the locator map and the API (production WSGI server: waitress)."""
     from webapp import create_app
     from webapp.services import services
@@ -52,11 +51,12 @@ def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) 
     if debug:
         app.run(host=host, port=port, debug=True)
         return
-    import waitress
+    from webapp import serving
 
+    settings = services(app).settings  # connection limit, queue bound, timeouts: YIZHAN_*
     _stop_on_signals()
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+        serving.serve(app, host, port, settings, threads or settings.threads)
     except KeyboardInterrupt:
         pass
     finally:  # the planner's worker processes end with the server
