@@ -54,7 +54,14 @@ def serve(ctx: Context, host: str, port: int | None, threads: int, debug: bool) 
         return
     import waitress
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="yizhan")
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="yizhan",
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],  # 413 before the body is read
+    )
 
 
 @main.group()
