@@ -16,7 +16,8 @@ import numpy as np
 
 from geo.crs import CoordSystem, to_wgs84
 from geo.errors import FileFormatError, ValidationError
-from geo.tables import HeaderMatcher, header_finder, read_frame
+from geo.records.validate import CHINA_BOUNDS
+from geo.tables import HeaderMatcher, header_finder, read_frame, strip_control
 
 COLUMNS = ["id", "name", "lon", "lat", "cost", "yearly_cost", "source"]
 
@@ -59,6 +60,11 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
     Cost columns are optional: ``cost`` (one-off), ``yearly_cost``, or ``monthly_cost``
     (× 12). A negative or non-numeric cost is refused with the row named. Other columns
     (e.g. a capacity) are kept as they are.
+
+    Coordinates must be finite numbers within China's extent
+    (:data:`geo.records.CHINA_BOUNDS`, after conversion to WGS-84); two columns naming the same
+    field (``lon`` and ``经度``) are refused. Control characters (NUL, ESC …) in ids and names
+    are removed; ``frame.attrs["warnings"]`` names each row where that happened.
     """
     path = Path(path)
     df = read_frame(
@@ -96,11 +102,16 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
                 continue
             try:
                 out[i] = float(str(value).replace(",", ""))
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ValidationError(
                     f"{path.name}: line {lines[i]}: {field} is not a number: {value!r}",
                     field=field,
                 ) from None
+            if not math.isfinite(out[i]):
+                raise ValidationError(
+                    f"{path.name}: line {lines[i]}: {field} is not a finite number: {value!r}",
+                    field=field,
+                )
             if field not in ("lon", "lat") and out[i] < 0:
                 raise ValidationError(
                     f"{path.name}: line {lines[i]}: {field} is negative", field=field
@@ -108,23 +119,55 @@ def from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
         return out
 
     lon, lat = numbers("lon", False), numbers("lat", False)
+    for i in range(n):
+        if not (-180 <= lon[i] <= 180):
+            raise ValidationError(
+                f"{path.name}: line {lines[i]}: longitude {lon[i]:g} is out of range -180..180",
+                field="lon",
+            )
+        if not (-90 <= lat[i] <= 90):
+            raise ValidationError(
+                f"{path.name}: line {lines[i]}: latitude {lat[i]:g} is out of range -90..90",
+                field="lat",
+            )
     systems = columns["crs"].fillna(crs).astype(str).tolist() if "crs" in columns else [crs] * n
     for system in set(systems):
         mask = np.array([s == system for s in systems])
         lon[mask], lat[mask] = to_wgs84(lon[mask], lat[mask], CoordSystem.parse(system))
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    for i in range(n):
+        if not (x0 <= lon[i] <= x1 and y0 <= lat[i] <= y1):
+            raise ValidationError(
+                f"{path.name}: line {lines[i]}: ({lon[i]:.5f}, {lat[i]:.5f}) is outside China "
+                f"(longitude {x0}..{x1}, latitude {y0}..{y1}); check the coordinates and "
+                "their order",
+                field="lon",
+            )
     yearly = numbers("yearly_cost", True)
     monthly = numbers("monthly_cost", True)
     yearly = np.where(np.isnan(yearly), monthly * 12, yearly)
-    ids = columns["id"].astype(str).tolist() if "id" in columns else [f"C{i + 1}" for i in range(n)]
+    warnings: list[str] = []
+
+    def texts(field: str) -> list[str]:
+        out = []
+        for line, value in zip(lines, columns[field].fillna("").astype(str).tolist(), strict=True):
+            clean, removed = strip_control(value)
+            if removed:
+                warnings.append(f"line {line}: control characters removed from {field}")
+            out.append(clean)
+        return out
+
+    ids = texts("id") if "id" in columns else [f"C{i + 1}" for i in range(n)]
     if len(set(ids)) != len(ids):
         raise ValidationError(f"{path.name}: candidate ids are not unique", field="id")
-    names = columns["name"].fillna("").astype(str).tolist() if "name" in columns else ids
+    names = texts("name") if "name" in columns else ids
     frame = _frame(ids, names, lon, lat, numbers("cost", True), yearly, f"file {path.name}")
     mapped = set(match.mapping.values())
     for i, col in enumerate(df.columns):  # other columns (capacity, notes …) travel along
         name = str(col).strip()
         if i not in mapped and name and name not in frame.columns:
             frame[name] = df.iloc[:, i].to_numpy()
+    frame.attrs["warnings"] = warnings
     return frame
 
 

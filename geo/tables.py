@@ -12,7 +12,13 @@ feature number), so an error report can name it.
 * :func:`read_frame` gives a :class:`pandas.DataFrame` indexed by those line numbers (candidate
   sites, demand tables and points), from a path or a frame passed through;
 * :func:`match_columns` maps headers onto canonical fields through an alias table
-  ``{field: (alias, ...)}`` and reports unknown, duplicate and missing headers.
+  ``{field: (alias, ...)}`` and reports unknown, duplicate and missing headers;
+* :func:`check_table_file` is the cheap structural check of an upload (a readable zip within
+  the size limit, a GeoJSON FeatureCollection, a non-empty CSV) made before it is queued.
+
+Every file is read within :class:`TableLimits` (uncompressed size of an ``.xlsx``, rows, cell
+length; :func:`set_table_limits` installs a deployment's): a decompression bomb or a
+million-row sheet is refused with the figures, before or while it is parsed, never after.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import json
 import math
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +44,63 @@ if TYPE_CHECKING:  # pandas is imported by read_frame only: reading a registry d
 FORMATS = ("csv", "xlsx", "geojson", "ogr")
 #: How many lines :func:`read_table` searches for the header when ``find_header`` is given.
 HEADER_SEARCH_ROWS = 10
+
+#: C0/C1 control characters (NUL, ESC …) except tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """What one table file may hold; larger files are refused with these figures.
+
+    Attributes
+    ----------
+    max_rows
+        Data rows (sheet rows, CSV lines, features).
+    max_uncompressed_mb
+        Sum of the uncompressed sizes of an ``.xlsx``'s zip members (a 400 KB file can hold a
+        400 MB string).
+    max_cell_chars
+        Characters of one cell (32,767 is Excel's own limit).
+    """
+
+    max_rows: int = 500_000
+    max_uncompressed_mb: float = 200.0
+    max_cell_chars: int = 32_767
+
+    def to_dict(self) -> dict[str, float]:
+        """The limits as a plain dict (to hand them to a worker process)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> TableLimits:
+        """Limits from :meth:`to_dict`'s dict (missing keys: the defaults)."""
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+_LIMITS = [TableLimits()]
+
+
+def table_limits() -> TableLimits:
+    """The limits this process reads tables with."""
+    return _LIMITS[0]
+
+
+def set_table_limits(limits: TableLimits | Mapping[str, Any] | None) -> TableLimits:
+    """Install the limits this process reads tables with (``None``: the defaults)."""
+    if not isinstance(limits, TableLimits):
+        limits = TableLimits.from_dict(limits)
+    _LIMITS[0] = limits
+    return limits
+
+
+def strip_control(text: str) -> tuple[str, bool]:
+    """``text`` without control characters (NUL, ESC, …; tab and newlines are kept), and
+    whether any was removed."""
+    clean = _CONTROL.sub("", text)
+    return clean, len(clean) != len(text)
+
 
 #: Removed from headers before matching: white space, joiners and marks of a required column.
 _HEADER_NOISE = re.compile(r"[\s_\-·.*:：]+")
@@ -364,6 +428,7 @@ def read_table(
     *,
     find_header: Callable[[list[object]], bool] | None = None,
     header_hint: str = "",
+    limits: TableLimits | None = None,
 ) -> Table:
     """Read a CSV, XLSX, GeoJSON or OGR file into a :class:`Table`.
 
@@ -380,29 +445,24 @@ def read_table(
         :func:`header_finder`); by default the first non-blank row is the header.
     header_hint
         Completes the message when no header is found (``"with a name column (名称/name)"``).
+    limits
+        Rows, uncompressed size and cell length allowed (default :func:`table_limits`).
 
     Raises
     ------
     FileFormatError
-        No such file, an unreadable file, an unknown sheet, no header.
+        No such file, an empty or unreadable file, an unknown sheet, no header, a file over
+        the limits.
     """
     path = Path(path)
+    limits = limits or table_limits()
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
     kind = detect_format(path, fmt)
     if kind == "geojson":
-        try:
-            doc = json.loads(path.read_bytes().decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FileFormatError(f"{path.name}: not valid GeoJSON ({exc})") from None
-        if isinstance(doc, dict) and doc.get("type") == "Feature":
-            doc = {"type": "FeatureCollection", "features": [doc]}
-        features = doc.get("features") if isinstance(doc, dict) else None
-        if not isinstance(features, list):
-            raise FileFormatError(f"{path.name}: not a GeoJSON FeatureCollection")
-        return _feature_table(features, path.name, kind)
+        return _feature_table(_geojson_features(path), path.name, kind, limits)
     if kind == "ogr":
-        return _feature_table(_ogr_features(path), path.name, kind)
+        return _feature_table(_ogr_features(path), path.name, kind, limits)
     if kind == "csv":
         text = decode(path.read_bytes(), path.name)
         sample = text[:4096]
@@ -416,11 +476,12 @@ def read_table(
                 start = reader.line_num + 1
 
         try:
-            return _with_header(numbered(), path.name, kind, find_header, header_hint)
+            return _with_header(numbered(), path.name, kind, find_header, header_hint, limits)
         except csv.Error as exc:
             raise FileFormatError(f"{path.name}: line {reader.line_num}: {exc}") from None
     import openpyxl
 
+    _check_xlsx(path, limits)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several unrelated types
@@ -441,9 +502,155 @@ def read_table(
         else:
             ws = wb.worksheets[0]
         rows = ((i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), 1))
-        return _with_header(rows, path.name, kind, find_header, header_hint)
+        try:
+            return _with_header(rows, path.name, kind, find_header, header_hint, limits)
+        except FileFormatError:
+            raise
+        except Exception as exc:  # a damaged sheet inside a readable zip
+            raise FileFormatError(f"{path.name}: not a readable .xlsx file ({exc})") from None
     finally:
         wb.close()
+
+
+def check_table_file(
+    path: str | Path, fmt: str | None = None, limits: TableLimits | None = None
+) -> str:
+    """The cheap structural check of a table file, made before it is queued for reading.
+
+    Refuses an empty file, an ``.xlsx`` that is not a readable zip (random bytes, truncated)
+    or whose members uncompress beyond the limit, a GeoJSON that is not a FeatureCollection
+    (or is nested too deeply), a CSV that is not text. Rows are not read (that is
+    :func:`read_table`'s work, within the row limit); returns the format.
+
+    Raises
+    ------
+    FileFormatError
+        What is wrong, with the figures.
+    """
+    path = Path(path)
+    limits = limits or table_limits()
+    kind = detect_format(path, fmt)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise FileFormatError(f"{path.name}: no such file") from None
+    if size == 0:
+        raise FileFormatError(f"{path.name}: empty file")
+    if kind == "xlsx":
+        _check_xlsx(path, limits)
+    elif kind == "geojson":
+        _geojson_features(path)
+    elif kind == "csv":
+        with path.open("rb") as f:
+            head = f.read(65536)
+        if b"\x00" in head:
+            raise FileFormatError(f"{path.name}: not a text (CSV) file")
+        try:
+            head.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:  # a multi-byte character cut at the end is fine
+            if exc.start < len(head) - 4:
+                decode(head, path.name)
+    return kind
+
+
+def _check_xlsx(path: Path, limits: TableLimits) -> None:
+    """Refuse an ``.xlsx`` that is not a zip, or whose members uncompress beyond the limit.
+
+    The sizes come from the zip's central directory; :mod:`zipfile` (which openpyxl reads
+    through) never inflates a member beyond its declared size, so the check is sound.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileFormatError(
+            f"{path.name}: not a readable .xlsx file ({exc}); save it again as .xlsx"
+        ) from None
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_mb * 1024 * 1024:
+        raise FileFormatError(
+            f"{path.name}: uncompresses to {total / 1048576:,.0f} MB, more than the limit of "
+            f"{limits.max_uncompressed_mb:g} MB"
+        )
+    if not any(i.filename == "xl/workbook.xml" for i in infos):
+        raise FileFormatError(f"{path.name}: not a readable .xlsx file (no workbook inside)")
+    # openpyxl parses a whole sheet to size it when the sheet has no <dimension>: count first.
+    for info in infos:
+        sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+        most = limits.max_rows + HEADER_SEARCH_ROWS  # the header and a title may sit above
+        if sheet and _count_sheet_rows(path, info.filename, limits.max_rows) > most:
+            raise _too_many_rows(path.name, limits)
+
+
+def _count_sheet_rows(path: Path, member: str, limit: int) -> int:
+    """Rows of a sheet (``<row>`` elements, blank ones too), counted in its XML as it inflates
+    (a few MB at a time, no parsing), stopping as soon as there are more than ``limit`` data
+    rows plus the header search.
+
+    Any sheet of a workbook over the limit refuses the workbook, not only the sheet read."""
+    stop = limit + HEADER_SEARCH_ROWS
+    count = 0
+    tail = b""
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(member) as f:
+            while chunk := f.read(4 * 1024 * 1024):
+                data = tail + chunk
+                count += data.count(b"<row ") + data.count(b"<row>")
+                tail = data[-5:]
+                count -= tail.count(b"<row ") + tail.count(b"<row>")  # counted again next
+                if count > stop:
+                    return count
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError):
+        return 0  # openpyxl's own reading reports a damaged member
+    return count + tail.count(b"<row ") + tail.count(b"<row>")
+
+
+def _geojson_features(path: Path) -> list:
+    """The features of a GeoJSON FeatureCollection (or one Feature)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"{path.name}: not valid GeoJSON ({exc})") from None
+    if not text.strip():
+        raise FileFormatError(f"{path.name}: empty file")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise FileFormatError(f"{path.name}: not valid GeoJSON ({exc})") from None
+    except RecursionError:  # the decoder's own bound on nesting
+        raise FileFormatError(f"{path.name}: not valid GeoJSON (nested too deeply)") from None
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        doc = {"type": "FeatureCollection", "features": [doc]}
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list):
+        raise FileFormatError(
+            f"{path.name}: not a GeoJSON FeatureCollection (needs a list of features)"
+        )
+    for n, feat in enumerate(features, 1):
+        if feat is not None and not isinstance(feat, dict):
+            raise FileFormatError(f"{path.name}: feature {n} is not a JSON object")
+        props = (feat or {}).get("properties")
+        if props is not None and not isinstance(props, dict):
+            raise FileFormatError(f"{path.name}: feature {n}: properties is not a JSON object")
+        geom = (feat or {}).get("geometry")
+        if geom is not None and not isinstance(geom, dict):
+            raise FileFormatError(f"{path.name}: feature {n}: geometry is not a JSON object")
+    return features
+
+
+def _too_many_rows(name: str, limits: TableLimits) -> FileFormatError:
+    return FileFormatError(
+        f"{name}: more than {limits.max_rows:,} rows (the limit); split the file"
+    )
+
+
+def _check_cells(cells: Sequence[Any], name: str, line: int, limits: TableLimits) -> None:
+    for i, c in enumerate(cells):
+        if isinstance(c, str) and len(c) > limits.max_cell_chars:
+            raise FileFormatError(
+                f"{name}: line {line}: column {i + 1} holds {len(c):,} characters, more than "
+                f"the limit of {limits.max_cell_chars:,}"
+            )
 
 
 def _with_header(
@@ -452,12 +659,15 @@ def _with_header(
     kind: str,
     find_header: Callable[[list[object]], bool] | None,
     header_hint: str,
+    limits: TableLimits | None = None,
 ) -> Table:
-    """Find the header row, then keep the non-blank rows after it."""
+    """Find the header row, then keep the non-blank rows after it (within the limits)."""
+    limits = limits or table_limits()
     columns: list[str] | None = None
     header_line = 0
     out: list[TableRow] = []
     for line, cells in rows:
+        _check_cells(cells, name, line, limits)
         if columns is None:
             if _blank_row(cells):
                 pass
@@ -469,6 +679,8 @@ def _with_header(
             continue
         if _blank_row(cells):
             continue
+        if len(out) >= limits.max_rows:
+            raise _too_many_rows(name, limits)
         out.append(TableRow(line, cells))
     if columns is None:
         if find_header is None:
@@ -481,8 +693,13 @@ def _with_header(
     return Table(name, kind, columns, out, header_line)
 
 
-def _feature_table(features: list, name: str, kind: str) -> Table:
+def _feature_table(
+    features: list, name: str, kind: str, limits: TableLimits | None = None
+) -> Table:
     """Features as rows: their properties as columns (in order of first appearance)."""
+    limits = limits or table_limits()
+    if len(features) > limits.max_rows:
+        raise _too_many_rows(name, limits)
     columns: dict[str, int] = {}
     props_list = []
     for feat in features:
@@ -495,6 +712,7 @@ def _feature_table(features: list, name: str, kind: str) -> Table:
         cells: list[Any] = [None] * len(columns)
         for k, v in props.items():
             cells[columns[str(k)]] = v
+        _check_cells(cells, name, n, limits)
         feat = feat or {}
         rows.append(TableRow(n, cells, feat.get("geometry") or None, feat.get("id")))
     return Table(name, kind, list(columns), rows, 0)
@@ -521,6 +739,7 @@ def read_frame(
     geometry: str = "point",
     find_header: Callable[[list[object]], bool] | None = None,
     header_hint: str = "",
+    limits: TableLimits | None = None,
 ) -> pd.DataFrame:
     """A table as a DataFrame whose index is each row's line number (named ``line``).
 
@@ -535,7 +754,7 @@ def read_frame(
         For features: ``"point"`` puts a Point's coordinates into ``lon``/``lat`` (overriding
         properties of those names) and refuses other geometries; ``"inside"`` replaces a
         polygon by a point inside it (their number is in ``frame.attrs["polygons"]``).
-    find_header, header_hint
+    find_header, header_hint, limits
         See :func:`read_table`.
 
     The frame's ``attrs`` hold ``name`` (file name, or ``"table"``), ``format``,
@@ -555,7 +774,9 @@ def read_frame(
         frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
         frame.attrs.update(name="table", format="frame", header_line=1, polygons=0)
         return frame
-    table = read_table(source, fmt, sheet, find_header=find_header, header_hint=header_hint)
+    table = read_table(
+        source, fmt, sheet, find_header=find_header, header_hint=header_hint, limits=limits
+    )
     width = len(table.columns)
     data = [(r.cells + [None] * width)[:width] for r in table.rows]
     polygons = 0

@@ -118,3 +118,47 @@ def test_title_row_line_numbers_and_duplicate_columns(tmp_path):
     twice.write_text("name,lon,经度,lat\na,109,110,24\n", encoding="utf-8")
     with pytest.raises(FileFormatError, match="same field twice: lon"):
         cand.from_file(twice)
+
+
+@pytest.mark.parametrize(
+    "lon, lat, message",
+    [
+        ("1e308", "24.5", r"longitude 1e\+308 is out of range"),
+        ("108.9", "95", "latitude 95 is out of range"),
+        ("-181", "24.5", "out of range -180..180"),
+        ("inf", "24.5", "not a finite number"),
+        ("nan", "24.5", "not a finite number"),
+        ("1e999", "24.5", "not a finite number"),
+        ("10", "24.5", "outside China"),  # in range, but in Africa
+        ("108.9", "-24.5", "outside China"),
+    ],
+)
+def test_candidate_coordinates_must_be_finite_in_range_and_in_china(tmp_path, lon, lat, message):
+    from geo.records import CHINA_BOUNDS
+
+    path = tmp_path / "c.csv"
+    path.write_text(f"name,lon,lat\nok,109.1,24.2\nbad,{lon},{lat}\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=message) as exc:
+        cand.from_file(path)
+    assert "line 3" in exc.value.message
+    if message == "outside China":
+        assert str(CHINA_BOUNDS[0]) in exc.value.message  # the one extent, from geo.records
+
+
+def test_duplicate_lon_columns_are_refused_in_every_format(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["名称", "lon", "纬度", "经度"])
+    wb.active.append(["a", 109.0, 24.0, 110.0])
+    wb.save(tmp_path / "twice.xlsx")
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": "a", "lon": 1, "经度": 2, "lat": 3}}
+        ],
+    }
+    (tmp_path / "twice.geojson").write_text(json.dumps(doc), encoding="utf-8")
+    for name in ("twice.xlsx", "twice.geojson"):
+        with pytest.raises(FileFormatError, match="same field twice: lon"):
+            cand.from_file(tmp_path / name)

@@ -397,6 +397,7 @@ def test_bad_plan_inputs_give_clear_messages(coverage_job, form, message):
 
 
 def test_bad_candidate_file_names_the_row(coverage_job, tmp_path):
+    """The rows of an upload are read in the job's worker: the failed job names the row."""
     c = coverage_job["client"]
     bad = "名称,经度,纬度\n甲,109.2,25.1\n乙,东经109度,25.2\n"
     rv = c.post(
@@ -409,9 +410,11 @@ def test_bad_candidate_file_names_the_row(coverage_job, tmp_path):
             "candidates": (io.BytesIO(bad.encode("utf-8")), "候选.csv"),
         },
     )
-    assert rv.status_code == 400
-    message = rv.get_json()["error"]["message"]
-    assert "line 3" in message and "lon" in message
+    assert rv.status_code == 202, rv.get_json()
+    doc = wait(c, rv.get_json()["url"])
+    assert doc["job"]["state"] == "failed"
+    message = doc["job"]["message"]
+    assert message.startswith("候选点文件无法使用") and "line 3" in message and "lon" in message
     rv = c.post(
         coverage_job["url"] + "?format=json",
         data={
@@ -636,7 +639,7 @@ def test_township_table_upload_on_coverage_and_plan_forms(user):
     assert plan["result"]["summary"]["units_unplaced"] == len(lost) - 1
     assert "township_table 1" in plan["result"]["demand_source"]
     assert "位置未知" in user.get(rv.get_json()["url"]).get_data(as_text=True)
-    # An unusable table is refused on the form, in Chinese first, with the row.
+    # An unusable table fails its job (read in the worker), in Chinese first, with the row.
     bad = io.BytesIO("乡镇名称,经度,纬度\n火星街道,107.6,37.5\n".encode())
     rv = user.post(
         "/planner/?format=json",
@@ -649,8 +652,10 @@ def test_township_table_upload_on_coverage_and_plan_forms(user):
             "township_table": (bad, "bad.csv"),
         },
     )
-    assert rv.status_code == 400
-    message = rv.get_json()["error"]["message"]
+    assert rv.status_code == 202, rv.get_json()
+    failed = wait(user, rv.get_json()["url"])
+    assert failed["job"]["state"] == "failed"
+    message = failed["job"]["message"]
     assert message.startswith("乡镇表无法使用") and "line 2" in message
 
 
@@ -665,3 +670,26 @@ def test_cancel_route_of_a_finished_job(coverage_job):
     assert rv.status_code == 409 and "无法取消" in rv.get_json()["error"]["message"]
     assert c.get(url + "?format=json").get_json()["job"]["state"] == "done"
     assert 'id="pl-cancel"' not in c.get(url).get_data(as_text=True)
+
+
+def test_uploads_are_read_in_the_worker_within_the_table_limits(env):
+    """The request only saves and checks an upload; its rows are read by the job's worker,
+    with the server's YIZHAN_TABLE_MAX_ROWS (handed over with the job)."""
+    app = make_app(env, table_max_rows=5)
+    try:
+        c = app.test_client()
+        assert login(c).status_code == 303
+        c.csrf = token(c)
+        rows = "".join(f"45022510{i:04d},109.{i},25.1\n" for i in range(8))
+        url = start_coverage(
+            c,
+            demand="seats",
+            township_table=(io.BytesIO(("乡镇代码,经度,纬度\n" + rows).encode()), "t.csv"),
+        )
+        doc = wait(c, url)
+        assert doc["job"]["state"] == "failed"
+        assert "乡镇表无法使用" in doc["job"]["message"]
+        assert "more than 5 rows" in doc["job"]["message"]
+    finally:
+        services(app).jobs.shutdown()
+        services(app).repo.engine.dispose()

@@ -191,3 +191,77 @@ def test_preferred_column_follows_the_alias_order():
 )
 def test_normalise_text(value, expected):
     assert tables.normalise_text(value) == expected
+
+
+def test_row_and_cell_limits_refuse_with_the_figures(tmp_path):
+    from geo.tables import TableLimits
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(11)), encoding="utf-8")
+    assert len(read_table(path, limits=TableLimits(max_rows=11)).rows) == 11
+    with pytest.raises(FileFormatError, match="more than 10 rows"):
+        read_table(path, limits=TableLimits(max_rows=10))
+    path.write_text("a,b\n1," + "字" * 101 + "\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match="line 2: column 2 holds 101 characters"):
+        read_table(path, limits=TableLimits(max_cell_chars=100))
+    doc = {"type": "FeatureCollection", "features": [{"properties": {"a": i}} for i in range(3)]}
+    geo_path = tmp_path / "t.geojson"
+    geo_path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(FileFormatError, match="more than 2 rows"):
+        read_table(geo_path, limits=TableLimits(max_rows=2))
+
+
+def test_xlsx_limits_are_checked_before_openpyxl_parses(tmp_path):
+    """Rows are counted in the sheet's XML (openpyxl would parse a whole sheet without a
+    <dimension> to size it); the uncompressed size comes from the zip's directory."""
+    from geo.tables import TableLimits, check_table_file
+
+    wb = openpyxl.Workbook()
+    for i in range(30):
+        wb.active.append([f"r{i}", i])
+    wb.save(tmp_path / "t.xlsx")
+    assert len(read_table(tmp_path / "t.xlsx", limits=TableLimits(max_rows=29)).rows) == 29
+    with pytest.raises(FileFormatError, match="more than 28 rows"):
+        read_table(tmp_path / "t.xlsx", limits=TableLimits(max_rows=28))  # while reading
+    with pytest.raises(FileFormatError, match="more than 5 rows"):
+        check_table_file(tmp_path / "t.xlsx", limits=TableLimits(max_rows=5))  # counted first
+    with pytest.raises(FileFormatError, match=r"uncompresses to .* more than the limit"):
+        read_table(tmp_path / "t.xlsx", limits=TableLimits(max_uncompressed_mb=0.001))
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"type": "FeatureCollection", "features": {"type": "Feature"}}, "list of features"),
+        ({"type": "FeatureCollection", "features": [[1, 2]]}, "feature 1 is not a JSON object"),
+        ({"type": "FeatureCollection", "features": [{"properties": [1]}]}, "properties is not"),
+        ({"type": "FeatureCollection", "features": [{"geometry": "x"}]}, "geometry is not"),
+        ([1, 2, 3], "not a GeoJSON FeatureCollection"),
+    ],
+)
+def test_malformed_geojson_is_a_file_format_error(tmp_path, doc, message):
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(FileFormatError, match=message):
+        read_table(path)
+
+
+def test_deeply_nested_json_and_empty_files_are_refused(tmp_path):
+    from geo.tables import check_table_file
+
+    deep = tmp_path / "deep.geojson"
+    deep.write_text('{"features":' + "[" * 50_000 + "]" * 50_000 + "}", encoding="utf-8")
+    with pytest.raises(FileFormatError, match="nested too deeply"):
+        read_table(deep)
+    for name in ("empty.csv", "empty.xlsx", "empty.geojson"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(FileFormatError, match="empty file"):
+            check_table_file(tmp_path / name)
+
+
+def test_strip_control_keeps_tabs_and_newlines():
+    from geo.tables import strip_control
+
+    assert strip_control("a\x00b\x1bc\x7fd\x9be") == ("abcde", True)
+    assert strip_control("a\tb\nc\r") == ("a\tb\nc\r", False)
+    assert strip_control("正常文本") == ("正常文本", False)

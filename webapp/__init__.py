@@ -13,7 +13,7 @@ import gzip
 import secrets
 
 import orjson
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 
 from geo.geocode import build_geocoder
@@ -40,6 +40,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         DATABASE_URL=settings.database,
         JSON_AS_ASCII=False,
+        # The ceiling of every request body (also waitress's max_request_body_size in
+        # `yizhan serve`); _register_body_limits lowers it for routes without uploads.
+        MAX_CONTENT_LENGTH=settings.upload_body_bytes,
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -71,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     embed.init_app(app)  # validates YIZHAN_EMBED_ORIGINS; /embed, /embed/builder
     errors.register(app)
+    _register_body_limits(app, settings)
     _register_headers(app, settings)
     _register_compression(app)
     return app
@@ -98,6 +102,42 @@ class OrjsonProvider(DefaultJSONProvider):
         obj = self._prepare_response_obj(args, kwargs)
         body = orjson.dumps(obj, default=self.default, option=self._OPTIONS)
         return self._app.response_class(body, mimetype=self.mimetype)
+
+
+def _register_body_limits(app: Flask, settings: WebSettings) -> None:
+    """Refuse a request body over its route's limit (``413``) before anything reads it.
+
+    Routes taking files (:data:`webapp.planner.UPLOAD_ENDPOINTS`) allow
+    :attr:`WebSettings.upload_body_bytes`, every other route
+    :attr:`WebSettings.form_body_bytes`. A declared ``Content-Length`` over the limit is
+    refused at once; a body without one (chunked) is cut at the limit when it is read
+    (Werkzeug's ``max_content_length``).
+    """
+    from webapp.planner import UPLOAD_ENDPOINTS
+
+    @app.before_request
+    def _body_limit():
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        upload = request.endpoint in UPLOAD_ENDPOINTS
+        limit = min(
+            settings.upload_body_bytes if upload else settings.form_body_bytes,
+            app.config.get("MAX_CONTENT_LENGTH") or settings.upload_body_bytes,
+        )
+        request.max_content_length = limit
+        size = request.content_length
+        if size is not None and size > limit:
+            abort(
+                413,
+                f"请求过大：{_size(size)}，上限 {_size(limit)}"
+                + ("（上传文件请小于 YIZHAN_PLANNER_MAX_UPLOAD_MB）" if upload else "")
+                + f" (request body too large: {size} bytes, limit {limit})",
+            )
+        return None
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.0f} KB"
 
 
 def _register_headers(app: Flask, settings: WebSettings) -> None:

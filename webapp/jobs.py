@@ -44,7 +44,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from geo.coverage import json_default
-from geo.errors import NotFound, RateLimited, YizhanError
+from geo.errors import NotFound, RateLimited, ValidationError, YizhanError
 from geo.workflows import Taxonomy
 
 LOGGER = logging.getLogger(__name__)
@@ -607,10 +607,50 @@ def plan_task(folder: str, *args) -> tuple[str, object]:
     return _execute(_plan, folder, *args)
 
 
+def _uploads_readable(params: dict) -> None:
+    """Install the server's table limits in this worker, then read the job's uploaded tables
+    (the request only saved them): an unusable file fails the job with its message."""
+    from geo.demand.points import read_township_table
+    from geo.tables import set_table_limits
+
+    set_table_limits(params.get("table_limits"))
+    if params.get("township_table"):
+        try:
+            read_township_table(params["township_table"], params["region"])
+        except YizhanError as exc:
+            raise ValidationError(
+                f"乡镇表无法使用：{exc.message}", field="township_table"
+            ) from None
+
+
+def check_candidates(params) -> None:
+    """Read an uploaded candidates file (:class:`geo.workflows.PlanParams`) and refuse it for
+    what the plan needs: a cost per site for a budget plan, at least K sites."""
+    from geo import candidates as cand
+
+    if not params.candidates:
+        return
+    try:
+        sites = cand.from_file(params.candidates)
+    except YizhanError as exc:
+        raise ValidationError(f"候选点文件无法使用：{exc.message}", field="candidates") from None
+    if params.budget is not None and params.cost_per_site is None and sites["cost"].isna().any():
+        raise ValidationError(
+            "预算规划需要每个候选点的费用：文件中缺少 cost/建设费用 列的值", field="candidates"
+        )
+    if params.add is not None and params.add > len(sites):
+        raise ValidationError(
+            f"新增站点数 K = {params.add} 超过候选点数量 {len(sites)}",
+            field="k",
+            candidates=len(sites),
+        )
+
+
 def _coverage(folder: Path, progress, db_url: str, instance_path: str, params: dict) -> dict:
     from geo.store import StationRepository
     from geo.workflows import CoverageParams, run_coverage, write_coverage_outputs
 
+    _uploads_readable(params)
     repo = StationRepository.from_url(db_url)
     try:  # the store, not repo.all(): only the stations within reach of the region are read
         run = run_coverage(
@@ -642,7 +682,9 @@ def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | No
     from geo.store import ScenarioRepository, StationRepository
     from geo.workflows import PlanParams, run_plan, write_plan_outputs
 
+    _uploads_readable(params)
     params = PlanParams.from_dict(params)
+    check_candidates(params)
     repo = StationRepository.from_url(db_url)
     try:
         run = run_plan(params, repo, progress=progress)

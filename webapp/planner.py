@@ -20,6 +20,14 @@ the session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when
 per client and failures say the same thing whether or not the user exists; ``next`` only
 redirects to local ``/planner/`` paths. Unauthenticated page requests are redirected to the
 login form, JSON twin requests get ``401``.
+
+Request bodies: the session is checked before anything reads the body (an unauthenticated
+POST is refused unread), and every body has a size limit per route
+(:data:`UPLOAD_ENDPOINTS`, ``webapp._register_body_limits``). Uploads are saved and given a
+cheap structural check only (:func:`geo.tables.check_table_file`: size, type, a readable zip
+within the uncompressed limit, a FeatureCollection): a malformed file is refused with ``400``
+and leaves no job folder. Their rows are read in the job's worker process, within the
+deployment's :class:`geo.tables.TableLimits`.
 """
 
 from __future__ import annotations
@@ -94,6 +102,8 @@ STAGES = {
 #: Levels the planner analyses (units with outlines; townships have none).
 REGION_LEVELS = OUTLINE_LEVELS
 LEVEL_ZH = {"province": "省", "prefecture": "地市", "county": "县区", "township": "乡镇"}
+#: Endpoints whose forms take files (a larger request body; see ``webapp._register_body_limits``).
+UPLOAD_ENDPOINTS = frozenset({"planner.index", "planner.coverage"})
 UPLOAD_SUFFIXES = {
     "population_table": (".csv", ".xlsx"),
     "population": (".tif", ".tiff"),
@@ -192,11 +202,7 @@ def _template_globals():
 
 @bp.before_request
 def _guard():
-    if request.method == "POST":
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRFToken") or ""
-        token = session.get("csrf") or ""
-        if not token or not hmac.compare_digest(sent.encode(), token.encode()):
-            abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
+    # The session (a cookie) first: the body of an unauthenticated POST is never read.
     g.user = None
     name = session.get("user")
     if name:
@@ -212,6 +218,13 @@ def _guard():
         if wants_json():
             return jsonify({"error": {"code": "unauthorized", "message": "请先登录"}}), 401
         return redirect(url_for("planner.login", next=request.full_path.rstrip("?")))
+    if request.method == "POST":
+        token = session.get("csrf") or ""
+        if not token:  # no session token: nothing can match, the body stays unread
+            abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
+        sent = request.headers.get("X-CSRFToken") or request.form.get("csrf_token") or ""
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
     return None
 
 
@@ -377,6 +390,11 @@ GRID_KM = Param(
 
 
 def _save_upload(field: str, folder: Path, required: bool = False) -> str | None:
+    """Save the upload of ``field`` into ``folder`` after cheap checks (type, size, structure:
+    :func:`geo.tables.check_table_file`); its rows are read later, in the job's worker."""
+    from geo.errors import FileFormatError
+    from geo.tables import check_table_file
+
     upload = request.files.get(field)
     if upload is None or not upload.filename:
         if required:
@@ -392,12 +410,27 @@ def _save_upload(field: str, folder: Path, required: bool = False) -> str | None
         name = f"{field}{suffix}"
     path = folder / f"{field}-{name}"
     upload.save(path)
+    size = path.stat().st_size
     limit = _settings().planner_max_upload_mb * 1024 * 1024
-    if path.stat().st_size > limit:
+    if size > limit:
         raise ValidationError(
             f"{upload.filename}：文件超过 {_settings().planner_max_upload_mb:g} MB", field=field
         )
+    if size == 0:
+        raise ValidationError(f"{upload.filename}：文件是空的", field=field)
+    if suffix not in (".tif", ".tiff"):
+        try:
+            check_table_file(path, limits=_settings().table_limits())
+        except FileFormatError as exc:
+            raise ValidationError(
+                f"{upload.filename}：文件无法读取（{exc.message}）", field=field
+            ) from None
     return str(path)
+
+
+def _table_limits() -> dict:
+    """The deployment's table limits, handed to the worker with the job's parameters."""
+    return _settings().table_limits().to_dict()
 
 
 def _coverage_params(folder: Path) -> dict:
@@ -427,17 +460,16 @@ def _coverage_params(folder: Path) -> dict:
     demand = params["demand"] = _form(DEMAND)
     if demand != "seats":
         params[demand] = _save_upload(demand, folder, required=True)
-    table = _township_table(folder, unit.code, demand)
+    table = _township_table(folder, demand)
     if table:
         params["township_table"] = table
+    params["table_limits"] = _table_limits()
     return params
 
 
-def _township_table(folder: Path, region: str, demand: str) -> str | None:
-    """The optional township table upload (positions and/or populations of townships),
-    read once here so that an unusable file is refused on the form."""
-    from geo.demand.points import read_township_table
-
+def _township_table(folder: Path, demand: str) -> str | None:
+    """The optional township table upload (positions and/or populations of townships); its
+    rows are read in the worker (``webapp.jobs``), which refuses an unusable file."""
     path = _save_upload("township_table", folder)
     if path is None:
         return None
@@ -446,10 +478,6 @@ def _township_table(folder: Path, region: str, demand: str) -> str | None:
             "乡镇表用于定位和加权乡镇驻地需求，只能与“乡镇驻地”需求来源一起使用",
             field="township_table",
         )
-    try:
-        read_township_table(path, region)
-    except ValidationError as exc:
-        raise ValidationError(f"乡镇表无法使用：{exc.message}", field="township_table") from None
     return path
 
 
@@ -477,14 +505,8 @@ def _plan_params(cov: dict, folder: Path):
     source = _form(CANDIDATE_SOURCE)
     candidates_path = None
     n_candidates = None
-    if source == "file":
+    if source == "file":  # its rows are checked in the worker (webapp.jobs.check_candidates)
         candidates_path = _save_upload("candidates", folder, required=True)
-        sites = cand.from_file(candidates_path)  # refused here, with the row, if malformed
-        n_candidates = len(sites)
-        if budget is not None and cost is None and sites["cost"].isna().any():
-            raise ValidationError(
-                "预算规划需要每个候选点的费用：文件中缺少 cost/建设费用 列的值", field="candidates"
-            )
     elif source == "townships":
         n_candidates = len(cand.township_positions(cov["region"]))
     if budget is not None and source != "file" and cost is None:
@@ -497,7 +519,7 @@ def _plan_params(cov: dict, folder: Path):
         )
     solver = _form(SOLVER)
     demand = "seats" if not any(cov.get(k) for k in DEMAND_SOURCES if k != "seats") else ""
-    township_table = _township_table(folder, cov["region"], demand) or cov.get("township_table")
+    township_table = _township_table(folder, demand) or cov.get("township_table")
     return PlanParams(
         kind=cov["kind"],
         region=cov["region"],
@@ -564,6 +586,9 @@ def index():
         return render_template(
             "planner/index.html", form=request.form, error=exc.message, **_form_context()
         ), 400
+    except BaseException:  # a refused body (413), a bug: no job folder is left behind
+        runner.discard(job)
+        raise
     runner.start(job, coverage_task, _db_url(), str(_settings().instance_path), job.params)
     url = url_for("planner.coverage", job_id=job.id)
     if wants_json():
@@ -620,9 +645,9 @@ def coverage(job_id: str):
     job = runner.new("plan", g.user.name, {}, parent=cov.id)
     try:
         params = _plan_params(cov.params, job.folder / "inputs")
-    except YizhanError as exc:
+    except BaseException as exc:  # refused (or a bug): no job folder is left behind
         runner.discard(job)
-        if wants_json():
+        if not isinstance(exc, YizhanError) or wants_json():
             raise
         return _job_page(
             cov,
@@ -642,7 +667,9 @@ def coverage(job_id: str):
 
 
 def _start_plan(job, params):
-    _jobs().start(job, plan_task, _db_url(), params.to_dict(), None)
+    # The worker reads the uploads within this deployment's table limits.
+    task_params = {**params.to_dict(), "table_limits": _table_limits()}
+    _jobs().start(job, plan_task, _db_url(), task_params, None)
     url = url_for("planner.plan", job_id=job.id)
     if wants_json():
         return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}

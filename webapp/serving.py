@@ -211,6 +211,9 @@ def waitress_options(settings: WebSettings, threads: int) -> dict[str, Any]:
         "cleanup_interval": max(1, min(30, settings.channel_timeout_s // 3)),
         "backlog": settings.listen_backlog,
         "asyncore_use_poll": True,
+        # waitress reads a body before Flask sees it: refuse one over the largest upload form
+        # (413) before it is received, as MAX_CONTENT_LENGTH does inside the app.
+        "max_request_body_size": settings.upload_body_bytes,
         "ident": "yizhan",
     }
 

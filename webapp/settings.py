@@ -110,8 +110,31 @@ class WebSettings(Settings):
     )
     planner_max_upload_mb: float = setting(
         20.0,
-        "Largest file (MB) the planner pages accept as demand or candidate upload.",
+        "Largest file (MB) the planner pages accept as demand or candidate upload. A form "
+        "with uploads may send two files: its request body may be twice this plus 1 MB; a "
+        "larger body is refused (413) before it is read.",
         "YIZHAN_PLANNER_MAX_UPLOAD_MB",
+    )
+    max_form_kb: int = setting(
+        64,
+        "Largest request body (KB) of a POST without files (login, logout, saving a "
+        "scenario …); a larger body is refused (413) before it is read.",
+        "YIZHAN_MAX_FORM_KB",
+    )
+    table_max_rows: int = setting(
+        500_000,
+        "Most data rows an uploaded or imported table (CSV, XLSX, GeoJSON) may have.",
+        "YIZHAN_TABLE_MAX_ROWS",
+    )
+    table_max_uncompressed_mb: float = setting(
+        200.0,
+        "Largest uncompressed size (MB) of an .xlsx file's contents (decompression bombs).",
+        "YIZHAN_TABLE_MAX_UNCOMPRESSED_MB",
+    )
+    table_max_cell_chars: int = setting(
+        32_767,
+        "Most characters one table cell may hold (Excel's own limit is 32,767).",
+        "YIZHAN_TABLE_MAX_CELL_CHARS",
     )
     login_rate_per_minute: int = setting(
         10,
@@ -149,6 +172,26 @@ class WebSettings(Settings):
         "at once with 503 and `Retry-After: 1` (load shedding). 0: no limit.",
         "YIZHAN_MAX_QUEUE",
     )
+
+    @property
+    def upload_body_bytes(self) -> int:
+        """Largest request body of a form with uploads (two files plus 1 MB of fields)."""
+        return int((2 * self.planner_max_upload_mb + 1) * 1024 * 1024)
+
+    @property
+    def form_body_bytes(self) -> int:
+        """Largest request body of a POST without files."""
+        return int(self.max_form_kb * 1024)
+
+    def table_limits(self):
+        """The :class:`geo.tables.TableLimits` of these settings."""
+        from geo.tables import TableLimits
+
+        return TableLimits(
+            max_rows=int(self.table_max_rows),
+            max_uncompressed_mb=float(self.table_max_uncompressed_mb),
+            max_cell_chars=int(self.table_max_cell_chars),
+        )
 
     @classmethod
     def of(cls, settings: Settings) -> WebSettings:

@@ -11,6 +11,8 @@ Rules (each rejected row names its line, the field and the reason):
   file's ``crs``) to WGS-84; the original is kept for audit. A point outside China (the
   outline of :func:`geo.crs.in_china`) is rejected.
 * Text is normalised: full-width digits and letters to ASCII (NFKC), stray spaces collapsed.
+  Control characters (NUL, ESC, …) are removed from every text field, with a warning naming
+  the row and the field (the row is kept).
 * Unknown services, unreadable opening hours, malformed admin codes and unknown columns are
   warnings: the row is kept (unknown columns are kept in ``extra``).
 * Rows without coordinates are geocoded from their address when a geocoder is given; admin
@@ -43,7 +45,7 @@ from geo.hours import CHINA_TZ, OpeningHours
 from geo.models import Precision, Station, parse_kind, parse_service, parse_status
 from geo.records.issues import ImportReport, RowIssue
 from geo.records.read import HEADER_ALIASES, RawRow
-from geo.tables import normalise_text
+from geo.tables import normalise_text, strip_control
 
 #: China's extent in WGS-84 degrees: a cheap test for "looks like a Chinese lon/lat" when
 #: detecting swapped coordinates. The "outside China" check itself is :func:`geo.crs.in_china`.
@@ -571,8 +573,30 @@ def _check_original(v: dict, text: dict[str, str], check: _RowCheck) -> dict:
         return {}
 
 
+def _check_control(text: dict[str, str], check: _RowCheck) -> None:
+    """Remove control characters (NUL, ESC …) from the text fields, warning per field."""
+    for fname, value in text.items():
+        clean, removed = strip_control(value)
+        if removed:
+            check.warn(fname, "control characters (NUL, ESC …) removed", repr(value))
+            text[fname] = clean
+
+
 def _check_extra(row: RawRow, check: _RowCheck) -> dict[str, str]:
-    """Unknown columns plus an ``extra`` JSON object (kept as text when it is not one)."""
+    """Unknown columns plus an ``extra`` JSON object (kept as text when it is not one);
+    control characters are removed from keys and values, with a warning."""
+    extra = _check_extra_json(row, check)
+    out: dict[str, str] = {}
+    for key, value in extra.items():
+        clean_key, removed_key = strip_control(str(key))
+        clean, removed = strip_control("" if value is None else str(value))
+        if removed_key or removed:
+            check.warn("extra", f"control characters removed from {clean_key!r}", repr(value))
+        out[clean_key] = clean if isinstance(value, str) or removed else value
+    return out
+
+
+def _check_extra_json(row: RawRow, check: _RowCheck) -> dict[str, str]:
     extra = dict(row.extra)
     raw_extra = row.values.get("extra")
     if isinstance(raw_extra, dict):
@@ -596,8 +620,12 @@ def _validate_row(
     """One row into a candidate station, or ``None`` (its issues go to ``report``)."""
     v = row.values
     text = {k: normalise_text(v[k]) if k in v else "" for k in _TEXT_FIELDS}
+    check = _RowCheck(row.line, None, None)
+    _check_control(text, check)
     name = text["name"]
-    check = _RowCheck(row.line, text["id"] or None, name or None)
+    check.id, check.name = text["id"] or None, name or None
+    for issue in check.warnings:
+        issue.id, issue.name = check.id, check.name
 
     kind = _check_identity(v, text, check)
     lon, lat, row_crs, geocode = _check_coordinates(

@@ -41,7 +41,10 @@ def _run_import(
     from geo.gazetteer import default_gazetteer
     from geo.geocode import build_geocoder
     from geo.records import import_registry
+    from geo.tables import set_table_limits
+    from webapp.settings import WebSettings
 
+    set_table_limits(WebSettings.from_env().table_limits())  # YIZHAN_TABLE_MAX_ROWS …
     repo = ctx.ready_repo()
     try:
         report = import_registry(
@@ -123,9 +126,11 @@ def import_cmd(
 
     Valid rows are committed in one transaction and the rest reported (exit status 1 when
     anything was rejected); with --strict nothing is committed if any row is rejected (exit
-    status 2). Re-importing a file updates stations, never duplicates them. Rows without
-    coordinates are geocoded from their address (YIZHAN_GEOCODERS); missing admin codes are
-    filled from the coordinates, and a stated county they contradict is warned.
+    status 2). A file that cannot be read at all (empty, damaged, over the size limits) is
+    refused with one line and exit status 2. Re-importing a file updates stations, never
+    duplicates them. Rows without coordinates are geocoded from their address
+    (YIZHAN_GEOCODERS); missing admin codes are filled from the coordinates, and a stated
+    county they contradict is warned.
     """
     try:
         sys.exit(_run_import(ctx, path, strict, fmt, crs, sheet, fix_swapped, report_path, geocode))
