@@ -31,7 +31,7 @@ def upgrade() -> None:
         batch.create_index("ix_scenarios_owner", ["owner"])
     with op.batch_alter_table("users") as batch:
         batch.add_column(
-            sa.Column("session_version", sa.Integer, nullable=False, server_default="0")
+            sa.Column("session_version", sa.Integer, nullable=False, server_default=sa.text("0"))
         )
 
 
