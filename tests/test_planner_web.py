@@ -693,3 +693,81 @@ def test_uploads_are_read_in_the_worker_within_the_table_limits(env):
     finally:
         services(app).jobs.shutdown()
         services(app).repo.engine.dispose()
+
+
+def test_scenarios_are_private_and_no_answer_names_a_server_path(coverage_job, app, env):
+    """Issue 13, item 10: alice plans with an uploaded candidates file and saves a scenario;
+    bob can neither list, view, compare nor re-run it, and no page or JSON twin (alice's
+    own included) shows the upload's or the job folder's server path."""
+    from geo import candidates as cand
+
+    c = coverage_job["client"]
+    towns = cand.township_positions(COUNTY)
+    rng = random.Random(42)
+    picked = rng.sample(range(len(towns)), 5)
+    text = "name,lon,lat\n" + "".join(
+        f"候选{i},{towns['lon'].iat[j]:.5f},{towns['lat'].iat[j]:.5f}\n"
+        for i, j in enumerate(picked)
+    )
+    started = c.post(
+        coverage_job["url"] + "?format=json",
+        data={
+            "csrf_token": c.csrf,
+            "problem": "add",
+            "k": "1",
+            "candidate_source": "file",
+            "candidates": (io.BytesIO(text.encode("utf-8")), "sites.csv"),
+        },
+    )
+    assert started.status_code == 202, started.get_json()
+    url = started.get_json()["url"]
+    doc = wait(c, url)
+    assert doc["job"]["state"] == "done", doc["job"]["message"]
+    saved = c.post(url + "?format=json", data={"csrf_token": c.csrf, "name": "私有方案"})
+    assert saved.status_code == 201
+    sid = saved.get_json()["scenario"]["id"]
+    scenario_url = saved.get_json()["url"]
+    # Bob: not in his list; view, compare, re-run and share answer 404 as for no scenario.
+    bob = app.test_client()
+    login(bob, name="bob")
+    bob.csrf = token(bob)
+    assert sid not in bob.get("/planner/scenarios").get_data(as_text=True)
+    assert sid not in json.dumps(bob.get("/planner/scenarios?format=json").get_json())
+    for page in (scenario_url, f"/planner/scenarios/compare?a={sid}&b={sid}"):
+        for rv in (bob.get(page), bob.get(page, headers={"Accept": "application/json"})):
+            assert rv.status_code == 404
+            assert "候选" not in rv.get_data(as_text=True)
+    rv = bob.post(scenario_url + "?format=json", data={"csrf_token": bob.csrf})
+    assert rv.status_code == 404
+    assert bob.get("/planner/?format=json").get_json()["jobs"] == []  # nothing re-ran for bob
+    # The stored scenario keeps the upload's path (a re-run reads it) ...
+    stored = env["repo"]
+    from geo.store import ScenarioRepository
+
+    kept = ScenarioRepository(stored.engine).get(sid).params["candidates"]
+    assert kept.startswith(str(services(app).jobs.root)) and kept.endswith("sites.csv")
+    # ... but no answer shows it, nor any other path under the test's folders.
+    answers = [started, saved]
+    for page in (url, coverage_job["url"], "/planner/", "/planner/scenarios", scenario_url):
+        answers += [c.get(page), c.get(page, query_string={"format": "json"})]
+    answers.append(c.get(f"/planner/scenarios/compare?a={sid}&b={sid}&format=json"))
+    for rv in answers:
+        body = rv.get_data(as_text=True)
+        assert rv.status_code in (200, 201, 202), (rv.request.path, rv.status_code)
+        assert str(env["tmp"]) not in body, rv.request.path
+        assert "/inputs/" not in body and "\\inputs\\" not in body, rv.request.path
+    mine = c.get(scenario_url + "?format=json").get_json()["scenario"]
+    assert mine["params"]["candidates"] == "candidates-sites.csv"
+    # Nor do the downloads that record the run's parameters (alone and in report.zip).
+    job_id = doc["job"]["id"]
+    _, _, plan_json = fetch(c, f"/planner/jobs/{job_id}/files/plan.json")
+    _, _, report = fetch(c, f"/planner/jobs/{job_id}/files/report.zip")
+    cov_id = coverage_job["doc"]["job"]["id"]
+    _, _, summary = fetch(c, f"/planner/jobs/{cov_id}/files/summary.json")
+    zipped = zipfile.ZipFile(io.BytesIO(report))
+    for data in (plan_json, summary, *(zipped.read(n) for n in zipped.namelist())):
+        assert str(env["tmp"]).encode() not in data
+    assert json.loads(plan_json)["params"]["candidates"] == "candidates-sites.csv"
+    on_disk = (services(app).jobs.root / job_id / "plan.json").read_text(encoding="utf-8")
+    assert str(env["tmp"]) in on_disk  # the file itself records the path; the answer does not
+    assert json.loads(zipped.read("plan.json")) == json.loads(plan_json)

@@ -59,6 +59,35 @@ def test_repository_create_verify_disable_remove(repo):
         users.set_password("alice", PASSWORD)
 
 
+def test_session_version_ends_sessions_on_logout_password_and_disable(repo):
+    """Issue 13, item 11: a session is valid only at the user's current version."""
+    users = UserRepository(repo.engine)
+    users.create("alice", PASSWORD)
+    version = users.verify("alice", PASSWORD).session_version
+    assert users.session_valid("alice", version).name == "alice"
+    users.verify("alice", PASSWORD)  # another login does not end the first session
+    assert users.session_valid("alice", version) is not None
+    for end in (
+        lambda: users.end_sessions("alice"),
+        lambda: users.set_password("alice", "another long secret"),
+        lambda: users.set_disabled("alice"),
+        lambda: users.set_disabled("alice", False),
+    ):
+        end()
+        assert users.session_valid("alice", version) is None
+        new = users.get("alice").session_version
+        assert new > version
+        version = new
+    assert users.session_valid("alice", version) is not None
+    for forged in (None, str(version), float(version), True, version - 1):
+        assert users.session_valid("alice", forged) is None
+    assert users.session_valid("nobody", 0) is None
+    users.set_disabled("alice")
+    assert users.session_valid("alice", users.get("alice").session_version) is None
+    with pytest.raises(NotFound):
+        users.end_sessions("nobody")
+
+
 @pytest.mark.slow
 def test_cli_user_add_list_passwd_remove(tmp_path):
     env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"}

@@ -77,7 +77,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_body_limits(app, settings)
     _register_headers(app, settings)
     _register_compression(app)
+    _trust_proxies(app, settings.trusted_proxies)
     return app
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    """Behind ``count`` reverse proxies, take the client's address, scheme and host from the
+    last ``count`` ``X-Forwarded-For``/``-Proto``/``-Host`` values (werkzeug's ``ProxyFix``),
+    so rate limits key on the client, not on the proxy. With 0 the headers are ignored."""
+    if count < 0:
+        raise ValueError("YIZHAN_TRUSTED_PROXIES must be 0 or more")
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
 
 
 class OrjsonProvider(DefaultJSONProvider):

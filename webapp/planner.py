@@ -28,15 +28,28 @@ cheap structural check only (:func:`geo.tables.check_table_file`: size, type, a 
 within the uncompressed limit, a FeatureCollection): a malformed file is refused with ``400``
 and leaves no job folder. Their rows are read in the job's worker process, within the
 deployment's :class:`geo.tables.TableLimits`.
+
+Sessions are revocable: a login stores the user's session version
+(:meth:`geo.store.UserRepository.session_valid`) and every request compares it, so logout,
+``yizhan user passwd`` and disabling end every copy of the cookie at once. Every planner
+answer carries ``Cache-Control: no-store`` (nothing of a logged-in page stays in a browser or
+proxy cache). Scenarios are scoped like jobs: the owner's, or shared by the owner (read-only
+for others); another user gets ``404`` as for a scenario that does not exist. No answer names
+a server path: uploads, the job folder and the road network appear by file name only
+(:func:`public`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import io
+import json
+import re
 import secrets
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -55,7 +68,7 @@ from flask import (
 )
 from werkzeug.utils import secure_filename
 
-from geo.errors import NotFound, ValidationError, YizhanError
+from geo.errors import ValidationError, YizhanError
 from geo.models import KINDS, MODE_TERMS, parse_kind, parse_mode
 from geo.regions import OUTLINE_LEVELS, Region, resolve_region
 from webapp.errors import wants_json
@@ -206,12 +219,12 @@ def _guard():
     g.user = None
     name = session.get("user")
     if name:
-        try:
-            user = _users().get(name)
-        except NotFound:  # removed since: logged out
-            user = None
-        if user is None or user.disabled:
+        # Removed, disabled, logged out or new password since this cookie was issued: the
+        # session version no longer matches, and the cookie is worth nothing.
+        user = _users().session_valid(name, session.get("ver"))
+        if user is None:
             session.pop("user", None)
+            session.pop("ver", None)
         else:
             g.user = user
     if g.user is None and request.endpoint not in ("planner.login", "planner.logout"):
@@ -226,6 +239,16 @@ def _guard():
         if not hmac.compare_digest(sent.encode(), token.encode()):
             abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
     return None
+
+
+@bp.after_request
+def _no_store(response):
+    """Nothing the planner answers (pages, JSON twins, downloads, the login form) may be
+    kept by a browser or a proxy cache: it is a logged-in user's data."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"  # HTTP/1.0 caches
+    response.vary.add("Cookie")
+    return response
 
 
 def _safe_next(target: str | None) -> str:
@@ -250,6 +273,83 @@ def _error(message: str, status: int = 400, field: str | None = None, **extra):
 
 
 # ------------------------------------------------------------------------------------------
+# No server paths in answers
+
+#: Characters that end a path inside a message (whitespace, quotes, CJK and ASCII punctuation).
+_PATH_END = r"[^\s'\"，。；：、,;)）]*"
+
+
+#: An absolute file path with at least one folder: ``/a/b``, ``C:\a``, ``\\host\share``.
+_ABSOLUTE = re.compile(r"^(?:/[^/\n]+/|[A-Za-z]:[\\/]|\\\\)[^\n]*$")
+
+
+def _server_folders() -> list[str]:
+    """Folders of this server whose paths must not appear in an answer."""
+    settings = _settings()
+    folders = {str(_jobs().root), str(Path(settings.instance_path).resolve())}
+    if settings.planner_network:
+        folders.add(str(Path(settings.planner_network).resolve().parent))
+    return sorted((f for f in folders if len(f) > 1), key=len, reverse=True)
+
+
+def _file_name(text: str) -> str:
+    return PureWindowsPath(text).name if "\\" in text else PurePosixPath(text).name
+
+
+def public(value: Any, folders: list[str] | None = None) -> Any:
+    """``value`` (a JSON document, or a text) without server paths.
+
+    A string that is an absolute file path becomes its file name (``/srv/…/inputs/
+    candidates-sites.csv`` → ``candidates-sites.csv``); a path under one of the server's
+    folders inside a longer text (a message) becomes its file name too. Job ids, scenario ids
+    and file names are what answers use to refer to files.
+    """
+    if folders is None:
+        folders = _server_folders()
+    if isinstance(value, dict):
+        return {k: public(v, folders) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [public(v, folders) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    if _ABSOLUTE.match(value):
+        return _file_name(value)
+    for folder in folders:
+        if folder in value:
+            value = re.sub(
+                re.escape(folder) + r"[/\\]?" + _PATH_END,
+                lambda m: _file_name(m.group()),
+                value,
+            )
+    return value
+
+
+def _job_doc(job) -> dict:
+    """A job's JSON (:meth:`webapp.jobs.Job.to_dict`) as answers show it (no paths)."""
+    return public(job.to_dict())
+
+
+def _public_job(job):
+    """A copy of ``job`` for pages: parameters, message and result without server paths."""
+    folders = _server_folders()
+    return dataclasses.replace(
+        job,
+        params=public(job.params, folders),
+        message=public(job.message, folders),
+        result=public(job.result, folders),
+    )
+
+
+def _public_scenario(s):
+    """A copy of scenario ``s`` for pages and JSON twins: no server paths in its parameters
+    (the stored parameters keep them: a re-run reads the files)."""
+    folders = _server_folders()
+    return dataclasses.replace(
+        s, params=public(s.params, folders), result=public(s.result, folders)
+    )
+
+
+# ------------------------------------------------------------------------------------------
 # Login
 
 
@@ -271,6 +371,7 @@ def login():
         return render_template("planner/login.html", next=nxt, error=message, name=name), 401
     session.clear()  # a fresh session (and CSRF token) after login
     session["user"] = user.name
+    session["ver"] = user.session_version
     csrf_token()
     if wants_json():
         return {"user": user.name, "csrf_token": session["csrf"], "next": nxt}
@@ -284,6 +385,8 @@ def logout():
         if wants_json():
             return {"user": g.user.name if g.user else None}
         return render_template("planner/logout.html")
+    if g.user is not None:
+        _users().end_sessions(g.user.name)  # every saved copy of the cookie ends here too
     session.clear()
     if wants_json():
         return {"user": None}
@@ -560,7 +663,7 @@ def _form_context(**extra) -> dict:
         "modes": {code: term.zh for code, term in MODE_TERMS.items()},
         "demand_sources": DEMAND_SOURCES,
         "network_available": bool(_settings().planner_network),
-        "jobs": [j.to_dict() for j in _jobs().recent(g.user.name)],
+        "jobs": [_job_doc(j) for j in _jobs().recent(g.user.name)],
         "stages": STAGES,
         **extra,
     }
@@ -592,11 +695,12 @@ def index():
     runner.start(job, coverage_task, _db_url(), str(_settings().instance_path), job.params)
     url = url_for("planner.coverage", job_id=job.id)
     if wants_json():
-        return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}
+        return jsonify({"job": _job_doc(job), "url": url}), 202, {"Location": url}
     return redirect(url, 303)
 
 
 def _job_page(job, template: str, **extra):
+    job = _public_job(job)  # no server paths on the page or in its JSON twin
     body = {"job": job.to_dict(), "result": job.result if job.state == "done" else None}
     if wants_json():
         return body
@@ -672,7 +776,7 @@ def _start_plan(job, params):
     _jobs().start(job, plan_task, _db_url(), task_params, None)
     url = url_for("planner.plan", job_id=job.id)
     if wants_json():
-        return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}
+        return jsonify({"job": _job_doc(job), "url": url}), 202, {"Location": url}
     return redirect(url, 303)
 
 
@@ -694,10 +798,13 @@ def plan(job_id: str):
 
     params = PlanParams.from_dict(job.params).to_dict()
     repo = services().repo
-    saved = _scenarios().save(name, params, job.result["summary"], repo.revision())
+    saved = _scenarios().save(
+        name, params, job.result["summary"], repo.revision(), owner=g.user.name
+    )
     url = url_for("planner.scenario", scenario_id=saved.id)
     if wants_json():
-        return jsonify({"scenario": saved.to_dict(), "url": url}), 201, {"Location": url}
+        doc = _public_scenario(saved).to_dict()
+        return jsonify({"scenario": doc, "url": url}), 201, {"Location": url}
     return redirect(url, 303)
 
 
@@ -716,7 +823,7 @@ def cancel(job_id: str):
             return _error("该分析已结束，无法取消", 409)
         job = runner.cancel(job.id, owner=g.user.name)
     if wants_json():
-        return {"job": job.to_dict(), "url": page}
+        return {"job": _job_doc(job), "url": page}
     return redirect(page, 303)
 
 
@@ -736,6 +843,13 @@ def download(job_id: str, name: str):
     allowed = set(job.result.get("files") or []) | set((job.result.get("layers") or {}).values())
     if name not in allowed or "/" in name:
         abort(404, "没有这个文件")
+    if name in REPORT_JSON:  # written with the run's parameters: input paths removed
+        return send_file(
+            io.BytesIO(_public_report(job, name)),
+            mimetype="application/json",
+            download_name=name,
+            max_age=0,
+        )
     path = job.folder / name
     layer = name.startswith("layer_") or name == "chosen_sites.geojson"
     return send_file(
@@ -755,18 +869,37 @@ def _zip(job) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for n in members:
-            zf.write(job.folder / n, arcname=n)
+            if n in REPORT_JSON:
+                zf.writestr(n, _public_report(job, n))
+            else:
+                zf.write(job.folder / n, arcname=n)
     return buf.getvalue()
+
+
+#: Report files that record the run's parameters (input files by their server path).
+REPORT_JSON = frozenset({"plan.json", "summary.json"})
+
+
+def _public_report(job, name: str) -> bytes:
+    """A report JSON of ``job`` as downloaded: input files by name, no server path."""
+    doc = json.loads((job.folder / name).read_text(encoding="utf-8"))
+    return json.dumps(public(doc), ensure_ascii=False, indent=2).encode("utf-8")
 
 
 # ------------------------------------------------------------------------------------------
 # Scenarios
 
 
+def _scenario_doc(s) -> dict:
+    """A scenario's JSON as the pages show it: no server paths, and whether it is mine."""
+    return {**_public_scenario(s).to_dict(), "mine": s.owner == g.user.name}
+
+
 @bp.get("/scenarios")
 def scenarios():
-    """Saved scenarios (stale: the registry changed since they ran)."""
-    items = [s.to_dict() for s in _scenarios().all()]
+    """The user's saved scenarios and those others shared (stale: the registry changed
+    since they ran)."""
+    items = [_scenario_doc(s) for s in _scenarios().all(viewer=g.user.name)]
     if wants_json():
         return {"scenarios": items}
     return render_template("planner/scenarios.html", scenarios=items)
@@ -774,35 +907,74 @@ def scenarios():
 
 @bp.get("/scenarios/compare")
 def compare():
-    """Two scenarios side by side (``?a=ID&b=ID``)."""
+    """Two scenarios side by side (``?a=ID&b=ID``), each the user's own or shared."""
     from geo.workflows import compare as compare_rows
 
     a, b = request.args.get("a", ""), request.args.get("b", "")
     if not a or not b:
         return _error("请选择两个方案进行比较", 400, field="a")
-    sa_, sb = _scenarios().get(a), _scenarios().get(b)
-    rows = compare_rows(sa_.result or {}, sb.result or {})
+    store = _scenarios()
+    sa_, sb = store.get(a, viewer=g.user.name), store.get(b, viewer=g.user.name)
+    rows = public(compare_rows(sa_.result or {}, sb.result or {}))
     if wants_json():
-        return {"a": sa_.to_dict(), "b": sb.to_dict(), "rows": rows}
-    return render_template("planner/compare.html", a=sa_, b=sb, rows=rows)
+        return {"a": _scenario_doc(sa_), "b": _scenario_doc(sb), "rows": rows}
+    return render_template(
+        "planner/compare.html", a=_public_scenario(sa_), b=_public_scenario(sb), rows=rows
+    )
+
+
+def _own_scenario(scenario_id: str):
+    """The user's own scenario for a change (re-run, sharing): ``404`` when it is not
+    visible, ``403`` when it is another user's shared one."""
+    s = _scenarios().get(scenario_id, viewer=g.user.name)
+    if s.owner != g.user.name:
+        abort(403, "只有方案的所有者可以重新运行或更改此方案（only the owner may change it）")
+    return s
 
 
 @bp.route("/scenarios/<scenario_id>", methods=["GET", "POST"])
 def scenario(scenario_id: str):
-    """One scenario; POST re-runs it on the current registry as a plan job."""
-    s = _scenarios().get(scenario_id)
+    """One scenario (the user's own or shared); POST re-runs the user's own on the current
+    registry as a plan job."""
     if request.method == "GET":
+        s = _scenarios().get(scenario_id, viewer=g.user.name)
         if wants_json():
-            return {"scenario": s.to_dict()}
-        return render_template("planner/scenario.html", s=s, others=_scenarios().all())
+            return {"scenario": _scenario_doc(s)}
+        others = [_public_scenario(o) for o in _scenarios().all(viewer=g.user.name)]
+        return render_template(
+            "planner/scenario.html",
+            s=_public_scenario(s),
+            mine=s.owner == g.user.name,
+            others=others,
+        )
+    s = _own_scenario(scenario_id)
     from geo.workflows import PlanParams
 
     params = PlanParams.from_dict(s.params)
     _jobs().check_quota(g.user.name)
     job = _jobs().new("plan", g.user.name, {**params.to_dict(), "scenario_id": s.id})
     scenario_doc = {"id": s.id, "name": s.name, "params": s.params}
-    _jobs().start(job, plan_task, _db_url(), params.to_dict(), scenario_doc)
+    task_params = {**params.to_dict(), "table_limits": _table_limits()}
+    _jobs().start(job, plan_task, _db_url(), task_params, scenario_doc)
     url = url_for("planner.plan", job_id=job.id)
     if wants_json():
-        return jsonify({"job": job.to_dict(), "url": url}), 202, {"Location": url}
+        return jsonify({"job": _job_doc(job), "url": url}), 202, {"Location": url}
+    return redirect(url, 303)
+
+
+@bp.route("/scenarios/<scenario_id>/share", methods=["GET", "POST"])
+def share(scenario_id: str):
+    """GET: whether the user's own scenario is shared; POST ``shared=1`` shares it with every
+    planner user (read-only for them), ``shared=0`` stops sharing it."""
+    _own_scenario(scenario_id)
+    if request.method == "GET":
+        s = _scenarios().get(scenario_id, viewer=g.user.name)
+        if wants_json():
+            return {"id": s.id, "shared": s.shared}
+        return redirect(url_for("planner.scenario", scenario_id=s.id), 303)
+    shared = (request.form.get("shared") or "").strip().lower() in ("1", "true", "on", "yes")
+    s = _scenarios().set_shared(scenario_id, shared, owner=g.user.name)
+    url = url_for("planner.scenario", scenario_id=s.id)
+    if wants_json():
+        return {"scenario": _scenario_doc(s), "url": url}
     return redirect(url, 303)

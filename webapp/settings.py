@@ -136,6 +136,14 @@ class WebSettings(Settings):
         "Most characters one table cell may hold (Excel's own limit is 32,767).",
         "YIZHAN_TABLE_MAX_CELL_CHARS",
     )
+    trusted_proxies: int = setting(
+        0,
+        "Number of reverse proxies (e.g. 1 for nginx) in front of the server whose "
+        "X-Forwarded-For/-Proto/-Host headers are trusted, so rate limits and logs see the "
+        "client's address. 0: the headers are ignored (a client cannot spoof its address). "
+        "Never set it higher than the proxies that really are there.",
+        "YIZHAN_TRUSTED_PROXIES",
+    )
     login_rate_per_minute: int = setting(
         10,
         "Login attempts per minute one client may make on /planner/login.",

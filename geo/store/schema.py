@@ -79,6 +79,11 @@ scenarios = Table(
     Column("registry_revision", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("run_at", DateTime(timezone=True)),
+    # The planner user who saved it (None: saved before owners existed, or by the CLI);
+    # ``shared``: shown to every planner user, read-only (migration 0004).
+    Column("owner", String(64)),
+    Column("shared", Boolean, nullable=False, default=False),
+    Index("ix_scenarios_owner", "owner"),
 )
 
 users = Table(
@@ -90,4 +95,7 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("password_changed_at", DateTime(timezone=True)),
     Column("last_login_at", DateTime(timezone=True)),
+    # Stored in the session at login and checked on every request; logout, a new password
+    # and disabling increase it, which ends every older session (migration 0004).
+    Column("session_version", Integer, nullable=False, default=0),
 )

@@ -6,6 +6,12 @@ library) with a random 16-byte salt per user, stored as a self-describing string
 breaking stored hashes. Checks compare in constant time, and a check for an unknown or
 disabled user still runs one scrypt so timing does not tell which names exist. There is no
 default user and no default password: users are created with ``yizhan user add``.
+
+Sessions are revocable on the server: each user has a ``session_version`` that a login
+stores in the session and every request compares (:meth:`UserRepository.session_valid`).
+:meth:`UserRepository.end_sessions` (logout), :meth:`~UserRepository.set_password` and
+:meth:`~UserRepository.set_disabled` increase it, so every cookie issued before stops working,
+whoever kept a copy.
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ class User:
     created_at: datetime
     password_changed_at: datetime | None
     last_login_at: datetime | None
+    session_version: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -124,6 +131,7 @@ class UserRepository:
             _aware(r["created_at"]),
             _aware(r["password_changed_at"]),
             _aware(r["last_login_at"]),
+            int(r["session_version"] or 0),
         )
 
     def create(self, name: str, password: str) -> User:
@@ -142,6 +150,7 @@ class UserRepository:
                     disabled=False,
                     created_at=now,
                     password_changed_at=now,
+                    session_version=0,
                 )
             )
         return self.get(name)
@@ -159,11 +168,33 @@ class UserRepository:
             return [self._user(r) for r in rows]
 
     def set_password(self, name: str, password: str) -> None:
+        """Set a new password; ends every session of the user."""
         check_new_password(password)
-        self._update(name, password_hash=hash_password(password), password_changed_at=_now())
+        self._update(
+            name,
+            password_hash=hash_password(password),
+            password_changed_at=_now(),
+            session_version=users.c.session_version + 1,
+        )
 
     def set_disabled(self, name: str, disabled: bool = True) -> None:
-        self._update(name, disabled=disabled)
+        """Disable (or enable) a user; ends every session of the user."""
+        self._update(name, disabled=disabled, session_version=users.c.session_version + 1)
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of ``name`` (logout): sessions of an older version are refused."""
+        self._update(name, session_version=users.c.session_version + 1)
+
+    def session_valid(self, name: str, version: object) -> User | None:
+        """The user if a session of ``name`` at ``version`` is still valid (the user exists,
+        is enabled and has not logged out or changed password since), else ``None``."""
+        try:
+            user = self.get(name)
+        except NotFound:
+            return None
+        if user.disabled or type(version) is not int or version != user.session_version:
+            return None
+        return user
 
     def remove(self, name: str) -> None:
         with self.engine.begin() as conn:

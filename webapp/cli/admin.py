@@ -34,13 +34,25 @@ def _safe_url(url: str) -> str:
     default=None,
     help="Worker threads of the WSGI server (waitress; default: $YIZHAN_THREADS, else 8).",
 )
-@click.option("--debug", is_flag=True, help="Flask's development server with reloader.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Flask's development server with reloader and Werkzeug's interactive debugger "
+    "(runs Python typed into an error page): only on a loopback host (127.0.0.1, ::1, "
+    "localhost), never on a server others can reach.",
+)
 @pass_ctx
 def serve(ctx: Context, host: str, port: int | None, threads: int | None, debug: bool) -> None:
     """Serve the locator map and the API (production WSGI server: waitress)."""
     from webapp import create_app
     from webapp.services import services
 
+    if debug and host.strip("[]").lower() not in LOOPBACK_HOSTS:
+        raise click.UsageError(
+            f"--debug 只能用于本机地址（127.0.0.1、::1、localhost），不能用于 {host}："
+            "调试器可以执行任意代码。 (--debug runs an interactive debugger that executes any "
+            f"code; it is refused on the non-loopback host {host}.)"
+        )
     port = port or int(os.environ.get("PORT") or 5000)
     ctx.ready_repo()
     app = create_app({"DATABASE_URL": ctx.settings.database})
@@ -78,9 +90,17 @@ def _stop_on_signals() -> None:
             signal.signal(sig, stop)
 
 
+#: Hosts ``serve --debug`` accepts: the debugger must never be reachable from elsewhere.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 @main.group()
 def user() -> None:
-    """Planner users (login of the planner pages): add, list, passwd, remove."""
+    """Planner users (login of the planner pages): add, list, passwd, logout, adopt, remove.
+
+    A new password, --disable and logout end every session of the user at once (cookies
+    saved before stop working).
+    """
 
 
 def _users(ctx: Context):
@@ -146,6 +166,38 @@ def user_passwd(ctx: Context, name: str, password_stdin: bool, state: str | None
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"password of {name} changed")
+
+
+@user.command("logout")
+@click.argument("name")
+@pass_ctx
+def user_logout(ctx: Context, name: str) -> None:
+    """End every planner session of NAME now (e.g. a lost laptop); the password stays."""
+    try:
+        _users(ctx).end_sessions(name)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"sessions of {name} ended")
+
+
+@user.command("adopt")
+@click.argument("name")
+@click.argument("scenario_ids", nargs=-1, required=True)
+@pass_ctx
+def user_adopt(ctx: Context, name: str, scenario_ids: tuple[str, ...]) -> None:
+    """Give saved scenarios SCENARIO_IDS to planner user NAME (e.g. scenarios saved before
+    they had owners, or with ``yizhan scenario save``: the planner shows those to nobody)."""
+    from geo.store import ScenarioRepository
+
+    repo = ctx.ready_repo()
+    try:
+        _users(ctx).get(name)
+        store = ScenarioRepository(repo.engine, repo.revision)
+        for scenario_id in scenario_ids:
+            store.set_owner(scenario_id, name)
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{len(scenario_ids)} scenario(s) now owned by {name}")
 
 
 @user.command("remove")
