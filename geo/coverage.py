@@ -334,11 +334,12 @@ class CoverageResult:
     def to_folium(self, threshold: float | None = None, tiles: str | None = None):
         """A folium map: cells coloured by travel-time band, gaps outlined, stations marked.
 
-        Offline: Leaflet is embedded (see :mod:`geo.maps`); ``tiles`` adds a basemap.
+        Offline: Leaflet is embedded (see :mod:`geo.maps`); ``tiles`` adds a basemap. Every
+        text from the registry or the record is escaped (:func:`geo.maps.html_text`).
         """
         import folium
 
-        from geo.maps import band_colour, offline_map
+        from geo.maps import band_colour, html_text, offline_map
 
         c = self.cells
         bands = (
@@ -376,7 +377,7 @@ class CoverageResult:
                 color="#08306b",
                 fill=True,
                 fill_opacity=0.9,
-                tooltip=folium.Tooltip(s.name),
+                tooltip=folium.Tooltip(html_text(s.name)),
             ).add_to(m)
         folium.LayerControl().add_to(m)
         label = self.record.get("model", {}).get(
@@ -390,7 +391,7 @@ class CoverageResult:
                 for b in bands
             )
             + f" 分钟 (灰色: 更远; 计算至 {self.cap_minutes:g} 分钟) · "
-            + f"{folium.utilities.escape_backticks(str(label))}</div>"
+            + f"{html_text(label)}</div>"
         )
         root = m.get_root()
         assert isinstance(root, folium.Figure)  # a Map always sits in a Figure

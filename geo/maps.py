@@ -4,11 +4,15 @@ folium links Leaflet, jQuery and Bootstrap from CDNs. Maps built here link nothi
 (the only library these maps use) is embedded from the copy shipped as package data
 (:data:`geo.assets.LEAFLET_DIR`) as ``data:`` URIs, so a saved ``map.html`` opens on an
 intranet.
+
+Text placed in a map (tooltips, popups, icons, legends) goes through :func:`html_text`:
+folium pastes it unescaped into HTML inside a JavaScript template literal.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 from pathlib import Path
 
 import folium
@@ -17,6 +21,26 @@ from geo.assets import LEAFLET_DIR
 
 #: Colours of the travel-time bands (minutes), fastest first.
 BAND_COLOURS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
+
+
+#: Characters that end or interpolate a JavaScript template literal (backtick, ``$``,
+#: backslash) or open Jinja markup (braces), as HTML character references.
+_TEMPLATE_CHARS = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+)
+
+
+def html_text(value: object) -> str:
+    """``value`` as text safe in HTML and inside folium's JavaScript template literals.
+
+    HTML-escaped (``& < > " '``), and the backtick, ``$`` and backslash written as character
+    references, so ``${...}`` or a backtick cannot leave the template literal folium pastes
+    tooltip, popup and icon HTML into. Braces too: branca compiles each rendered element's
+    output again as a Jinja template, so ``{{ ... }}`` or ``{% ... %}`` in a name would run
+    on the machine writing the map (or break the writing). The browser shows the original
+    text.
+    """
+    return html.escape(str(value), quote=True).translate(_TEMPLATE_CHARS)
 
 
 def _data_uri(path: Path, mime: str) -> str:

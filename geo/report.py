@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from geo.coverage import json_default, minutes_text
+from geo.maps import html_text
+from geo.spreadsheet import csv_frame, neutralise_workbook
 
 #: Bars of the travel-time histogram up to the minutes cap (one more bar holds "> cap").
 HIST_BINS = 24
@@ -48,7 +50,7 @@ def coverage_report(
     tables = {}
     for level in by:
         table = result.by_admin(level)
-        table.to_csv(out / f"by_{level}.csv", index=False, encoding="utf-8-sig")
+        csv_frame(table).to_csv(out / f"by_{level}.csv", index=False, encoding="utf-8-sig")
         files[f"by_{level}"] = out / f"by_{level}.csv"
         tables[level] = table
     with pd.ExcelWriter(out / "coverage.xlsx") as xl:
@@ -62,6 +64,7 @@ def coverage_report(
         sheet.to_excel(xl, sheet_name="summary", index=False)
         for level, table in tables.items():
             table.to_excel(xl, sheet_name=f"by_{level}", index=False)
+        neutralise_workbook(xl.book)
     files["xlsx"] = out / "coverage.xlsx"
     for name, gdf in (("gaps", result.gaps()), ("service_areas", result.service_areas())):
         (out / f"{name}.geojson").write_text(gdf.to_json(drop_id=True), encoding="utf-8")
@@ -234,6 +237,7 @@ def plan_report(
                 xl, sheet_name=f"by_{level}", index=False
             )
         sites.drop(columns="geometry").to_excel(xl, sheet_name="chosen_sites", index=False)
+        neutralise_workbook(xl.book)
     files["xlsx"] = out / "plan.xlsx"
 
     (out / "chosen_sites.geojson").write_text(sites.to_json(drop_id=True), encoding="utf-8")
@@ -248,8 +252,8 @@ def plan_report(
     for row, lat, lon in zip(sites.itertuples(), lats, lons, strict=True):
         folium.Marker(
             [float(lat), float(lon)],
-            tooltip=f"#{row.rank} {row.name} (+{row.gain:g})",
-            icon=folium.DivIcon(html=f"<b style='color:#b2182b'>★{row.rank}</b>"),
+            tooltip=folium.Tooltip(html_text(f"#{row.rank} {row.name} (+{row.gain:g})")),
+            icon=folium.DivIcon(html=f"<b style='color:#b2182b'>★{html_text(row.rank)}</b>"),
         ).add_to(m)
     m.save(str(out / "map.html"))
     files["map"] = out / "map.html"

@@ -18,6 +18,7 @@ from geo import tables
 from geo.errors import FileFormatError
 from geo.geocode.chain import geocode_many
 from geo.records.read import match_header
+from geo.spreadsheet import csv_cell, neutralise_workbook
 from geo.tables import HeaderMatcher, cell_text
 
 ADDRESS_HEADERS = {"address", "地址", "详细地址", "站点地址", "地点", "位置", "addr"}
@@ -134,11 +135,12 @@ def geocode_file(
         ws.append(out_header)
         for row in out_rows:
             ws.append(row)
+        neutralise_workbook(wb)
         wb.save(out)
     else:
         with out.open("w", encoding="utf-8-sig", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(out_header)
-            w.writerows(out_rows)
+            w.writerow([csv_cell(v) for v in out_header])
+            w.writerows([csv_cell(v) for v in row] for row in out_rows)
     order = ["exact", "street", "village", "township", "county", "prefecture", "failed"]
     return {"rows": len(rows), "by_precision": {k: counts[k] for k in order if counts[k]}}

@@ -23,6 +23,7 @@ from geo.geojson import stations_geojson
 from geo.hours import CHINA_TZ
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Station
 from geo.records.read import HEADER_ALIASES
+from geo.spreadsheet import csv_cell, neutralise_workbook
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -115,6 +116,9 @@ def export_stations(
 ) -> Path:
     """Write stations to CSV (UTF-8 with BOM, for Excel), XLSX, GeoJSON or GeoPackage.
 
+    Text that a spreadsheet would run as a formula is written as text (:mod:`geo.spreadsheet`:
+    a leading ``'`` in CSV, a text cell in XLSX) and imports back unchanged.
+
     GeoJSON and GeoPackage carry every field as a property (English column names,
     :data:`EXPORT_COLUMNS`) with WGS-84 point geometries; CSV and XLSX have ``lon``/``lat``
     columns and ``lang`` headers. Every format imports back to the same stations.
@@ -131,7 +135,7 @@ def export_stations(
             for rec in records:
                 w.writerow(
                     {
-                        k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+                        k: ("" if v is None else repr(v) if isinstance(v, float) else csv_cell(v))
                         for k, v in rec.items()
                     }
                 )
@@ -145,6 +149,7 @@ def export_stations(
         ws.append([_column(k, lang) for k in EXPORT_FIELDS])
         for s in stations:
             ws.append(list(station_record(s, lang).values()))
+        neutralise_workbook(wb)
         wb.save(path)
     elif fmt in ("geojson", "json"):
         doc = stations_geojson(stations, properties=_full_properties)

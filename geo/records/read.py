@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.spreadsheet import unquote_cell
 from geo.tables import (
     HeaderMatcher,
     detect_format,
@@ -86,7 +87,9 @@ def read_raw(
 
     The header is the first of the first 10 lines with a name column (a title row above it is
     skipped); GeoJSON/OGR features are rows numbered from 1, a Point geometry giving
-    ``lon``/``lat`` and the feature id giving ``id`` when no property does.
+    ``lon``/``lat`` and the feature id giving ``id`` when no property does. In CSV, the one
+    leading ``'`` that keeps a formula-like text a text (:func:`geo.spreadsheet.csv_cell`, as
+    exports write it) is taken off, so an export imports back to the original text.
 
     Returns
     -------
@@ -116,7 +119,13 @@ def read_raw(
     columns = match.fields
     if not table.features:
         unknown.extend((table.header_line, headers[i]) for i, _ in match.unknown)
-        return table.format, [_cells_row(r.line, r.cells, columns, headers) for r in table.rows]
+        quoted = table.format == "csv"
+        return table.format, [
+            _cells_row(
+                r.line, [unquote_cell(c) for c in r.cells] if quoted else r.cells, columns, headers
+            )
+            for r in table.rows
+        ]
     rows = []
     seen: set[int] = set()
     for r in table.rows:

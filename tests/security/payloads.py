@@ -1,10 +1,14 @@
-"""Shared attack payloads for the standing security suite (``tests/security/``).
+"""Shared attack payloads for the standing security suite (``tests/security/``): try each on
+every text field of every new page or file format (station names, unions, addresses,
+candidate names, notes ...).
 
-Upload payloads are *generated* (small on disk, written directly with :mod:`zipfile` or seeded
-:class:`random.Random`), so every page or reader that takes a file can be tried with the same
-list: :data:`MALFORMED_UPLOADS` names a writer per malformed file, :func:`xlsx_bomb` and
-:func:`xlsx_many_rows` write the decompression bombs, :data:`CONTROL_TEXTS` are text values with
-NUL and other control characters.
+``PAYLOADS`` try to run script where text is placed in HTML or JavaScript (tags, attribute
+breaks, ``</script>``, template-literal interpolation and backticks, line separators, Jinja
+markup); ``FORMULAS`` try to run as spreadsheet formulas when a CSV or XLSX export is opened
+(OWASP CSV injection). Upload payloads are *generated* (small on disk, written directly with
+:mod:`zipfile` or seeded :class:`random.Random`): :data:`MALFORMED_UPLOADS` names a writer per
+malformed file, :func:`xlsx_bomb` and :func:`xlsx_many_rows` write the decompression bombs,
+:data:`CONTROL_TEXTS` are text values with NUL and other control characters.
 """
 
 from __future__ import annotations
@@ -162,3 +166,37 @@ MALFORMED_UPLOADS: list[tuple[str, Callable[[Path], Path]]] = [
 
 #: Text values with control characters (NUL, ESC, BEL, DEL, C1) to put in any text field.
 CONTROL_TEXTS = ["站\x00点", "\x1b[31m红\x1b[0m", "铃\x07", "删\x7f除", "C1\x9b控制"]
+
+
+#: Script in HTML/JavaScript contexts.
+PAYLOADS: list[str] = [
+    '${alert("x")}',
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(1)</script>",
+    "\"'><svg onload=alert(1)>",
+    "`;alert(1);`",
+    "`${alert(1)}`",
+    "\\`);alert(1);//",
+    "a\u2028b\u2029c;alert(1)",
+    "<iframe srcdoc='<script>parent.alert(1)</script>'></iframe>",
+    "{{ 7*7 }} {{ cycler.__init__.__globals__.os.getpid() }}",
+    "{% raw %}",
+    "{# not a comment",
+    "&lt;b&gt;not bold&lt;/b&gt; &amp;",
+    "javascript:alert(1)",
+]
+
+#: Spreadsheet formulas (a leading =, +, -, @, tab or carriage return).
+FORMULAS: list[str] = [
+    '=HYPERLINK("http://evil","x")',
+    "=cmd|' /C calc'!A0",
+    "=1+1",
+    "+1+1",
+    "-1+1",
+    "@SUM(1)",
+    "\t=1+1",
+    "\r=1+1",
+    "'=1+1",
+    "-",
+    "+86 10 1234 5678",
+]
