@@ -24,11 +24,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from payloads import CONTROL_TEXTS, MALFORMED_UPLOADS, xlsx_bomb, xlsx_many_rows
 
 import support
 from geo.errors import FileFormatError, YizhanError
 from geo.store import StationRepository, UserRepository
+from security.payloads import CONTROL_TEXTS, MALFORMED_UPLOADS, xlsx_bomb, xlsx_many_rows
 from support import LiveServer, cli
 from webapp.services import services
 
