@@ -36,6 +36,18 @@ def make_app(
     return app
 
 
+def in_fresh_thread(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a new thread, its result or exception returned/raised here.
+
+    For code that runs its own event loop (``asyncio.run``, Playwright's sync API): the
+    browser tests keep a session-wide Playwright loop running in the main thread.
+    """
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -88,9 +88,13 @@ def _columns_of(fmt: str, path: Path) -> list[str]:
     if fmt == "xlsx":
         import openpyxl
 
-        ws = openpyxl.load_workbook(path, read_only=True).active
-        assert ws is not None
-        return [str(c) for c in next(ws.iter_rows(max_row=1, values_only=True))]
+        wb = openpyxl.load_workbook(path, read_only=True)
+        try:
+            ws = wb.active
+            assert ws is not None
+            return [str(c) for c in next(ws.iter_rows(max_row=1, values_only=True))]
+        finally:
+            wb.close()  # read-only workbooks keep their file open until closed
     if fmt == "geojson":
         return list(json.loads(path.read_text(encoding="utf-8"))["features"][0]["properties"])
     with sqlite3.connect(path) as conn:

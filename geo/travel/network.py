@@ -1,5 +1,10 @@
 """The network model: travel time on an OSM road graph (DESIGN §5).
 
+Why one module of about 1,050 lines: the graph (:class:`RoadGraph`: reading, cache, CSR
+arrays, components) and the model (:class:`NetworkModel`: snapping, Dijkstra, pair minutes)
+share one private array layout, and a split would have to make that layout public. The OSM
+reading (about 300 lines) is the candidate to move out to ``geo/travel/osm.py`` next.
+
 An OSM extract (``.osm.pbf``) becomes a directed graph whose nodes are the OSM nodes of the
 roads a mode may use and whose edges are the way segments between consecutive nodes, weighted
 by travel seconds: ``haversine length ÷ speed``. One multi-source Dijkstra from all stations

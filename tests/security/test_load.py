@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from support import LiveServer
+from support import LiveServer, in_fresh_thread
 from webapp import serving
 from webapp.settings import WebSettings
 
@@ -77,7 +77,7 @@ async def _crowd(port: int) -> list[dict]:
 def test_200_kept_alive_clients_are_all_answered_fast(tmp_path):
     server = LiveServer(tmp_path).start()
     try:
-        results = asyncio.run(_crowd(server.port))
+        results = in_fresh_thread(asyncio.run, _crowd(server.port))
     finally:
         server.stop()
     log = (tmp_path / "server.log").read_text(errors="replace")

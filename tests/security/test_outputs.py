@@ -23,6 +23,7 @@ from geo.records.export import export_stations
 from geo.settings import DATA_DIR
 from geo.spreadsheet import FORMULA_TRIGGERS
 from security.payloads import FORMULAS, PAYLOADS
+from support import in_fresh_thread
 
 COUNTY = "450225"  # 融水苗族自治县
 DEMO = DATA_DIR / "demo" / "stations.csv"
@@ -96,17 +97,42 @@ def maps(tmp_path_factory):
     return {"coverage": cov_files["map"], "plan": plan_files["map"]}
 
 
-@pytest.fixture(scope="module")
-def browser():
+def _open_in_chromium(path: Path) -> tuple[list[str], list[str], list[str]]:
+    """(tooltip texts, dialogs, page errors) of ``path`` opened from disk, network blocked.
+
+    Runs Playwright in a fresh thread (``in_fresh_thread``): the browser tests keep a
+    session-wide Playwright loop in the main thread.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `scripts/install_chromium.sh`")
     from browser.conftest import CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
+    dialogs: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            r.abort()
+
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context()
+            ctx.route("**/*", route)
+            page = ctx.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            texts = page.evaluate(_OPEN_TOOLTIPS)
+            page.wait_for_timeout(500)  # let any injected image fail and its onerror run
+            ctx.close()
+        finally:
+            browser.close()
+    return texts, dialogs, errors
 
 
 #: Opens every marker's tooltip and returns the texts shown.
@@ -126,30 +152,8 @@ _OPEN_TOOLTIPS = """() => {
 
 
 @pytest.mark.parametrize("which", ["coverage", "plan"])
-def test_map_shows_hostile_names_as_text(maps, browser, which):
-    ctx = browser.new_context()
-    blocked: list[str] = []
-    dialogs: list[str] = []
-    errors: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(("file:", "data:")):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    ctx.route("**/*", route)
-    page = ctx.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        page.goto(maps[which].as_uri())
-        page.wait_for_load_state("load")
-        texts = page.evaluate(_OPEN_TOOLTIPS)
-        page.wait_for_timeout(500)  # let any injected image fail and its onerror run
-    finally:
-        ctx.close()
+def test_map_shows_hostile_names_as_text(maps, which):
+    texts, dialogs, errors = in_fresh_thread(_open_in_chromium, maps[which])
     assert not dialogs, dialogs
     assert not errors, errors
     shown = _words(" ".join(texts))
