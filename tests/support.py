@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -46,6 +47,21 @@ def in_fresh_thread(fn, *args, **kwargs):
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(fn, *args, **kwargs).result()
+
+
+def population_table(path: Path, prefix: str, seed: int = 42) -> Path:
+    """A population table (township code → people) from a seeded generator."""
+    from geo.gazetteer import default_gazetteer
+
+    rng = random.Random(seed)
+    rows = [
+        d for d in default_gazetteer().units if d.level == "township" and d.code.startswith(prefix)
+    ]
+    path.write_text(
+        "代码,人口\n" + "".join(f"{d.code},{rng.randint(2_000, 60_000)}\n" for d in rows),
+        encoding="utf-8",
+    )
+    return path
 
 
 def free_port() -> int:

@@ -26,27 +26,12 @@ import pytest
 import support
 from geo.errors import ValidationError
 from geo.store import StationRepository, UserRepository
-from support import ROOT, LiveServer, cli
+from support import ROOT, LiveServer, cli, population_table
 from webapp.services import services
 
 PASSWORD = "correct horse battery"
 COUNTY = "450225"  # 融水苗族自治县, Liuzhou: a few demo stations, about 20 townships
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def population_table(path, prefix: str, seed: int = 42):
-    """A population table (township code → people) from a seeded generator."""
-    from geo.gazetteer import default_gazetteer
-
-    rng = random.Random(seed)
-    rows = [
-        d for d in default_gazetteer().units if d.level == "township" and d.code.startswith(prefix)
-    ]
-    path.write_text(
-        "代码,人口\n" + "".join(f"{d.code},{rng.randint(2_000, 60_000)}\n" for d in rows),
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

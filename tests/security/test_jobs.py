@@ -15,7 +15,6 @@ import contextlib
 import http.cookiejar
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import pytest
 
 import support
 from geo.store import StationRepository, UserRepository
-from support import ROOT, LiveServer, cli
+from support import ROOT, LiveServer, cli, population_table
 from webapp.services import services
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -104,21 +103,6 @@ def kill_all(pids: set[int]) -> None:
 
 
 # -- a planner app with real jobs -----------------------------------------------------------
-
-
-def population_table(path: Path, prefix: str, seed: int = 42) -> Path:
-    """A population table (township code → people) from a seeded generator."""
-    from geo.gazetteer import default_gazetteer
-
-    rng = random.Random(seed)
-    rows = [
-        d for d in default_gazetteer().units if d.level == "township" and d.code.startswith(prefix)
-    ]
-    path.write_text(
-        "代码,人口\n" + "".join(f"{d.code},{rng.randint(2_000, 60_000)}\n" for d in rows),
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture(scope="module")
