@@ -26,12 +26,23 @@ from geo.coverage import json_default, minutes_text
 from geo.maps import html_text
 from geo.spreadsheet import csv_frame, neutralise_workbook
 
+#: Legend swatch of a chosen site: a red star (CSS clip-path).
+STAR_SWATCH = (
+    "background:#b2182b;clip-path:polygon(50% 0,61% 35%,98% 35%,68% 57%,79% 91%,"
+    "50% 70%,21% 91%,32% 57%,2% 35%,39% 35%)"
+)
+
 #: Bars of the travel-time histogram up to the minutes cap (one more bar holds "> cap").
 HIST_BINS = 24
 
 
 def coverage_report(
-    result, out_dir: str | Path, by: tuple[str, ...] | list[str] = ("county", "township")
+    result,
+    out_dir: str | Path,
+    by: tuple[str, ...] | list[str] = ("county", "township"),
+    lang: str = "zh",
+    map_approval: str = "",
+    icp: str = "",
 ) -> dict[str, Path]:
     """Write a :class:`geo.coverage.CoverageResult`'s folder (see the module docstring).
 
@@ -72,7 +83,7 @@ def coverage_report(
     cells = _cells_export(result)
     cells.to_file(out / "cells.gpkg", layer="cells", driver="GPKG", engine="pyogrio")
     files["cells"] = out / "cells.gpkg"
-    result.to_folium().save(str(out / "map.html"))
+    result.to_folium(map_approval=map_approval, icp=icp, lang=lang).save(str(out / "map.html"))
     files["map"] = out / "map.html"
     return files
 
@@ -175,6 +186,9 @@ def plan_report(
     after,
     out_dir: str | Path,
     record: dict | None = None,
+    lang: str = "zh",
+    map_approval: str = "",
+    icp: str = "",
 ) -> dict[str, Path]:
     """Write the report folder (see the module docstring); return the files by name."""
     import matplotlib
@@ -247,14 +261,26 @@ def plan_report(
 
     import folium
 
-    m = after.to_folium()
+    chosen_name = "New sites (★ order added)" if lang == "en" else "新增站点（★ 序号为加入顺序）"
+    chosen = folium.FeatureGroup(name=chosen_name)
     lats, lons = sites["lat"].to_numpy(dtype=float), sites["lon"].to_numpy(dtype=float)
     for row, lat, lon in zip(sites.itertuples(), lats, lons, strict=True):
         folium.Marker(
             [float(lat), float(lon)],
             tooltip=folium.Tooltip(html_text(f"#{row.rank} {row.name} (+{row.gain:g})")),
-            icon=folium.DivIcon(html=f"<b style='color:#b2182b'>★{html_text(row.rank)}</b>"),
-        ).add_to(m)
+            icon=folium.DivIcon(
+                html=f"<b style='color:#b2182b;font-size:16px'>★{html_text(row.rank)}</b>",
+                icon_size=(32, 18),
+                icon_anchor=(6, 10),
+            ),
+        ).add_to(chosen)
+    m = after.to_folium(
+        legend_extra=[(STAR_SWATCH, chosen_name)],
+        extra_layers=[chosen],
+        map_approval=map_approval,
+        icp=icp,
+        lang=lang,
+    )
     m.save(str(out / "map.html"))
     files["map"] = out / "map.html"
 
