@@ -126,3 +126,95 @@ def test_map_html_references_no_file_or_url(coverage_dir):
     text = coverage_dir["map"].read_text(encoding="utf-8")
     assert "images/" not in text
     assert 'src="http' not in text and 'href="http' not in text
+
+
+# -- XLSX ----------------------------------------------------------------------------------
+
+
+def _sheet(path: Path, name: str):
+    import openpyxl
+
+    return openpyxl.load_workbook(path)[name]
+
+
+def _header(ws) -> list:
+    return [c.value for c in ws[1]]
+
+
+def _column(ws, header: str) -> list:
+    j = _header(ws).index(header) + 1
+    return [ws.cell(row=i, column=j) for i in range(2, ws.max_row + 1)]
+
+
+def _assert_table_sheet(ws, rows: int) -> None:
+    """Frozen header, one row per table row (no empty row), widths set to the content."""
+    assert ws.freeze_panes == "A2"
+    assert ws.max_row == rows + 1
+    for row in ws.iter_rows(min_row=1, max_row=ws.max_row, values_only=True):
+        assert any(v not in (None, "") for v in row)
+    from openpyxl.utils import get_column_letter
+
+    for j, head in enumerate(_header(ws), start=1):
+        width = ws.column_dimensions[get_column_letter(j)].width
+        assert width >= len(str(head)), (ws.title, head, width)
+
+
+def test_coverage_xlsx_chinese_formats_and_notes(coverage_dir):
+    import openpyxl
+    import pandas as pd
+
+    path = coverage_dir["xlsx"]
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["说明", "汇总", "按县区", "按乡镇"]
+    townships = pd.read_csv(coverage_dir["by_township"], dtype={"code": str})
+    ws = wb["按乡镇"]
+    _assert_table_sheet(ws, len(townships))
+    _assert_table_sheet(wb["按县区"], 1)
+    assert {"代码", "名称", "覆盖率", "平均出行时间（分钟）", "位置未知单元数"} <= set(_header(ws))
+    shares = _column(ws, "覆盖率")
+    assert {c.number_format for c in shares if c.value is not None} == {"0.0%"}
+    expected = [None if v != v else pytest.approx(v) for v in townships["share"]]
+    assert [c.value for c in shares] == expected  # NaN (位置未知) as an empty cell
+    minutes = [c for c in _column(ws, "平均出行时间（分钟）") if c.value is not None]
+    assert minutes and {c.number_format for c in minutes} == {"0.0"}
+    assert {c.number_format for c in _column(ws, "已定位单元数")} == {"#,##0"}
+    summary = wb["汇总"]
+    assert {c.number_format for c in _column(summary, "覆盖率")} == {"0.0%"}
+    notes = {r[0]: r[1] for r in wb["说明"].iter_rows(min_row=2, values_only=True)}
+    assert "融水苗族自治县" in notes["地区"] and "450225" in notes["地区"]
+    assert "直线估算" in notes["出行模型"]
+    assert "30、60 分钟" in notes["参数"] and "法律援助服务站" in notes["参数"]
+    assert "生成日期" in notes and "数据来源" in notes
+    caveats = [
+        r[1] for r in wb["说明"].iter_rows(min_row=2, values_only=True) if r[0] == "注意事项"
+    ]
+    assert any("4 个需求单元位置未知" in c for c in caveats)  # summary units_unplaced
+    assert any("演示数据" in c for c in caveats)
+
+
+def test_plan_xlsx_chinese_formats(plan_dir):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(plan_dir["xlsx"])
+    assert wb.sheetnames == ["说明", "汇总", "按县区", "按乡镇", "新增站点"]
+    sites = wb["新增站点"]
+    _assert_table_sheet(sites, 2)
+    assert [c.value for c in _column(sites, "加入顺序")] == [1, 2]
+    assert {c.number_format for c in _column(sites, "规划后覆盖率")} == {"0.0%"}
+    summary = {r[0].value: r[1] for r in wb["汇总"].iter_rows(min_row=2)}
+    assert summary["规划后覆盖率"].number_format == "0.0%"
+    assert 0 < summary["规划后覆盖率"].value <= 1
+    notes = {r[0]: r[1] for r in wb["说明"].iter_rows(min_row=2, values_only=True)}
+    assert "融水" in notes["地区"] and "新增站点：2 个" in notes["参数"]
+
+
+def test_xlsx_in_english_on_request(stations, tmp_path):
+    import openpyxl
+
+    params = CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[30])
+    files = write_coverage_outputs(run_coverage(params, stations), tmp_path, lang="en")
+    wb = openpyxl.load_workbook(files["xlsx"])
+    assert wb.sheetnames == ["notes", "summary", "by_county", "by_township"]
+    assert "Share covered" in _header(wb["by_township"])
+    notes = {r[0]: r[1] for r in wb["notes"].iter_rows(min_row=2, values_only=True)}
+    assert "crow-fly estimate" in notes["Travel model"]
