@@ -387,8 +387,10 @@ class CoverageResult:
                 "fillColor": f["properties"]["colour"],
                 "color": f["properties"]["colour"],
                 "weight": 0.3,
-                "fillOpacity": 0.55,
+                "fillOpacity": 0.9 if f["geometry"]["type"] == "Point" else 0.55,
             },
+            # point demand (township seats, demand points) as coloured dots, not pins
+            marker=folium.CircleMarker(radius=7, fill=True, weight=1),
             tooltip=folium.GeoJsonTooltip(
                 ["minutes", "demand"],
                 aliases=["minutes", "demand"] if en else ["分钟", "需求"],
@@ -401,6 +403,7 @@ class CoverageResult:
                 gaps.to_json(),
                 name=gap_name,
                 style_function=lambda f: {"color": "#7b0000", "weight": 2, "fillOpacity": 0},
+                marker=folium.CircleMarker(radius=11, fill=False),
             ).add_to(m)
         station_name = "Stations" if en else "现有站点"
         stations = folium.FeatureGroup(name=station_name)

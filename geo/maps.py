@@ -245,8 +245,9 @@ def outlines_layer(
     gazetteer=None,
 ) -> folium.FeatureGroup:
     """The offline basemap: county outlines around ``bounds`` (west, south, east, north),
-    from the gazetteer's ``counties.parquet``, clipped to the bounds (padded by a quarter),
-    simplified as a coverage (``tolerance_deg``) and labelled with county names.
+    from the gazetteer's ``counties.parquet``, clipped to a box around the bounds,
+    simplified as a coverage (``tolerance_deg``) and labelled with county names. The box is
+    the bounds padded by three quarters of their size on each side (the view around them).
 
     A base layer (``overlay=False``): the map's layer control lists it as the basemap.
     """
@@ -256,13 +257,14 @@ def outlines_layer(
 
     gaz = gazetteer or default_gazetteer()
     west, south, east, north = bounds
-    pad_x, pad_y = max((east - west) * 0.25, 0.05), max((north - south) * 0.25, 0.05)
+    pad_x, pad_y = max((east - west) * 0.75, 0.1), max((north - south) * 0.75, 0.1)
     box = (west - pad_x, south - pad_y, east + pad_x, north + pad_y)
     counties = gaz.counties
     idx = counties.sindex.query(shapely.box(*box), predicate="intersects")
     rows = counties.iloc[sorted(idx)]
     geoms = shapely.coverage_simplify(rows.geometry.values, tolerance_deg)
-    geoms = shapely.clip_by_rect(geoms, *box)
+    # outlines as lines, clipped: the cut along the box draws no edge of its own
+    geoms = shapely.clip_by_rect(shapely.boundary(geoms), *box)
     geoms = shapely.set_precision(geoms, 1e-4, mode="pointwise")
     group = folium.FeatureGroup(name=name, overlay=False, control=True)
     features = [
@@ -286,7 +288,8 @@ def outlines_layer(
         },
         control=False,
     ).add_to(group)
-    for g, n in zip(geoms, rows["name"], strict=True):
+    areas = shapely.clip_by_rect(rows.geometry.values, *box)
+    for g, n in zip(areas, rows["name"], strict=True):
         if g is None or g.is_empty:
             continue
         point = shapely.point_on_surface(g)
