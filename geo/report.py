@@ -491,6 +491,147 @@ def _plan_workbook(plan, sites, before, after, record: dict, lang: str):
     return wb
 
 
+#: The CJK font the charts are set in: Noto Sans CJK SC (SIL Open Font License 1.1), shipped
+#: by the ``noto-cjk-sans-otc`` package the project depends on, so no machine shows boxes.
+CJK_FAMILY = "Noto Sans CJK SC"
+#: Chart colours, named in each chart's legend: before, after, beyond the minutes cap.
+BEFORE_COLOUR, AFTER_COLOUR, CURVE_COLOUR = "#9ecae1", "#08519c", "#08519c"
+
+
+def register_cjk_font() -> str:
+    """Register the bundled Noto Sans CJK with matplotlib's font manager (once); return the
+    family name (:data:`CJK_FAMILY`) to put first in ``font.family``."""
+    from matplotlib import font_manager
+
+    if not any(f.name == CJK_FAMILY for f in font_manager.fontManager.ttflist):
+        from noto_cjk_sans_otc import FONT_PATH
+
+        font_manager.fontManager.addfont(str(FONT_PATH))
+    return CJK_FAMILY
+
+
+def _chart_style() -> dict:
+    """rcParams of the report charts: the CJK font first, DejaVu Sans for other glyphs."""
+    return {"font.family": [register_cjk_font(), "DejaVu Sans"], "axes.unicode_minus": False}
+
+
+def _region_name(code: str) -> str:
+    """The region's name as a title says it (``融水苗族自治县``), or the code."""
+    from geo.gazetteer import default_gazetteer
+
+    division = default_gazetteer().get(code) if code else None
+    return division.name if division else code
+
+
+def coverage_curve_figure(plan, sites, after, region: str, lang: str = "zh"):
+    """The coverage curve: share of demand covered against sites added, in the plan's order.
+
+    Returns ``(figure, title)``; shares on a percent axis, every point labelled.
+    """
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    en = lang == "en"
+    total = plan.total_weight or 1.0
+    shares = [plan.covered_before / total, *sites["share_after"]]
+    minutes = f"{after.max_minutes:g}"
+    title = (
+        f"{region}: share covered within {minutes} min as sites are added"
+        if en
+        else f"{region}：新增站点后 {minutes} 分钟内的覆盖率"
+    )
+    with plt.rc_context(_chart_style()):
+        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+        label = f"share covered (≤ {minutes} min)" if en else f"覆盖率（{minutes} 分钟内）"
+        ax.plot(range(len(shares)), shares, marker="o", ms=4, color=CURVE_COLOUR, label=label)
+        for x, y in enumerate(shares):
+            ax.annotate(f"{y:.0%}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center")
+        ax.set_title(title)
+        ax.set_xlabel("sites added, in the order chosen" if en else "新增站点数（按加入顺序）")
+        ax.set_ylabel("share of placed demand" if en else "已定位需求的覆盖率")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_ylim(0, 1.08)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+    return fig, title
+
+
+def travel_time_figure(before, after, region: str, lang: str = "zh"):
+    """Demand by travel time to the nearest station, before and after the plan.
+
+    Bars side by side (before left, after right in each bin, never overlapping), the last
+    pair hatched for "beyond the minutes cap", the threshold as a dashed line; every colour
+    is in the legend. Returns ``(figure, title)``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    en = lang == "en"
+    cap = after.cap_minutes
+    title = (
+        f"{region}: travel time to the nearest station, before and after"
+        if en
+        else f"{region}：到最近站点的出行时间（规划前后）"
+    )
+    with plt.rc_context(_chart_style()):
+        fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+        width = cap / HIST_BINS
+        for i, (result, label, colour) in enumerate(
+            (
+                (before, "before" if en else "规划前", BEFORE_COLOUR),
+                (after, "after" if en else "规划后", AFTER_COLOUR),
+            )
+        ):
+            edges, counts, beyond = travel_time_histogram(result)
+            lefts = edges[:-1] + i * width / 2
+            ax.bar(lefts, counts, width=width / 2, align="edge", color=colour, label=label)
+            ax.bar(
+                [cap + width + i * width / 2],
+                [beyond],
+                width=width / 2,
+                align="edge",
+                color=colour,
+                hatch="//",
+                edgecolor="#333333",
+                linewidth=0.5,
+            )
+        ticks = [*np.linspace(0.0, cap, 5), cap + 1.5 * width]
+        ax.set_xticks(ticks, [*(f"{t:g}" for t in ticks[:-1]), f"> {cap:g}"])
+        ax.axvline(
+            after.max_minutes,
+            color="#b2182b",
+            lw=1.2,
+            ls="--",
+            label=(
+                f"threshold {after.max_minutes:g} min"
+                if en
+                else f"时间阈值 {after.max_minutes:g} 分钟"
+            ),
+        )
+        handles, _ = ax.get_legend_handles_labels()
+        handles.append(
+            Patch(
+                facecolor="white",
+                hatch="//",
+                edgecolor="#333333",
+                label=(
+                    f"beyond {cap:g} min (not computed further)"
+                    if en
+                    else f"超过 {cap:g} 分钟（计算上限）"
+                ),
+            )
+        )
+        ax.legend(handles=handles)
+        ax.set_title(title)
+        ax.set_xlabel("minutes to the nearest station" if en else "到最近站点的时间（分钟）")
+        ax.set_ylabel("demand" if en else "需求")
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+    return fig, title
+
+
 def plan_report(
     plan,
     candidates: gpd.GeoDataFrame,
@@ -507,7 +648,6 @@ def plan_report(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -560,34 +700,13 @@ def plan_report(
     m.save(str(out / "map.html"))
     files["map"] = out / "map.html"
 
-    total = plan.total_weight or 1.0
-    shares = [plan.covered_before / total, *sites["share_after"]]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(range(len(shares)), shares, marker="o", ms=3)
-    ax.set_xlabel("sites added")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_ylabel(f"share covered (≤ {after.max_minutes:g} min)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    region = _region_name(str(after.record.get("region", "")))
+    fig, _ = coverage_curve_figure(plan, sites, after, region, lang)
     fig.savefig(out / "coverage_curve.png")
     plt.close(fig)
     files["curve"] = out / "coverage_curve.png"
 
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    cap = after.cap_minutes
-    for result, label in ((before, "before"), (after, "after")):
-        edges, counts, beyond = travel_time_histogram(result)
-        width = edges[1] - edges[0]
-        ax.bar(edges[:-1], counts, width=width, align="edge", alpha=0.5, label=label)
-        ax.bar([cap + width], [beyond], width=width, align="edge", alpha=0.5, color="grey")
-    ticks = [*np.linspace(0.0, cap, 5), cap + 1.5 * width]
-    ax.set_xticks(ticks, [*(f"{t:g}" for t in ticks[:-1]), f"> {cap:g}"])
-    ax.axvline(after.max_minutes, color="k", lw=1)
-    ax.set_xlabel(f"minutes to the nearest station (computed up to {cap:g}; last bar > {cap:g})")
-    ax.set_ylabel("demand")
-    ax.legend()
-    fig.tight_layout()
+    fig, _ = travel_time_figure(before, after, region, lang)
     fig.savefig(out / "travel_time_hist.png")
     plt.close(fig)
     files["hist"] = out / "travel_time_hist.png"

@@ -3,6 +3,7 @@ blocked, the XLSX read back with openpyxl, the charts rendered with the project'
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,13 @@ def coverage_dir(stations, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plan_dir(stations, tmp_path_factory):
-    params = PlanParams(kind="legal_aid", region=COUNTY, add=2, max_minutes=30)
-    out = tmp_path_factory.mktemp("plan")
-    return write_plan_outputs(run_plan(params, stations), out)
+def plan_run(stations):
+    return run_plan(PlanParams(kind="legal_aid", region=COUNTY, add=2, max_minutes=30), stations)
+
+
+@pytest.fixture(scope="module")
+def plan_dir(plan_run, tmp_path_factory):
+    return write_plan_outputs(plan_run, tmp_path_factory.mktemp("plan"))
 
 
 # -- map.html ------------------------------------------------------------------------------
@@ -87,8 +91,13 @@ def _open_offline(browser, path: Path) -> dict:
     seen["overlays"] = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     seen["paths"] = page.locator(".leaflet-overlay-pane svg path").count()
     seen["outline_paths"] = page.locator(".leaflet-overlay-pane svg path[stroke-dasharray]").count()
+    seen["pins"] = page.locator("img.leaflet-marker-icon").count()
     seen["labels"] = page.locator(".county-label").all_inner_texts()
     seen["attribution"] = page.locator(".leaflet-control-attribution").inner_text()
+    from support import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"report_{path.parent.name}_map.png"))
     seen["broken_images"] = page.evaluate(
         "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
     )
@@ -105,6 +114,7 @@ def test_map_html_works_offline_with_legend_layers_and_outlines(
     assert seen["requests"] == [] and seen["failed"] == []
     assert seen["errors"] == []
     assert seen["broken_images"] == 0
+    assert seen["pins"] == 0  # cells and gaps are drawn as coloured dots and rings, not pins
     legend = " ".join(seen["legend"])
     for text in ("0–", "分钟", "服务空白", "现有站点"):
         assert text in legend
@@ -218,3 +228,76 @@ def test_xlsx_in_english_on_request(stations, tmp_path):
     assert "Share covered" in _header(wb["by_township"])
     notes = {r[0]: r[1] for r in wb["notes"].iter_rows(min_row=2, values_only=True)}
     assert "crow-fly estimate" in notes["Travel model"]
+
+
+# -- charts --------------------------------------------------------------------------------
+
+
+def _chart_font_checks(title: str) -> None:
+    """The registered CJK family is found without falling back and has every title glyph."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from geo.report import CJK_FAMILY
+
+    path = font_manager.findfont(
+        font_manager.FontProperties(family=CJK_FAMILY), fallback_to_default=False
+    )
+    assert "noto_cjk_sans_otc" in path
+    font = FT2Font(path)
+    assert all(font.get_char_index(ord(ch)) for ch in title if not ch.isspace())
+
+
+@pytest.mark.parametrize("which", ["curve", "hist"])
+def test_charts_chinese_with_region_percent_and_no_overlap(which, plan_run, tmp_path):
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from geo.report import chosen_sites, coverage_curve_figure, travel_time_figure
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph … missing from font(s)" would raise here
+        if which == "curve":
+            sites = chosen_sites(plan_run.plan, plan_run.candidates)
+            fig, title = coverage_curve_figure(
+                plan_run.plan, sites, plan_run.after, "融水苗族自治县"
+            )
+        else:
+            fig, title = travel_time_figure(plan_run.before, plan_run.after, "融水苗族自治县")
+        fig.savefig(tmp_path / "chart.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == title and title.startswith("融水苗族自治县：")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in ax.get_xlabel() + ax.get_ylabel())
+    _chart_font_checks(title + ax.get_xlabel() + ax.get_ylabel())
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    if which == "curve":
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        assert any(t.endswith("%") for t in ticks)
+        assert ax.get_ylim()[1] > 1.0
+    else:
+        assert {"规划前", "规划后"} <= set(labels)
+        bars = [p for p in ax.patches if p.get_width() > 0]
+        legend_colours = {
+            matplotlib.colors.to_hex(h.get_facecolor())
+            for h in legend.legend_handles
+            if hasattr(h, "get_facecolor")
+        }
+        for bar in bars:  # every bar's colour is one the legend names
+            assert matplotlib.colors.to_hex(bar.get_facecolor()) in legend_colours
+        spans = sorted((b.get_x(), b.get_x() + b.get_width()) for b in bars)
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end - 1e-9  # no two bars overlap
+    plt.close(fig)
+
+
+def test_plan_report_writes_both_charts(plan_dir):
+    from PIL import Image
+
+    for name in ("curve", "hist"):
+        with Image.open(plan_dir[name]) as img:
+            assert img.size[0] >= 700
