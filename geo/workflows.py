@@ -456,7 +456,13 @@ def run_coverage(
 
 
 def write_coverage_outputs(
-    run: CoverageRun, out_dir: str | Path, layers: bool = False, progress: Progress = _no_progress
+    run: CoverageRun,
+    out_dir: str | Path,
+    layers: bool = False,
+    progress: Progress = _no_progress,
+    lang: str = "zh",
+    map_approval: str = "",
+    icp: str = "",
 ) -> dict[str, Path]:
     """Write a coverage run's folder (see :func:`geo.report.coverage_report`).
 
@@ -466,7 +472,9 @@ def write_coverage_outputs(
     from geo.report import coverage_report, write_layers
 
     progress("exports", 0.6)
-    files = coverage_report(run.result, out_dir, by=run.params.by)
+    files = coverage_report(
+        run.result, out_dir, by=run.params.by, lang=lang, map_approval=map_approval, icp=icp
+    )
     if layers:
         progress("map layers", 0.9)
         files.update({f"layer_{k}": v for k, v in write_layers(run.result, out_dir).items()})
@@ -796,7 +804,13 @@ def run_plan(
 
 
 def write_plan_outputs(
-    run: PlanRun, out_dir: str | Path, layers: bool = False, progress: Progress = _no_progress
+    run: PlanRun,
+    out_dir: str | Path,
+    layers: bool = False,
+    progress: Progress = _no_progress,
+    lang: str = "zh",
+    map_approval: str = "",
+    icp: str = "",
 ) -> dict[str, Path]:
     """Write a plan run's report folder (see :func:`geo.report.plan_report`).
 
@@ -807,7 +821,15 @@ def write_plan_outputs(
 
     progress("report", 0.9)
     files = plan_report(
-        run.plan, run.candidates, run.before, run.after, out_dir, record=run.record()
+        run.plan,
+        run.candidates,
+        run.before,
+        run.after,
+        out_dir,
+        record=run.record(),
+        lang=lang,
+        map_approval=map_approval,
+        icp=icp,
     )
     if layers:
         files.update({f"layer_{k}": v for k, v in write_layers(run.after, out_dir).items()})

@@ -44,7 +44,7 @@ def test_plan_add_sites_report(tmp_path):
     after = doc["coverage_after"]["thresholds"][0]["covered"]
     assert after == plan["covered_after"]
     wb = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)
-    assert {"summary", "by_county", "by_township", "chosen_sites"} <= set(wb.sheetnames)
+    assert wb.sheetnames == ["说明", "汇总", "按县区", "按乡镇", "新增站点"]
     wb.close()
     for name in (
         "chosen_sites.geojson",

@@ -111,6 +111,13 @@ def demand_options(f):
 )
 @click.option("--partitioned", is_flag=True, help="Run on Dask, one partition per county.")
 @click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of the report files (sheet names, headers, charts, map legend).",
+)
+@click.option(
     "--out",
     "out",
     required=True,
@@ -135,6 +142,7 @@ def coverage(
     by,
     region,
     partitioned,
+    lang,
     out,
 ) -> None:
     """The service circle: share of demand within reach of a station, tables, gaps, map.
@@ -177,7 +185,13 @@ def coverage(
             cache_dir=Path(ctx.settings.instance_path) / "graphs",
             client=client,
         )
-        write_coverage_outputs(run, out, progress=steps)
+        write_coverage_outputs(
+            run,
+            out,
+            progress=steps,
+            lang=lang,
+            **_map_notices(),
+        )
         steps.done()
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
@@ -264,6 +278,13 @@ def coverage(
     help="OSM .osm.pbf: plan on the road-network model (default: crow-fly estimate).",
 )
 @demand_options
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of the report files (sheet names, headers, charts, map legend).",
+)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @pass_ctx
 def plan(
@@ -291,6 +312,7 @@ def plan(
     township_table,
     resolution,
     region,
+    lang,
     out,
 ) -> None:
     """Where to add stations: best K sites, fewest for a target share, or best within a budget.
@@ -328,12 +350,21 @@ def plan(
         )
     except YizhanError as exc:
         raise click.UsageError(exc.message) from None
-    run = _run_and_report(ctx, params, out)
+    run = _run_and_report(ctx, params, out, lang)
     _echo_plan(run)
     click.echo(f"wrote {out}")
 
 
-def _run_and_report(ctx: Context, params, out: Path | None):
+def _map_notices() -> dict[str, str]:
+    """The map approval number (审图号) and ICP record configured for the web maps
+    (``YIZHAN_MAP_APPROVAL``, ``YIZHAN_ICP``): every report map states them too."""
+    from webapp.settings import WebSettings
+
+    web = WebSettings.from_env()
+    return {"map_approval": web.map_approval, "icp": web.icp}
+
+
+def _run_and_report(ctx: Context, params, out: Path | None, lang: str = "zh"):
     from geo.workflows import run_plan, write_plan_outputs
 
     try:
@@ -345,7 +376,12 @@ def _run_and_report(ctx: Context, params, out: Path | None):
             )
         if out is not None:
             with step("report"):
-                write_plan_outputs(run, out)
+                write_plan_outputs(
+                    run,
+                    out,
+                    lang=lang,
+                    **_map_notices(),
+                )
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
     return run
