@@ -756,3 +756,23 @@ def test_scenarios_are_private_and_no_answer_names_a_server_path(coverage_job, a
     on_disk = (services(app).jobs.root / job_id / "plan.json").read_text(encoding="utf-8")
     assert str(env["tmp"]) in on_disk  # the file itself records the path; the answer does not
     assert json.loads(zipped.read("plan.json")) == json.loads(plan_json)
+
+
+def test_report_map_of_a_job_carries_the_map_approval_number(env):
+    """The deployment's 审图号 and ICP record (web settings) reach the map the worker writes."""
+    app = make_app(env, map_approval="GS（2026）0001号", icp="桂ICP备00000001号")
+    try:
+        c = app.test_client()
+        assert login(c).status_code == 303
+        c.csrf = token(c)
+        url = start_coverage(c, demand="seats", max_minutes="30")
+        doc = wait(c, url)
+        assert doc["job"]["state"] == "done", doc["job"]["message"]
+        _, _, html = fetch(c, f"/planner/jobs/{doc['job']['id']}/files/map.html")
+        text = html.decode("utf-8")
+        for notice in ("GS（2026）0001号", "桂ICP备00000001号"):
+            # in the attribution option of the map's script: as text or JSON-escaped
+            assert notice in text or json.dumps(notice)[1:-1] in text, notice
+    finally:
+        services(app).jobs.shutdown()
+        services(app).repo.engine.dispose()

@@ -607,6 +607,13 @@ def plan_task(folder: str, *args) -> tuple[str, object]:
     return _execute(_plan, folder, *args)
 
 
+def _map_notices(params: dict) -> dict[str, str]:
+    """The deployment's map approval number (审图号) and ICP record for the report maps,
+    handed over with the job's parameters (``map_notices``)."""
+    notices = params.get("map_notices") or {}
+    return {k: str(notices.get(k) or "") for k in ("map_approval", "icp")}
+
+
 def _uploads_readable(params: dict) -> None:
     """Install the server's table limits in this worker, then read the job's uploaded tables
     (the request only saved them): an unusable file fails the job with its message."""
@@ -662,7 +669,9 @@ def _coverage(folder: Path, progress, db_url: str, instance_path: str, params: d
     finally:
         repo.engine.dispose()
     result = run.result
-    files = write_coverage_outputs(run, folder, layers=True, progress=progress)
+    files = write_coverage_outputs(
+        run, folder, layers=True, progress=progress, **_map_notices(params)
+    )
     return {
         "summary": result.summary(),
         "by_county": _records(result.by_admin("county")),
@@ -683,12 +692,13 @@ def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | No
     from geo.workflows import PlanParams, run_plan, write_plan_outputs
 
     _uploads_readable(params)
+    notices = _map_notices(params)
     params = PlanParams.from_dict(params)
     check_candidates(params)
     repo = StationRepository.from_url(db_url)
     try:
         run = run_plan(params, repo, progress=progress)
-        files = write_plan_outputs(run, folder, layers=True, progress=progress)
+        files = write_plan_outputs(run, folder, layers=True, progress=progress, **notices)
         layers = _layers(files)
         layers["chosen"] = files["geojson"].name
         sites = chosen_sites(run.plan, run.candidates)

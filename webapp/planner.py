@@ -324,6 +324,12 @@ def public(value: Any, folders: list[str] | None = None) -> Any:
     return value
 
 
+def _map_notices() -> dict[str, str]:
+    """审图号 and ICP record of the deployment, for the report maps a job writes."""
+    settings = _settings()
+    return {"map_approval": settings.map_approval, "icp": settings.icp}
+
+
 def _job_doc(job) -> dict:
     """A job's JSON (:meth:`webapp.jobs.Job.to_dict`) as answers show it (no paths)."""
     return public(job.to_dict())
@@ -567,6 +573,7 @@ def _coverage_params(folder: Path) -> dict:
     if table:
         params["township_table"] = table
     params["table_limits"] = _table_limits()
+    params["map_notices"] = _map_notices()
     return params
 
 
@@ -772,7 +779,11 @@ def coverage(job_id: str):
 
 def _start_plan(job, params):
     # The worker reads the uploads within this deployment's table limits.
-    task_params = {**params.to_dict(), "table_limits": _table_limits()}
+    task_params = {
+        **params.to_dict(),
+        "table_limits": _table_limits(),
+        "map_notices": _map_notices(),
+    }
     _jobs().start(job, plan_task, _db_url(), task_params, None)
     url = url_for("planner.plan", job_id=job.id)
     if wants_json():
@@ -954,7 +965,11 @@ def scenario(scenario_id: str):
     _jobs().check_quota(g.user.name)
     job = _jobs().new("plan", g.user.name, {**params.to_dict(), "scenario_id": s.id})
     scenario_doc = {"id": s.id, "name": s.name, "params": s.params}
-    task_params = {**params.to_dict(), "table_limits": _table_limits()}
+    task_params = {
+        **params.to_dict(),
+        "table_limits": _table_limits(),
+        "map_notices": _map_notices(),
+    }
     _jobs().start(job, plan_task, _db_url(), task_params, scenario_doc)
     url = url_for("planner.plan", job_id=job.id)
     if wants_json():
