@@ -33,6 +33,7 @@
     this.initMap();
     this.bindControls();
     this.applyLang();
+    this.initSheet();
     this.loadOutlines();
     this.loadTaxonomy();
     this.loadView();

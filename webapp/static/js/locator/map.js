@@ -55,10 +55,14 @@
     this.bubbles = L.layerGroup().addTo(map);     // server clusters
     this.pointLayer = L.layerGroup().addTo(map);  // the search origin
 
+    // A resize (rotation, address bar, the sheet, an embed's frame) keeps the intended view:
+    // the first view's bounds until the user moves the map, then the user's centre and zoom.
+    // Only a real change of the map's size counts, so nothing here can feed back on itself.
+    this.mapSize = [this.$.mapEl.clientWidth, this.$.mapEl.clientHeight];
     if (typeof ResizeObserver === 'function') {
-      new ResizeObserver(function () { map.invalidateSize({ pan: false }); })
-        .observe(this.$.mapEl);
+      new ResizeObserver(function () { self.onResize(); }).observe(this.$.mapEl);
     }
+    window.addEventListener('resize', function () { self.onResize(); });
     this.moving = false;
     this.onMoveEnd = C.debounce(function () {
       self.loadView();
@@ -66,7 +70,11 @@
       self.updateUrl();
     }, Locator.DEBOUNCE_MS);
     map.on('movestart zoomstart', function () { self.moving = true; });
-    map.on('moveend', function () { self.moving = false; self.onMoveEnd(); });
+    map.on('moveend', function () {
+      self.moving = false;
+      if (!self.keepingView) { self.intent = { center: map.getCenter(), zoom: map.getZoom() }; }
+      self.onMoveEnd();
+    });
     map.on('click', function (e) { self.onMapClick(e); });
     map.on('popupclose', function () { self.markCurrent(null); });
     this.$.mapEl.addEventListener('keydown', function (e) { self.onMapKey(e); });
@@ -93,18 +101,50 @@
 
   P.initialView = function () {
     var cfg = this.cfg;
-    var map = this.map;
     var v = cfg.view;
     if (v && isFinite(v.lat) && isFinite(v.lon)) {
-      map.setView(this.disp(v.lat, v.lon), isFinite(v.zoom) ? v.zoom : 13, { animate: false });
-      return;
+      this.intent = { center: this.disp(v.lat, v.lon), zoom: isFinite(v.zoom) ? v.zoom : 13 };
+    } else {
+      var b = (Array.isArray(cfg.regionBounds) && cfg.regionBounds.length === 4) ?
+        cfg.regionBounds : (Array.isArray(cfg.bounds) && cfg.bounds.length === 4 ? cfg.bounds : null);
+      if (b) {
+        this.intent = { bounds: L.latLngBounds(this.disp(b[1], b[0]), this.disp(b[3], b[2])) };
+      }
     }
-    var b = (Array.isArray(cfg.regionBounds) && cfg.regionBounds.length === 4) ?
-      cfg.regionBounds : (Array.isArray(cfg.bounds) && cfg.bounds.length === 4 ? cfg.bounds : null);
-    if (b) {
-      map.fitBounds([this.disp(b[1], b[0]), this.disp(b[3], b[2])],
-        { padding: [24, 24], maxZoom: 12, animate: false });
+    this.applyIntent();
+  };
+
+  /** Show the intended view (first view's bounds, or the last centre and zoom) again. */
+  P.applyIntent = function () {
+    var it = this.intent;
+    if (!it) { return; }
+    this.keepingView = true;
+    try {
+      if (it.bounds) {
+        var size = this.map.getSize();
+        var pad = Math.min(24, Math.floor(Math.min(size.x, size.y) / 10));
+        this.map.fitBounds(it.bounds, { padding: [pad, pad], maxZoom: 12, animate: false });
+      } else {
+        this.map.setView(it.center, it.zoom, { animate: false });
+      }
+    } finally {
+      this.keepingView = false;
     }
+  };
+
+  /** The map element changed size: tell Leaflet, then show the intended view again. */
+  P.onResize = function () {
+    var w = this.$.mapEl.clientWidth;
+    var h = this.$.mapEl.clientHeight;
+    if (!w || !h || (this.mapSize && this.mapSize[0] === w && this.mapSize[1] === h)) { return; }
+    this.mapSize = [w, h];
+    this.keepingView = true;
+    try {
+      this.map.invalidateSize({ pan: false });
+    } finally {
+      this.keepingView = false;
+    }
+    this.applyIntent();
   };
 
   /** Popup options that keep it inside the (possibly small, phone) map. */
@@ -350,6 +390,7 @@
     if (typeof total !== 'number') { this.$.count.textContent = ''; return; }
     this.$.count.setAttribute('data-count', String(total));
     this.$.count.textContent = t('countView', { n: total });
+    this.renderSheet();
   };
 
   /** Draw one /api/clusters answer: bubbles for server clusters, markers for stations. */
