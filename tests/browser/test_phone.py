@@ -139,7 +139,11 @@ def test_first_view_contains_the_stations_it_counts(open_page):
     boxes = page.locator(".leaflet-marker-pane .leaflet-marker-icon").evaluate_all(
         "els => els.map(e => e.getBoundingClientRect()).map(r => [r.x + r.width / 2, r.y + r.height / 2])"
     )
-    inside = [b for b in boxes if m["x"] <= b[0] <= m["x"] + m["width"] and m["y"] <= b[1] <= m["y"] + m["height"]]
+    inside = [
+        b
+        for b in boxes
+        if m["x"] <= b[0] <= m["x"] + m["width"] and m["y"] <= b[1] <= m["y"] + m["height"]
+    ]
     assert inside, "no station drawn inside the first view"
 
 
@@ -180,7 +184,9 @@ def test_legend_explains_kinds_and_clusters_and_collapses_on_phones(open_page):
     tab = open_page(viewport=(360, 740))
     page = tab.page
     legend = page.locator("#yz-legend")
-    page.wait_for_function("() => document.querySelectorAll('#yz-legend .yz-legend-kind').length > 0")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#yz-legend .yz-legend-kind').length > 0"
+    )
     assert legend.get_attribute("open") is None  # collapsed on phones
     legend.locator("summary").click()
     assert legend.get_attribute("open") is not None

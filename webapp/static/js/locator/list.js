@@ -201,6 +201,7 @@
     }
     this.markCurrent(this.selectedId, false);
     this.renderSheet();
+    this.drawRanks();   // the view's list is not ranked: no numbered markers
   };
 
   /** One list entry: a button that selects the station (map and list stay in sync). */

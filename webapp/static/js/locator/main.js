@@ -34,6 +34,8 @@
     this.bindControls();
     this.applyLang();
     this.initSheet();
+    var legend = document.getElementById('yz-legend');
+    if (legend && !this.isPhone()) { legend.open = true; }   // collapsed on phones
     this.loadOutlines();
     this.loadTaxonomy();
     this.loadView();

@@ -75,6 +75,8 @@
       if (!self.keepingView) { self.intent = { center: map.getCenter(), zoom: map.getZoom() }; }
       self.onMoveEnd();
     });
+    map.on('zoomend', function () { self.updateBasemapNote(); });
+    this.updateBasemapNote();
     map.on('click', function (e) { self.onMapClick(e); });
     map.on('popupclose', function () { self.markCurrent(null); });
     this.$.mapEl.addEventListener('keydown', function (e) { self.onMapKey(e); });
@@ -204,8 +206,24 @@
     this.map.on('baselayerchange', function (e) { self.onBasemapChange(e.layer.yzId); });
   };
 
+  /** The deepest zoom of a basemap: the offline outlines stop where they stop being useful. */
+  P.basemapMaxZoom = function (d) {
+    if (!d.url) { return Math.min(d.max_zoom || Locator.OFFLINE_MAX_ZOOM, Locator.OFFLINE_MAX_ZOOM); }
+    return d.max_zoom || 18;
+  };
+
+  /** The note that streets need a tile basemap: on the offline basemap from zoom 10. */
+  P.updateBasemapNote = function () {
+    var note = document.getElementById('yz-basemap-note');
+    if (!note) { return; }
+    var d = this.basemapDefs[this.basemapId] || {};
+    note.hidden = !!d.url || this.map.getZoom() < Locator.OFFLINE_NOTE_ZOOM;
+  };
+
   P.updateMapClass = function () {
     var d = this.basemapDefs[this.basemapId] || {};
+    this.map.setMaxZoom(this.basemapMaxZoom(d));
+    this.updateBasemapNote();
     this.$.mapEl.classList.toggle('yz-map--no-tiles', !d.url);
     this.$.mapEl.classList.toggle('yz-map--tiles', !!d.url);
     this.$.mapEl.setAttribute('data-basemap', this.basemapId);
@@ -233,6 +251,7 @@
       this.map.setView(this.disp(centre.lat, centre.lon), this.map.getZoom(), { animate: false });
       this.drawOutlines();
       this.drawPoint();
+      this.drawRanks();
       this.map.closePopup();
       this.renderView(this.lastView, true);
     } else if (prevId !== id) {
@@ -467,6 +486,10 @@
       if (k === 'Enter' || k === ' ') { L.DomEvent.preventDefault(e.originalEvent); m.fire('click'); }
     });
     m.on('click', function () {
+      if (self.map.getZoom() >= self.map.getMaxZoom()) {   // cannot zoom further: the list
+        if (self.hasList) { self.setSheet(true); }
+        return;
+      }
       var b = p.bbox;
       if (Array.isArray(b) && b.length === 4) {
         var bounds = L.latLngBounds([self.disp(b[1], b[0]), self.disp(b[3], b[2])]);
@@ -518,6 +541,79 @@
       }
     });
     return marker;
+  };
+
+  /** The nearest answer's stations as numbered markers 1..N (the list's numbers), above the rest. */
+  P.drawRanks = function () {
+    var self = this;
+    if (!this.rankLayer) { this.rankLayer = L.layerGroup().addTo(this.map); }
+    this.rankLayer.clearLayers();
+    this.ranks = {};
+    if (this.listMode !== 'nearest' || !this.nearest) { return; }
+    this.nearest.feats.forEach(function (f, i) {
+      var c = f && f.geometry && f.geometry.coordinates;
+      if (!f.properties || !Array.isArray(c)) { return; }
+      var p = f.properties;
+      var rank = i + 1;
+      var id = String(p.id);
+      self.ranks[id] = rank;
+      var cls = 'yz-marker yz-marker--ranked yz-marker--' +
+        String(p.kind || 'other').replace(/[^a-z0-9_-]/gi, '');
+      if (p.status && p.status !== 'open') { cls += ' yz-marker--inactive'; }
+      var name = F.stationName(p);
+      var m = L.marker(self.disp(c[1], c[0]), {
+        icon: L.divIcon({ className: cls, iconSize: [26, 26], iconAnchor: [13, 13],
+          popupAnchor: [0, -12], html: '' }),
+        title: t('rankTitle', { n: rank, name: name }),
+        keyboard: true,
+        riseOnHover: true,
+        zIndexOffset: 1000 - rank
+      });
+      m.on('add', function () {
+        var node = m.getElement();
+        if (!node) { return; }
+        node.textContent = String(rank);
+        node.setAttribute('data-station-id', id);
+        node.setAttribute('data-rank', String(rank));
+        node.setAttribute('role', 'button');
+        node.setAttribute('aria-label', t('rankTitle', { n: rank, name: name }));
+      });
+      m.on('click', function () { self.select(id, 'map'); });
+      m.on('keydown', function (e) {
+        var k = e.originalEvent && e.originalEvent.key;
+        if (k === 'Enter' || k === ' ') { L.DomEvent.preventDefault(e.originalEvent); self.select(id, 'map'); }
+      });
+      self.rankLayer.addLayer(m);
+    });
+  };
+
+  /** The legend: a dot per station kind, the count bubble, the numbered dot, grey. */
+  P.renderLegend = function () {
+    var self = this;
+    var list = document.getElementById('yz-legend-list');
+    if (!list) { return; }
+    list.textContent = '';
+    this.kindOrder.forEach(function (code) {
+      var li = el('li', 'yz-legend-kind');
+      li.appendChild(el('span', 'yz-legend-dot yz-marker yz-marker--' +
+        String(code).replace(/[^a-z0-9_-]/gi, '')));
+      li.appendChild(el('span', 'yz-legend-text', F.kindLabel({ kind: code }, self.kinds)));
+      list.appendChild(li);
+    });
+    var cl = el('li', 'yz-legend-cluster');
+    var bubble = el('span', 'yz-legend-bubble marker-cluster marker-cluster-small');
+    bubble.appendChild(el('span', null, '12'));
+    cl.appendChild(bubble);
+    cl.appendChild(el('span', 'yz-legend-text', t('legendCluster')));
+    list.appendChild(cl);
+    var rk = el('li', 'yz-legend-rank');
+    rk.appendChild(el('span', 'yz-legend-dot yz-marker yz-marker--ranked', '1'));
+    rk.appendChild(el('span', 'yz-legend-text', t('legendRank')));
+    list.appendChild(rk);
+    var off = el('li', 'yz-legend-inactive');
+    off.appendChild(el('span', 'yz-legend-dot yz-marker yz-marker--inactive'));
+    off.appendChild(el('span', 'yz-legend-text', t('legendInactive')));
+    list.appendChild(off);
   };
 
   P.markSelectedMarker = function () {

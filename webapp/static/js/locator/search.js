@@ -179,6 +179,7 @@
     }
     this.status(feats.length ? t('found', { n: feats.length }) : t('none'));
     this.renderSheet();
+    this.drawRanks();
     if (!fit) { return; }
     if (this.hasList && this.isPhone()) { this.setSheet(true); }   // a new answer: show it
     this.onResize();   // the sheet may have changed the map; keeps the view otherwise
