@@ -137,7 +137,8 @@ def test_first_view_contains_the_stations_it_counts(open_page):
     # every marker/bubble drawn lies inside the map
     m = page.locator("#yz-map").bounding_box()
     boxes = page.locator(".leaflet-marker-pane .leaflet-marker-icon").evaluate_all(
-        "els => els.map(e => e.getBoundingClientRect()).map(r => [r.x + r.width / 2, r.y + r.height / 2])"
+        "els => els.map(e => e.getBoundingClientRect())"
+        ".map(r => [r.x + r.width / 2, r.y + r.height / 2])"
     )
     inside = [
         b
