@@ -220,7 +220,7 @@
     sheetShow: { zh: '{what} · 展开列表', en: '{what} · show list' },
     sheetHide: { zh: '{what} · 收起列表', en: '{what} · hide list' },
     legend: { zh: '图例', en: 'Legend' },
-    rankTitle: { zh: '第 {n} 近：{name}', en: 'No. {n} nearest: {name}' },
+    rankTitle: { zh: '{name}（第 {n} 近）', en: '{name} (no. {n} nearest)' },
     legendCluster: { zh: '数字圆圈：该处的站点数，点击放大', en: 'Numbered circle: stations there; tap to zoom in' },
     legendRank: { zh: '带序号的点：最近站点的排名，与列表序号一致', en: 'Numbered dot: rank among the nearest, as in the list' },
     legendInactive: { zh: '灰色：筹建中或已关闭', en: 'Grey: planned or closed' },

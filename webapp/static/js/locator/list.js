@@ -26,13 +26,14 @@
     var p = f.properties || {};
     var c = f.geometry.coordinates;
     this.selectedId = id;
-    var marker = this.byId[id];
+    var ranked = this.rankMarkers && this.rankMarkers[id];   // numbered, never clustered
+    var marker = ranked || this.byId[id];
     if (!marker) {      // not drawn (e.g. a cluster at this zoom): draw it, pinned
       marker = this.makeMarker(f);
       this.byId[id] = marker;
       this.cluster.addLayer(marker);
     }
-    this.pinnedId = id;
+    if (!ranked) { this.pinnedId = id; }
     marker.feature = f;
     this.markSelectedMarker();
     this.markCurrent(id, source !== 'list');
@@ -57,6 +58,7 @@
     }
     if (source === 'map') { open(); return; }
     function show() {
+      if (ranked) { open(); return; }   // the popup pans it into view
       self.cluster.zoomToShowLayer(marker, open);
       window.setTimeout(open, 1500);   // zoomToShowLayer can miss its callback
     }

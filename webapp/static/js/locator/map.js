@@ -431,8 +431,9 @@
         return;
       }
       var id = String(p.id);
-      keep[id] = true;
       self.features[id] = f;
+      if (self.ranks && self.ranks[id]) { return; }   // drawn numbered (drawRanks)
+      keep[id] = true;
       var m = self.byId[id];
       if (m) {
         m.feature = f;
@@ -548,8 +549,13 @@
     var self = this;
     if (!this.rankLayer) { this.rankLayer = L.layerGroup().addTo(this.map); }
     this.rankLayer.clearLayers();
+    var hadRanks = this.ranks && Object.keys(this.ranks).length > 0;
     this.ranks = {};
-    if (this.listMode !== 'nearest' || !this.nearest) { return; }
+    this.rankMarkers = {};
+    if (this.listMode !== 'nearest' || !this.nearest) {
+      if (hadRanks && this.lastView) { this.renderView(this.lastView, false); }  // plain dots back
+      return;
+    }
     this.nearest.feats.forEach(function (f, i) {
       var c = f && f.geometry && f.geometry.coordinates;
       if (!f.properties || !Array.isArray(c)) { return; }
@@ -584,7 +590,12 @@
         if (k === 'Enter' || k === ' ') { L.DomEvent.preventDefault(e.originalEvent); self.select(id, 'map'); }
       });
       self.rankLayer.addLayer(m);
+      self.rankMarkers[id] = m;
+      var plain = self.byId[id];   // one dot per station: the numbered one replaces the plain
+      if (plain) { self.cluster.removeLayer(plain); delete self.byId[id]; }
+      if (self.pinnedId === id) { self.pinnedId = null; }
     });
+    this.markSelectedMarker();
   };
 
   /** The legend: a dot per station kind, the count bubble, the numbered dot, grey. */
@@ -618,9 +629,11 @@
 
   P.markSelectedMarker = function () {
     var self = this;
-    Object.keys(this.byId).forEach(function (id) {
-      var node = self.byId[id].getElement && self.byId[id].getElement();
-      if (node) { node.classList.toggle('yz-marker--selected', id === self.selectedId); }
+    [this.byId, this.rankMarkers || {}].forEach(function (markers) {
+      Object.keys(markers).forEach(function (id) {
+        var node = markers[id].getElement && markers[id].getElement();
+        if (node) { node.classList.toggle('yz-marker--selected', id === self.selectedId); }
+      });
     });
   };
 }(window.Yizhan = window.Yizhan || {}));
