@@ -181,6 +181,11 @@ def test_filters_kind_service_open_now_reach_the_api(open_page, server):
     clusters = [u for u in requests if "/api/clusters" in u]
     assert clusters and parse_qs(urlsplit(clusters[-1]).query)["kind"] == ["legal_aid"]
     wait_for_results(page)
+    page.wait_for_function(  # the list's answer may arrive after the map's count
+        "() => [...document.querySelectorAll('#yz-results .yz-result-kind')]"
+        ".every(e => e.textContent === '法律援助服务站')",
+        timeout=5000,
+    )
     kinds = set(page.locator(f"{RESULTS} .yz-result-kind").all_inner_texts())
     assert kinds == {"法律援助服务站"}
 

@@ -211,6 +211,23 @@
       en: 'Demo data (illustrative stations, approximate positions)'
     },
     offlineBasemap: { zh: '离线底图', en: 'Offline' },
+    // the list as a sheet over the map on phones (its handle), the legend, the basemap note
+    sheetList: { zh: '站点列表', en: 'Station list' },
+    sheetNearest: {
+      zh: '最近的 {n} 个站点',
+      en: { one: '{n} nearest station', other: '{n} nearest stations' }
+    },
+    sheetShow: { zh: '{what} · 展开列表', en: '{what} · show list' },
+    sheetHide: { zh: '{what} · 收起列表', en: '{what} · hide list' },
+    legend: { zh: '图例', en: 'Legend' },
+    rankTitle: { zh: '{name}（第 {n} 近）', en: '{name} (no. {n} nearest)' },
+    legendCluster: { zh: '数字圆圈：该处的站点数，点击放大', en: 'Numbered circle: stations there; tap to zoom in' },
+    legendRank: { zh: '带序号的点：最近站点的排名，与列表序号一致', en: 'Numbered dot: rank among the nearest, as in the list' },
+    legendInactive: { zh: '灰色：筹建中或已关闭', en: 'Grey: planned or closed' },
+    basemapNote: {
+      zh: '街道级底图请配置天地图或高德（见 README）',
+      en: 'For street-level maps configure Tianditu or Amap (see README)'
+    },
     clusterTitle: { zh: '{n} 个站点，按回车放大', en: '{n} stations, press Enter to zoom in' },
     // A marker's tooltip: name and kind; the full-width brackets in both languages, as before.
     markerTitle: { zh: '{name}（{kind}）', en: '{name}（{kind}）' },

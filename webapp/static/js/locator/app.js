@@ -97,6 +97,8 @@
   Locator.NEAREST_K = 20;
   Locator.DEBOUNCE_MS = 250;
   Locator.CACHE_MAX = 48;
+  Locator.OFFLINE_MAX_ZOOM = 12;   // county outlines: past this a screen is one blank county
+  Locator.OFFLINE_NOTE_ZOOM = 10;  // from here the offline basemap says how to get streets
   Locator.CRS = CRS;
 
   // ---- coordinates: the map draws in GCJ-02 when the Amap layer is active

@@ -49,6 +49,7 @@
         self.kindOrder.push(k.code);
       });
       if (wantKinds) { self.renderKinds(); }
+      self.renderLegend();
       self.rerenderList();
     }).catch(function (err) {
       if (wantKinds) {
@@ -70,6 +71,7 @@
   P.renderTaxonomy = function () {
     if (this.$.kind) { this.renderKinds(); }
     if (this.$.servicesBox) { this.renderServices(); }
+    this.renderLegend();
   };
 
   P.renderKinds = function () {

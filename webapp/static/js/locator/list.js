@@ -26,13 +26,14 @@
     var p = f.properties || {};
     var c = f.geometry.coordinates;
     this.selectedId = id;
-    var marker = this.byId[id];
+    var ranked = this.rankMarkers && this.rankMarkers[id];   // numbered, never clustered
+    var marker = ranked || this.byId[id];
     if (!marker) {      // not drawn (e.g. a cluster at this zoom): draw it, pinned
       marker = this.makeMarker(f);
       this.byId[id] = marker;
       this.cluster.addLayer(marker);
     }
-    this.pinnedId = id;
+    if (!ranked) { this.pinnedId = id; }
     marker.feature = f;
     this.markSelectedMarker();
     this.markCurrent(id, source !== 'list');
@@ -57,6 +58,7 @@
     }
     if (source === 'map') { open(); return; }
     function show() {
+      if (ranked) { open(); return; }   // the popup pans it into view
       self.cluster.zoomToShowLayer(marker, open);
       window.setTimeout(open, 1500);   // zoomToShowLayer can miss its callback
     }
@@ -91,6 +93,47 @@
     }
   };
 
+  // ---- the sheet: the list over the map's foot on phones (collapsed to a handle)
+
+  /** True when the page uses the phone layout (the list is a sheet over the map). */
+  P.isPhone = function () {
+    return !!(window.matchMedia && window.matchMedia('(max-width: 767.98px)').matches);
+  };
+
+  P.initSheet = function () {
+    var self = this;
+    this.$.sheetToggle = document.getElementById('yz-sheet-toggle');
+    this.$.sheetText = document.getElementById('yz-sheet-text');
+    if (!this.$.sheetToggle) { return; }
+    this.$.sheetToggle.addEventListener('click', function () {
+      self.setSheet(self.$.resultsBox.getAttribute('data-sheet') !== 'expanded');
+    });
+    this.renderSheet();
+  };
+
+  /** Expand (true) or collapse (false) the sheet; the map is not resized by it. */
+  P.setSheet = function (open) {
+    if (!this.$.sheetToggle || !this.$.resultsBox) { return; }
+    this.$.resultsBox.setAttribute('data-sheet', open ? 'expanded' : 'collapsed');
+    this.$.sheetToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+    this.renderSheet();
+  };
+
+  /** The handle's text: what the list holds (count) and what a tap does. */
+  P.renderSheet = function () {
+    if (!this.$.sheetText) { return; }
+    var what;
+    if (this.listMode === 'nearest' && this.nearest) {
+      what = t('sheetNearest', { n: this.nearest.feats.length });
+    } else if (typeof this.viewTotal === 'number') {
+      what = t('countView', { n: this.viewTotal });
+    } else {
+      what = t('sheetList');
+    }
+    var open = this.$.resultsBox.getAttribute('data-sheet') === 'expanded';
+    this.$.sheetText.textContent = t(open ? 'sheetHide' : 'sheetShow', { what: what });
+  };
+
   // ---- the list: stations in view (paged)
 
   P.loadList = function (offset) {
@@ -106,15 +149,18 @@
       Math.min(90, ne.lat)].map(function (v) { return +v.toFixed(6); }).join(',');
     params.limit = LIST_PAGE;
     params.offset = offset;
+    var url = C.apiUrl(this.apiBase, '/stations', params);
+    if (this.listData && this.listUrl === url) { return; }   // this page is already shown
     var seq = ++this.listSeq;
     if (this.listAbort) { this.listAbort.abort(); }
     var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
     this.listAbort = ctrl;
-    C.getJSON(C.apiUrl(this.apiBase, '/stations', params), { signal: ctrl && ctrl.signal })
+    C.getJSON(url, { signal: ctrl && ctrl.signal })
       .then(function (fc) {
         if (seq !== self.listSeq || self.listMode !== 'view') { return; }
         var feats = Array.isArray(fc.features) ? fc.features : [];
         self.listOffset = offset;
+        self.listUrl = url;
         self.listData = { feats: feats, total: fc.numberMatched, offset: offset };
         self.renderList();
       }).catch(function (err) {
@@ -156,6 +202,8 @@
       }) : '';
     }
     this.markCurrent(this.selectedId, false);
+    this.renderSheet();
+    this.drawRanks();   // the view's list is not ranked: no numbered markers
   };
 
   /** One list entry: a button that selects the station (map and list stay in sync). */
@@ -189,7 +237,10 @@
     btn.setAttribute('aria-label', name + sep + kind +
       (extra ? sep + extra : '') + (dist ? sep + t('distance') + ' ' + dist : '') +
       sep + t('showOnMap'));
-    btn.addEventListener('click', function () { self.select(id, 'list'); });
+    btn.addEventListener('click', function () {
+      if (self.isPhone()) { self.setSheet(false); }   // show the station on the map
+      self.select(id, 'list');
+    });
     li.appendChild(btn);
     return li;
   };

@@ -33,6 +33,9 @@
     this.initMap();
     this.bindControls();
     this.applyLang();
+    this.initSheet();
+    var legend = document.getElementById('yz-legend');
+    if (legend && !this.isPhone()) { legend.open = true; }   // collapsed on phones
     this.loadOutlines();
     this.loadTaxonomy();
     this.loadView();

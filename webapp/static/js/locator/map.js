@@ -55,10 +55,14 @@
     this.bubbles = L.layerGroup().addTo(map);     // server clusters
     this.pointLayer = L.layerGroup().addTo(map);  // the search origin
 
+    // A resize (rotation, address bar, the sheet, an embed's frame) keeps the intended view:
+    // the first view's bounds until the user moves the map, then the user's centre and zoom.
+    // Only a real change of the map's size counts, so nothing here can feed back on itself.
+    this.mapSize = [this.$.mapEl.clientWidth, this.$.mapEl.clientHeight];
     if (typeof ResizeObserver === 'function') {
-      new ResizeObserver(function () { map.invalidateSize({ pan: false }); })
-        .observe(this.$.mapEl);
+      new ResizeObserver(function () { self.onResize(); }).observe(this.$.mapEl);
     }
+    window.addEventListener('resize', function () { self.onResize(); });
     this.moving = false;
     this.onMoveEnd = C.debounce(function () {
       self.loadView();
@@ -66,7 +70,13 @@
       self.updateUrl();
     }, Locator.DEBOUNCE_MS);
     map.on('movestart zoomstart', function () { self.moving = true; });
-    map.on('moveend', function () { self.moving = false; self.onMoveEnd(); });
+    map.on('moveend', function () {
+      self.moving = false;
+      if (!self.keepingView) { self.intent = { center: map.getCenter(), zoom: map.getZoom() }; }
+      self.onMoveEnd();
+    });
+    map.on('zoomend', function () { self.updateBasemapNote(); });
+    this.updateBasemapNote();
     map.on('click', function (e) { self.onMapClick(e); });
     map.on('popupclose', function () { self.markCurrent(null); });
     this.$.mapEl.addEventListener('keydown', function (e) { self.onMapKey(e); });
@@ -93,18 +103,50 @@
 
   P.initialView = function () {
     var cfg = this.cfg;
-    var map = this.map;
     var v = cfg.view;
     if (v && isFinite(v.lat) && isFinite(v.lon)) {
-      map.setView(this.disp(v.lat, v.lon), isFinite(v.zoom) ? v.zoom : 13, { animate: false });
-      return;
+      this.intent = { center: this.disp(v.lat, v.lon), zoom: isFinite(v.zoom) ? v.zoom : 13 };
+    } else {
+      var b = (Array.isArray(cfg.regionBounds) && cfg.regionBounds.length === 4) ?
+        cfg.regionBounds : (Array.isArray(cfg.bounds) && cfg.bounds.length === 4 ? cfg.bounds : null);
+      if (b) {
+        this.intent = { bounds: L.latLngBounds(this.disp(b[1], b[0]), this.disp(b[3], b[2])) };
+      }
     }
-    var b = (Array.isArray(cfg.regionBounds) && cfg.regionBounds.length === 4) ?
-      cfg.regionBounds : (Array.isArray(cfg.bounds) && cfg.bounds.length === 4 ? cfg.bounds : null);
-    if (b) {
-      map.fitBounds([this.disp(b[1], b[0]), this.disp(b[3], b[2])],
-        { padding: [24, 24], maxZoom: 12, animate: false });
+    this.applyIntent();
+  };
+
+  /** Show the intended view (first view's bounds, or the last centre and zoom) again. */
+  P.applyIntent = function () {
+    var it = this.intent;
+    if (!it) { return; }
+    this.keepingView = true;
+    try {
+      if (it.bounds) {
+        var size = this.map.getSize();
+        var pad = Math.min(24, Math.floor(Math.min(size.x, size.y) / 10));
+        this.map.fitBounds(it.bounds, { padding: [pad, pad], maxZoom: 12, animate: false });
+      } else {
+        this.map.setView(it.center, it.zoom, { animate: false });
+      }
+    } finally {
+      this.keepingView = false;
     }
+  };
+
+  /** The map element changed size: tell Leaflet, then show the intended view again. */
+  P.onResize = function () {
+    var w = this.$.mapEl.clientWidth;
+    var h = this.$.mapEl.clientHeight;
+    if (!w || !h || (this.mapSize && this.mapSize[0] === w && this.mapSize[1] === h)) { return; }
+    this.mapSize = [w, h];
+    this.keepingView = true;
+    try {
+      this.map.invalidateSize({ pan: false });
+    } finally {
+      this.keepingView = false;
+    }
+    this.applyIntent();
   };
 
   /** Popup options that keep it inside the (possibly small, phone) map. */
@@ -164,8 +206,24 @@
     this.map.on('baselayerchange', function (e) { self.onBasemapChange(e.layer.yzId); });
   };
 
+  /** The deepest zoom of a basemap: the offline outlines stop where they stop being useful. */
+  P.basemapMaxZoom = function (d) {
+    if (!d.url) { return Math.min(d.max_zoom || Locator.OFFLINE_MAX_ZOOM, Locator.OFFLINE_MAX_ZOOM); }
+    return d.max_zoom || 18;
+  };
+
+  /** The note that streets need a tile basemap: on the offline basemap from zoom 10. */
+  P.updateBasemapNote = function () {
+    var note = document.getElementById('yz-basemap-note');
+    if (!note) { return; }
+    var d = this.basemapDefs[this.basemapId] || {};
+    note.hidden = !!d.url || this.map.getZoom() < Locator.OFFLINE_NOTE_ZOOM;
+  };
+
   P.updateMapClass = function () {
     var d = this.basemapDefs[this.basemapId] || {};
+    this.map.setMaxZoom(this.basemapMaxZoom(d));
+    this.updateBasemapNote();
     this.$.mapEl.classList.toggle('yz-map--no-tiles', !d.url);
     this.$.mapEl.classList.toggle('yz-map--tiles', !!d.url);
     this.$.mapEl.setAttribute('data-basemap', this.basemapId);
@@ -193,6 +251,7 @@
       this.map.setView(this.disp(centre.lat, centre.lon), this.map.getZoom(), { animate: false });
       this.drawOutlines();
       this.drawPoint();
+      this.drawRanks();
       this.map.closePopup();
       this.renderView(this.lastView, true);
     } else if (prevId !== id) {
@@ -350,6 +409,7 @@
     if (typeof total !== 'number') { this.$.count.textContent = ''; return; }
     this.$.count.setAttribute('data-count', String(total));
     this.$.count.textContent = t('countView', { n: total });
+    this.renderSheet();
   };
 
   /** Draw one /api/clusters answer: bubbles for server clusters, markers for stations. */
@@ -371,8 +431,9 @@
         return;
       }
       var id = String(p.id);
-      keep[id] = true;
       self.features[id] = f;
+      if (self.ranks && self.ranks[id]) { return; }   // drawn numbered (drawRanks)
+      keep[id] = true;
       var m = self.byId[id];
       if (m) {
         m.feature = f;
@@ -426,6 +487,10 @@
       if (k === 'Enter' || k === ' ') { L.DomEvent.preventDefault(e.originalEvent); m.fire('click'); }
     });
     m.on('click', function () {
+      if (self.map.getZoom() >= self.map.getMaxZoom()) {   // cannot zoom further: the list
+        if (self.hasList) { self.setSheet(true); }
+        return;
+      }
       var b = p.bbox;
       if (Array.isArray(b) && b.length === 4) {
         var bounds = L.latLngBounds([self.disp(b[1], b[0]), self.disp(b[3], b[2])]);
@@ -479,11 +544,96 @@
     return marker;
   };
 
+  /** The nearest answer's stations as numbered markers 1..N (the list's numbers), above the rest. */
+  P.drawRanks = function () {
+    var self = this;
+    if (!this.rankLayer) { this.rankLayer = L.layerGroup().addTo(this.map); }
+    this.rankLayer.clearLayers();
+    var hadRanks = this.ranks && Object.keys(this.ranks).length > 0;
+    this.ranks = {};
+    this.rankMarkers = {};
+    if (this.listMode !== 'nearest' || !this.nearest) {
+      if (hadRanks && this.lastView) { this.renderView(this.lastView, false); }  // plain dots back
+      return;
+    }
+    this.nearest.feats.forEach(function (f, i) {
+      var c = f && f.geometry && f.geometry.coordinates;
+      if (!f.properties || !Array.isArray(c)) { return; }
+      var p = f.properties;
+      var rank = i + 1;
+      var id = String(p.id);
+      self.ranks[id] = rank;
+      var cls = 'yz-marker yz-marker--ranked yz-marker--' +
+        String(p.kind || 'other').replace(/[^a-z0-9_-]/gi, '');
+      if (p.status && p.status !== 'open') { cls += ' yz-marker--inactive'; }
+      var name = F.stationName(p);
+      var m = L.marker(self.disp(c[1], c[0]), {
+        icon: L.divIcon({ className: cls, iconSize: [26, 26], iconAnchor: [13, 13],
+          popupAnchor: [0, -12], html: '' }),
+        title: t('rankTitle', { n: rank, name: name }),
+        keyboard: true,
+        riseOnHover: true,
+        zIndexOffset: 1000 - rank
+      });
+      m.on('add', function () {
+        var node = m.getElement();
+        if (!node) { return; }
+        node.textContent = String(rank);
+        node.setAttribute('data-station-id', id);
+        node.setAttribute('data-rank', String(rank));
+        node.setAttribute('role', 'button');
+        node.setAttribute('aria-label', t('rankTitle', { n: rank, name: name }));
+      });
+      m.on('click', function () { self.select(id, 'map'); });
+      m.on('keydown', function (e) {
+        var k = e.originalEvent && e.originalEvent.key;
+        if (k === 'Enter' || k === ' ') { L.DomEvent.preventDefault(e.originalEvent); self.select(id, 'map'); }
+      });
+      self.rankLayer.addLayer(m);
+      self.rankMarkers[id] = m;
+      var plain = self.byId[id];   // one dot per station: the numbered one replaces the plain
+      if (plain) { self.cluster.removeLayer(plain); delete self.byId[id]; }
+      if (self.pinnedId === id) { self.pinnedId = null; }
+    });
+    this.markSelectedMarker();
+  };
+
+  /** The legend: a dot per station kind, the count bubble, the numbered dot, grey. */
+  P.renderLegend = function () {
+    var self = this;
+    var list = document.getElementById('yz-legend-list');
+    if (!list) { return; }
+    list.textContent = '';
+    this.kindOrder.forEach(function (code) {
+      var li = el('li', 'yz-legend-kind');
+      li.appendChild(el('span', 'yz-legend-dot yz-marker yz-marker--' +
+        String(code).replace(/[^a-z0-9_-]/gi, '')));
+      li.appendChild(el('span', 'yz-legend-text', F.kindLabel({ kind: code }, self.kinds)));
+      list.appendChild(li);
+    });
+    var cl = el('li', 'yz-legend-cluster');
+    var bubble = el('span', 'yz-legend-bubble marker-cluster marker-cluster-small');
+    bubble.appendChild(el('span', null, '12'));
+    cl.appendChild(bubble);
+    cl.appendChild(el('span', 'yz-legend-text', t('legendCluster')));
+    list.appendChild(cl);
+    var rk = el('li', 'yz-legend-rank');
+    rk.appendChild(el('span', 'yz-legend-dot yz-marker yz-marker--ranked', '1'));
+    rk.appendChild(el('span', 'yz-legend-text', t('legendRank')));
+    list.appendChild(rk);
+    var off = el('li', 'yz-legend-inactive');
+    off.appendChild(el('span', 'yz-legend-dot yz-marker yz-marker--inactive'));
+    off.appendChild(el('span', 'yz-legend-text', t('legendInactive')));
+    list.appendChild(off);
+  };
+
   P.markSelectedMarker = function () {
     var self = this;
-    Object.keys(this.byId).forEach(function (id) {
-      var node = self.byId[id].getElement && self.byId[id].getElement();
-      if (node) { node.classList.toggle('yz-marker--selected', id === self.selectedId); }
+    [this.byId, this.rankMarkers || {}].forEach(function (markers) {
+      Object.keys(markers).forEach(function (id) {
+        var node = markers[id].getElement && markers[id].getElement();
+        if (node) { node.classList.toggle('yz-marker--selected', id === self.selectedId); }
+      });
     });
   };
 }(window.Yizhan = window.Yizhan || {}));

@@ -158,6 +158,7 @@
     });
     if (this.hasList) {
       var list = this.$.results;
+      this.listUrl = null;   // the list no longer shows the view's page
       list.textContent = '';
       this.$.resultsTitle.textContent = point.source === 'geo' ? t('resultsTitleMine') :
         (point.source === 'search' ? t('resultsTitleSearch') : t('resultsTitlePicked'));
@@ -177,8 +178,11 @@
       this.markCurrent(this.selectedId, false);
     }
     this.status(feats.length ? t('found', { n: feats.length }) : t('none'));
+    this.renderSheet();
+    this.drawRanks();
     if (!fit) { return; }
-    this.map.invalidateSize({ pan: false });
+    if (this.hasList && this.isPhone()) { this.setSheet(true); }   // a new answer: show it
+    this.onResize();   // the sheet may have changed the map; keeps the view otherwise
     var top = feats.slice(0, 5);
     if (top.length) {
       var b5 = L.latLngBounds([this.disp(point.lat, point.lon)]);
@@ -186,7 +190,10 @@
         var c = f.geometry && f.geometry.coordinates;
         if (Array.isArray(c)) { b5.extend(self.disp(c[1], c[0])); }
       });
-      this.map.fitBounds(b5, { padding: [40, 40], maxZoom: 15 });
+      var sheet = this.isPhone() && this.$.resultsBox &&
+        this.$.resultsBox.getAttribute('data-sheet') === 'expanded' ? this.$.resultsBox.offsetHeight : 0;
+      this.map.fitBounds(b5, { paddingTopLeft: [40, 40], paddingBottomRight: [40, 40 + sheet],
+        maxZoom: 15 });
     } else {
       this.map.setView(this.disp(point.lat, point.lon), Math.max(this.map.getZoom(), 12));
     }
