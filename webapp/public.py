@@ -89,7 +89,7 @@ def basemap_layers(settings: WebSettings) -> list[dict]:
                 "crs": "wgs84",
                 "url": "",
                 "attribution": OUTLINES_ATTRIBUTION,
-                "max_zoom": 18,
+                "max_zoom": 12,  # county outlines: past zoom 12 there is nothing more to draw
             }
         elif name == "osm":
             layer = {
