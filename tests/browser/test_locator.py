@@ -162,6 +162,12 @@ def test_geolocation_denied_shows_a_message(open_page):
     assert "定位权限被拒绝" in error.inner_text()
     assert "在地图上点选" in error.inner_text()
     assert page.locator(MARKERS).count() > 0, "the map stays usable"
+    # A map load that finishes afterwards (here: a pan) must not hide the message: it clears
+    # only a message of its own (a failed load). This raced before.
+    with page.expect_response(lambda r: "/api/clusters" in r.url):
+        page.evaluate("window.YizhanLocator.app.map.panBy([120, 0], {animate: false})")
+    page.wait_for_timeout(300)
+    assert error.is_visible() and "定位权限被拒绝" in error.inner_text()
     tab.screenshot("locator-phone-denied")
 
 

@@ -145,9 +145,15 @@
     if (this.$.announce) { this.$.announce.textContent = text || ''; }
   };
 
-  Locator.prototype.showError = function (text) {
+  /**
+   * Show (or with no text hide) the one message box. `source` names what showed it ('view' for
+   * a failed map load); a later success of that source clears only its own message
+   * (clearError), so a reloading map never hides a geolocation or search message.
+   */
+  Locator.prototype.showError = function (text, source) {
     var box = this.$.error;
     if (!box) { return; }
+    this.errorSource = text ? (source || 'other') : null;
     box.textContent = '';
     if (!text) { box.hidden = true; return; }
     box.appendChild(el('span', 'yz-error-text', text));
@@ -160,8 +166,13 @@
   };
 
   /** showError("<what>：<reason>") for a failed request (`what` already translated). */
-  Locator.prototype.showFailure = function (what, err) {
-    this.showError(t('withReason', { what: what, reason: err.message }));
+  Locator.prototype.showFailure = function (what, err, source) {
+    this.showError(t('withReason', { what: what, reason: err.message }), source);
+  };
+
+  /** Hide the message if `source` showed it. */
+  Locator.prototype.clearError = function (source) {
+    if (this.errorSource === source) { this.showError(''); }
   };
 
   Y.locator.Locator = Locator;

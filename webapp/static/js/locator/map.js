@@ -381,7 +381,7 @@
       if (seq !== self.viewSeq) { return; }
       self.remember(q.url, fc);
       self.status('');
-      self.showError('');
+      self.clearError('view');  // only a failed map load's message: keep geolocation/search ones
       self.renderView(fc, false);
     }).catch(function (err) {
       if (err && err.name === 'AbortError') { return; }
@@ -392,7 +392,7 @@
         return;
       }
       self.status('');
-      self.showFailure(t('loadFailed'), err);
+      self.showFailure(t('loadFailed'), err, 'view');
     }).then(function () {
       if (seq === self.viewSeq) { self.$.mapEl.removeAttribute('aria-busy'); }
     });
