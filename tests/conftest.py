@@ -6,7 +6,7 @@ import pytest
 
 from geo.records import import_registry
 from geo.store import StationRepository
-from support import DATA, LiveServer
+from support import CHROMIUM, CHROMIUM_ARGS, DATA, MISSING_CHROMIUM, LiveServer
 from webapp.services import services
 
 
@@ -52,3 +52,17 @@ def live_server(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("live")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system Chromium for the whole session (one Playwright loop in the main thread);
+    a clear failure, not a download, when it is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(MISSING_CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -14,6 +14,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: Debian's Chromium, driven by Playwright (never downloaded: scripts/install_chromium.sh).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+MISSING_CHROMIUM = (
+    f"{CHROMIUM} is missing: run `scripts/install_chromium.sh` (installs Debian's chromium "
+    "package with apt)"
+)
 
 
 def make_app(

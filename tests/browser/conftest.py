@@ -16,22 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from support import ARTIFACTS, LiveServer
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-MISSING_CHROMIUM = (
-    f"{CHROMIUM} is missing: run `scripts/install_chromium.sh` (installs Debian's chromium "
-    "package with apt)"
-)
+# The session's Chromium (``browser``) is a fixture of tests/conftest.py: one Playwright for
+# every module that opens pages, so no module starts a second event loop beside it.
+from support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, LiveServer  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -43,19 +30,6 @@ def server(tmp_path_factory):
     srv = LiveServer(tmp_path_factory.mktemp("locator")).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """The system Chromium; a clear failure (not a download) when it is missing."""
-    if not CHROMIUM.exists():
-        pytest.fail(MISSING_CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @dataclass
