@@ -463,11 +463,13 @@ def write_coverage_outputs(
     lang: str = "zh",
     map_approval: str = "",
     icp: str = "",
+    pdf: bool = True,
 ) -> dict[str, Path]:
     """Write a coverage run's folder (see :func:`geo.report.coverage_report`).
 
     With ``layers``, also the map layers the planner pages draw (``layer_cells.geojson``,
-    ``layer_gaps.geojson``, ``layer_stations.geojson``; keys ``layer_…``).
+    ``layer_gaps.geojson``, ``layer_stations.geojson``; keys ``layer_…``). With ``pdf``
+    (default), also ``report.pdf`` (key ``pdf``, :func:`geo.report_pdf.coverage_pdf`).
     """
     from geo.report import coverage_report, write_layers
 
@@ -475,6 +477,13 @@ def write_coverage_outputs(
     files = coverage_report(
         run.result, out_dir, by=run.params.by, lang=lang, map_approval=map_approval, icp=icp
     )
+    if pdf:
+        from geo.report_pdf import coverage_pdf
+
+        progress("report.pdf", 0.8)
+        files["pdf"] = coverage_pdf(
+            run.result, Path(out_dir) / "report.pdf", lang, map_approval, icp
+        )
     if layers:
         progress("map layers", 0.9)
         files.update({f"layer_{k}": v for k, v in write_layers(run.result, out_dir).items()})
@@ -811,11 +820,13 @@ def write_plan_outputs(
     lang: str = "zh",
     map_approval: str = "",
     icp: str = "",
+    pdf: bool = True,
 ) -> dict[str, Path]:
     """Write a plan run's report folder (see :func:`geo.report.plan_report`).
 
     With ``layers``, also the planner pages' map layers of the coverage after the plan
-    (keys ``layer_cells``, ``layer_gaps``, ``layer_stations``).
+    (keys ``layer_cells``, ``layer_gaps``, ``layer_stations``). With ``pdf`` (default),
+    also ``report.pdf`` (key ``pdf``, :func:`geo.report_pdf.plan_pdf`).
     """
     from geo.report import plan_report, write_layers
 
@@ -831,6 +842,20 @@ def write_plan_outputs(
         map_approval=map_approval,
         icp=icp,
     )
+    if pdf:
+        from geo.report_pdf import plan_pdf
+
+        files["pdf"] = plan_pdf(
+            run.plan,
+            run.candidates,
+            run.before,
+            run.after,
+            Path(out_dir) / "report.pdf",
+            record=run.record(),
+            lang=lang,
+            map_approval=map_approval,
+            icp=icp,
+        )
     if layers:
         files.update({f"layer_{k}": v for k, v in write_layers(run.after, out_dir).items()})
     return files

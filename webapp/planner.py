@@ -126,6 +126,7 @@ UPLOAD_SUFFIXES = {
 }
 #: Report files offered for download, besides ``report.zip``.
 DOWNLOADS = {
+    "report.pdf": "PDF 报告（A4，可直接转发）",
     "plan.xlsx": "Excel 报告",
     "map.html": "离线地图（HTML）",
     "plan.json": "JSON 结果",
@@ -142,6 +143,7 @@ DOWNLOADS = {
     "cells.gpkg": "网格 GeoPackage",
 }
 ZIP_MEMBERS = (
+    "report.pdf",
     "plan.json",
     "plan.xlsx",
     "chosen_sites.geojson",

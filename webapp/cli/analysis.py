@@ -118,6 +118,12 @@ def demand_options(f):
     help="Language of the report files (sheet names, headers, charts, map legend).",
 )
 @click.option(
+    "--pdf/--no-pdf",
+    default=True,
+    show_default=True,
+    help="Also write report.pdf (A4, map, figures, table by county, findings, caveats).",
+)
+@click.option(
     "--out",
     "out",
     required=True,
@@ -143,14 +149,15 @@ def coverage(
     region,
     partitioned,
     lang,
+    pdf,
     out,
 ) -> None:
     """The service circle: share of demand within reach of a station, tables, gaps, map.
 
     Without population input, demand is one unit per township seat of the region ("share
     of townships whose seat is within an hour"). Writes summary.json, by_county.csv,
-    by_township.csv, coverage.xlsx, gaps.geojson, service_areas.geojson, cells.gpkg and
-    map.html to --out.
+    by_township.csv, coverage.xlsx, gaps.geojson, service_areas.geojson, cells.gpkg,
+    map.html and report.pdf (unless --no-pdf) to --out.
     """
     from geo.workflows import CoverageParams, run_coverage, write_coverage_outputs
 
@@ -190,6 +197,7 @@ def coverage(
             out,
             progress=steps,
             lang=lang,
+            pdf=pdf,
             **_map_notices(),
         )
         steps.done()
@@ -285,6 +293,12 @@ def coverage(
     show_default=True,
     help="Language of the report files (sheet names, headers, charts, map legend).",
 )
+@click.option(
+    "--pdf/--no-pdf",
+    default=True,
+    show_default=True,
+    help="Also write report.pdf (A4, map, figures, table by county, findings, caveats).",
+)
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @pass_ctx
 def plan(
@@ -313,12 +327,14 @@ def plan(
     resolution,
     region,
     lang,
+    pdf,
     out,
 ) -> None:
     """Where to add stations: best K sites, fewest for a target share, or best within a budget.
 
     Existing operating stations of the kind are fixed. Writes plan.json, plan.xlsx,
-    chosen_sites.geojson/.gpkg, map.html, coverage_curve.png and travel_time_hist.png.
+    chosen_sites.geojson/.gpkg, map.html, coverage_curve.png, travel_time_hist.png and
+    report.pdf (unless --no-pdf).
     """
     from geo.workflows import PlanParams
 
@@ -350,7 +366,7 @@ def plan(
         )
     except YizhanError as exc:
         raise click.UsageError(exc.message) from None
-    run = _run_and_report(ctx, params, out, lang)
+    run = _run_and_report(ctx, params, out, lang, pdf)
     _echo_plan(run)
     click.echo(f"wrote {out}")
 
@@ -364,7 +380,7 @@ def _map_notices() -> dict[str, str]:
     return {"map_approval": web.map_approval, "icp": web.icp}
 
 
-def _run_and_report(ctx: Context, params, out: Path | None, lang: str = "zh"):
+def _run_and_report(ctx: Context, params, out: Path | None, lang: str = "zh", pdf: bool = True):
     from geo.workflows import run_plan, write_plan_outputs
 
     try:
@@ -380,6 +396,7 @@ def _run_and_report(ctx: Context, params, out: Path | None, lang: str = "zh"):
                     run,
                     out,
                     lang=lang,
+                    pdf=pdf,
                     **_map_notices(),
                 )
     except YizhanError as exc:
