@@ -143,7 +143,7 @@ class _Document:
         from fpdf.enums import XPos, YPos
 
         pdf = self.pdf
-        if pdf.will_page_break(20):
+        if pdf.will_page_break(32):  # a heading never ends a page alone
             pdf.add_page()
         pdf.ln(2)
         pdf.set_font(CJK, size=size)
@@ -165,6 +165,7 @@ class _Document:
             0,
             size * 0.5,
             pdf_text(text, 4 * MAX_TEXT_CHARS),
+            align="L",
             wrapmode=WrapMode.WORD,
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,

@@ -8,7 +8,8 @@ markup); ``FORMULAS`` try to run as spreadsheet formulas when a CSV or XLSX expo
 (OWASP CSV injection). Upload payloads are *generated* (small on disk, written directly with
 :mod:`zipfile` or seeded :class:`random.Random`): :data:`MALFORMED_UPLOADS` names a writer per
 malformed file, :func:`xlsx_bomb` and :func:`xlsx_many_rows` write the decompression bombs,
-:data:`CONTROL_TEXTS` are text values with NUL and other control characters.
+:data:`CONTROL_TEXTS` are text values with NUL and other control characters;
+:data:`LAYOUT_TEXTS` try to break a page layout (bidi overrides, very long names).
 """
 
 from __future__ import annotations
@@ -166,6 +167,19 @@ MALFORMED_UPLOADS: list[tuple[str, Callable[[Path], Path]]] = [
 
 #: Text values with control characters (NUL, ESC, BEL, DEL, C1) to put in any text field.
 CONTROL_TEXTS = ["站\x00点", "\x1b[31m红\x1b[0m", "铃\x07", "删\x7f除", "C1\x9b控制"]
+
+
+#: Text that tries to break a page layout (PDF, print): a right-to-left override that would
+#: show the rest reversed, right-to-left scripts, zero-width and combining characters, emoji
+#: sequences, a name far longer than any column or page.
+LAYOUT_TEXTS: list[str] = [
+    "\u202eevil.exe\u202c 站点",
+    "مركز الخدمة עמדה",
+    "零\u200b宽\u200d字符\ufeff",
+    "Z\u0351\u0352\u0353algo 站",
+    "👩\u200d🔧 工会驿站 🇨🇳",
+    "超长站点名称" * 500,
+]
 
 
 #: Script in HTML/JavaScript contexts.

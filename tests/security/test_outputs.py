@@ -22,7 +22,7 @@ from geo.records import read_registry
 from geo.records.export import export_stations
 from geo.settings import DATA_DIR
 from geo.spreadsheet import FORMULA_TRIGGERS
-from security.payloads import FORMULAS, PAYLOADS
+from security.payloads import CONTROL_TEXTS, FORMULAS, LAYOUT_TEXTS, PAYLOADS
 from support import in_fresh_thread
 
 COUNTY = "450225"  # 融水苗族自治县
@@ -293,3 +293,97 @@ def test_geocode_batch_output_has_no_formulas(tmp_path):
             assert _assert_no_formula(out) >= len(FORMULAS)
         else:
             assert _assert_csv_quoted(out) >= len(FORMULAS)
+
+
+# -- report.pdf ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory):
+    """report.pdf of a coverage run and of a plan whose stations and chosen sites carry every
+    hostile text (script, formulas, control characters, bidi overrides, very long names)."""
+    from geo.workflows import (
+        CoverageParams,
+        PlanParams,
+        run_coverage,
+        run_plan,
+        write_coverage_outputs,
+        write_plan_outputs,
+    )
+
+    out = tmp_path_factory.mktemp("pdfs")
+    stations = _hostile_stations(PAYLOADS + FORMULAS + CONTROL_TEXTS + LAYOUT_TEXTS)
+    cov = run_coverage(
+        CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[15]), stations
+    )
+    cov_files = write_coverage_outputs(cov, out / "coverage")
+    names = [
+        " ".join(PAYLOADS),
+        " ".join(FORMULAS + CONTROL_TEXTS),
+        " ".join(LAYOUT_TEXTS[:-1]),
+        LAYOUT_TEXTS[-1],
+    ]
+    cells = cov.result.cells[cov.result.cells["minutes"] > 15]
+    cells = cells.sort_values("demand", ascending=False).head(len(names))
+    assert len(cells) == len(names)
+    sites = out / "sites.csv"
+    with sites.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "name", "lon", "lat"])
+        for i, (name, row) in enumerate(zip(names, cells.itertuples(), strict=True)):
+            w.writerow([f"S{i}", f"C{i} {name}", row.lon, row.lat])
+    plan = run_plan(
+        PlanParams(
+            kind="legal_aid", region=COUNTY, add=len(names), max_minutes=15, candidates=str(sites)
+        ),
+        stations,
+    )
+    plan_files = write_plan_outputs(plan, out / "plan")
+    return {"coverage": (cov_files["pdf"], cov), "plan": (plan_files["pdf"], plan)}
+
+
+def _pdf_pages_text(path: Path) -> str:
+    """Every page rendered (it must not fail) and its text as pdfium extracts it."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    assert len(PdfReader(str(path)).pages) >= 1  # a well-formed file for a second reader
+    doc = pdfium.PdfDocument(str(path))
+    try:
+        texts = []
+        for i in range(len(doc)):
+            page = doc[i]
+            assert page.get_size() == pytest.approx((595.28, 841.89), abs=1)
+            page.render(scale=0.5)
+            texts.append(page.get_textpage().get_text_range())
+        return "\n".join(texts)
+    finally:
+        doc.close()
+
+
+def _bare(text: str) -> str:
+    """``text`` without whitespace: a table wraps long cells at any character, and a
+    line break in extracted text says nothing about the name."""
+    return "".join(text.split())
+
+
+def test_pdf_shows_hostile_names_as_plain_text(pdfs):
+    from geo.report_pdf import pdf_text
+
+    assert LAYOUT_TEXTS[0].startswith("\u202eevil.exe")
+    path, _ = pdfs["plan"]
+    text = _pdf_pages_text(path)
+    shown = _bare(text)
+    for p in [*PAYLOADS, *FORMULAS]:  # script and formulas: shown as typed
+        assert _bare(p) in shown, p
+    assert "站点" in shown and "删除" in shown and "[31m红[0m" in shown  # controls removed
+    assert "\u202e" not in text and "evil.exe站点" in shown  # no reversed run
+    assert "超长站点名称" * 90 in shown and "…（3003）" in shown  # "C3 " + 3000: cut, noted
+    # right-to-left scripts are placed unshaped in logical order (a viewer's text layer
+    # reads them back in visual order): every letter is there
+    assert set(_bare(LAYOUT_TEXTS[1])) <= set(shown)
+    assert "零宽字符" in shown and "algo站" in shown and "工会驿站" in shown
+    path, cov = pdfs["coverage"]
+    shown = _bare(_pdf_pages_text(path))
+    for name in cov.result.by_admin("county")["nearest_station"]:
+        assert _bare(pdf_text(name)) in shown
