@@ -547,9 +547,19 @@ def _figures(doc: _Document, rows: list[tuple[str, str, str]]) -> None:
     )
 
 
-def _map_section(doc: _Document, png: bytes, attribution: str, note: str) -> None:
-    doc.image(png, 170, 150, doc.t("地图", "Map"))
-    doc.paragraph(note, size=7.5, muted=True)
+def _map_section(doc: _Document, result, sites, attribution: str, note: str) -> None:
+    """The map with its note and attribution; without placed demand, a sentence saying so."""
+    if len(result.cells):
+        doc.image(map_png(result, "en" if doc.en else "zh", sites), 170, 150, doc.t("地图", "Map"))
+        doc.paragraph(note, size=7.5, muted=True)
+    else:
+        doc.heading(doc.t("地图", "Map"))
+        doc.paragraph(
+            doc.t(
+                "没有已定位的需求单元，无法绘制地图。",
+                "No demand unit has a position: there is nothing to map.",
+            )
+        )
     doc.paragraph(attribution, size=7.5, muted=True)
 
 
@@ -639,7 +649,8 @@ def coverage_pdf(
     _figures(doc, rows)
     _map_section(
         doc,
-        map_png(result, lang),
+        result,
+        None,
         attribution_text(map_approval, icp, lang),
         t(
             f"颜色为到最近站点的出行时间（{model}）；上方为北。",
@@ -858,7 +869,8 @@ def plan_pdf(
     _figures(doc, rows)
     _map_section(
         doc,
-        map_png(after, lang, sites=sites),
+        after,
+        sites,
         attribution_text(map_approval, icp, lang),
         t(
             f"颜色为新增站点后到最近站点的出行时间（{model}）；★ 为新增站点，数字为加入顺序；"

@@ -200,6 +200,19 @@ def test_pdf_in_english_on_request(coverage_run, tmp_path):
     assert "主要数字" not in text
 
 
+def test_pdf_without_placed_demand_says_so(coverage_run, tmp_path):
+    import dataclasses
+
+    from geo.report_pdf import coverage_pdf
+
+    result = coverage_run.result
+    empty = dataclasses.replace(result, cells=result.cells.iloc[:0])
+    text = pdf_text(coverage_pdf(empty, tmp_path / "report.pdf"))
+    assert "没有已定位的需求单元，无法绘制地图" in text
+    for row in empty.by_admin("county").itertuples():  # the unplaced units stay listed
+        assert row.code in text
+
+
 def test_pdf_text_is_plain_and_bounded():
     from geo.report_pdf import MAX_TEXT_CHARS, pdf_text
 
