@@ -198,7 +198,7 @@ class _Document:
             headings_style=head,
             line_height=size * 0.5,
             padding=(0.8, 1.2),
-            wrapmode=WrapMode.CHAR,
+            wrapmode=WrapMode.WORD,
             repeat_headings=1,
             cell_fill_color=(240, 244, 250),
             cell_fill_mode=TableCellFillMode.ROWS,
@@ -469,7 +469,11 @@ def _findings(doc: _Document, result, table: pd.DataFrame) -> list[str]:
     worst = placed[placed["share"] < 1].sort_values("share").head(3)
     if len(worst):
         names = t("、", ", ").join(
-            f"{pdf_text(r.name, 40)}（{_percent(r.share)}）" for r in worst.itertuples()
+            t(
+                f"{pdf_text(r.name, 40)}（{_percent(r.share)}）",
+                f"{pdf_text(r.name, 40)} ({_percent(r.share)})",
+            )
+            for r in worst.itertuples()
         )
         items.append(
             t(f"覆盖率最低的县区：{names}。", f"Counties with the lowest share covered: {names}.")
