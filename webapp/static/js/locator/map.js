@@ -411,7 +411,7 @@
     var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
     this.viewAbort = ctrl;
     this.$.mapEl.setAttribute('aria-busy', 'true');
-    this.status(t('loading'));
+    if (!(this.listMode === 'nearest' && this.nearest)) { this.status(t('loading')); }  // keep the answer
     C.getJSON(q.url, { signal: ctrl && ctrl.signal }).then(function (fc) {
       if (seq !== self.viewSeq) { return; }
       self.remember(q.url, fc);
