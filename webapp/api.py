@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 from flask import Blueprint, Response, g, jsonify, request
 
+from geo.coverage import default_minutes_cap
 from geo.errors import NotFound
 from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
@@ -53,6 +54,14 @@ CLUSTER_MIN_ZOOM = 15
 #: Headers a cross-origin script may read, and ask to send.
 CORS_EXPOSE = "ETag, Retry-After, Link, Content-Length"
 CORS_ALLOW_HEADERS = "Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since"
+
+#: The one-hour service circle (minutes): the coverage reports' default threshold
+#: (:func:`geo.coverage.compute_coverage` ``max_minutes``). A place whose nearest station is
+#: further is not served; ``/api/nearest`` says so (``served``).
+SERVICE_MINUTES = 60.0
+#: Beyond this many minutes a travel time is no estimate worth showing (the coverage reports'
+#: cap, :func:`geo.coverage.default_minutes_cap` of the circle: 4 h); pages show distance only.
+MINUTES_CAP = default_minutes_cap([SERVICE_MINUTES])
 
 #: Travel-model names in labels (``CrowflyModel.name``).
 MODEL_LABELS = {"crowfly": ("直线估算", "straight-line estimate")}
@@ -204,9 +213,12 @@ def nearest(a):
         "label_en": label_en,
         "speed_kmh": model.speed_kph,
         "circuity": model.circuity,
+        "service_minutes": SERVICE_MINUTES,
+        "minutes_cap": MINUTES_CAP,
     }
     query = {"lon": a["lon"], "lat": a["lat"], "k": a["k"], "mode": model.mode}
-    return _geojson(fc, numberReturned=len(hits), query=query, travel=travel)
+    served = bool(minutes) and minutes[0] <= SERVICE_MINUTES
+    return _geojson(fc, numberReturned=len(hits), query=query, travel=travel, served=served)
 
 
 @endpoint(
@@ -306,9 +318,21 @@ def services(a):
     rate_limit="geocode_limiter",
 )
 def geocode(a):
-    """Geocode address text for the locator's search box (rate-limited per client)."""
+    """Geocode address text for the locator's search box (rate-limited per client).
+
+    ``recognised`` names the unit whose position is given; ``partial`` is true when part of
+    the text (``rest``) could not be placed, so the position is only that unit's. "Not found"
+    answers 404 with ``error.reason`` (:data:`geo.geocode.base.NOT_FOUND_REASONS`).
+    """
     result = app_services().geocoder.geocode(a["q"], a["city"])
-    return jsonify({"status": "ok", **result.to_dict()})
+    return jsonify(
+        {
+            "status": "ok",
+            **result.to_dict(),
+            "recognised": result.recognised(),
+            "partial": result.partial(),
+        }
+    )
 
 
 @endpoint(bp, "/reverse", LON, LAT, response="ReverseResult", errors=(400, 404))

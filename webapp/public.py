@@ -11,6 +11,7 @@ Leaflet tile-layer definitions; :func:`tile_origins` gives the origins the CSP m
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -191,7 +192,7 @@ LOCATOR_PARAMS: tuple[Param, ...] = (
     KIND,
     SERVICE,
     OPEN_NOW,
-    MODE,
+    dataclasses.replace(MODE, default=None),  # absent: the server's YIZHAN_DEFAULT_MODE
     Param("lat", "number", "Latitude of the view.", minimum=-85, maximum=85),
     Param("lon", "number", "Longitude of the view.", minimum=-180, maximum=180),
     Param("zoom", "number", "Zoom of the view.", minimum=2, maximum=19, default=12.0),
@@ -236,7 +237,7 @@ def locator_config(
     kinds=(),
     services=(),
     open_now: bool = False,
-    mode: str = "walk",
+    mode: str | None = None,
     region: Region | None = None,
     view: dict | None = None,
     station: str | None = None,
@@ -262,7 +263,8 @@ def locator_config(
         "kinds": list(kinds),
         "services": list(services),
         "openNow": bool(open_now),
-        "mode": mode if mode in MODES else "walk",
+        "mode": mode if mode in MODES else settings.default_mode,
+        "defaultMode": settings.default_mode,
         "region": region.code if region else None,
         "regionName": region.name if region else None,
         "regionBounds": region.bounds() if region else None,

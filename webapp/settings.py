@@ -55,6 +55,13 @@ class WebSettings(Settings):
     nearest_max_k: int = setting(
         100, "Largest `k` the nearest-station API accepts.", "YIZHAN_NEAREST_MAX_K"
     )
+    default_mode: str = setting(
+        "ebike",
+        "Travel mode the locator starts with (its minutes and the mode picker) unless a link "
+        "names one: ebike (电动车, the couriers' vehicle), walk or car. `/api/nearest` keeps "
+        "its documented default (walk).",
+        "YIZHAN_DEFAULT_MODE",
+    )
     geocode_rate_per_minute: int = setting(
         30,
         "Requests per minute one client may make to /api/geocode.",
@@ -180,6 +187,14 @@ class WebSettings(Settings):
         "at once with 503 and `Retry-After: 1` (load shedding). 0: no limit.",
         "YIZHAN_MAX_QUEUE",
     )
+
+    def __post_init__(self) -> None:
+        # A misspelt YIZHAN_DEFAULT_MODE fails at start, not on every locator page.
+        from geo.models import parse_mode
+
+        object.__setattr__(
+            self, "default_mode", parse_mode(self.default_mode, "YIZHAN_DEFAULT_MODE")
+        )
 
     @property
     def upload_body_bytes(self) -> int:

@@ -459,11 +459,12 @@ class ServiceGeocoder:
         text = " ".join(str(address or "").split())
         city = " ".join(str(city or "").split()) or None
         if not text:
-            raise GeocodeNotFound("the address is empty", provider=self.name)
+            raise GeocodeNotFound("the address is empty", provider=self.name, reason="empty")
         if len(text) > MAX_ADDRESS_CHARS:
             raise GeocodeNotFound(
                 f"the address is longer than {MAX_ADDRESS_CHARS} characters ({len(text)})",
                 provider=self.name,
+                reason="too_long",
             )
         if self.cache is not None:
             entry = self.cache.get(self.name, text, city)
@@ -479,6 +480,7 @@ class ServiceGeocoder:
                     f"{self.name}: the match ({result.lon:.5f}, {result.lat:.5f}) is outside "
                     "China's service area",
                     provider=self.name,
+                    reason="outside_china",
                 )
         except GeocodeNotFound as exc:
             if self.cache is not None:

@@ -284,7 +284,9 @@ class AmapGeocoder(ServiceGeocoder):
         )
         geocodes = data.get("geocodes")
         if geocodes in (None, []) or text_field(data.get("count")) == "0":
-            raise GeocodeNotFound(f"amap: no match for {address!r}", provider=self.name)
+            raise GeocodeNotFound(
+                f"amap: no match for {address!r}", provider=self.name, reason="no_match"
+            )
         if not isinstance(geocodes, list) or not all(isinstance(g, dict) for g in geocodes):
             raise ProviderError(
                 "amap: answered `geocodes` of an unexpected shape",
@@ -296,7 +298,9 @@ class AmapGeocoder(ServiceGeocoder):
         if precision is None:
             level = text_field(geocodes[0].get("level"))
             raise GeocodeNotFound(
-                f"amap: the match is too coarse (level {level})", provider=self.name
+                f"amap: the match is too coarse (level {level})",
+                provider=self.name,
+                reason="too_coarse",
             )
         if len(parsed) > 1:
             first.ambiguous = True

@@ -35,24 +35,34 @@ class GeocoderChain:
     def geocode(self, address: str, city: str | None = None) -> GeocodeResult:
         best: GeocodeResult | None = None
         reasons: list[str] = []
+        codes: list[str] = []  # the providers' ``reason`` codes, "not found" before failures
+        failed = False
         for provider in self.providers:
             try:
                 result = self._ask(provider, address, city)
             except GeocodeNotFound as exc:
                 reasons.append(f"{provider.name}: {exc.message}")
+                code = exc.details.get("reason")
+                if isinstance(code, str):
+                    codes.append(code)
                 continue
             except ProviderError as exc:
                 LOGGER.warning(
                     "geocoder %s failed (%s); trying the next provider", provider.name, exc.message
                 )
                 reasons.append(f"{provider.name} failed: {exc.message}")
+                failed = True
                 continue
             if best is None or precision_rank(result.precision) < precision_rank(best.precision):
                 best = result
             if precision_rank(result.precision) <= precision_rank(self.good_enough):
                 break
         if best is None:
-            raise GeocodeNotFound("; ".join(reasons) or "no provider answered")
+            # The first provider's reason code says why to the user (the offline gazetteer's
+            # "no place name" is more useful than a later service's "no match"); when no
+            # provider said "not found", every one failed.
+            reason = codes[0] if codes else ("providers_failed" if failed else None)
+            raise GeocodeNotFound("; ".join(reasons) or "no provider answered", reason=reason)
         return best
 
     @staticmethod

@@ -215,7 +215,9 @@ class NominatimGeocoder(ServiceGeocoder):
                 retryable=False,
             )
         if not data:
-            raise GeocodeNotFound(f"nominatim: no match for {address!r}", provider=self.name)
+            raise GeocodeNotFound(
+                f"nominatim: no match for {address!r}", provider=self.name, reason="no_match"
+            )
         place = data[0]
         if not isinstance(place, dict):
             raise ProviderError(
@@ -232,6 +234,7 @@ class NominatimGeocoder(ServiceGeocoder):
             raise GeocodeNotFound(
                 f"nominatim: the match is too coarse ({kind or 'rank'} {int(rank or 0)})",
                 provider=self.name,
+                reason="too_coarse",
             )
         address_parts = place.get("address")
         names: dict[str, str] = {}

@@ -31,11 +31,13 @@ def check_address(address: str | None) -> str:
     """The address stripped, or :class:`GeocodeNotFound` for empty/over-long/non-Chinese text."""
     text = (address or "").strip()
     if not text:
-        raise GeocodeNotFound("empty address")
+        raise GeocodeNotFound("empty address", reason="empty")
     if len(text) > MAX_ADDRESS_CHARS:
-        raise GeocodeNotFound(f"address longer than {MAX_ADDRESS_CHARS} characters")
+        raise GeocodeNotFound(
+            f"address longer than {MAX_ADDRESS_CHARS} characters", reason="too_long"
+        )
     if not _CJK.search(text):
-        raise GeocodeNotFound("no Chinese place name in the text")
+        raise GeocodeNotFound("no Chinese place name in the text", reason="not_chinese")
     return text
 
 
@@ -67,7 +69,8 @@ class OfflineGeocoder:
                 more = f" and {n - 3} more" if n > 3 else ""
                 raise GeocodeNotFound(
                     f"ambiguous: the address fits {n} places ({'; '.join(labels[:3])}{more}); "
-                    "add the county or city"
+                    "add the county or city",
+                    reason="ambiguous",
                 )
             if finest is not None:
                 province = finest.division
@@ -75,10 +78,15 @@ class OfflineGeocoder:
                     raise GeocodeNotFound(
                         f"only the province {province.name} is known: the bundled gazetteer "
                         "has no data below it (no cities, counties or townships), so the "
-                        "address cannot be placed more precisely than the province"
+                        "address cannot be placed more precisely than the province",
+                        reason="province_only",
                     )
-                raise GeocodeNotFound("only a province is named: too coarse to place")
-            raise GeocodeNotFound("no known place name at the start of the address")
+                raise GeocodeNotFound(
+                    "only a province is named: too coarse to place", reason="province_only"
+                )
+            raise GeocodeNotFound(
+                "no known place name at the start of the address", reason="no_place_name"
+            )
         path = (
             g.path(finest.division)
             if finest.division.level != "village"
@@ -94,7 +102,7 @@ class OfflineGeocoder:
         if (
             placed is None or placed.lon is None or placed.lat is None or placed.level == "province"
         ):  # pragma: no cover - data gap
-            raise GeocodeNotFound("no position known for the places named")
+            raise GeocodeNotFound("no position known for the places named", reason="no_position")
         confidence = (
             (0.6 if parsed.ambiguous else 0.9)
             - (0.1 if parsed.used_former_name else 0)

@@ -135,7 +135,9 @@ class TiandituGeocoder(ServiceGeocoder):
             return
         msg = text_field(data.get("msg")) or "no message"
         if status == "101":
-            raise GeocodeNotFound(f"tianditu: no match ({msg})", provider=self.name)
+            raise GeocodeNotFound(
+                f"tianditu: no match ({msg})", provider=self.name, reason="no_match"
+            )
         what = "answered an error" if status == "404" else f"answered status {status!r}"
         raise ProviderError(
             f"tianditu: {what} ({msg})", provider=self.name, retryable=False, code=status

@@ -3,6 +3,7 @@
  *
  *   readConfig(id)          the JSON block <script type="application/json" id=…>, {} if absent
  *   getJSON(url, options)   fetch JSON, rejecting with an Error whose message is readable
+ *   errorText(err)          a failed request's message in the page language (by error code)
  *   apiUrl(base, path, params), isBlank, el, textNode, escapeAttr, debounce, dispatch,
  *   onReady, writeClipboard, absoluteUrl, originOf
  *
@@ -54,8 +55,11 @@
    *   - Error(t('timeout')) with .timeout = true after timeoutMs (when given);
    *   - Error(t('network')) when the request fails;
    *   - for a non-2xx answer, Error(the API's error.message, else "HTTP <status>") with
-   *     .status, .retryAfter (the Retry-After header) and .parameter (error.parameter);
+   *     .status, .code and .reason (error.code, error.reason), .retryAfter (the Retry-After
+   *     header) and .parameter (error.parameter);
    *   - Error(t('badData')) for a 2xx answer that is not JSON.
+   * Errors whose message is already in the page language carry .localised = true; for the
+   * others (the server's English message, meant for API clients) use errorText(err).
    */
   function getJSON(url, options) {
     var opts = options || {};
@@ -79,10 +83,13 @@
       if (timedOut) {
         var err = new Error(t('timeout'));
         err.timeout = true;
+        err.localised = true;
         return err;
       }
       if (e && e.name === 'AbortError') { return e; }
-      return new Error(t('network'));
+      var net = new Error(t('network'));
+      net.localised = true;
+      return net;
     }
     return fetch(url, init)
       .catch(function (e) { done(); throw failed(e); })
@@ -95,14 +102,38 @@
             var msg = data && data.error && data.error.message;
             var err = new Error(msg ? String(msg) : 'HTTP ' + resp.status);
             err.status = resp.status;
+            err.code = data && data.error && data.error.code;
+            err.reason = data && data.error && data.error.reason;
             err.retryAfter = resp.headers.get('Retry-After');
             err.parameter = data && data.error && data.error.parameter;
             throw err;
           }
-          if (data === null) { throw new Error(t('badData')); }
+          if (data === null) {
+            var bad = new Error(t('badData'));
+            bad.localised = true;
+            throw bad;
+          }
           return data;
         });
       });
+  }
+
+  /**
+   * A failed request in the page language, from the catalogue: the API's stable error
+   * `code` (and for a geocode "not found" its `reason`) picks the text; the server's English
+   * message is never shown. Messages made here (network, timeout, bad data) pass through.
+   */
+  function errorText(err) {
+    var has = Y.i18n ? Y.i18n.has : function () { return false; };
+    if (!err) { return t('apiError.unknown'); }
+    if (err.localised) { return err.message; }
+    if (err.code === 'rate_limited' || err.status === 429) {
+      return t('apiError.rate_limited', { s: err.retryAfter || 60 });
+    }
+    if (err.reason && has('geocodeReason.' + err.reason)) { return t('geocodeReason.' + err.reason); }
+    if (err.code && has('apiError.' + err.code)) { return t('apiError.' + err.code); }
+    if (err.status) { return t('apiError.http', { status: err.status }); }
+    return t('network');
   }
 
   /** Create an element with a class and (escaped) text. */
@@ -188,6 +219,7 @@
   Y.common = {
     readConfig: readConfig,
     getJSON: getJSON,
+    errorText: errorText,
     apiUrl: apiUrl,
     isBlank: isBlank,
     el: el,

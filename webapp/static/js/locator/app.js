@@ -38,7 +38,8 @@
       services: Array.isArray(cfg.services) ? cfg.services.slice() : [],
       openNow: !!cfg.openNow
     };
-    this.mode = cfg.mode || 'walk';
+    this.defaultMode = cfg.defaultMode || 'walk';   // the server's YIZHAN_DEFAULT_MODE
+    this.mode = cfg.mode || this.defaultMode;
     this.point = null;             // {lat, lon, source: 'geo'|'pick'|'search', label}
     this.picking = false;
     this.selectedId = cfg.station ? String(cfg.station) : null;
@@ -126,8 +127,13 @@
     return base.replace('__ID__', encodeURIComponent(String(id)));
   };
 
-  /** "约 12 分钟 · <travel model>" for a nearest answer's minutes. */
+  /**
+   * "约 12 分钟 · <travel model>" for a nearest answer's minutes; null beyond the answer's
+   * minutes cap (travel.minutes_cap: no time worth showing, the distance says it all).
+   */
   Locator.prototype.travelText = function (minutes) {
+    var cap = this.nearest && this.nearest.travel && this.nearest.travel.minutes_cap;
+    if (typeof cap === 'number' && minutes > cap) { return null; }
     var label = (this.nearest && this.nearest.travel) || null;
     var modeWord = Y.i18n.has('modeWord.' + this.mode) ? t('modeWord.' + this.mode) : '';
     var model = label ? (Y.i18n.lang() === 'en' ? label.label_en : label.label_zh) : '';
@@ -137,7 +143,13 @@
 
   // ---- messages
 
-  Locator.prototype.status = function (text) {
+  /**
+   * The status line's text. With `keep`, the text is the answer to the user's question (the
+   * nearest results' summary) and comes back when a transient message (a map load) ends.
+   */
+  Locator.prototype.status = function (text, keep) {
+    if (keep) { this.keptStatus = text; }
+    if (!text && this.listMode === 'nearest' && this.nearest) { text = this.keptStatus || ''; }
     if (this.$.statusText) { this.$.statusText.textContent = text ? ' · ' + text : ''; }
   };
 
@@ -165,9 +177,13 @@
     box.hidden = false;
   };
 
-  /** showError("<what>：<reason>") for a failed request (`what` already translated). */
+  /**
+   * showError("<what>: <reason>") for a failed request (`what` already translated); the
+   * reason comes from the catalogue by the API's error code (common.errorText), never the
+   * server's English message.
+   */
   Locator.prototype.showFailure = function (what, err, source) {
-    this.showError(t('withReason', { what: what, reason: err.message }), source);
+    this.showError(t('withReason', { what: what, reason: Y.common.errorText(err) }), source);
   };
 
   /** Hide the message if `source` showed it. */

@@ -115,11 +115,14 @@
   // ---- language
 
   P.setLang = function (lang) {
+    var layer = this.basemapLayers && this.basemapLayers[this.basemapId];
+    var before = layer && layer.getAttribution ? layer.getAttribution() : undefined;
     Y.i18n.setLang(lang);
     this.applyLang();
+    this.refreshMapTexts(before);
     this.renderTaxonomy();
     this.rerenderList();
-    if (this.lastView) { this.renderCount(this.viewTotal); }
+    this.renderCount();
     this.map.closePopup();
     this.updateUrl();
   };
@@ -144,7 +147,7 @@
     if (this.filter.kinds.length) { add('kind', this.filter.kinds.join(',')); }
     if (this.filter.services.length) { add('service', this.filter.services.join(',')); }
     if (this.filter.openNow) { add('open_now', '1'); }
-    if (this.mode !== 'walk') { add('mode', this.mode); }
+    if (this.mode !== this.defaultMode) { add('mode', this.mode); }
     if (this.selectedId) { add('station', this.selectedId); }
     var defs = this.cfg.basemaps || [];
     if (defs.length && this.basemapId !== defs[0].id) { add('basemap', this.basemapId); }

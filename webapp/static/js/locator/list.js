@@ -122,14 +122,8 @@
   /** The handle's text: what the list holds (count) and what a tap does. */
   P.renderSheet = function () {
     if (!this.$.sheetText) { return; }
-    var what;
-    if (this.listMode === 'nearest' && this.nearest) {
-      what = t('sheetNearest', { n: this.nearest.feats.length });
-    } else if (typeof this.viewTotal === 'number') {
-      what = t('countView', { n: this.viewTotal });
-    } else {
-      what = t('sheetList');
-    }
+    var info = this.countInfo();   // the same count as the status line (map.js)
+    var what = info ? info.text : t('sheetList');
     var open = this.$.resultsBox.getAttribute('data-sheet') === 'expanded';
     this.$.sheetText.textContent = t(open ? 'sheetHide' : 'sheetShow', { what: what });
   };
@@ -141,12 +135,9 @@
     if (!this.hasList) { return; }
     this.listMode = 'view';
     offset = Math.max(0, offset || 0);
-    var b = this.map.getBounds();
-    var sw = this.wgs(b.getSouthWest());
-    var ne = this.wgs(b.getNorthEast());
     var params = this.filterParams();
-    params.bbox = [Math.max(-180, sw.lon), Math.max(-90, sw.lat), Math.min(180, ne.lon),
-      Math.min(90, ne.lat)].map(function (v) { return +v.toFixed(6); }).join(',');
+    var bbox = this.exactBbox();
+    params.bbox = bbox;
     params.limit = LIST_PAGE;
     params.offset = offset;
     var url = C.apiUrl(this.apiBase, '/stations', params);
@@ -161,7 +152,7 @@
         var feats = Array.isArray(fc.features) ? fc.features : [];
         self.listOffset = offset;
         self.listUrl = url;
-        self.listData = { feats: feats, total: fc.numberMatched, offset: offset };
+        self.listData = { feats: feats, total: fc.numberMatched, offset: offset, bbox: bbox };
         self.renderList();
       }).catch(function (err) {
         if (err && err.name === 'AbortError') { return; }
@@ -202,6 +193,7 @@
       }) : '';
     }
     this.markCurrent(this.selectedId, false);
+    this.renderCount();   // the list's total for this view: the status says the same
     this.renderSheet();
     this.drawRanks();   // the view's list is not ranked: no numbered markers
   };

@@ -33,6 +33,7 @@
     this.initMap();
     this.bindControls();
     this.applyLang();
+    this.refreshMapTexts();
     this.initSheet();
     var legend = document.getElementById('yz-legend');
     if (legend && !this.isPhone()) { legend.open = true; }   // collapsed on phones
@@ -69,7 +70,7 @@
     if ($.mode) {
       $.mode.value = this.mode;
       $.mode.addEventListener('change', function () {
-        self.mode = $.mode.value || 'walk';
+        self.mode = $.mode.value || self.defaultMode;
         self.updateUrl();
         if (self.point) { self.searchNearest(self.point); }
       });

@@ -32,7 +32,10 @@
       scrollWheelZoom: cfg.scrollWheelZoom !== false
     });
     map.attributionControl.setPrefix(false);
-    if (cfg.demo) { map.attributionControl.addAttribution(t('demoAttribution')); }
+    if (cfg.demo) {
+      this.demoAttribution = t('demoAttribution');
+      map.attributionControl.addAttribution(this.demoAttribution);
+    }
     if (cfg.approval) { map.attributionControl.addAttribution(String(cfg.approval)); }
 
     map.createPane('yz-outlines');
@@ -79,6 +82,11 @@
     this.updateBasemapNote();
     map.on('click', function (e) { self.onMapClick(e); });
     map.on('popupclose', function () { self.markCurrent(null); });
+    map.on('popupopen', function (e) {   // Leaflet names its close button in English
+      var node = e.popup.getElement();
+      var close = node && node.querySelector('.leaflet-popup-close-button');
+      if (close) { close.setAttribute('aria-label', t('closePopup')); }
+    });
     this.$.mapEl.addEventListener('keydown', function (e) { self.onMapKey(e); });
     document.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && self.picking) { self.setPicking(false); }
@@ -187,7 +195,10 @@
         layer = d.overlay_url ? L.layerGroup([tiles, L.tileLayer(d.overlay_url, opts)]) : tiles;
       } else {
         layer = L.layerGroup();  // offline: the outlines (always drawn) are the basemap
-        layer.getAttribution = function () { return d.attribution || ''; };
+        // in the page language (the server's text is Chinese): the catalogue's for offline
+        layer.getAttribution = function () {
+          return d.id === 'offline' && d.attribution ? t('outlinesAttribution') : (d.attribution || '');
+        };
       }
       layer.yzId = d.id;
       self.basemapDefs[d.id] = d;
@@ -329,6 +340,30 @@
     }
   };
 
+  /**
+   * After a language switch: the attribution line's texts (demo note, offline outlines) and
+   * the zoom buttons' names in the new language (Leaflet's own are English).
+   */
+  P.refreshMapTexts = function (before) {
+    var ac = this.map.attributionControl;
+    if (ac && this.demoAttribution) {
+      ac.removeAttribution(this.demoAttribution);
+      this.demoAttribution = t('demoAttribution');
+      ac.addAttribution(this.demoAttribution);
+    }
+    var layer = this.basemapLayers && this.basemapLayers[this.basemapId];
+    if (ac && layer && this.map.hasLayer(layer) && before !== undefined) {
+      ac.removeAttribution(before);
+      ac.addAttribution(layer.getAttribution());
+    }
+    var zoom = { 'leaflet-control-zoom-in': 'zoomIn', 'leaflet-control-zoom-out': 'zoomOut' };
+    var root = this.$.mapEl;
+    Object.keys(zoom).forEach(function (cls) {
+      var b = root.querySelector('.' + cls);
+      if (b) { b.setAttribute('title', t(zoom[cls])); b.setAttribute('aria-label', t(zoom[cls])); }
+    });
+  };
+
   P.updateLabelLevel = function () {
     var z = this.map.getZoom();
     this.$.mapEl.classList.toggle('yz-labels--province', z < 7);
@@ -376,7 +411,7 @@
     var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
     this.viewAbort = ctrl;
     this.$.mapEl.setAttribute('aria-busy', 'true');
-    this.status(t('loading'));
+    if (!(this.listMode === 'nearest' && this.nearest)) { this.status(t('loading')); }  // keep the answer
     C.getJSON(q.url, { signal: ctrl && ctrl.signal }).then(function (fc) {
       if (seq !== self.viewSeq) { return; }
       self.remember(q.url, fc);
@@ -404,11 +439,58 @@
     while (this.cacheKeys.length > Locator.CACHE_MAX) { delete this.cache[this.cacheKeys.shift()]; }
   };
 
-  P.renderCount = function (total) {
+  /**
+   * How many stations the list holds, as {n, text}, or null while unknown. With nearest
+   * results, their number. Else the stations in the map's exact view: the list's own total
+   * when the list answered for this view (/api/stations numberMatched), otherwise counted
+   * from the last /api/clusters answer inside the view (that answer covers a wider, tile-
+   * aligned box, so its `total` is not the view's count).
+   */
+  P.countInfo = function () {
+    if (this.listMode === 'nearest' && this.nearest) {
+      var k = this.nearest.feats.length;
+      return { n: k, text: t('sheetNearest', { n: k }) };
+    }
+    var n = null;
+    if (this.listData && typeof this.listData.total === 'number' &&
+        this.listData.bbox === this.exactBbox()) {
+      n = this.listData.total;
+    } else if (this.lastView) {
+      n = this.countLastView();
+    }
+    return n === null ? null : { n: n, text: t('countView', { n: n }) };
+  };
+
+  /** Stations of the last /api/clusters answer inside the map's view (clusters by centre). */
+  P.countLastView = function () {
+    var self = this;
+    var b = this.map.getBounds();
+    var n = 0;
+    (this.lastView.features || []).forEach(function (f) {
+      var p = f && f.properties;
+      var c = f && f.geometry && f.geometry.coordinates;
+      if (!p || !Array.isArray(c) || !b.contains(self.disp(c[1], c[0]))) { return; }
+      n += p.cluster ? (Number(p.count) || 0) : 1;
+    });
+    return n;
+  };
+
+  /** The map's view as the WGS-84 "w,s,e,n" the list asks /api/stations for. */
+  P.exactBbox = function () {
+    var b = this.map.getBounds();
+    var sw = this.wgs(b.getSouthWest());
+    var ne = this.wgs(b.getNorthEast());
+    return [Math.max(-180, sw.lon), Math.max(-90, sw.lat), Math.min(180, ne.lon),
+      Math.min(90, ne.lat)].map(function (v) { return +v.toFixed(6); }).join(',');
+  };
+
+  /** The status count: always the number of stations the list holds (or will hold). */
+  P.renderCount = function () {
     if (!this.$.count) { return; }
-    if (typeof total !== 'number') { this.$.count.textContent = ''; return; }
-    this.$.count.setAttribute('data-count', String(total));
-    this.$.count.textContent = t('countView', { n: total });
+    var info = this.countInfo();
+    if (!info) { this.$.count.textContent = ''; this.$.count.setAttribute('data-count', ''); return; }
+    this.$.count.setAttribute('data-count', String(info.n));
+    this.$.count.textContent = info.text;
     this.renderSheet();
   };
 
@@ -451,9 +533,10 @@
     if (add.length) { this.cluster.addLayers(add); }
     var total = typeof fc.total === 'number' ? fc.total :
       (typeof fc.numberMatched === 'number' ? fc.numberMatched : feats.length);
-    this.viewTotal = total;
-    this.renderCount(total);
-    if (total === 0 && this.listMode === 'view') { this.status(t('emptyView')); }
+    this.viewTotal = total;   // the tile-aligned box's, not the view's (see countInfo)
+    this.renderCount();
+    var info = this.countInfo();
+    if (info && info.n === 0 && this.listMode === 'view') { this.status(t('emptyView')); }
     this.markSelectedMarker();
     C.dispatch('yizhan:results', { count: total });
   };

@@ -41,9 +41,8 @@
       dd.appendChild(valueNode);
       dl.appendChild(dd);
     }
-    if (typeof p.minutes === 'number') {
-      fact(t('travel'), document.createTextNode(app.travelText(p.minutes)));
-    }
+    var travel = typeof p.minutes === 'number' ? app.travelText(p.minutes) : null;
+    if (travel) { fact(t('travel'), document.createTextNode(travel)); }   // null: too far
     if (typeof p.distance_m === 'number') {
       fact(t('distance'), document.createTextNode(F.formatDistance(p.distance_m)));
     }

@@ -10,6 +10,7 @@
   var t = Y.i18n.t;
   var has = Y.i18n.has;
   var C = Y.common;
+  var F = Y.locator.format;
   var Locator = Y.locator.Locator;
   var P = Locator.prototype;
 
@@ -77,26 +78,77 @@
     this.showError('');
     this.status(t('geocoding'));
     C.getJSON(C.apiUrl(this.apiBase, '/geocode', { q: q })).then(function (r) {
-      if (!r || !isFinite(r.lon) || !isFinite(r.lat)) { throw new Error(t('badData')); }
-      var note = has('precisionNote.' + r.precision) ? t('precisionNote.' + r.precision) :
-        t('precisionNote.unknown');
-      var name = r.formatted || q;
-      self.status(note ? t('searchFound', { name: name, note: note }) :
-        t('searchFoundPlain', { name: name }));
-      self.choosePoint(r.lat, r.lon, 'search', null, { label: name, note: note });
+      if (!r || !isFinite(r.lon) || !isFinite(r.lat)) {
+        var bad = new Error(t('badData'));
+        bad.localised = true;
+        throw bad;
+      }
+      var found = self.searchOutcome(r, q);
+      self.status(found.status);
+      self.choosePoint(r.lat, r.lon, 'search', null,
+        { label: found.label, note: found.note, partial: found.partial });
     }).catch(function (err) {
+      // A failed search answers the question asked: the previous results go, and the
+      // message (in the page language, by the API's error code) says why.
       self.status('');
+      self.clearResults();
       if (err.status === 429) {
-        self.showError(t('searchTooMany', { s: err.retryAfter || 60 }));
+        self.showError(C.errorText(err));   // "too many searches, try again in 30 s"
       } else {
         self.showFailure(t('searchNotFound'), err);
       }
     });
   };
 
+  /**
+   * What a geocode answer `r` for the text `q` tells the user: {status, note, label}.
+   * A partial answer (only an admin unit of the text was recognised: "柳州火车站" placed at
+   * 柳州市) says so and names what was recognised; it never reads as "found".
+   */
+  P.searchOutcome = function (r, q) {
+    var name = r.formatted || q;
+    if (r.partial) {
+      var unit = r.recognised || name;
+      var note = t('searchPartial', { unit: unit, rest: r.rest || q });
+      return { status: note, note: note, label: unit, partial: true };
+    }
+    var pnote = has('precisionNote.' + r.precision) ? t('precisionNote.' + r.precision) :
+      t('precisionNote.unknown');
+    return {
+      status: pnote ? t('searchFound', { name: name, note: pnote }) :
+        t('searchFoundPlain', { name: name }),
+      note: pnote,
+      label: name
+    };
+  };
+
+  /**
+   * Forget the chosen point and the nearest results (numbered markers, list) after a failed
+   * search: the list goes back to the stations in view, so nothing on screen answers a
+   * question that was not asked (the message box says what went wrong).
+   */
+  P.clearResults = function () {
+    this.point = null;
+    this.nearest = null;
+    this.listSeq++;              // a nearest answer still on its way is stale now
+    this.listMode = 'view';
+    if (this.pointLayer) { this.pointLayer.clearLayers(); }
+    if (this.hasList) {
+      this.listData = null;
+      this.listUrl = null;
+      this.$.results.textContent = '';
+      this.$.resultsNote.textContent = '';
+      this.$.resultsTitle.textContent = t('resultsTitleView');
+      this.loadList(0);
+    }
+    this.drawRanks();
+    this.renderCount();
+    this.renderSheet();
+  };
+
   P.choosePoint = function (lat, lon, source, accuracy, extra) {
     this.point = { lat: lat, lon: lon, source: source, accuracy: accuracy,
-      label: extra && extra.label, note: extra && extra.note };
+      label: extra && extra.label, note: extra && extra.note, partial: !!(extra && extra.partial) };
     this.drawPoint();
     this.searchNearest(this.point);
   };
@@ -149,10 +201,29 @@
     });
   };
 
+  /**
+   * Whether the nearest answer serves the point, as words: '' when the nearest station is
+   * within the one-hour service circle (travel.service_minutes); else "the nearest station is
+   * 807 km away, no station serves this place" (with its time when that is within the
+   * minutes cap, travel.minutes_cap; beyond it only the distance means anything).
+   */
+  P.reachNote = function (feats) {
+    var travel = (this.nearest && this.nearest.travel) || {};
+    var p = (feats[0] && feats[0].properties) || {};
+    var circle = travel.service_minutes;
+    if (typeof p.minutes !== 'number' || typeof circle !== 'number' || p.minutes <= circle) {
+      return '';
+    }
+    var dist = F.formatDistance(p.distance_m);
+    if (this.travelText(p.minutes) === null) { return t('farAway', { dist: dist }); }
+    return t('beyondCircle', { dist: dist, time: F.formatMinutes(p.minutes) });
+  };
+
   /** The nearest stations in the list (when shown) and, with `fit`, framed on the map. */
   P.renderNearest = function (feats, point, fit) {
     var self = this;
     var timed = feats.length && typeof (feats[0].properties || {}).minutes === 'number';
+    var reach = feats.length ? this.reachNote(feats) : '';
     feats.forEach(function (f) {
       if (f && f.properties && f.geometry) { self.features[String(f.properties.id)] = f; }
     });
@@ -163,6 +234,7 @@
       this.$.resultsTitle.textContent = point.source === 'geo' ? t('resultsTitleMine') :
         (point.source === 'search' ? t('resultsTitleSearch') : t('resultsTitlePicked'));
       var note = feats.length ? (timed ? t('travelNote') : t('distanceNote')) : t('none');
+      if (reach) { note = t('noteThen', { first: reach, then: note }); }
       if (point.note) { note = t('noteThen', { first: point.note, then: note }); }
       this.$.resultsNote.textContent = note;
       this.$.resultsBox.hidden = false;
@@ -177,10 +249,20 @@
       });
       this.markCurrent(this.selectedId, false);
     }
-    this.status(feats.length ? t('found', { n: feats.length }) : t('none'));
+    // The answer's headline stays on the status line (status keep): no station serves the
+    // place; or only part of the address was recognised; or how many were found.
+    var found = feats.length ? t('found', { n: feats.length }) : t('none');
+    this.status(reach || (point.partial ? t('noteThen', { first: point.note, then: found }) :
+      found), true);
+    this.renderCount();
     this.renderSheet();
     this.drawRanks();
-    if (!fit) { return; }
+    if (fit) { this.frameNearest(feats, point); }
+  };
+
+  /** Show a new nearest answer: the sheet on phones, the point and the top five framed. */
+  P.frameNearest = function (feats, point) {
+    var self = this;
     if (this.hasList && this.isPhone()) { this.setSheet(true); }   // a new answer: show it
     this.onResize();   // the sheet may have changed the map; keeps the view otherwise
     var top = feats.slice(0, 5);
