@@ -322,6 +322,7 @@
       zh: '地图无法按这些设置显示（“{param}”有误），没有生成代码。',
       en: 'The map cannot be shown with these settings (“{param}” is wrong); no code was made.'
     },
+    embedFilters: { zh: '筛选', en: 'Filters' },
     builderNoSnippet: {
       zh: '请先改正上面的设置，才会生成嵌入代码。',
       en: 'Correct the settings above to get the embed code.'
