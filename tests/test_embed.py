@@ -364,7 +364,10 @@ def test_builder_language(client):
     ("query", "answer"),
     [
         ("region=450200&kind=rest_stop", {"ok": True}),
-        ("region=火星", {"ok": False, "parameter": "region", "value": "火星", "candidates": []}),
+        (
+            "region=火星市",
+            {"ok": False, "parameter": "region", "value": "火星市", "candidates": []},
+        ),
         ("height=5", {"ok": False, "parameter": "height", "value": "5", "candidates": []}),
     ],
 )
