@@ -428,3 +428,16 @@ def test_small_and_binary_responses_are_not_gzipped(client):
     r.close()
     r = client.get("/api/stations", headers={"Accept-Encoding": "gzip;q=0"})
     assert "Content-Encoding" not in r.headers
+
+
+def test_bad_value_is_carried_as_data_never_as_markup(client):
+    evil = '"><img src=x onerror=alert(1)>'
+    r = client.get("/embed", query_string={"region": evil})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and evil not in html
+    value = re.search(r'data-value="([^"]*)"', html).group(1)
+    assert unescape(value) == evil
+    candidates = re.search(r'data-candidates="([^"]*)"', html).group(1)
+    assert json.loads(unescape(candidates)) == []
+    answer = client.get("/embed/builder/check", query_string={"region": evil})
+    assert answer.mimetype == "application/json" and answer.get_json()["value"] == evil
