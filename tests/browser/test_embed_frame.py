@@ -408,3 +408,155 @@ def test_direct_visit_at_phone_width(browse, app_server):
     assert map_box["height"] >= 200 and map_box["width"] >= 340
     assert page.evaluate("window.YizhanEmbed.enabled") is False  # not framed: nobody to tell
     shot(page, "embed-phone")
+
+
+# -- issue 12 item 7: the frame keeps its height; the builder with an empty allow-list ------
+
+SIZES = [(360, 740), (390, 844), (1280, 800)]
+#: Every CSP violation a page (and its same-origin frames) sees, recorded from the first byte.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  (window.top.__csp || window.__csp).push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def _errors(console_messages) -> list[str]:
+    """Console errors and uncaught exceptions (recorded as they are)."""
+    return [
+        getattr(m, "text", str(m))
+        for m in console_messages
+        if getattr(m, "type", "error") == "error"
+    ]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_embed_keeps_the_height_asked_for(browse, app_server, sites, size):
+    allowed, _ = sites
+    src = f"{app_server.url}/embed?lat=24.33&lon=109.41&zoom=11&height=480"
+    url = allowed.page(f"/h480-{size[0]}.html", iframe(src, height=480))
+    page, _ = browse(url, viewport=size)
+    frame = embed_frame(page)
+    frame.locator(MARKERS).first.wait_for()
+    wait_message(page, "yizhan:height")
+    time.sleep(1.0)  # the list arrives and the layout settles
+    shot(page, f"embed-{size[0]}x{size[1]}-h480-after")
+    assert frame.evaluate("document.documentElement.scrollHeight") == 480
+    heights = [m["data"]["height"] for m in messages(page, "yizhan:height")]
+    assert heights[-1] == 480, heights
+    width = frame.evaluate("window.innerWidth")
+    map_h = frame.locator("#yz-map").bounding_box()["height"]
+    if width < 768:
+        assert map_h >= 0.6 * 480, f"map {map_h} px of a 480 px frame"
+        frame.locator("#yz-sheet-toggle").click()
+        time.sleep(0.4)
+    else:
+        assert map_h >= 0.9 * 480
+    # the list scrolls inside its own box, inside the frame
+    box = frame.evaluate(
+        """() => { const r = document.getElementById('yz-results-box');
+                   const b = r.getBoundingClientRect();
+                   return {bottom: b.bottom, scroll: r.scrollHeight, client: r.clientHeight,
+                           overflow: getComputedStyle(r).overflowY}; }"""
+    )
+    assert box["bottom"] <= 480 + 1 and box["overflow"] in ("auto", "scroll"), box
+    assert box["scroll"] > box["client"], box  # more stations than fit: it scrolls
+    assert frame.evaluate("document.documentElement.scrollHeight") == 480
+    if width < 768:
+        shot(page, f"embed-{size[0]}x{size[1]}-h480-sheet-open")
+    assert page.foreign == [] and page.js_errors == []
+
+
+@pytest.fixture(scope="module")
+def bare_server(tmp_path_factory):
+    """The app with the default, empty allow-list."""
+    srv = LiveServer(tmp_path_factory.mktemp("embed-bare"), env={"YIZHAN_EMBED_ORIGINS": ""})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def builder_tab(browser, bare_server):
+    contexts = []
+
+    def _open(path: str, viewport=(1280, 800)):
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
+        context.set_default_timeout(20_000)
+        context.add_init_script(WATCH_CSP)
+        contexts.append(context)
+        page = context.new_page()
+        console: list = []
+        page.on("console", lambda m: console.append(m))
+        page.on("pageerror", lambda exc: console.append(exc))
+        page.goto(bare_server.url + path)
+        page.wait_for_load_state()
+        return page, console
+
+    yield _open
+    for c in contexts:
+        c.close()
+
+
+def _snippet_state(page) -> dict:
+    return page.evaluate(
+        """() => ({code: document.getElementById('yz-b-code').value,
+                   codeDisabled: document.getElementById('yz-b-code').disabled,
+                   copyDisabled: document.getElementById('yz-b-copy').disabled,
+                   error: document.getElementById('yz-b-error').hidden ? '' :
+                          document.getElementById('yz-b-error').textContent})"""
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_builder_with_empty_allow_list_warns_before_the_snippet(builder_tab, size):
+    page, console = builder_tab("/embed/builder", viewport=size)
+    warning = page.locator("#yz-b-no-origins")
+    assert warning.is_visible()
+    text = warning.inner_text()
+    assert "YIZHAN_EMBED_ORIGINS" in text and "README" in text and "拒绝" in text
+    code = page.locator("#yz-b-code")
+    assert warning.bounding_box()["y"] < code.bounding_box()["y"]
+    assert page.evaluate(
+        "document.getElementById('yz-b-no-origins').compareDocumentPosition("
+        "document.getElementById('yz-b-code')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    poll(page, "() => document.getElementById('yz-b-code').value.indexOf('<iframe') === 0")
+    if size == (1280, 800):
+        warning.scroll_into_view_if_needed()
+        shot(page, "builder-empty-allowlist")
+    assert _errors(console) == [] and page.evaluate("window.__csp") == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "region", "expect"),
+    [
+        ("zh", "火星市", "找不到地区"),
+        ("en", "火星市", "No region called"),
+        ("zh", "朝阳区", "对应多个地区"),
+    ],
+)
+def test_builder_bad_region_leaves_no_snippet(builder_tab, lang, region, expect):
+    page, console = builder_tab("/embed/builder" + ("?lang=en" if lang == "en" else ""))
+    assert page.evaluate("document.documentElement.lang") == ("en" if lang == "en" else "zh-CN")
+    poll(page, "() => document.getElementById('yz-b-code').value.indexOf('<iframe') === 0")
+    page.fill("#yz-b-region", region)
+    poll(page, "() => !document.getElementById('yz-b-error').hidden")
+    state = _snippet_state(page)
+    assert expect in state["error"], state
+    if lang == "en":
+        assert not CJK.search(state["error"].replace(region, "")), state["error"]
+    assert state["code"] == "" and state["codeDisabled"] and state["copyDisabled"], state
+    shot(page, f"builder-bad-region-{lang}-{region}")
+    # a good region brings the snippet back
+    page.fill("#yz-b-region", "450200")
+    poll(page, "() => document.getElementById('yz-b-code').value.indexOf('region=450200') > 0")
+    state = _snippet_state(page)
+    assert not state["codeDisabled"] and not state["copyDisabled"] and state["error"] == ""
+    assert _errors(console) == [] and page.evaluate("window.__csp") == []

@@ -13,7 +13,8 @@
  * ancestorOrigins) and the list has exactly one plain origin, that one is the target: the
  * browser delivers the message only if the parent really has that origin.
  * Listens to the locator's DOM events (yizhan:ready, yizhan:select) on document.
- * Loaded after the locator's scripts (needs common.js); exposes window.YizhanEmbed.
+ * On narrow frames the filters fold behind a button (#yz-embed-filters; CSS in embed.css).
+ * Loaded after the locator's scripts (needs i18n.js, common.js); exposes window.YizhanEmbed.
  */
 (function (Y) {
   'use strict';
@@ -129,7 +130,31 @@
   var loc = window.YizhanLocator;
   if (loc && loc.app && loc.app.ready) { onReady(); }
 
+  // ---- narrow frames: the filters fold behind a button, so the map keeps the height
+  function foldFilters() {
+    var filters = document.getElementById('yz-filters');
+    if (!filters || document.getElementById('yz-embed-filters')) { return; }
+    var btn = document.createElement('button');
+    btn.type = 'button';
+    btn.id = 'yz-embed-filters';
+    btn.className = 'yz-btn yz-embed-filters-toggle';
+    btn.setAttribute('aria-controls', 'yz-filters');
+    btn.setAttribute('aria-expanded', 'false');
+    btn.textContent = Y.i18n.t('embedFilters');
+    filters.setAttribute('data-collapsed', 'true');
+    btn.addEventListener('click', function () {
+      var open = filters.getAttribute('data-collapsed') === 'true';
+      filters.setAttribute('data-collapsed', open ? 'false' : 'true');
+      btn.setAttribute('aria-expanded', open ? 'true' : 'false');
+      btn.classList.toggle('yz-btn--active', open);
+    });
+    var row = document.querySelector('#yz-locator .yz-controls') ||
+      document.getElementById('yz-search');
+    if (row) { row.appendChild(btn); } else { filters.parentNode.insertBefore(btn, filters); }
+  }
+
   function start() {
+    foldFilters();
     if (typeof ResizeObserver === 'function') {
       var ro = new ResizeObserver(scheduleHeight);
       ro.observe(document.documentElement);

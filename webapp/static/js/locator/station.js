@@ -2,7 +2,8 @@
  * Yizhan station page (/stations/<id>): the small map of one station (#yz-station-map) and the
  * "copy link" button. Configuration from #yz-station-config (webapp/public.py).
  * Scripts, in order: leaflet, crs.js, i18n.js, common.js, locator/format.js, this file.
- * Exposes window.YizhanLocator = {formatDistance, formatMinutes, crs} like the locator.
+ * Exposes window.YizhanLocator = {formatDistance, formatMinutes, crs} like the locator, and
+ * window.YizhanStation = {map}.
  */
 (function (Y) {
   'use strict';
@@ -15,6 +16,44 @@
     gcj02ToWgs84: function (lon, lat) { return [lon, lat]; }
   };
 
+  /** The deepest zoom the basemap draws something at (the locator's rule: the offline outlines
+   *  stop at their configured max_zoom, 12), and the zoom the small map opens at. */
+  var OFFLINE_ZOOM = 10;   // a few neighbouring counties and their names around the station
+  var TILES_ZOOM = 15;
+
+  function zooms(d) {
+    if (d.url) {
+      var maxTiles = d.max_zoom || 18;
+      return { max: maxTiles, start: Math.min(TILES_ZOOM, maxTiles) };
+    }
+    var max = Math.min(d.max_zoom || 12, 12);
+    return { max: max, start: Math.min(OFFLINE_ZOOM, max) };
+  }
+
+  /** County names at their seats: what a worker recognises on the offline basemap. */
+  function countyLabels(fc, disp) {
+    var group = L.layerGroup();
+    (fc.features || []).forEach(function (f) {
+      var p = f.properties || {};
+      if (!isFinite(p.seat_lon) || !isFinite(p.seat_lat) || C.isBlank(p.name)) { return; }
+      var m = L.marker(disp(p.seat_lat, p.seat_lon), {
+        icon: L.divIcon({ className: 'yz-label yz-label--county', html: '', iconSize: null }),
+        interactive: false, keyboard: false, zIndexOffset: -1000
+      });
+      m.on('add', function () {
+        var node = m.getElement();
+        if (node) {
+          node.textContent = String(p.name);
+          node.setAttribute('aria-hidden', 'true');
+          node.setAttribute('lang', 'zh-CN');
+        }
+      });
+      group.addLayer(m);
+    });
+    return group;
+  }
+
+  /** The small map: the station on the first configured basemap (the locator's config). */
   function drawMap(cfg) {
     var mapEl = document.getElementById('yz-station-map');
     var defs = Array.isArray(cfg.basemaps) && cfg.basemaps.length ? cfg.basemaps : [];
@@ -24,15 +63,16 @@
       if (gcj) { var g = CRS.wgs84ToGcj02(lon, lat); return [g[1], g[0]]; }
       return [lat, lon];
     }
-    if (!mapEl || typeof L === 'undefined' || !isFinite(cfg.lat) || !isFinite(cfg.lon)) { return; }
-    var map = L.map(mapEl, { zoomControl: true, scrollWheelZoom: false, keyboard: true })
-      .setView(disp(cfg.lat, cfg.lon), 14);
+    if (!mapEl || typeof L === 'undefined' || !isFinite(cfg.lat) || !isFinite(cfg.lon)) { return null; }
+    var z = zooms(d);
+    var map = L.map(mapEl, { zoomControl: true, scrollWheelZoom: false, keyboard: true,
+      minZoom: 4, maxZoom: z.max }).setView(disp(cfg.lat, cfg.lon), z.start);
     map.attributionControl.setPrefix(false);
     if (d.url) {
       L.tileLayer(d.url, { attribution: d.attribution || '', subdomains: d.subdomains || 'abc',
-        maxZoom: d.max_zoom || 18 }).addTo(map);
+        maxZoom: z.max }).addTo(map);
       if (d.overlay_url) {
-        L.tileLayer(d.overlay_url, { subdomains: d.subdomains || 'abc' }).addTo(map);
+        L.tileLayer(d.overlay_url, { subdomains: d.subdomains || 'abc', maxZoom: z.max }).addTo(map);
       }
     } else {
       mapEl.classList.add('yz-map--no-tiles');
@@ -42,19 +82,31 @@
             interactive: false,
             coordsToLatLng: function (c) { return L.latLng(disp(c[1], c[0])); },
             style: function () {
-              return { color: '#8a8f98', weight: 1, fillColor: '#fbfaf6', fillOpacity: 1 };
+              return { color: '#8a8f98', weight: 1, opacity: 0.9, fillColor: '#fbfaf6', fillOpacity: 1 };
             }
           }).addTo(map).bringToBack();
+          countyLabels(fc, disp).addTo(map);
         }).catch(function () { /* the marker still shows */ });
-        if (cfg.outlinesAttribution) { map.attributionControl.addAttribution(cfg.outlinesAttribution); }
+        map.attributionControl.addAttribution(t('stationOutlinesAttribution'));
       }
     }
     if (cfg.demo) { map.attributionControl.addAttribution(t('stationDemoAttribution')); }
+    if (cfg.approval) { map.attributionControl.addAttribution(String(cfg.approval)); }
     L.marker(disp(cfg.lat, cfg.lon), {
       icon: L.divIcon({ className: 'yz-marker yz-marker--selected', iconSize: [22, 22],
         iconAnchor: [11, 11] }),
       title: cfg.name || '', keyboard: false
     }).addTo(map);
+    return map;
+  }
+
+  /** The page chrome in the page language (the markup is the Chinese default). */
+  function translatePage(cfg) {
+    Y.i18n.setLang(cfg.lang || document.documentElement.getAttribute('lang'));
+    Y.i18n.apply(document);
+    var precision = document.getElementById('yz-precision');
+    var code = precision && precision.getAttribute('data-precision');
+    if (code && Y.i18n.has('precision.' + code)) { precision.textContent = t('precision.' + code); }
   }
 
   function bindCopy() {
@@ -79,7 +131,9 @@
       formatMinutes: Y.locator.format.formatMinutes,
       crs: CRS
     };
-    drawMap(C.readConfig('yz-station-config'));
+    var cfg = C.readConfig('yz-station-config');
+    translatePage(cfg);
+    window.YizhanStation = { map: drawMap(cfg) };
     bindCopy();
   });
 }(window.Yizhan = window.Yizhan || {}));
