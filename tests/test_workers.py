@@ -41,6 +41,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="gunicorn runs on POS
 PASSWORD = "correct horse battery"
 SHORT = {"region": "450225", "kind": "legal_aid", "mode": "car"}  # 融水: a few seconds
 LONG = {"region": "450200", "demand": "population_table", "resolution": "8"}  # many seconds
+SERVE = (sys.executable, "-m", "webapp.cli", "serve")
 LOGIN_PER_MINUTE = 6
 GEOCODE_PER_MINUTE = 5
 
@@ -114,8 +115,7 @@ class Server:
         cli("demo", env=self.env)
         self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "serve", "--port", str(self.port)]
-            + ["--workers", "2", "--threads", "4"],
+            [*SERVE, "--port", str(self.port), "--workers", "2", "--threads", "4"],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
