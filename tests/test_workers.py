@@ -77,9 +77,16 @@ def alive(pid: int) -> bool:
 # -- the server -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def database(request, tmp_path_factory) -> str:
-    """The database URL the server and the test share (hook: add PostgreSQL here)."""
+    """The database URL the server and the test share: a SQLite file, and an empty PostgreSQL
+    database named by ``YIZHAN_TEST_POSTGRES_URL`` (skipped without it). Hook: when the
+    suite's throwaway PostgreSQL cluster fixture lands, take its URL here instead."""
+    if request.param == "postgresql":
+        url = os.environ.get("YIZHAN_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("no PostgreSQL server (YIZHAN_TEST_POSTGRES_URL)")
+        return url
     tmp = tmp_path_factory.mktemp("workers-db")
     return f"sqlite:///{tmp / 'yizhan.db'}"
 
