@@ -490,3 +490,58 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_only_requests_in_fligh
     # The replacement answers: later requests reach it.
     reached = {s for s in server.pinned("198.51.100.10")}
     assert replacement in reached
+
+
+# -- the shared tables, from several processes at once ----------------------------------------
+
+
+def _take_tokens(url: str, n: int) -> int:
+    from geo.store.limits import take_token
+    from geo.store.repository import create_engine
+
+    engine = create_engine(url)
+    taken = 0
+    try:
+        for _ in range(n):
+            with engine.begin() as conn:
+                taken += take_token(conn, "login:203.0.113.1", 1e-9, 10.0, time.time())[0]
+    finally:
+        engine.dispose()
+    return taken
+
+
+def _claim_all(url: str, runner: str, tries: int) -> int:
+    from geo.store.repository import create_engine
+
+    engine = create_engine(url)
+    try:
+        return sum(JobStore(engine).claim(runner, 2) is not None for _ in range(tries))
+    finally:
+        engine.dispose()
+
+
+def test_token_buckets_and_job_claims_are_atomic_across_processes(tmp_path):
+    """4 processes spend one 10-token bucket: exactly 10 requests pass. 4 processes claim
+    from 6 queued jobs with a limit of 2 running: exactly 2 are claimed."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    repo = StationRepository.from_url(url)
+    repo.init_schema()
+    store = JobStore(repo.engine)
+    for i in range(6):
+        store.queue(f"job{i}", "coverage", "alice", {}, str(tmp_path / f"job{i}"), b"", "me")
+    repo.engine.dispose()
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        taken = sum(pool.map(_take_tokens, [url] * 4, [8] * 4))
+        claimed = sum(pool.map(_claim_all, [url] * 4, [f"r{i}" for i in range(4)], [3] * 4))
+    assert taken == 10
+    assert claimed == 2
+    engine = sa.create_engine(url)
+    try:
+        assert JobStore(engine).counts() == {"queued": 4, "running": 2}
+        assert JobStore(engine).request_cancel("job5") == "cancelled"
+        assert JobStore(engine).counts() == {"queued": 3, "running": 2}
+    finally:
+        engine.dispose()

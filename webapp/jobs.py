@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -503,7 +503,11 @@ class JobRunner:
     def _reap(self) -> None:
         """Fail the running jobs of runners that are gone (heartbeat too old, or a process
         of this host that has ended); their folders keep their inputs and ``job.json``."""
-        dead = [r for r in self.store.runners() if _ended(r)]
+        runners = self.store.runners()
+        dead = [r for r in runners if _ended(r)]
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.STALE_S)
+        if not dead and all(beat is None or beat >= cutoff for beat in runners.values()):
+            return  # nothing to fail: no write
         for job_id in self.store.fail_stale(self.STALE_S, RUNNER_DIED, dead):
             row = self.store.get(job_id)
             LOGGER.warning("job %s failed: its runner %s is gone", job_id, row and row.runner)

@@ -282,12 +282,17 @@ class JobStore:
             row = conn.execute(sa.select(*_COLUMNS).where(jobs.c.id == job_id)).first()
         return JobRow.of(row) if row is not None else None
 
-    def runners(self) -> list[str]:
-        """The runners of the running jobs (to find those whose process has ended)."""
+    def runners(self) -> dict[str, datetime | None]:
+        """The runners of the running jobs, each with its oldest heartbeat (a read only: the
+        caller fails stale ones with :meth:`fail_stale` when there are any)."""
         c = jobs.c
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.runner).where(c.state == "running").distinct())
-            return [r[0] for r in rows if r[0]]
+            rows = conn.execute(
+                sa.select(c.runner, sa.func.min(c.heartbeat_at))
+                .where(c.state == "running")
+                .group_by(c.runner)
+            ).all()
+        return {r[0]: _aware(r[1]) for r in rows if r[0]}
 
     def mine(self, runner: str) -> list[JobRow]:
         """The running jobs ``runner`` claimed."""

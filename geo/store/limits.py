@@ -9,20 +9,25 @@ token. Every expression of the ``SET`` clause reads the row as it was before the
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geo.store.schema import rate_buckets
 
 
-def _upsert(dialect: str):
+def _upsert(dialect: str) -> Any:
+    """The dialect's ``insert`` (the one with ``on_conflict_do_update``)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the two backends Yizhan supports
-        raise NotImplementedError(f"rate limits need SQLite or PostgreSQL, not {dialect}")
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    raise NotImplementedError(f"rate limits need SQLite or PostgreSQL, not {dialect}")
 
 
 def take_token(
