@@ -22,7 +22,7 @@ def _station(i: int, **kw) -> Station:
 
 
 def test_init_schema_is_idempotent_and_versioned(repo, db_url):
-    assert repo.init_schema() == "0004"
+    assert repo.init_schema() == "0005_shared_state"
     assert repo.schema_ready()
     tables = sa.inspect(sa.create_engine(db_url)).get_table_names()
     assert {"stations", "yizhan_meta", "scenarios", "alembic_version"} <= set(tables)
@@ -119,5 +119,5 @@ def test_upgrade_from_the_first_schema_keeps_stations(tmp_path):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
     r.save([_station(1)])
-    assert r.init_schema() == "0004"  # yizhan init-db upgrades in place
+    assert r.init_schema() == "0005_shared_state"  # yizhan init-db upgrades in place
     assert r.count() == 1 and sa.inspect(r.engine).has_table("scenarios")

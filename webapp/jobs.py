@@ -1,55 +1,70 @@
 """Background jobs of the planner pages: coverage and plan runs that do not block the server.
 
 A :class:`JobRunner` runs up to ``YIZHAN_PLANNER_JOBS`` jobs at a time, each in its own worker
-process. A job is created (``new``: an id and a folder under the planner directory, where
-uploads go), then started (``start``) with a task function run in a worker; the pages poll the
-job's JSON twin for its state (``queued`` while every slot is busy, ``running``, ``done``,
-``failed``, ``cancelled``), stage and progress fraction. Results are files in the job's folder
-plus ``job.json`` (state and the JSON result), so downloads and result pages keep working after
-a restart. A job that does not finish (failed, cancelled, over ``YIZHAN_JOB_TIME_LIMIT_S``,
-its worker killed, the server stopped) keeps only its inputs and ``job.json``: its files match
-its state. A user may have ``YIZHAN_PLANNER_JOBS_PER_USER`` unfinished jobs.
+process. The queue and each job's state are rows of the database's ``jobs`` table
+(:mod:`geo.store.jobs`), so every process of ``yizhan serve --workers N`` sees, polls and
+cancels every job, and claims queued ones when it has a free slot. A job is created (``new``: an
+id and a folder under the planner directory, where uploads go), then started (``start``) with a
+task function run in a worker; the pages poll the job's JSON twin for its state (``queued``
+while every slot is busy, ``running``, ``done``, ``failed``, ``cancelled``), stage and progress
+fraction. Results are files in the job's folder plus ``job.json`` (state and the JSON result),
+so downloads and result pages keep working after a restart. A job that does not finish (failed,
+cancelled, over ``YIZHAN_JOB_TIME_LIMIT_S``, its worker killed, the server stopped) keeps only
+its inputs and ``job.json``: its files match its state. A user may have
+``YIZHAN_PLANNER_JOBS_PER_USER`` unfinished jobs (counted in the table).
 
 Processes, not threads: a step such as serialising 25,000 cells to JSON holds the GIL for
 seconds, which would stall every request thread. Workers are *spawned* (the server has
 threads and open database connections, which ``fork`` would copy half-way), open their own
 database connection, and report progress by writing ``progress.json`` into the job's folder,
-which the server reads when a page polls. Each task carries the server's taxonomy
-(:class:`geo.workflows.Taxonomy`) and installs it in the worker before it runs, so a kind added
-by configuration is known there too. A job that fails with a
+which the server process running the job copies into the table with its heartbeat. Each task
+carries the server's taxonomy (:class:`geo.workflows.Taxonomy`) and installs it in the worker
+before it runs, so a kind added by configuration is known there too. A job that fails with a
 :class:`geo.errors.YizhanError` shows its message; any other exception is logged with its
 trace in the worker and shown as an internal error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
+import math
 import multiprocessing
 import os
+import pickle
 import re
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geo.coverage import json_default
 from geo.errors import NotFound, RateLimited, ValidationError, YizhanError
+from geo.store import schema
+from geo.store.jobs import JobRow, JobStore
+from geo.store.repository import create_engine
 from geo.workflows import Taxonomy
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from sqlalchemy.engine import Engine
 
 LOGGER = logging.getLogger(__name__)
 #: The message of a job whose worker process died (killed, out of memory).
 WORKER_DIED = "工作进程意外退出（内存不足或被终止），请重新运行"
+#: The message of a job whose server process (its runner) ended while it ran.
+RUNNER_DIED = "运行该分析的服务器进程已停止（被终止或重启），请重新运行"
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
@@ -107,6 +122,25 @@ class Job:
         tmp.replace(self.folder / "job.json")
 
     @classmethod
+    def of(cls, row: JobRow) -> Job:
+        """The job of a row of the job table (without its result)."""
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            owner=row.owner,
+            folder=Path(row.folder),
+            params=row.params,
+            parent=row.parent,
+            state=row.state,
+            stage=row.stage,
+            fraction=row.fraction,
+            message=row.message,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+    @classmethod
     def load(cls, folder: Path) -> Job:
         doc = json.loads((folder / "job.json").read_text(encoding="utf-8"))
         job = cls(
@@ -132,14 +166,25 @@ class Job:
 
 class JobRunner:
     """Runs jobs in the background, one spawned worker process per job, at most ``workers``
-    at a time; the rest wait as ``queued``. Keeps their state for the pages.
+    at a time across every server process; the rest wait as ``queued``.
+
+    The queue and every job's state live in the database (:class:`geo.store.jobs.JobStore`,
+    the app's database once :meth:`share` is called, else a SQLite file in ``root``), so each
+    worker process of ``yizhan serve --workers N`` has a runner and any of them can start,
+    show, poll and cancel any job: a job started through one process is claimed by whichever
+    runner has a free slot first and seen through all of them. A runner *claims* a queued
+    job atomically, starts its process, stamps a heartbeat on its running jobs and writes
+    their progress (read from ``progress.json``) every :attr:`HEARTBEAT_S`; a runner whose
+    process ended (its heartbeat older than :attr:`STALE_S`, or on this host its pid gone)
+    has its jobs failed by the next runner that looks, with :data:`RUNNER_DIED`.
 
     One process per job, not a :class:`~concurrent.futures.ProcessPoolExecutor`: a pool breaks
     for good when one of its workers dies (every later job fails with ``BrokenProcessPool``),
     and a running pool task can be neither cancelled nor stopped at a time limit without killing
     a worker, which breaks the pool again. A job's own process can be terminated on its own
-    (cancel, ``time_limit_s``), and when it dies only its job fails. A supervisor thread starts
-    queued jobs, collects results (through a pipe per job) and enforces the limits. Workers
+    (cancel, ``time_limit_s``), and when it dies only its job fails. A supervisor thread per
+    server process claims queued jobs, collects results (through a pipe per job) and enforces
+    the limits; it starts on first use, so a forked server worker starts its own. Workers
     exit with the server: :meth:`shutdown` (called by ``yizhan serve`` on SIGTERM/SIGINT)
     terminates them, and each worker watches its parent and exits when the server dies
     (``PR_SET_PDEATHSIG`` on Linux, plus a thread polling ``os.getppid()``).
@@ -147,6 +192,10 @@ class JobRunner:
 
     #: Seconds a worker gets to exit after SIGTERM before it is killed.
     GRACE_S = 3.0
+    #: Seconds between two heartbeats (and progress updates) of a runner's jobs.
+    HEARTBEAT_S = 0.5
+    #: A running job whose runner has not beaten for this long is failed.
+    STALE_S = 30.0
 
     def __init__(
         self,
@@ -154,6 +203,7 @@ class JobRunner:
         workers: int = 1,
         time_limit_s: float | None = None,
         per_user: int | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.root = Path(root)
         self.workers = max(1, int(workers))
@@ -161,22 +211,49 @@ class JobRunner:
         self.time_limit_s = time_limit_s or None
         #: Unfinished jobs one user may have (``None`` or 0: no limit).
         self.per_user = per_user or None
-        self._jobs: dict[str, Job] = {}
+        self._engine = engine
+        self._store: JobStore | None = None
+        self._token = secrets.token_hex(4)  # tells runners of one process apart
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._queue: deque[_Pending] = deque()
         self._running: dict[str, _Worker] = {}
         self._supervisor: threading.Thread | None = None
         self._closed = False
         self._lost = 0  # workers that died or were stopped (killed, time limit, cancel)
         self._spawn_error: str | None = None
 
+    # -- the shared store --------------------------------------------------------------
+
+    def share(self, engine: Engine, name: str | None = None) -> None:
+        """Keep the jobs in ``engine`` (the app's database, shared by every process)."""
+        self._engine, self._store = engine, None
+
+    @property
+    def store(self) -> JobStore:
+        """The job table (the shared database, or ``root/jobs.sqlite`` when not shared)."""
+        if self._store is None:
+            if self._engine is None:  # a library use: a table of its own beside the jobs
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._engine = create_engine(f"sqlite:///{self.root / 'jobs.sqlite'}")
+                schema.jobs.create(self._engine, checkfirst=True)
+            self._store = JobStore(self._engine)
+        return self._store
+
+    @property
+    def runner_id(self) -> str:
+        """``host:pid:token`` of this runner (the pid read now: a forked worker has its own)."""
+        return f"{HOST}:{os.getpid()}:{self._token}"
+
+    @property
+    def _under(self) -> str:
+        return str(self.root.resolve()) + os.sep
+
     # -- creating and starting jobs ------------------------------------------------------
 
     def new(self, kind: str, owner: str, params: dict, parent: str | None = None) -> Job:
         """A job with a fresh id and an empty folder (for uploads), not started yet."""
         job_id = secrets.token_urlsafe(9)
-        folder = self.root / job_id
+        folder = self.root.resolve() / job_id
         (folder / "inputs").mkdir(parents=True, exist_ok=False)
         return Job(job_id, kind, owner, folder, params=params, parent=parent)
 
@@ -186,11 +263,10 @@ class JobRunner:
 
     def check_quota(self, owner: str) -> None:
         """Raise :class:`geo.errors.RateLimited` (429) when ``owner`` already has
-        ``per_user`` unfinished (queued or running) jobs."""
+        ``per_user`` unfinished (queued or running) jobs, counted in the job table."""
         if not self.per_user:
             return
-        with self._lock:
-            unfinished = sum(1 for j in self._jobs.values() if j.owner == owner and not j.finished)
+        unfinished = self.store.unfinished(owner)
         if unfinished >= self.per_user:
             raise RateLimited(
                 f"您已有 {unfinished} 个分析在排队或运行（每人最多 {self.per_user} 个）："
@@ -204,52 +280,60 @@ class JobRunner:
         """Queue ``task(folder, *args)`` to run in its own worker process; it returns
         ``("done", result)`` or ``("failed", message)`` and reports progress into the job's
         folder."""
+        job.state, job.stage = "queued", "queued"
+        counts = self.store.counts(self._under)
+        if counts["running"] + counts["queued"] >= self.workers:
+            job.message = "排队中：其他分析正在运行"
+        # The worker is a fresh process: it gets this process's kinds and services
+        # (YIZHAN_EXTRA_KINDS, a settings object, register_kind) with the task.
+        payload = pickle.dumps((Taxonomy.current(), task, str(job.folder), *args))
+        job.save()
+        self.store.queue(
+            job.id,
+            job.kind,
+            job.owner,
+            json.loads(json.dumps(job.params, default=json_default)),
+            str(job.folder),
+            payload,
+            self.runner_id,
+            parent=job.parent,
+            created_at=job.created_at,
+            message=job.message,
+        )
+        if self._closed:
+            self._end(job.id, "failed", "服务器正在停止，请稍后重试")
+            return self.get(job.id)
         with self._lock:
-            self._jobs[job.id] = job
-            job.state, job.stage = "queued", "queued"
-            if self._closed:
-                self._finish_locked(job, "failed", "服务器正在停止，请稍后重试")
-                return job
-            if len(self._running) + len(self._queue) >= self.workers:
-                job.message = "排队中：其他分析正在运行"
-            # The worker is a fresh process: it gets this process's kinds and services
-            # (YIZHAN_EXTRA_KINDS, a settings object, register_kind) with the task.
-            args = (Taxonomy.current(), task, str(job.folder), *args)
-            self._queue.append(_Pending(job, args))
-            job.save()
             self._ensure_supervisor()
             self._wake.notify_all()
         return job
 
     def cancel(self, job_id: str, owner: str | None = None) -> Job:
-        """Cancel a job: a queued one never runs, a running one's worker is terminated; its
-        state becomes ``cancelled``. A finished job is left as it is."""
+        """Cancel a job: a queued one never runs, a running one's worker is terminated by
+        the runner that runs it (whichever process that is); its state becomes
+        ``cancelled``. A finished job is left as it is."""
         job = self.get(job_id, owner=owner)
+        if job.finished:
+            return job
+        state = self.store.request_cancel(job.id)
+        if state == "cancelled":  # it was queued: it never ran
+            return self._save(job.id)
         with self._lock:
+            self._wake.notify_all()
+        deadline = time.monotonic() + self.GRACE_S + 5
+        while time.monotonic() < deadline:
+            job = self.get(job.id)
             if job.finished:
-                return job
-            pending = next((p for p in self._queue if p.job is job), None)
-            if pending is not None:
-                self._queue.remove(pending)
-                self._finish_locked(job, "cancelled", "已取消")
-                return job
-            worker = self._running.get(job.id)
-            if worker is not None:
-                worker.stop = ("cancelled", "已取消")
-                self._wake.notify_all()
-        if worker is not None:
-            self._wait_finished(job, self.GRACE_S + 5)
+                break
+            time.sleep(0.05)
         return job
-
-    def _wait_finished(self, job: Job, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        with self._lock:
-            while not job.finished and time.monotonic() < deadline:
-                self._wake.wait(0.1)
 
     # -- the supervisor ----------------------------------------------------------------
 
     def _ensure_supervisor(self) -> None:
+        """Start this process's supervisor thread (called with the lock held)."""
+        if self._closed:
+            return
         if self._supervisor is None or not self._supervisor.is_alive():
             self._supervisor = threading.Thread(
                 target=self._supervise, name="yizhan-jobs", daemon=True
@@ -257,54 +341,88 @@ class JobRunner:
             self._supervisor.start()
 
     def _supervise(self) -> None:
-        """Start queued jobs, collect finished ones, stop those over the limit or cancelled.
+        """Claim queued jobs, collect finished ones, stop those over the limit or cancelled,
+        beat for the running ones, fail the jobs of runners that are gone.
 
         Worker processes are started from this thread only: ``PR_SET_PDEATHSIG`` fires when
         the *thread* that started a process ends, and this one lives as long as the runner.
         """
+        beaten = reaped = -math.inf
         while True:
+            try:
+                with self._lock:
+                    if self._closed and not self._running:
+                        return
+                    free = self.workers - len(self._running)
+                if free > 0 and not self._closed:
+                    counts = self.store.counts(self._under)
+                    while free > 0 and counts["queued"] and not self._closed:
+                        claimed = self.store.claim(self.runner_id, self.workers, self._under)
+                        if claimed is None:
+                            break
+                        self._launch(*claimed)
+                        free -= 1
+                with self._lock:
+                    workers = list(self._running.values())
+                if workers:
+                    self._mark_stops(workers)
+                for w in workers:
+                    try:
+                        self._check(w)
+                    except Exception:  # pragma: no cover - keep supervising the others
+                        LOGGER.exception("job %s: could not check its worker", w.job_id)
+                if time.monotonic() - beaten >= self.HEARTBEAT_S:
+                    beaten = time.monotonic()
+                    self._beat()
+                if time.monotonic() - reaped >= 1.0:
+                    reaped = time.monotonic()
+                    self._reap()
+            except Exception:  # pragma: no cover - the database went away: try again
+                LOGGER.exception("job runner: supervising failed, retrying")
             with self._lock:
                 if self._closed and not self._running:
                     return
-                while len(self._running) < self.workers and self._queue and not self._closed:
-                    self._launch(self._queue.popleft())
-                workers = list(self._running.values())
-            for w in workers:
-                try:
-                    self._check(w)
-                except Exception:  # pragma: no cover - keep supervising the others
-                    LOGGER.exception("job %s: could not check its worker", w.job.id)
-            with self._lock:
-                if self._closed and not self._running:
-                    return
-                self._wake.wait(0.2)
+                self._wake.wait(0.2 if self._running else 0.5)
 
-    def _launch(self, pending: _Pending) -> None:
-        """Start one job's worker process (called with the lock held)."""
-        job = pending.job
+    def _launch(self, row: JobRow, payload: bytes) -> None:
+        """Start a claimed job's worker process."""
         ctx = multiprocessing.get_context("spawn")  # the server has threads and DB connections
         receive, send = ctx.Pipe(duplex=False)
-        process = ctx.Process(
-            target=_worker_main,
-            args=(send, os.getpid(), *pending.args),
-            name=f"yizhan-job-{job.id}",
-            daemon=True,
-        )
         try:
+            args = pickle.loads(payload)
+            process = ctx.Process(
+                target=_worker_main,
+                args=(send, os.getpid(), *args),
+                name=f"yizhan-job-{row.id}",
+                daemon=True,
+            )
             process.start()
         except Exception as exc:  # pragma: no cover - no process could be started
-            LOGGER.exception("job %s could not start", job.id)
+            LOGGER.exception("job %s could not start", row.id)
             self._spawn_error = str(exc)
             receive.close()
             send.close()
-            self._finish_locked(job, "failed", "无法启动后台任务，请稍后重试")
+            self._end(row.id, "failed", "无法启动后台任务，请稍后重试")
             return
         send.close()  # the worker holds the sending end: EOF here when it dies
         self._spawn_error = None
-        job.message = ""
         deadline = time.monotonic() + self.time_limit_s if self.time_limit_s else None
-        self._running[job.id] = _Worker(job, process, receive, deadline)
-        LOGGER.info("job %s started in process %s", job.id, process.pid)
+        with self._lock:
+            self._running[row.id] = _Worker(row.id, Path(row.folder), process, receive, deadline)
+        self.store.started(row.id, process.pid or 0)
+        LOGGER.info("job %s started in process %s", row.id, process.pid)
+
+    def _mark_stops(self, workers: list[_Worker]) -> None:
+        """Stop the local workers whose job was cancelled (through any process) or ended."""
+        rows = {r.id: r for r in self.store.mine(self.runner_id)}
+        for w in workers:
+            row = rows.get(w.job_id)
+            if w.stop is not None:
+                continue
+            if row is None:  # failed as stale by another runner, or gone
+                w.stop = ("failed", RUNNER_DIED)
+            elif row.cancel_requested:
+                w.stop = ("cancelled", "已取消")
 
     def _check(self, w: _Worker) -> None:
         """Collect ``w``'s result if it has one; stop it if cancelled or over its limit."""
@@ -327,109 +445,151 @@ class JobRunner:
             w.process.join(1)
             LOGGER.error(
                 "job %s: worker process %s died (exit code %s)",
-                w.job.id,
+                w.job_id,
                 w.process.pid,
                 w.process.exitcode,
             )
             state, value = "failed", WORKER_DIED
             w.lost = True
         w.conn.close()
+        if state == "done":
+            self._end(w.job_id, "done", "", result=value)  # type: ignore[arg-type]
+        else:
+            self._end(w.job_id, state, str(value))
         with self._lock:
             self._lost += int(w.lost)
-            self._running.pop(w.job.id, None)
-            self._refresh(w.job)
-            if state == "done":
-                w.job.result = value  # type: ignore[assignment]
-                self._finish_locked(w.job, "done", "")
-            else:
-                _remove_outputs(w.job.folder)
-                self._finish_locked(w.job, state, str(value))
+            self._running.pop(w.job_id, None)
+            self._wake.notify_all()
 
-    def _finish_locked(self, job: Job, state: str, message: str) -> None:
-        job.state, job.message = state, message
-        if state == "done":
-            job.stage, job.fraction = "done", 1.0
-        job.finished_at = datetime.now(UTC)
-        job.started_at = job.started_at or job.finished_at
+    def _end(self, job_id: str, state: str, message: str, result: dict | None = None) -> None:
+        """Finish a job in the table and in its folder (``job.json``; partial outputs of a
+        job that did not finish are removed)."""
+        row = self.store.get(job_id)
+        if row is None:  # pragma: no cover - rows are never deleted
+            return
+        if state == "done":  # the result first: a reader who sees "done" finds it
+            job = Job.of(row)
+            job.state, job.stage, job.fraction, job.message = "done", "done", 1.0, ""
+            job.finished_at = datetime.now(UTC)
+            job.result = result
+            job.save()
+        if self.store.finish(job_id, state, message) or state != "done":
+            LOGGER.info("job %s %s", job_id, state)
+        row = self.store.get(job_id)
+        if row is not None and row.state != "done":
+            _remove_outputs(Path(row.folder))
+            self._save(job_id)
+
+    def _save(self, job_id: str) -> Job:
+        """Write the job's ``job.json`` from its row (a job that did not finish)."""
+        row = self.store.get(job_id)
+        assert row is not None
+        job = Job.of(row)
         job.save()
-        self._wake.notify_all()
-        LOGGER.info("job %s %s", job.id, state)
+        return job
+
+    def _beat(self) -> None:
+        """Stamp this runner's running jobs and write their progress to the table."""
+        with self._lock:
+            workers = list(self._running.values())
+        progress = {}
+        for w in workers:
+            doc = _progress(w.folder)
+            if doc is not None:
+                progress[w.job_id] = (str(doc.get("stage", "")), float(doc.get("fraction", 0)))
+        if workers:
+            self.store.beat(self.runner_id, progress)
+
+    def _reap(self) -> None:
+        """Fail the running jobs of runners that are gone (heartbeat too old, or a process
+        of this host that has ended); their folders keep their inputs and ``job.json``."""
+        runners = self.store.runners()
+        dead = [r for r in runners if _ended(r)]
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.STALE_S)
+        if not dead and all(beat is None or beat >= cutoff for beat in runners.values()):
+            return  # nothing to fail: no write
+        for job_id in self.store.fail_stale(self.STALE_S, RUNNER_DIED, dead):
+            row = self.store.get(job_id)
+            LOGGER.warning("job %s failed: its runner %s is gone", job_id, row and row.runner)
+            if row is not None:
+                _remove_outputs(Path(row.folder))
+                self._save(job_id)
 
     # -- state for the pages -----------------------------------------------------------
 
-    @staticmethod
-    def _refresh(job: Job) -> None:
-        """Read the worker's progress file into an unfinished job."""
-        if job.finished:
-            return
-        try:
-            doc = json.loads((job.folder / "progress.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        job.state, job.message = "running", ""
-        job.stage, job.fraction = doc.get("stage", job.stage), float(doc.get("fraction", 0))
-        job.started_at = _parse(doc.get("started_at")) or job.started_at
-
     def get(self, job_id: str, owner: str | None = None, kind: str | None = None) -> Job:
-        """A job by id (from memory, else from its folder); ``NotFound`` for another owner."""
-        job = self._jobs.get(job_id) if isinstance(job_id, str) else None
-        if job is None and isinstance(job_id, str) and JOB_ID.match(job_id):
-            folder = self.root / job_id
-            if (folder / "job.json").is_file():
-                job = Job.load(folder)
-                with self._lock:
-                    job = self._jobs.setdefault(job_id, job)
+        """A job by id (from the table, else from a folder of before the table);
+        ``NotFound`` for another owner."""
+        job = None
+        if isinstance(job_id, str) and JOB_ID.match(job_id):
+            with self._lock:
+                self._ensure_supervisor()
+            row = self.store.get(job_id)
+            if row is not None and Path(row.folder).parent == self.root.resolve():
+                job = Job.of(row)
+                if job.state == "done":
+                    job.result = _result(job.folder)
+            elif row is None and (self.root / job_id / "job.json").is_file():
+                job = Job.load(self.root / job_id)
         if job is None or (owner is not None and job.owner != owner) or (kind and job.kind != kind):
             raise NotFound(f"没有编号为 {job_id} 的分析任务")
-        self._refresh(job)
         return job
 
     def recent(self, owner: str, limit: int = 20) -> list[Job]:
-        """The owner's jobs of this server run, newest first."""
-        jobs = [j for j in list(self._jobs.values()) if j.owner == owner]
-        for j in jobs:
-            self._refresh(j)
-        return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
+        """The owner's jobs, newest first."""
+        with self._lock:
+            self._ensure_supervisor()
+        under = self.root.resolve()
+        return [
+            Job.of(r) for r in self.store.recent(owner, limit * 4) if Path(r.folder).parent == under
+        ][:limit]
 
     def worker_pid(self, job_id: str) -> int | None:
         """The process id of a running job's worker (``None`` when it is not running)."""
-        with self._lock:
-            w = self._running.get(job_id)
-            return w.process.pid if w is not None else None
+        row = self.store.get(job_id)
+        return row.worker_pid if row is not None and row.state == "running" else None
 
     def health(self) -> dict:
         """The runner's state for ``/healthz``: ``workers`` (job slots), ``running``,
-        ``queued``, ``lost`` (workers that died or were stopped and replaced), ``pool``
-        (``ok``; ``rebuilt`` once a worker was lost and replaced; ``broken`` when no worker
-        process can be started or the runner is shut down) and ``ok``."""
+        ``queued`` (in every server process), ``lost`` (workers of this process that died or
+        were stopped and replaced), ``pool`` (``ok``; ``rebuilt`` once a worker was lost and
+        replaced; ``broken`` when no worker process can be started or the runner is shut
+        down) and ``ok``."""
         with self._lock:
+            self._ensure_supervisor()
             broken = self._closed or self._spawn_error is not None
-            pool = "broken" if broken else ("rebuilt" if self._lost else "ok")
-            return {
-                "workers": self.workers,
-                "running": len(self._running),
-                "queued": len(self._queue),
-                "lost": self._lost,
-                "pool": pool,
-                "ok": not broken,
-            }
+            lost = self._lost
+        counts = self.store.counts(self._under)
+        pool = "broken" if broken else ("rebuilt" if lost else "ok")
+        return {
+            "workers": self.workers,
+            "running": counts["running"],
+            "queued": counts["queued"],
+            "lost": lost,
+            "pool": pool,
+            "ok": not broken,
+        }
 
     # -- stopping ----------------------------------------------------------------------
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop the runner: queued jobs are failed, running workers terminated (then killed)
-        and joined; their jobs are marked failed and their partial outputs removed."""
+        """Stop this process's runner: the jobs it queued that nobody claimed are failed,
+        its running workers terminated (then killed) and joined; their jobs are marked
+        failed and their partial outputs removed. Other processes' jobs are left alone."""
         message = "服务器已停止，分析被中断，请重新运行"
         with self._lock:
             if self._closed and not self._running:
                 return
             self._closed = True
-            while self._queue:
-                self._finish_locked(self._queue.popleft().job, "failed", message)
             workers = list(self._running.values())
             for w in workers:
                 w.stop = ("failed", message)
             self._wake.notify_all()
+        try:
+            for job_id in self.store.fail_queued_by(self.runner_id, message):
+                self._save(job_id)
+        except Exception:  # pragma: no cover - the database is gone: stop the processes
+            LOGGER.exception("job runner: could not fail the queued jobs")
         for w in workers:
             w.process.terminate()
         supervisor = self._supervisor
@@ -440,21 +600,17 @@ class JobRunner:
         for w in leftovers:
             _terminate(w.process, 0.5)
             with self._lock:
-                if self._running.pop(w.job.id, None) is not None:
-                    w.conn.close()
-                    _remove_outputs(w.job.folder)
-                    self._finish_locked(w.job, "failed", message)
-
-
-@dataclass
-class _Pending:
-    job: Job
-    args: tuple  # of _worker_main, after the pipe and the parent's pid
+                if self._running.pop(w.job_id, None) is None:
+                    continue
+            w.conn.close()
+            with contextlib.suppress(Exception):
+                self._end(w.job_id, "failed", message)
 
 
 @dataclass
 class _Worker:
-    job: Job
+    job_id: str
+    folder: Path
     process: BaseProcess
     conn: Connection
     deadline: float | None
@@ -462,6 +618,41 @@ class _Worker:
     stop: tuple[str, str] | None = None
     #: The worker died or was stopped at the time limit (counted as ``lost``).
     lost: bool = False
+
+
+#: This machine's name, the first part of a runner's id.
+HOST = socket.gethostname()
+
+
+def _ended(runner: str) -> bool:
+    """Whether ``runner`` (``host:pid:token``) is a process of this host that has ended."""
+    host, _, rest = runner.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # pragma: no cover - another user's process with that pid
+        return False
+    return False
+
+
+def _progress(folder: Path) -> dict | None:
+    """A running job's ``progress.json`` (written by its worker), if readable."""
+    try:
+        return json.loads((folder / "progress.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _result(folder: Path) -> dict | None:
+    """A finished job's result, from its ``job.json``."""
+    try:
+        return json.loads((folder / "job.json").read_text(encoding="utf-8")).get("result")
+    except (OSError, ValueError):
+        return None
 
 
 def _receive(conn: Connection) -> tuple[str, object] | None:

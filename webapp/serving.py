@@ -1,4 +1,5 @@
-"""The production server of ``yizhan serve``: waitress tuned for many keep-alive clients.
+"""The production server of ``yizhan serve``: waitress tuned for many keep-alive clients, or
+gunicorn forking several workers (``--workers N``, :func:`serve_workers`).
 
 This module owns how the app is served (not what it answers): the waitress options taken
 from the settings (:class:`webapp.settings.WebSettings`: connection limit, threads, idle
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import threading
 import time
@@ -243,3 +245,120 @@ def serve(app: Callable, host: str, port: int, settings: WebSettings, threads: i
 
     options = waitress_options(settings, threads)
     waitress.serve(ShedMiddleware(app), _server=_server, host=host, port=port, **options)
+
+
+# ------------------------------------------------------------------------------------------
+# Several processes: gunicorn forking ``workers`` copies of the app (``--workers N``, Linux)
+
+#: The environment variable that makes every answer carry ``X-Worker: <pid>`` (tests that
+#: must reach different workers set it; never needed in production).
+WORKER_HEADER_ENV = "YIZHAN_WORKER_HEADER"
+
+_worker_app: list[Any] = []  # the Flask app of this worker process (for worker_exit)
+
+
+class WorkerHeader:
+    """WSGI middleware: ``X-Worker: <pid>`` on every answer (tests only, see
+    :data:`WORKER_HEADER_ENV`)."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        pid = str(os.getpid())
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("X-Worker", pid)], exc_info)
+
+        return self.app(environ, start)
+
+
+def gunicorn_options(
+    settings: WebSettings, host: str, port: int, workers: int, threads: int
+) -> dict[str, Any]:
+    """The gunicorn settings of ``yizhan serve --workers N`` for ``settings``.
+
+    ``gthread`` workers: each process answers with ``threads`` threads, like waitress does,
+    and keeps up to ``YIZHAN_CONNECTION_LIMIT`` connections. No preloading (see
+    :func:`serve_workers`). gunicorn's own trust of ``X-Forwarded-*`` is switched off: the
+    app decides whom to trust (``YIZHAN_TRUSTED_PROXIES``, werkzeug's ``ProxyFix``), the same
+    with one process or several.
+    """
+    bind = f"[{host.strip('[]')}]:{port}" if ":" in host.strip("[]") else f"{host}:{port}"
+    return {
+        "bind": [bind],
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "worker_connections": settings.connection_limit,
+        "backlog": settings.listen_backlog,
+        "keepalive": max(1, min(settings.channel_timeout_s, 75)),
+        # A worker silent this long is killed and replaced; building the station index of a
+        # national registry at start takes seconds, so leave room.
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "preload_app": False,
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
+        "proc_name": "yizhan",
+        # gunicorn >= 25 opens a control socket under $HOME by default: two servers on one
+        # machine would fight over it, and `yizhan serve` is stopped by signals anyway.
+        "control_socket_disable": True,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "worker_exit": _worker_exit,
+    }
+
+
+def _worker_exit(_server: Any, _worker: Any) -> None:
+    """gunicorn hook, in a worker that stops: stop its planner job processes."""
+    from webapp.services import services
+
+    for app in _worker_app:
+        jobs = services(app).jobs
+        if jobs is not None:
+            jobs.shutdown()
+
+
+def serve_workers(
+    database_url: str, host: str, port: int, settings: WebSettings, workers: int, threads: int
+) -> None:
+    """Serve with gunicorn: ``workers`` forked processes, each with its own app, until stopped.
+
+    Not preloaded: each worker builds its app after the fork (database engine, station index,
+    job runner with its supervisor thread). A preloaded app would share little memory anyway
+    (CPython's reference counts write to every object of the index, so copy-on-write pages
+    get copied), its connection pool and threads would be copied half-way into each fork,
+    and a worker that replaces a killed one reads the current registry, like its siblings.
+    Everything the workers must agree on lives in the database: the job queue, the token
+    buckets of rate limits and login throttling, sessions' versions and the registry
+    revision, which each worker's station index checks at most once a second.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    from webapp import create_app
+    from webapp.services import services
+
+    def load() -> Callable:
+        app = create_app({"DATABASE_URL": database_url})
+        services(app).index.get()  # build the station index before the first visitor
+        _worker_app[:] = [app]
+        wsgi: Callable = app
+        if os.environ.get(WORKER_HEADER_ENV) == "1":
+            wsgi = WorkerHeader(app)
+        return wsgi
+
+    options = gunicorn_options(settings, host, port, workers, threads)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings:  # e.g. no control socket before gunicorn 25
+                    self.cfg.set(key, value)
+
+        def load(self) -> Callable:
+            return load()
+
+    raise_nofile_limit(workers * (settings.connection_limit + FD_HEADROOM))
+    Server().run()

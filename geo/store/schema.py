@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -98,4 +99,47 @@ users = Table(
     # Stored in the session at login and checked on every request; logout, a new password
     # and disabling increase it, which ends every older session (migration 0004).
     Column("session_version", Integer, nullable=False, default=0),
+)
+
+# -- shared state of the server processes (migration 0005_shared_state) -------------------
+# What one process used to keep in memory, so that every worker of ``yizhan serve --workers N``
+# sees the same: the planner's job queue (geo.store.jobs) and the request token buckets
+# (geo.store.limits: login throttling, geocoding rate limit).
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("parent", String(32)),
+    Column("params", JSON, nullable=False),
+    # queued | running | done | failed | cancelled
+    Column("state", String(16), nullable=False),
+    Column("stage", Text, nullable=False, default=""),
+    Column("fraction", Float, nullable=False, default=0.0),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    # The server process ("host:pid") that queued the job, then the one that runs it.
+    Column("runner", String(128)),
+    Column("worker_pid", Integer),  # the job's own (spawned) process while it runs
+    Column("heartbeat_at", DateTime(timezone=True)),  # the runner's last sign of life
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("folder", Text, nullable=False),  # inputs, results and job.json
+    Column("task", LargeBinary),  # what to run (pickled), dropped when the job finishes
+    Index("ix_jobs_state_created", "state", "created_at"),
+    Index("ix_jobs_owner", "owner"),
+)
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    # "<limiter>:<client>", e.g. "login:203.0.113.5"
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_s", Float, nullable=False),  # Unix time of the last take, in seconds
+    Column("allowed", Boolean, nullable=False, default=True),  # the last take's answer
+    Index("ix_rate_buckets_updated", "updated_s"),
 )

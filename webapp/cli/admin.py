@@ -35,6 +35,16 @@ def _safe_url(url: str) -> str:
     help="Worker threads of the WSGI server (waitress; default: $YIZHAN_THREADS, else 8).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes. 1: waitress, one process (the default). N > 1: gunicorn forks N "
+    "worker processes (Linux and other POSIX systems), each with --threads threads and its own "
+    "station index; job queue, rate limits, login throttling and sessions are shared through "
+    "the database.",
+)
+@click.option(
     "--debug",
     is_flag=True,
     help="Flask's development server with reloader and Werkzeug's interactive debugger "
@@ -42,8 +52,11 @@ def _safe_url(url: str) -> str:
     "localhost), never on a server others can reach.",
 )
 @pass_ctx
-def serve(ctx: Context, host: str, port: int | None, threads: int | None, debug: bool) -> None:
-    """Serve the locator map and the API (production WSGI server: waitress)."""
+def serve(
+    ctx: Context, host: str, port: int | None, threads: int | None, workers: int, debug: bool
+) -> None:
+    """Serve the locator map and the API (production WSGI server: waitress; gunicorn with
+    --workers N)."""
     from webapp import create_app
     from webapp.services import services
 
@@ -54,7 +67,14 @@ def serve(ctx: Context, host: str, port: int | None, threads: int | None, debug:
             f"code; it is refused on the non-loopback host {host}.)"
         )
     port = port or int(os.environ.get("PORT") or 5000)
+    if workers > 1 and debug:
+        raise click.UsageError("--debug runs one process: it cannot be used with --workers")
+    if workers > 1 and os.name != "posix":
+        raise click.UsageError("--workers N > 1 needs gunicorn, which runs on Linux/POSIX only")
     ctx.ready_repo()
+    if workers > 1:
+        _serve_workers(ctx, host, port, threads, workers)
+        return
     app = create_app({"DATABASE_URL": ctx.settings.database})
     services(app).index.get()  # build the station index before the first visitor
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -75,6 +95,30 @@ def serve(ctx: Context, host: str, port: int | None, threads: int | None, debug:
         jobs = services(app).jobs
         if jobs is not None:
             jobs.shutdown()
+
+
+def _serve_workers(ctx: Context, host: str, port: int, threads: int | None, workers: int) -> None:
+    """``serve --workers N``: gunicorn's master here, the app built in each worker."""
+    from webapp import serving
+    from webapp.settings import WebSettings
+
+    settings = WebSettings.from_env()
+    if not settings.secret_key:
+        # Every worker must sign sessions with the same key, or a login through one worker
+        # is refused by the next: without YIZHAN_SECRET_KEY the master draws one for all
+        # (sessions then end with the server, as with one process).
+        import secrets
+
+        os.environ["YIZHAN_SECRET_KEY"] = secrets.token_hex(32)
+        click.echo("YIZHAN_SECRET_KEY is not set: sessions end when the server stops", err=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(
+        f"Yizhan serving on http://{shown}:{port}/ with {workers} worker processes (Ctrl+C to stop)"
+    )
+    sys.stdout.flush()
+    serving.serve_workers(
+        ctx.settings.database, host, port, settings, workers, threads or settings.threads
+    )
 
 
 def _stop_on_signals() -> None:
