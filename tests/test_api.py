@@ -616,3 +616,14 @@ def test_cluster_tile_in_openapi(loaded):
     doc = loaded.get("/api/openapi.json").get_json()
     op = doc["paths"]["/api/clusters/{z}/{x}/{y}"]["get"]
     assert "304" in op["responses"] and "ETag" in op["responses"]["200"]["headers"]
+
+
+def test_nearest_features_are_the_station_features_with_distance_and_minutes(loaded):
+    """/api/nearest reuses the cached station encodings: same properties as /api/stations."""
+    doc = loaded.get("/api/nearest?lon=108.3&lat=22.8&k=3&mode=ebike").get_json()
+    for f in doc["features"]:
+        one = loaded.get(f"/api/stations/{f['id']}").get_json()
+        props = dict(f["properties"])
+        assert props.pop("minutes") >= 0 and props.pop("distance_m") >= 0
+        assert props == one["properties"] and f["geometry"] == one["geometry"]
+    assert doc["travel"]["mode"] == "ebike" and doc["numberReturned"] == len(doc["features"])

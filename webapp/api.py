@@ -198,16 +198,26 @@ def nearest(a):
     model = CrowflyModel(a["mode"])
     minutes = model.minutes_for([h.distance_m for h in hits]).tolist()
     order = sorted(range(len(hits)), key=lambda i: (minutes[i], hits[i].distance_m))
-    hits, minutes = [hits[i] for i in order], [minutes[i] for i in order]
-    fc = stations_geojson(
-        [h.station for h in hits],
+    # The cached per-station encodings of /api/stations, with distance and minutes added.
+    body = stations_geojson_bytes(
+        [hits[i].station for i in order],
         at=now,
-        distances=[h.distance_m for h in hits],
+        cache=index.properties_cache,
+        extra_properties=[
+            {"distance_m": round(hits[i].distance_m, 1), "minutes": round(minutes[i], 1)}
+            for i in order
+        ],
+        numberReturned=len(hits),
+        query={"lon": a["lon"], "lat": a["lat"], "k": a["k"], "mode": model.mode},
+        travel=_travel_member(model),
     )
-    for feature, m in zip(fc["features"], minutes, strict=True):
-        feature["properties"]["minutes"] = round(m, 1)
+    return Response(body, mimetype="application/geo+json")
+
+
+def _travel_member(model: CrowflyModel) -> dict:
+    """``/api/nearest``'s ``travel`` member: the model, its speed and its labels."""
     label_zh, label_en = mode_label(model.mode, model.name)
-    travel = {
+    return {
         "mode": model.mode,
         "model": model.name,
         "label_zh": label_zh,
@@ -215,8 +225,6 @@ def nearest(a):
         "speed_kmh": model.speed_kph,
         "circuity": model.circuity,
     }
-    query = {"lon": a["lon"], "lat": a["lat"], "k": a["k"], "mode": model.mode}
-    return _geojson(fc, numberReturned=len(hits), query=query, travel=travel)
 
 
 @endpoint(
