@@ -79,6 +79,10 @@ from pygeoapi.api import API, APIRequest
 from pygeoapi.api.itemtypes import get_collection_items
 from pygeoapi.provider import sqlite as provider
 provider.SPATIALITE_EXTENSION = "mod_spatialite"
+import sqlite3
+if not hasattr(sqlite3.Connection, "enable_load_extension"):  # as tests/test_export_interop.py
+    import pysqlite3.dbapi2 as sqlite3
+    provider.sqlite3 = sqlite3
 config = json.loads(open(sys.argv[3], encoding="utf-8").read())
 api = API(config, openapi={})
 app = Flask("pygeoapi-bench")
