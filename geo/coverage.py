@@ -406,17 +406,25 @@ class CoverageResult:
                 marker=folium.CircleMarker(radius=11, fill=False),
             ).add_to(m)
         station_name = "Stations" if en else "现有站点"
-        stations = folium.FeatureGroup(name=station_name)
-        for s in self._station_rows():
-            folium.CircleMarker(
-                [s.lat, s.lon],
-                radius=5,
-                color="#08306b",
-                fill=True,
-                fill_opacity=0.9,
-                tooltip=folium.Tooltip(html_text(s.name)),
-            ).add_to(stations)
-        stations.add_to(m)
+        # One GeoJSON layer for every station (a folium element per station compiled a
+        # template each: most of a provincial run's export time).
+        station_features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [float(s.lon), float(s.lat)]},
+                "properties": {"name": html_text(s.name)},
+            }
+            for s in self._station_rows()
+        ]
+        if station_features:
+            folium.GeoJson(
+                {"type": "FeatureCollection", "features": station_features},
+                name=station_name,
+                marker=folium.CircleMarker(radius=5, color="#08306b", fill=True, fill_opacity=0.9),
+                tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+            ).add_to(m)
+        else:
+            folium.FeatureGroup(name=station_name).add_to(m)
         for layer in extra_layers or []:
             layer.add_to(m)
         m.fit_bounds([[south, west], [north, east]])

@@ -131,14 +131,20 @@ def _minute_memo(at: datetime) -> dict:
 
 
 def stations_geojson_bytes(
-    stations: Iterable[Station], at: datetime | None = None, cache: dict | None = None, **members
+    stations: Iterable[Station],
+    at: datetime | None = None,
+    cache: dict | None = None,
+    extra_properties: Iterable[dict] | None = None,
+    **members,
 ) -> bytes:
     """The display FeatureCollection of :func:`stations_geojson` as JSON bytes (UTF-8).
 
     Each feature's time-independent part is encoded once (orjson) and kept in ``cache`` by
     station id — a dict owned by whoever owns the stations (the server's index) and dropped
     with them — so a map panning over a 200,000-station registry re-encodes nothing but
-    ``open_now``/``closes_at``. ``members`` are added to the collection object.
+    ``open_now``/``closes_at``. ``extra_properties`` (one dict per station, e.g.
+    ``distance_m``) are added to each feature's properties; ``members`` are added to the
+    collection object.
     """
     import orjson
 
@@ -146,6 +152,7 @@ def stations_geojson_bytes(
     memo = _minute_memo(at)
     cache = {} if cache is None else cache
     parts = []
+    extras = iter(extra_properties) if extra_properties is not None else None
     for s in stations:
         head = cache.get(s.id)
         if head is None:
@@ -163,6 +170,7 @@ def stations_geojson_bytes(
             + (b"null" if open_now is None else b"true" if open_now else b"false")
             + b',"closes_at":'
             + (b'"' + closes.encode() + b'"' if closes else b"null")
+            + (b"," + orjson.dumps(next(extras))[1:-1] if extras is not None else b"")
             + b"}}"
         )
     tail = b"".join(b"," + orjson.dumps(k) + b":" + orjson.dumps(v) for k, v in members.items())

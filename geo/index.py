@@ -22,6 +22,7 @@ from datetime import datetime
 import numpy as np
 from scipy.spatial import cKDTree
 
+from geo.clusters import ClusterHierarchy
 from geo.crs import EARTH_RADIUS_M
 from geo.models import Nearby, Station, Status
 
@@ -161,6 +162,7 @@ class StationIndex:
         self.merc_x, self.merc_y = lonlat_to_mercator(self.lon, self.lat)
         self._tree = cKDTree(self.xyz) if located else None
         self._subsets: dict[tuple, tuple[cKDTree | None, list[int]]] = {}
+        self._hierarchies: dict[tuple, tuple[ClusterHierarchy, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -366,6 +368,27 @@ class StationIndex:
         """Stations passing ``f`` inside a WGS-84 bounding box, in index order (by id)."""
         idx = np.flatnonzero(self.mask(f, (min_lon, min_lat, max_lon, max_lat)))
         return [self.stations[i] for i in idx.tolist()]
+
+    def hierarchy(self, f: Filter = ANY) -> tuple[ClusterHierarchy, np.ndarray]:
+        """The tile cluster hierarchy of the stations passing ``f`` (kinds, services, statuses).
+
+        Returns the hierarchy and the station positions (in :attr:`stations`) of its points.
+        Built on first use per filter and cached with the index (so once per registry
+        revision); ``f.open_at`` is ignored (the hierarchy cannot depend on the time).
+        """
+        key = (f.kinds, f.services, f.statuses)
+        found = self._hierarchies.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            if key not in self._hierarchies:
+                plain = Filter(f.kinds, f.services, f.statuses)
+                ids = np.flatnonzero(self.mask(plain))
+                built = ClusterHierarchy(self.lon[ids], self.lat[ids])
+                if len(self._hierarchies) >= self.MAX_SUBSET_TREES:
+                    self._hierarchies.pop(next(iter(self._hierarchies)))
+                self._hierarchies[key] = (built, ids)
+            return self._hierarchies[key]
 
     def clusters(
         self, bbox: Sequence[float], zoom: float, f: Filter = ANY, keep: np.ndarray | None = None

@@ -627,3 +627,97 @@ def test_a_misspelt_default_mode_is_refused_at_start():
 
     with pytest.raises(ValidationError, match="boat"):
         WebSettings.from_env({"YIZHAN_DEFAULT_MODE": "boat"})
+
+
+# -- cluster tiles (/api/clusters/{z}/{x}/{y}) ------------------------------------------
+
+
+def _tiles_at(client, z, query=""):
+    """Every non-empty tile of zoom z over the 'many' stations (around Nanning)."""
+    from geo.clusters import lat_to_y, lon_to_x
+
+    n = 2**z
+    x0, x1 = int(lon_to_x(104.0) * n), int(lon_to_x(113.0) * n)
+    y0, y1 = int(lat_to_y(26.0) * n), int(lat_to_y(19.0) * n)
+    docs = []
+    for x in range(x0, x1 + 1):
+        for y in range(y0, y1 + 1):
+            r = client.get(f"/api/clusters/{z}/{x}/{y}{query}")
+            assert r.status_code == 200, r.get_data(as_text=True)
+            docs.append(r.get_json())
+    return docs
+
+
+@pytest.mark.parametrize("zoom", [3, 7, 10])
+def test_cluster_tiles_count_every_station_once(many, zoom):
+    client, stations = many
+    docs = _tiles_at(client, zoom)
+    assert sum(d["total"] for d in docs) == len(stations)
+    counted = sum(
+        f["properties"]["point_count"] if f["properties"].get("cluster") else 1
+        for d in docs
+        for f in d["features"]
+    )
+    assert counted == len(stations)
+    singles = [f["id"] for d in docs for f in d["features"] if not f["properties"].get("cluster")]
+    assert len(singles) == len(set(singles))
+
+
+def test_cluster_tiles_filter_by_kind(many):
+    client, stations = many
+    docs = _tiles_at(client, 8, "?kind=legal_aid")
+    assert sum(d["total"] for d in docs) == sum(s.kind == "legal_aid" for s in stations)
+    for d in docs:
+        for f in d["features"]:
+            if not f["properties"].get("cluster"):
+                assert f["properties"]["kind"] == "legal_aid"
+
+
+def test_cluster_tile_etag_304_and_new_revision(many, app):
+    from geo.models import Station
+
+    client, _ = many
+    url = "/api/clusters/6/50/27"
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    assert not etag.startswith("W/")  # strong
+    assert first.cache_control.public and first.cache_control.max_age == 60
+    rev = first.get_json()["revision"]
+    long = client.get(f"{url}?rev={rev}")
+    assert long.cache_control.max_age == 86_400
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    other = client.get("/api/clusters/6/50/27?kind=legal_aid", headers={"If-None-Match": etag})
+    assert other.status_code == 200
+    new = Station(id="NEW-1", name="新站", kind="rest_stop", lon=108.3, lat=22.8)
+    services(app).repo.save([new])
+    services(app).index.check_interval_s = 0
+    after = client.get(url, headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["ETag"] != etag
+    assert after.get_json()["revision"] != rev
+
+
+@pytest.mark.parametrize(
+    "path,parameter",
+    [("/api/clusters/3/8/0", "x"), ("/api/clusters/3/0/9", "y"), ("/api/clusters/25/0/0", "z")],
+)
+def test_cluster_tile_out_of_range_is_400(loaded, path, parameter):
+    r = loaded.get(path)
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == parameter
+
+
+def test_cluster_tile_in_openapi(loaded):
+    doc = loaded.get("/api/openapi.json").get_json()
+    op = doc["paths"]["/api/clusters/{z}/{x}/{y}"]["get"]
+    assert "304" in op["responses"] and "ETag" in op["responses"]["200"]["headers"]
+
+
+def test_nearest_features_are_the_station_features_with_distance_and_minutes(loaded):
+    """/api/nearest reuses the cached station encodings: same properties as /api/stations."""
+    doc = loaded.get("/api/nearest?lon=108.3&lat=22.8&k=3&mode=ebike").get_json()
+    for f in doc["features"]:
+        one = loaded.get(f"/api/stations/{f['id']}").get_json()
+        props = dict(f["properties"])
+        assert props.pop("minutes") >= 0 and props.pop("distance_m") >= 0
+        assert props == one["properties"] and f["geometry"] == one["geometry"]
+    assert doc["travel"]["mode"] == "ebike" and doc["numberReturned"] == len(doc["features"])

@@ -287,3 +287,16 @@ def test_owslib_items_with_bbox_limit_and_paging(live_server):
     assert [f["id"] for f in first["features"]] + [f["id"] for f in second["features"]] == [
         f["id"] for f in everything[:4]
     ]
+
+
+def test_items_reuse_the_cached_station_encodings(loaded, app):
+    """OGC items encode each station once, in the index's cache shared with /api/stations."""
+    index = services(app).index.get()
+    index.properties_cache.clear()
+    doc = loaded.get("/ogc/collections/stations/items?limit=3").get_json()
+    assert doc["numberReturned"] == 3
+    assert set(index.properties_cache) == {f["id"] for f in doc["features"]}
+    plain = loaded.get("/api/stations?limit=3").get_json()
+    assert [f["properties"] for f in plain["features"]] == [
+        f["properties"] for f in doc["features"]
+    ]

@@ -789,3 +789,31 @@ def test_main_network_is_the_largest_weak_component_and_big_ones(fragment_graph)
     assert {int(i) for i in ids[g.main_nodes(6)]} == set(range(1001, 1037)) | set(range(2000, 2006))
     with pytest.raises(ValidationError):
         NetworkModel(g, min_component_nodes=0)
+
+
+def test_small_snaps_use_one_worker_and_large_ones_all(small_graphs, monkeypatch):
+    """A thread pool per small snap cost ~150 µs where one worker costs ~30 µs (issue 14)."""
+    model = NetworkModel(small_graphs["walk"], max_snap_m=500, min_component_nodes=1)
+    tree, nodes = model.graph.snap_tree()
+    seen: list[int] = []
+
+    class Recorder:
+        n = tree.n
+
+        def query(self, *args, **kwargs):
+            seen.append(kwargs.get("workers", 1))
+            return tree.query(*args, **kwargs)
+
+    monkeypatch.setattr(model.graph, "snap_tree", lambda: (Recorder(), nodes))
+    rng = np.random.default_rng(42)
+    g = model.graph
+
+    def near_nodes(n):
+        at = rng.integers(0, len(g.node_lon), n)
+        return g.node_lon[at] + rng.normal(0, 1e-5, n), g.node_lat[at] + rng.normal(0, 1e-5, n)
+
+    small = model.snap(*near_nodes(5))
+    big_n = NetworkModel.PARALLEL_SNAP_FROM
+    big = model.snap(*near_nodes(big_n))
+    assert seen == [1, -1]
+    assert (small[0] >= 0).all() and len(big[0]) == big_n

@@ -12,13 +12,17 @@ Station data carries a weak ``ETag`` made from the registry revision and the que
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from datetime import UTC, datetime
 
 import numpy as np
+import orjson
 from flask import Blueprint, Response, g, jsonify, request
 
+from geo.clusters import x_to_lon, y_to_lat
 from geo.coverage import default_minutes_cap
-from geo.errors import NotFound
+from geo.errors import InvalidParameter, NotFound
 from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
 from geo.geojson import stations_geojson, stations_geojson_bytes
@@ -26,7 +30,13 @@ from geo.index import Filter
 from geo.models import KINDS, MODE_TERMS, MODES, SERVICES
 from geo.review import review_stations
 from geo.travel.crowfly import CrowflyModel
-from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask
+from webapp.endpoints import (
+    DATA_MAX_AGE_S,
+    ENDPOINTS,
+    OPENAPI_MEDIA_TYPE,
+    endpoint,
+    station_mask,
+)
 from webapp.openapi import build_document
 from webapp.params import (
     BBOX,
@@ -197,16 +207,28 @@ def nearest(a):
     model = CrowflyModel(a["mode"])
     minutes = model.minutes_for([h.distance_m for h in hits]).tolist()
     order = sorted(range(len(hits)), key=lambda i: (minutes[i], hits[i].distance_m))
-    hits, minutes = [hits[i] for i in order], [minutes[i] for i in order]
-    fc = stations_geojson(
-        [h.station for h in hits],
+    # The cached per-station encodings of /api/stations, with distance and minutes added.
+    body = stations_geojson_bytes(
+        [hits[i].station for i in order],
         at=now,
-        distances=[h.distance_m for h in hits],
+        cache=index.properties_cache,
+        extra_properties=[
+            {"distance_m": round(hits[i].distance_m, 1), "minutes": round(minutes[i], 1)}
+            for i in order
+        ],
+        numberReturned=len(hits),
+        query={"lon": a["lon"], "lat": a["lat"], "k": a["k"], "mode": model.mode},
+        travel=_travel_member(model),
+        # Served: the quickest station is inside the one-hour circle (issue 12 item 5).
+        served=bool(minutes) and min(minutes) <= SERVICE_MINUTES,
     )
-    for feature, m in zip(fc["features"], minutes, strict=True):
-        feature["properties"]["minutes"] = round(m, 1)
+    return Response(body, mimetype="application/geo+json")
+
+
+def _travel_member(model: CrowflyModel) -> dict:
+    """``/api/nearest``'s ``travel`` member: the model, its speed and its labels."""
     label_zh, label_en = mode_label(model.mode, model.name)
-    travel = {
+    return {
         "mode": model.mode,
         "model": model.name,
         "label_zh": label_zh,
@@ -216,9 +238,6 @@ def nearest(a):
         "service_minutes": SERVICE_MINUTES,
         "minutes_cap": MINUTES_CAP,
     }
-    query = {"lon": a["lon"], "lat": a["lat"], "k": a["k"], "mode": model.mode}
-    served = bool(minutes) and minutes[0] <= SERVICE_MINUTES
-    return _geojson(fc, numberReturned=len(hits), query=query, travel=travel, served=served)
 
 
 @endpoint(
@@ -288,6 +307,122 @@ def clusters(a):
         clustered=True,
         numberReturned=len(features),
     )
+
+
+#: Seconds a tile fetched with the current ``rev`` may be reused (its URL changes with the data).
+TILE_MAX_AGE_S = 86_400
+#: Deepest tile zoom served (single stations from ``geo.clusters.MAX_ZOOM + 1`` on).
+TILE_MAX_ZOOM = 24
+_FC_HEAD = b'{"type":"FeatureCollection","features":['
+
+
+@endpoint(
+    bp,
+    "/clusters/<z>/<x>/<y>",
+    KIND,
+    SERVICE,
+    STATUS,
+    Param(
+        "rev",
+        "string",
+        "The registry revision the client last saw (the answer's `revision`); with the "
+        "current one the tile may be cached for a day.",
+        max_length=40,
+    ),
+    response="ClusterCollection",
+    media_type="application/geo+json",
+    errors=(400,),
+    path_params=(
+        ("z", "Tile zoom (Web-Mercator XYZ, 0–24)."),
+        ("x", "Tile column (0 … 2^z − 1, west to east)."),
+        ("y", "Tile row (0 … 2^z − 1, north to south)."),
+    ),
+)
+def cluster_tile(a, z: str, x: str, y: str):
+    """Clusters and single stations in one map tile (supercluster hierarchy per revision)."""
+    return _cluster_tile(a, _tile_number("z", z), _tile_number("x", x), _tile_number("y", y))
+
+
+def _cluster_tile(a, z: int, x: int, y: int):
+    if not 0 <= z <= TILE_MAX_ZOOM:
+        raise InvalidParameter("z", f"must be between 0 and {TILE_MAX_ZOOM}")
+    for name, v in (("x", x), ("y", y)):
+        if not 0 <= v < 2**z:
+            raise InvalidParameter(name, f"must be between 0 and {2**z - 1} at zoom {z}")
+    index, revision = app_services().index.snapshot()
+    f = Filter.of(a["kind"], a["service"], statuses=a["status"])
+    key = f"{revision}|{z}/{x}/{y}|{sorted(f.kinds)}|{sorted(f.services)}|{sorted(f.statuses)}"
+    etag = hashlib.sha1(key.encode()).hexdigest()[:24]
+    max_age = TILE_MAX_AGE_S if a["rev"] == str(revision) else DATA_MAX_AGE_S
+    if request.if_none_match.contains(etag):
+        resp = Response(status=304)
+    else:
+        resp = Response(_tile_body(index, revision, f, z, x, y), mimetype="application/geo+json")
+    resp.set_etag(etag)
+    resp.cache_control.public = True
+    resp.cache_control.max_age = max_age
+    return resp
+
+
+def _tile_number(name: str, text: str) -> int:
+    """A tile coordinate from the path: decimal digits only, else 400 naming it."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise InvalidParameter(name, "must be a whole number")
+    return int(text)
+
+
+# The tile route handles its own (strong, long-lived) caching; the document says so.
+ENDPOINTS[-1] = dataclasses.replace(ENDPOINTS[-1], cache="tile")
+
+
+def _tile_body(index, revision, f: Filter, z: int, x: int, y: int) -> bytes:
+    """The GeoJSON bytes of tile ``z/x/y``: cluster features, then single stations."""
+    hierarchy, ids = index.hierarchy(f)
+    level = hierarchy.level(z)
+    pos = level.tile(z, x, y)
+    counts = level.count[pos]
+    multi = counts > 1
+    cpos = pos[multi]
+    lon = np.round(x_to_lon(level.x[cpos]), 6).tolist()
+    lat = np.round(y_to_lat(level.y[cpos]), 6).tolist()
+    clusters = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [cx, cy]},
+            "properties": {
+                "cluster": True,
+                "cluster_id": f"{level.zoom}-{p}",
+                "count": n,
+                "point_count": n,
+                "bbox": box,
+            },
+        }
+        for cx, cy, n, p, box in zip(
+            lon,
+            lat,
+            level.count[cpos].tolist(),
+            cpos.tolist(),
+            np.round(level.bbox[cpos], 6).tolist(),
+            strict=True,
+        )
+    ]
+    singles = [index.stations[i] for i in ids[level.station[pos[~multi]]].tolist()]
+    body = stations_geojson_bytes(
+        singles,
+        at=datetime.now(UTC),
+        cache=index.properties_cache,
+        total=int(counts.sum()),
+        clustered=bool(clusters),
+        numberReturned=len(clusters) + len(singles),
+        tile=[z, x, y],
+        revision=str(revision),
+    )
+    if not clusters:
+        return body
+    assert body.startswith(_FC_HEAD)  # stations_geojson_bytes' frame
+    rest = body[len(_FC_HEAD) :]
+    encoded = b",".join(orjson.dumps(c) for c in clusters)
+    return _FC_HEAD + encoded + (b"," if singles else b"") + rest
 
 
 @endpoint(bp, "/kinds", response="Taxonomy", cache="static")

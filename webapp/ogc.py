@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 import numpy as np
 from flask import (
     Blueprint,
+    Response,
     current_app,
     g,
     jsonify,
@@ -43,7 +44,7 @@ from flask import (
 )
 
 from geo.errors import InvalidParameter, NotFound
-from geo.geojson import stations_geojson
+from geo.geojson import stations_geojson, stations_geojson_bytes
 from webapp.endpoints import OPENAPI_MEDIA_TYPE, endpoint, station_mask
 from webapp.openapi import build_ogc_document
 from webapp.params import KIND, OFFSET, SERVICE, STATUS, Param, setting
@@ -354,11 +355,7 @@ def items(a, collectionId: str):
         ]
     limit, offset = a["limit"], a["offset"]
     page = [st[i] for i in idx[offset : offset + limit].tolist()]
-    doc = stations_geojson(page, at=now)
     media = _feature_media_type()
-    doc["numberMatched"] = len(idx)
-    doc["numberReturned"] = len(page)
-    doc["timeStamp"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
     base = _url("ogc.items", collectionId=COLLECTION_ID)
 
@@ -379,8 +376,17 @@ def items(a, collectionId: str):
             "title": "the collection",
         }
     )
-    doc["links"] = links
-    return _json(doc, media)
+    # The cached per-station encodings of /api/stations (geo.geojson.stations_geojson_bytes).
+    body = stations_geojson_bytes(
+        page,
+        at=now,
+        cache=index.properties_cache,
+        numberMatched=len(idx),
+        numberReturned=len(page),
+        timeStamp=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        links=links,
+    )
+    return Response(body, mimetype=media)
 
 
 @endpoint(

@@ -128,6 +128,15 @@ def components() -> dict:
                 "properties": {
                     "cluster": {"type": "boolean", "enum": [True]},
                     "count": {"type": "integer", "minimum": 1},
+                    "point_count": {
+                        "type": "integer",
+                        "minimum": 2,
+                        "description": "Tiles only: stations in the cluster (supercluster).",
+                    },
+                    "cluster_id": {
+                        "type": "string",
+                        "description": "Tiles only: zoom-position of the cluster in the hierarchy.",
+                    },
                     "bbox": {
                         "type": "array",
                         "minItems": 4,
@@ -199,11 +208,16 @@ def components() -> dict:
             query={"type": "object"},
         ),
         "ClusterFeature": cluster_feature,
-        "ClusterCollection": collection(
-            {"anyOf": [_ref("StationFeature"), _ref("ClusterFeature")]},
-            total=count,
-            clustered={"type": "boolean"},
-            numberReturned=count,
+        "ClusterCollection": _with_optional(
+            collection(
+                {"anyOf": [_ref("StationFeature"), _ref("ClusterFeature")]},
+                total=count,
+                clustered={"type": "boolean"},
+                numberReturned=count,
+            ),
+            # tiles only (/api/clusters/{z}/{x}/{y})
+            tile={"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3},
+            revision={"type": "string"},
         ),
         "Taxonomy": {
             "type": "array",
@@ -324,9 +338,23 @@ def components() -> dict:
     }
 
 
+def _with_optional(schema: dict, **members: dict) -> dict:
+    """``schema`` with more, optional, ``properties``."""
+    schema["properties"].update(members)
+    return schema
+
+
 def _operation(e: Endpoint, settings: WebSettings) -> dict:
     params = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}, "description": d}
+        {
+            "name": n,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0}
+            if e.cache == "tile"
+            else {"type": "string"},
+            "description": d,
+        }
         for n, d in e.path_params
     ] + [p.schema(settings) for p in e.params]
     ok: dict = {
@@ -338,7 +366,21 @@ def _operation(e: Endpoint, settings: WebSettings) -> dict:
     for alt in getattr(e, "alt_media_types", ()) or ():
         ok["content"][alt] = {"schema": _ref(e.response)}
     responses: dict = {"200": ok}
-    if e.cache:
+    if e.cache == "tile":  # webapp.api.cluster_tile: strong ETag, long life with ?rev=
+        ok["headers"] = {
+            "ETag": {
+                "description": "Strong validator (registry revision, tile and filters); send "
+                "it back in If-None-Match.",
+                "schema": {"type": "string"},
+            },
+            "Cache-Control": {
+                "description": "public, max-age=86400 when `rev` is the current revision, "
+                "else a minute.",
+                "schema": {"type": "string"},
+            },
+        }
+        responses["304"] = {"description": "Not modified (If-None-Match matched the ETag)."}
+    elif e.cache:
         ok["headers"] = {
             "ETag": {
                 "description": "Weak validator (registry revision and query); send it back "

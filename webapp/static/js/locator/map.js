@@ -398,8 +398,78 @@
     return { params: params, url: C.apiUrl(this.apiBase, '/clusters', params) };
   };
 
+  /** The XYZ tiles (/api/clusters/{z}/{x}/{y}) covering the view, or null to use the bbox. */
+  P.viewTiles = function () {
+    var params = this.filterParams();
+    if (this.noClusters || this.noTiles || params.open_now) { return null; }  // open-now: by time
+    var z = Math.max(0, Math.min(24, Math.floor(this.map.getZoom())));
+    var n = Math.pow(2, z);
+    var b = this.map.getBounds();
+    var sw = this.wgs(b.getSouthWest());
+    var ne = this.wgs(b.getNorthEast());
+    function tx(lon) { return Math.min(n - 1, Math.max(0, Math.floor((lon / 360 + 0.5) * n))); }
+    function ty(lat) {
+      var s = Math.sin(Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180);
+      var y = 0.5 - 0.25 * Math.log((1 + s) / (1 - s)) / Math.PI;
+      return Math.min(n - 1, Math.max(0, Math.floor(y * n)));
+    }
+    if (this.tileRev) { params.rev = this.tileRev; }
+    var urls = [];
+    for (var x = tx(sw.lon); x <= tx(ne.lon); x++) {
+      for (var y = ty(ne.lat); y <= ty(sw.lat); y++) {
+        urls.push(C.apiUrl(this.apiBase, '/clusters/' + z + '/' + x + '/' + y, params));
+      }
+    }
+    return urls.length <= 64 ? urls : null;   // a huge screen: one bbox query instead
+  };
+
+  /** Stations in view from cacheable tiles: each tile once (browser and proxy cache it). */
+  P.loadTiles = function (urls, seq) {
+    var self = this;
+    var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
+    this.viewAbort = ctrl;
+    this.$.mapEl.setAttribute('aria-busy', 'true');
+    this.status(t('loading'));
+    Promise.all(urls.map(function (url) {
+      if (self.cache[url]) { return self.cache[url]; }
+      return C.getJSON(url, { signal: ctrl && ctrl.signal }).then(function (fc) {
+        self.remember(url, fc);
+        if (fc && fc.revision) { self.tileRev = fc.revision; }
+        return fc;
+      });
+    })).then(function (fcs) {
+      if (seq !== self.viewSeq) { return; }
+      var merged = { type: 'FeatureCollection', features: [], total: 0 };
+      fcs.forEach(function (fc) {
+        merged.features = merged.features.concat((fc && fc.features) || []);
+        merged.total += (fc && fc.total) || 0;
+      });
+      self.status('');
+      self.clearError('view');  // only a failed map load's message: keep geolocation/search ones
+      self.renderView(merged, false);
+    }).catch(function (err) {
+      if (err && err.name === 'AbortError') { return; }
+      if (seq !== self.viewSeq) { return; }
+      if (err.status === 404) {   // a server without tiles: bbox clusters
+        self.noTiles = true;
+        self.loadView();
+        return;
+      }
+      self.status('');
+      self.showFailure(t('loadFailed'), err, 'view');
+    }).then(function () {
+      if (seq === self.viewSeq) { self.$.mapEl.removeAttribute('aria-busy'); }
+    });
+  };
+
   P.loadView = function () {
     var self = this;
+    var tiles = this.viewTiles();
+    if (tiles) {
+      if (this.viewAbort) { this.viewAbort.abort(); this.viewAbort = null; }
+      this.loadTiles(tiles, ++this.viewSeq);
+      return;
+    }
     var q = this.viewQuery();
     var seq = ++this.viewSeq;
     if (this.viewAbort) { this.viewAbort.abort(); this.viewAbort = null; }
