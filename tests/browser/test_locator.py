@@ -166,11 +166,27 @@ def test_geolocation_denied_shows_a_message(open_page):
     assert page.locator(MARKERS).count() > 0, "the map stays usable"
     # A map load that finishes afterwards (here: a pan) must not hide the message: it clears
     # only a message of its own (a failed load). This raced before.
-    with page.expect_response(lambda r: "/api/clusters" in r.url):
-        page.evaluate("window.YizhanLocator.app.map.panBy([120, 0], {animate: false})")
+    # (far enough that the list and new cluster tiles must be fetched, not read from cache)
+    with page.expect_response(lambda r: "/api/stations" in r.url):
+        page.evaluate("window.YizhanLocator.app.map.panBy([-1200, 0], {animate: false})")
     page.wait_for_timeout(300)
     assert error.is_visible() and "定位权限被拒绝" in error.inner_text()
     tab.screenshot("locator-phone-denied")
+
+
+def test_panning_past_the_antimeridian_asks_only_valid_views(open_page):
+    """A far pan east (the national view on a phone is zoom 4) stops at the world's edge:
+    every request carries longitudes within ±180°, so no "invalid value" error appears."""
+    tab = open_page(viewport=PHONE)
+    page = tab.page
+    bad: list[str] = []
+    page.on("response", lambda r: bad.append(r.url) if "/api/" in r.url and r.status >= 400 else None)
+    page.evaluate("window.YizhanLocator.app.map.setView([30, 170], 4, {animate: false})")
+    page.evaluate("window.YizhanLocator.app.map.panBy([3000, 0], {animate: false})")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.YizhanLocator.app.map.getBounds().getEast()") <= 180.0001
+    assert not bad, bad
+    assert not page.locator("#yz-error").is_visible()
 
 
 def test_filters_kind_service_open_now_reach_the_api(open_page, server):
@@ -396,7 +412,7 @@ def test_api_error_is_shown_not_a_blank_map(open_page):
             body=json.dumps({"error": {"code": "service_unavailable", "message": "down"}}),
         )
 
-    page.route("**/api/clusters?*", fail)
+    page.route("**/api/clusters**", fail)  # tiles and bbox alike
     page.reload()
     error = page.locator("#yz-error")
     error.wait_for(state="visible")
@@ -608,7 +624,12 @@ def test_200k_stations_load_per_view_with_server_clusters(browser, big_server):
         page.wait_for_timeout(1500)
         after = [u for u in api_calls if "/api/clusters" in u]
         assert len(after) >= before + 2
-        zooms = {parse_qs(urlsplit(u).query)["zoom"][0] for u in after}
+        zooms = {  # tiles carry the zoom in the path (/api/clusters/z/x/y), bbox in the query
+            urlsplit(u).path.split("/")[3]
+            if urlsplit(u).path.count("/") == 5
+            else parse_qs(urlsplit(u).query)["zoom"][0]
+            for u in after
+        }
         assert "12" in zooms
         assert page.locator(MARKERS).count() < 600
         page.screenshot(

@@ -29,6 +29,9 @@
       zoomControl: true,
       keyboard: true,
       worldCopyJump: false,
+      // One world: a pan past the antimeridian would ask for longitudes beyond 180°.
+      maxBounds: [[-85, -180], [85, 180]],
+      maxBoundsViscosity: 1.0,
       scrollWheelZoom: cfg.scrollWheelZoom !== false
     });
     map.attributionControl.setPrefix(false);
@@ -550,8 +553,13 @@
     var b = this.map.getBounds();
     var sw = this.wgs(b.getSouthWest());
     var ne = this.wgs(b.getNorthEast());
-    return [Math.max(-180, sw.lon), Math.max(-90, sw.lat), Math.min(180, ne.lon),
-      Math.min(90, ne.lat)].map(function (v) { return +v.toFixed(6); }).join(',');
+    function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }
+    var w = clamp(sw.lon, -180, 180);
+    var e = clamp(ne.lon, -180, 180);
+    var s = clamp(sw.lat, -90, 90);
+    var n = clamp(ne.lat, -90, 90);
+    return [w, s, Math.max(w, e), Math.max(s, n)]
+      .map(function (v) { return +v.toFixed(6); }).join(',');
   };
 
   /** The status count: always the number of stations the list holds (or will hold). */
