@@ -995,3 +995,13 @@ def test_technical_sentences_of_geo_read_in_chinese():
     # an unknown sentence keeps its facts, marked as technical
     assert technical_zh("something new happened") == "技术说明：something new happened"
     assert technical_zh("已经是中文") == "已经是中文"
+
+
+def test_scenario_times_in_china_wall_clock():
+    from datetime import UTC, datetime
+
+    from webapp.planner import china_time_text
+
+    assert china_time_text(datetime(2026, 12, 6, 11, 3, tzinfo=UTC)) == "2026-12-06 19:03"
+    assert china_time_text("2026-12-06T11:03:00+00:00") == "2026-12-06 19:03"
+    assert china_time_text(None) == ""

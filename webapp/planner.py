@@ -210,6 +210,21 @@ def _job_status(job) -> dict[str, str]:
     return status_text(job, STAGES)
 
 
+def china_time_text(value: object) -> str:
+    """A stored time (ISO text or datetime) as China wall-clock "2026-12-06 19:03", or ""."""
+    from datetime import datetime
+
+    from geo.hours import to_china_time
+
+    if not value:
+        return ""
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return to_china_time(at).strftime("%Y-%m-%d %H:%M")
+
+
 @bp.app_context_processor
 def _template_globals():
     return {
@@ -220,6 +235,7 @@ def _template_globals():
         "compare_labels": planner_text.COMPARE_LABELS,
         "compare_value": planner_text.compare_value,
         "technical_zh": planner_text.technical_zh,
+        "china_time": china_time_text,
     }
 
 

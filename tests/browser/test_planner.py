@@ -53,6 +53,13 @@ ALLOWED = {
     "README",
     "Leaflet",
     "km",
+    "Excel",
+    "GeoPackage",
+    "HTML",
+    "JSON",
+    "PNG",
+    "ZIP",
+    "PDF",
 }
 #: Records every Content-Security-Policy violation of the page (before any script runs).
 CSP_LISTENER = """
@@ -61,10 +68,12 @@ document.addEventListener('securitypolicyviolation', function (e) {
   window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
 });
 """
-#: The visible text of the page without code samples and file names (marked lang="en").
+#: The visible text of the page without code samples, file names (marked lang="en") and names
+#: users typed (in <bdi>: the user name, scenario names).
 VISIBLE_TEXT = """() => {
   const body = document.body.cloneNode(true);
-  body.querySelectorAll('code, pre, script, style, [lang="en"], [hidden]').forEach(n => n.remove());
+  const skip = 'code, pre, script, style, bdi, [lang="en"], [hidden]';
+  body.querySelectorAll(skip).forEach(n => n.remove());
   return body.innerText;
 }"""
 
