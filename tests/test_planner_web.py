@@ -776,3 +776,232 @@ def test_report_map_of_a_job_carries_the_map_approval_number(env):
     finally:
         services(app).jobs.shutdown()
         services(app).repo.engine.dispose()
+
+
+# -- issue 12 items 8, 9, 14: the result maps' base and attribution, figures in words ----------
+
+ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
+#: Names a Chinese planner page may show in Latin letters.
+ALLOWED_NAMES = {"DEMO", "OSM", "GeoTIFF", "WorldPop", "HiGHS", "CSV", "XLSX", "GeoJSON"}
+
+
+def english_words(text: str) -> list[str]:
+    return [w for w in ENGLISH_WORD.findall(text) if w not in ALLOWED_NAMES]
+
+
+def page_config(html: str) -> dict:
+    return json.loads(re.search(r'id="pl-config">(.*?)</script>', html, re.S).group(1))
+
+
+def figure(html: str, element_id: str) -> str:
+    """The text of the element ``element_id`` (tags removed, spaces collapsed)."""
+    m = re.search(rf'id="{element_id}"[^>]*>(.*?)</(dd|p)>', html, re.S)
+    assert m, element_id
+    return " ".join(re.sub(r"<[^>]+>", " ", m.group(1)).split())
+
+
+@pytest.fixture(scope="module")
+def plan_job(coverage_job):
+    """A plan from ``coverage_job`` without any cost (greedy, K = 2)."""
+    c = coverage_job["client"]
+    rv = c.post(
+        coverage_job["url"] + "?format=json",
+        data={"csrf_token": c.csrf, "problem": "add", "k": "2"},
+    )
+    assert rv.status_code == 202, rv.get_json()
+    url = rv.get_json()["url"]
+    doc = wait(c, url)
+    assert doc["job"]["state"] == "done", doc["job"]["message"]
+    return {"url": url, "doc": doc, "client": c}
+
+
+@pytest.fixture(scope="module")
+def seats_job(coverage_job):
+    """A coverage of township seats (the default demand): some townships have no position."""
+    c = coverage_job["client"]
+    url = start_coverage(c, demand="seats", max_minutes="30")
+    doc = wait(c, url)
+    assert doc["job"]["state"] == "done", doc["job"]["message"]
+    return {"url": url, "doc": doc, "client": c}
+
+
+def test_result_map_uses_the_configured_basemaps_not_osm(coverage_job):
+    """Item 8: the map's base is the locator's basemap list (offline outlines by default, from
+    this server), never the OSM tile URL the page's own CSP refuses."""
+    from urllib.parse import urlsplit as split
+
+    c = coverage_job["client"]
+    rv = c.get(coverage_job["url"])
+    config = page_config(rv.get_data(as_text=True))
+    assert [b["id"] for b in config["basemaps"]] == ["offline"]
+    assert config["outlinesUrl"] == "/data/basemap.geojson"
+    assert "tileUrl" not in config
+    assert "openstreetmap" not in json.dumps(config)
+    outlines = json.loads(c.get(config["outlinesUrl"]).data)
+    named = [f for f in outlines["features"] if f["properties"].get("name")]
+    assert any(f["properties"]["name"] == "融水苗族自治县" for f in named)
+    # every tile origin the basemaps name is one the page's CSP allows
+    img_src = next(
+        d for d in rv.headers["Content-Security-Policy"].split(";") if "img-src" in d
+    ).split()
+    for layer in config["basemaps"]:
+        for url in (layer["url"], layer["overlay_url"]):
+            if url:
+                assert f"{split(url).scheme}://{split(url).netloc}" in img_src
+
+
+def test_result_map_carries_the_attribution_line(env):
+    """Item 14: data sources, 审图号 and ICP record from the web settings on the planner map."""
+    from geo.maps import DATA_SOURCES
+
+    app = make_app(env, map_approval="GS（2026）0001号", icp="桂ICP备00000001号")
+    try:
+        c = app.test_client()
+        assert login(c).status_code == 303
+        c.csrf = token(c)
+        url = start_coverage(c, demand="seats", max_minutes="30")
+        assert wait(c, url)["job"]["state"] == "done"
+        line = page_config(c.get(url).get_data(as_text=True))["attributionHtml"]
+        assert "审图号：GS（2026）0001号" in line
+        assert "桂ICP备00000001号" in line and "beian.miit.gov.cn" in line
+        assert DATA_SOURCES.split("：")[0] in line
+    finally:
+        services(app).jobs.shutdown()
+        services(app).repo.engine.dispose()
+
+
+def test_plan_figures_in_words_with_units(plan_job):
+    """Item 9: status in Chinese with its meaning, the bound in people and as a share of the
+    demand, the gap over the total covered, no cost line of zeros when no cost was given."""
+    doc = plan_job["doc"]
+    plan = doc["result"]["plan"]
+    html = plan_job["client"].get(plan_job["url"]).get_data(as_text=True)
+    status = figure(html, "pl-status")
+    assert status.split()[0] in {"最优（已证明）", "贪心近似", "可行解（未证明最优）"}
+    if plan["status"] == "optimal":
+        assert status.startswith("最优（已证明）")
+    for word in ("greedy", "feasible", "optimal", "lagrangian", "lp）"):
+        assert word not in html.split('id="pl-config"')[0], word
+    bound = figure(html, "pl-bound")
+    assert f"最多覆盖 {plan['bound']:,.0f} 人" in bound
+    assert f"需求的 {plan['bound'] / plan['total_weight']:.1%}" in bound
+    # the gap over the total covered, computed here from the plan's own figures
+    gap = (plan["bound"] - plan["covered_after"]) / plan["bound"]
+    assert figure(html, "pl-gap").startswith(f"{max(gap, 0):.1%}")
+    assert "按总覆盖计" in figure(html, "pl-gap")
+    assert figure(html, "pl-cost") == "未设置费用"
+    assert "0 / 0 元" not in html
+
+
+def test_plan_gap_is_measured_over_the_total_covered():
+    """``Plan.gap_of_total`` is (bound − found) / bound; ``gap`` stays on new coverage."""
+    import numpy as np
+
+    from geo.plan import MCLP
+
+    rng = random.Random(42)
+    cover = np.array([[rng.random() < 0.2 for _ in range(12)] for _ in range(60)])
+    weights = np.array([float(rng.randint(1, 50)) for _ in range(60)])
+    existing = np.array([rng.random() < 0.3 for _ in range(60)])
+    plan = MCLP.from_cost_matrix(cover, weights, 3, already_covered=existing).solve("greedy")
+    assert plan.gap_of_total == pytest.approx(max(0.0, (plan.bound - plan.objective) / plan.bound))
+    assert plan.bound_share == pytest.approx(plan.bound / weights.sum())
+    assert plan.to_dict()["gap_of_total"] == plan.gap_of_total
+
+
+def test_cost_line_says_when_no_cost_was_set():
+    from webapp.planner_text import cost_text
+
+    assert cost_text([{"cost": None}, {"cost": None}], {}) == "未设置费用"
+    assert cost_text([{"cost": 80000.0}, {"cost": 80000.0}], {}) == "160,000 元"
+    assert cost_text([{"cost": 80000.0}, {"cost": None}], {}) == "80,000 元（1 个站点未设置费用）"
+
+
+def test_station_count_is_the_regions_own(coverage_job):
+    """Item 9: 站点数 counted the stations within reach across the border; the page counts
+    the region's own and says how many outside were left out (computed here from the
+    registry and the region's outline)."""
+    import shapely
+
+    from geo.regions import region_polygon
+
+    doc = coverage_job["doc"]
+    c = coverage_job["client"]
+    layer = json.loads(
+        fetch(
+            c, page_config(c.get(coverage_job["url"]).get_data(as_text=True))["layers"]["stations"]
+        )[2]
+    )
+    polygon = region_polygon(COUNTY)
+    inside = sum(
+        shapely.contains_xy(polygon, *f["geometry"]["coordinates"][:2]) for f in layer["features"]
+    )
+    outside = doc["result"]["summary"]["stations"] - inside
+    html = c.get(coverage_job["url"]).get_data(as_text=True)
+    text = figure(html, "pl-stations")
+    assert text.startswith(f"{inside} 个")
+    if outside:
+        assert f"区域外 {outside} 个未计入" in text
+
+
+def test_demand_description_and_warnings_in_chinese(seats_job):
+    """Item 9: the demand description and the warnings of a township-seat coverage (some
+    townships without a position) read in Chinese."""
+    summary = seats_job["doc"]["result"]["summary"]
+    assert summary["warnings"] and ENGLISH_WORD.search(summary["warnings"][0])  # geo's own
+    html = seats_job["client"].get(seats_job["url"]).get_data(as_text=True)
+    demand = figure(html, "pl-demand")
+    assert "乡镇驻地" in demand and not english_words(demand), demand
+    warnings = re.findall(r'<p class="pl-warning">(.*?)</p>', html, re.S)
+    assert len(warnings) == len(summary["warnings"])
+    for w in warnings:
+        assert not english_words(w), w
+    assert f"{summary['units_unplaced']} 个位置未知" in " ".join(warnings)
+    assert not english_words(figure(html, "pl-model"))
+
+
+def test_status_text_follows_the_job_state(tmp_path):
+    """Item 9: a job that reports 60 % is 正在运行, never 排队中; the JSON twin carries it."""
+    from webapp.jobs import Job, status_text
+
+    job = Job(id="abcdefgh", kind="coverage", owner="a", folder=tmp_path)
+    assert status_text(job) == {"title": "排队中", "text": "等待空闲的计算槽位"}
+    job.stage, job.fraction = "travel times", 0.6  # progress read, state not yet updated
+    assert status_text(job) == {"title": "正在运行", "text": "计算出行时间（60%）"}
+    job.state = "running"
+    assert status_text(job)["title"] == "正在运行"
+    job.state, job.message = "failed", "没有找到站点"
+    assert status_text(job) == {"title": "运行失败", "text": "没有找到站点"}
+
+
+def test_json_twin_carries_the_status_words(coverage_job):
+    doc = coverage_job["client"].get(coverage_job["url"] + "?format=json").get_json()
+    assert doc["job"]["status_title"] == "已完成"
+
+
+def test_technical_sentences_of_geo_read_in_chinese():
+    """Every sentence geo produced for these inputs is worded in Chinese (the catalogue)."""
+    from webapp.planner_text import technical_zh
+
+    produced = [
+        "grid in the gaps, 5000 m",
+        "centres of uncovered cells",
+        "township positions (approximate)",
+        "exact solver needs highspy (HiGHS), not installed: used greedy",
+        "exact stopped at the time limit (60 s): see gap",
+    ]
+    for text in produced:
+        assert not english_words(technical_zh(text)), text
+    # an unknown sentence keeps its facts, marked as technical
+    assert technical_zh("something new happened") == "技术说明：something new happened"
+    assert technical_zh("已经是中文") == "已经是中文"
+
+
+def test_scenario_times_in_china_wall_clock():
+    from datetime import UTC, datetime
+
+    from webapp.planner import china_time_text
+
+    assert china_time_text(datetime(2026, 12, 6, 11, 3, tzinfo=UTC)) == "2026-12-06 19:03"
+    assert china_time_text("2026-12-06T11:03:00+00:00") == "2026-12-06 19:03"
+    assert china_time_text(None) == ""

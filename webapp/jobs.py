@@ -924,3 +924,54 @@ def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | No
         return result
     finally:
         repo.engine.dispose()
+
+
+# -- status text of the pages (labels only) ------------------------------------------------
+
+#: A job's state as the planner pages name it.
+STATE_LABELS = {
+    "queued": "排队中",
+    "running": "正在运行",
+    "done": "已完成",
+    "failed": "运行失败",
+    "cancelled": "已取消",
+}
+#: The stages a worker reports (:class:`_Progress`), as the planner pages name them.
+STAGE_LABELS = {
+    "queued": "等待空闲的计算槽位",
+    "starting": "准备中",
+    "demand": "生成需求网格",
+    "travel model": "准备出行模型",
+    "travel times": "计算出行时间",
+    "candidates": "生成候选点",
+    "matrix": "计算覆盖矩阵",
+    "solving": "求解选址",
+    "coverage after": "计算规划后覆盖",
+    "exports": "导出表格与图层",
+    "map layers": "生成地图图层",
+    "report": "生成报告",
+    "done": "完成",
+}
+
+
+def status_text(job: Job, stages: dict[str, str] = STAGE_LABELS) -> dict[str, str]:
+    """``{"title", "text"}`` of a job for its page: the state (排队中, 正在运行 …) and a line
+    with the stage and progress, e.g. ``{"title": "正在运行", "text": "计算出行时间（60%）"}``.
+
+    A job that has reported progress is running whatever its last stored state says, so the
+    title never says 排队中 beside a progress of 60 %.
+    """
+    state = job.state
+    if state == "queued" and (job.fraction > 0 or job.stage not in ("queued", "")):
+        state = "running"
+    title = STATE_LABELS.get(state, state)
+    pct = f"{round(job.fraction * 100)}%"
+    if state == "queued":
+        text = stages.get("queued", "")
+    elif state == "running":
+        text = f"{stages.get(job.stage, job.stage)}（{pct}）"
+    elif state == "done":
+        text = "已完成（100%）"
+    else:
+        text = job.message or title
+    return {"title": title, "text": text}

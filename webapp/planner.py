@@ -49,6 +49,7 @@ import re
 import secrets
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,11 +70,14 @@ from flask import (
 from werkzeug.utils import secure_filename
 
 from geo.errors import ValidationError, YizhanError
+from geo.maps import DATA_SOURCES, attribution_html
 from geo.models import KINDS, MODE_TERMS, parse_kind, parse_mode
 from geo.regions import OUTLINE_LEVELS, Region, resolve_region
+from webapp import planner_text
 from webapp.errors import wants_json
-from webapp.jobs import JobRunner, coverage_task, plan_task
+from webapp.jobs import STAGE_LABELS, JobRunner, coverage_task, plan_task, status_text
 from webapp.params import Param, choice
+from webapp.public import COUNTIES, basemap_layers
 from webapp.ratelimit import RateLimiter
 from webapp.services import services
 from webapp.settings import WebSettings
@@ -97,21 +101,7 @@ PROBLEMS = {
     "target": "达到目标覆盖率的最少站点",
     "budget": "预算内最佳站点",
 }
-STAGES = {
-    "queued": "排队中",
-    "starting": "准备中",
-    "demand": "生成需求网格",
-    "travel model": "准备出行模型",
-    "travel times": "计算出行时间",
-    "candidates": "生成候选点",
-    "matrix": "计算覆盖矩阵",
-    "solving": "求解选址",
-    "coverage after": "计算规划后覆盖",
-    "exports": "导出表格与图层",
-    "map layers": "生成地图图层",
-    "report": "生成报告",
-    "done": "完成",
-}
+STAGES = STAGE_LABELS
 #: Levels the planner analyses (units with outlines; townships have none).
 REGION_LEVELS = OUTLINE_LEVELS
 LEVEL_ZH = {"province": "省", "prefecture": "地市", "county": "县区", "township": "乡镇"}
@@ -210,9 +200,45 @@ def csrf_token() -> str:
     return token
 
 
+def _job_status(job) -> dict[str, str]:
+    """:func:`webapp.jobs.status_text` of a job or of its JSON (the start page's list)."""
+    if isinstance(job, dict):
+        job = SimpleNamespace(
+            state=job.get("state", ""),
+            stage=job.get("stage", ""),
+            fraction=float(job.get("fraction") or 0.0),
+            message=job.get("message", ""),
+        )
+    return status_text(job, STAGES)
+
+
+def china_time_text(value: object) -> str:
+    """A stored time (ISO text or datetime) as China wall-clock "2026-12-06 19:03", or ""."""
+    from datetime import datetime
+
+    from geo.hours import to_china_time
+
+    if not value:
+        return ""
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return to_china_time(at).strftime("%Y-%m-%d %H:%M")
+
+
 @bp.app_context_processor
 def _template_globals():
-    return {"csrf_token": csrf_token}
+    return {
+        "csrf_token": csrf_token,
+        "job_status": _job_status,
+        "solvers": planner_text.SOLVERS,
+        "candidate_sources": CANDIDATE_SOURCES,
+        "compare_labels": planner_text.COMPARE_LABELS,
+        "compare_value": planner_text.compare_value,
+        "technical_zh": planner_text.technical_zh,
+        "china_time": china_time_text,
+    }
 
 
 @bp.before_request
@@ -330,6 +356,77 @@ def _map_notices() -> dict[str, str]:
     """审图号 and ICP record of the deployment, for the report maps a job writes."""
     settings = _settings()
     return {"map_approval": settings.map_approval, "icp": settings.icp}
+
+
+def _map_config() -> dict:
+    """The base of a result map, as the locator has it: the configured basemaps
+    (:func:`webapp.public.basemap_layers`, offline county outlines by default, served by this
+    server) and the attribution line of the report maps (data sources, 审图号, ICP record)."""
+    settings = _settings()
+    return {
+        "basemaps": basemap_layers(settings),
+        "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
+        "attributionHtml": attribution_html(
+            DATA_SOURCES, map_approval=settings.map_approval, icp=settings.icp
+        ),
+    }
+
+
+def station_counts(job) -> dict | None:
+    """Stations a coverage or plan job used, counted inside its region and outside it.
+
+    The coverage counts every operating station within reach of the region (``stations``),
+    including those across its border that serve it; a planner reading 站点数 expects the
+    region's own. Returns ``{"inside", "outside"}`` from the job's stations layer and the
+    region's outline, or ``None`` when either is missing.
+    """
+    import shapely
+
+    from geo.regions import region_polygon
+
+    name = ((job.result or {}).get("layers") or {}).get("stations")
+    region = job.params.get("region")
+    if not name or not region:
+        return None
+    try:
+        doc = json.loads((job.folder / name).read_text(encoding="utf-8"))
+        polygon = region_polygon(str(region))
+    except (OSError, ValueError, YizhanError):
+        return None
+    coords = [
+        f["geometry"]["coordinates"][:2]
+        for f in doc.get("features", [])
+        if (f.get("geometry") or {}).get("type") == "Point"
+    ]
+    if not coords:
+        return {"inside": 0, "outside": 0}
+    xy = list(zip(*coords, strict=True))
+    inside = int(shapely.contains_xy(polygon, xy[0], xy[1]).sum())
+    return {"inside": inside, "outside": len(coords) - inside}
+
+
+def _figures(job) -> dict:
+    """The result page's figures in words (:mod:`webapp.planner_text`)."""
+    result = job.result or {}
+    summary = result.get("summary") or {}
+    out: dict[str, Any] = {
+        "stations": station_counts(job),
+        "unit": planner_text.demand_unit(job.params, summary),
+        "model": planner_text.model_zh(result.get("model") or summary.get("model") or {}),
+        "demand": planner_text.technical_zh(
+            result.get("demand_source") or summary.get("demand_source") or ""
+        ),
+        "warnings": [planner_text.technical_zh(w) for w in summary.get("warnings") or []],
+    }
+    if job.kind == "plan" and result.get("plan"):
+        out["messages"] = [planner_text.technical_zh(m) for m in result["plan"].get("messages", [])]
+        out["candidates"] = planner_text.technical_zh(
+            (result.get("candidates") or {}).get("source", "")
+        )
+        out.update(
+            planner_text.plan_figures(result["plan"], job.params, result.get("chosen_sites") or [])
+        )
+    return out
 
 
 def _job_doc(job) -> dict:
@@ -710,7 +807,9 @@ def index():
 
 def _job_page(job, template: str, **extra):
     job = _public_job(job)  # no server paths on the page or in its JSON twin
-    body = {"job": job.to_dict(), "result": job.result if job.state == "done" else None}
+    status = status_text(job, STAGES)
+    doc = {**job.to_dict(), "status_title": status["title"], "status_text": status["text"]}
+    body = {"job": doc, "result": job.result if job.state == "done" else None}
     if wants_json():
         return body
     layer_urls = {}
@@ -723,14 +822,15 @@ def _job_page(job, template: str, **extra):
         template,
         job=job,
         result=job.result if job.state == "done" else None,
+        figures=_figures(job) if job.state == "done" else {},
+        status=status,
         stages=STAGES,
         config={
-            "job": job.to_dict(),
+            "job": doc,
             "poll": url_for(request.endpoint, job_id=job.id, format="json"),
             "layers": layer_urls,
             "bounds": (job.result or {}).get("bounds"),
-            "tileUrl": _settings().tile_url,
-            "tileAttribution": _settings().tile_attribution,
+            **_map_config(),
             "maxMinutes": job.params.get("max_minutes"),
             "stages": STAGES,
         },

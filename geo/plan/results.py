@@ -109,6 +109,29 @@ class Plan:
     def share_after(self) -> float:
         return self.covered_after / self.total_weight if self.total_weight > 0 else math.nan
 
+    @property
+    def gap_of_total(self) -> float:
+        """The gap over the whole objective, as a reader measures it.
+
+        MCLP/Budget: ``(bound − objective) / bound`` of the total covered (existing stations
+        included), 0 when the bound is 0; ``gap`` measures the same distance over the *new*
+        coverage only, which looks large when little can be added. LSCP: ``gap`` (already
+        over the plan's number of sites).
+        """
+        if self.problem == "lscp":
+            return self.gap
+        if not (self.bound > 0) or not math.isfinite(self.bound):
+            return 0.0 if self.bound == 0 else math.nan
+        return max(0.0, (self.bound - self.objective) / self.bound)
+
+    @property
+    def bound_share(self) -> float | None:
+        """MCLP/Budget: the bound as a share of all demand weight (``None`` for LSCP, whose
+        bound is a number of sites)."""
+        if self.problem == "lscp" or not self.total_weight > 0:
+            return None
+        return self.bound / self.total_weight
+
     def to_dict(self) -> dict:
         """JSON-ready summary."""
         return {
@@ -125,6 +148,8 @@ class Plan:
             "share_after": self.share_after,
             "bound": self.bound,
             "gap": self.gap,
+            "gap_of_total": self.gap_of_total,
+            "bound_share": self.bound_share,
             "bound_source": self.bound_source,
             "cost": self.cost,
             "best_share": self.best_share,

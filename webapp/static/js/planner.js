@@ -45,6 +45,7 @@
   function poll(cfg) {
     var bar = document.getElementById('pl-progress');
     var label = document.getElementById('pl-progress-text');
+    var title = document.getElementById('pl-progress-title');
     var failures = 0;
     function tick() {
       C.getJSON(cfg.poll)
@@ -56,9 +57,13 @@
             return;
           }
           if (bar) { bar.value = job.fraction; bar.textContent = pct(job.fraction); }
+          // The server words the state and progress (webapp/jobs.py status_text), so the title
+          // follows the job: never 排队中 beside a progress of 60 %.
+          if (title && job.status_title) { title.textContent = job.status_title; }
           if (label) {
             var stage = cfg.stages[job.stage] || job.stage;
-            label.textContent = t('plannerProgress', { stage: stage, pct: pct(job.fraction) }) +
+            label.textContent = (job.status_text ||
+              t('plannerProgress', { stage: stage, pct: pct(job.fraction) })) +
               (job.message ? ' · ' + job.message : '');
           }
           window.setTimeout(tick, 1000);
@@ -72,20 +77,82 @@
     window.setTimeout(tick, 700);
   }
 
+  /* The base of a result map: the first configured basemap (webapp/public.py basemap_layers,
+     the same list as the locator's). Tiles when it has a URL (the CSP allows exactly those
+     origins); else the bundled county outlines from this server, with county names at the
+     county seats. GCJ-02 tile sets (Amap) are skipped: the planner's layers are WGS-84. */
+  function drawBase(map, el, cfg) {
+    var defs = (cfg.basemaps || []).filter(function (d) { return d.crs !== 'gcj02'; });
+    var d = defs[0] || { id: 'offline', url: '' };
+    el.setAttribute('data-basemap', d.id || 'offline');
+    if (d.url) {
+      L.tileLayer(d.url, { attribution: d.attribution || '', subdomains: d.subdomains || 'abc',
+        maxZoom: d.max_zoom || 18 }).addTo(map);
+      if (d.overlay_url) {
+        L.tileLayer(d.overlay_url, { subdomains: d.subdomains || 'abc' }).addTo(map);
+      }
+      return Promise.resolve();
+    }
+    el.classList.add('pl-map--offline');
+    if (d.max_zoom) { map.setMaxZoom(d.max_zoom); }
+    if (!cfg.outlinesUrl) { return Promise.resolve(); }
+    map.createPane('pl-outlines');
+    map.getPane('pl-outlines').style.zIndex = 250;
+    map.getPane('pl-outlines').style.pointerEvents = 'none';
+    map.createPane('pl-labels');
+    map.getPane('pl-labels').style.zIndex = 450;
+    map.getPane('pl-labels').style.pointerEvents = 'none';
+    if (d.attribution) { map.attributionControl.addAttribution(d.attribution); }
+    return C.getJSON(cfg.outlinesUrl).then(function (fc) {
+      L.geoJSON(fc, {
+        pane: 'pl-outlines',
+        interactive: false,
+        style: function () {
+          return { color: '#8a8f98', weight: 1, opacity: 0.9, fillColor: '#fbfaf6', fillOpacity: 1 };
+        }
+      }).addTo(map);
+      var labels = L.layerGroup();
+      (fc.features || []).forEach(function (f) {
+        var p = f.properties || {};
+        if (!p.name || !isFinite(p.seat_lon) || !isFinite(p.seat_lat)) { return; }
+        var m = L.marker([p.seat_lat, p.seat_lon], {
+          icon: L.divIcon({ className: 'pl-county-label', html: '', iconSize: null }),
+          interactive: false, keyboard: false, pane: 'pl-labels'
+        });
+        m.on('add', function () {
+          var node = m.getElement();
+          if (node) { node.textContent = p.name; node.setAttribute('aria-hidden', 'true'); }
+        });
+        labels.addLayer(m);
+      });
+      labels.addTo(map);
+      function level() { el.classList.toggle('pl-labels--hidden', map.getZoom() < 8); }
+      map.on('zoomend', level);
+      level();
+      el.setAttribute('data-outlines', String((fc.features || []).length));
+    }).catch(function () { /* the analysis layers still show */ });
+  }
+
+  /* The attribution line: data sources, 审图号 and ICP record of the deployment, the same line
+     as the report maps (geo.maps.attribution_html builds and escapes it on the server). */
+  function attribution(map, cfg) {
+    map.attributionControl.setPrefix(false);
+    if (cfg.attributionHtml) { map.attributionControl.addAttribution(cfg.attributionHtml); }
+    map.attributionControl.addAttribution(t('plannerDemo'));
+  }
+
   function drawMap(cfg) {
     var el = document.getElementById('pl-map');
     if (!el || !window.L || !cfg.layers || !cfg.layers.cells) { return; }
     var map = L.map(el, { preferCanvas: true, scrollWheelZoom: false });
-    if (cfg.tileUrl) {
-      L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 18 }).addTo(map);
-    }
-    map.attributionControl.addAttribution(t('plannerDemo'));
+    attribution(map, cfg);
     var b = cfg.bounds;
     if (b && b.length === 4 && isFinite(b[0])) {
       map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
     } else {
       map.setView([23.5, 108.3], 7);
     }
+    var base = drawBase(map, el, cfg);
     var max = cfg.maxMinutes || 60;
     var overlays = {};
     var control = L.control.layers(null, overlays, { collapsed: true }).addTo(map);
@@ -143,6 +210,8 @@
             { permanent: false });
         }
       }, 'chosen');
+    }).then(function () {
+      return base;
     }).then(function () {
       el.setAttribute('data-ready', '1');
     }).catch(function () {
