@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import Connection
 
+from geo.crs import EARTH_RADIUS_M
 from geo.errors import YizhanError
 
 #: The SQL an operator runs as a PostgreSQL superuser when ``yizhan init-db`` may not.
@@ -70,22 +71,21 @@ def distance_m(lon: float, lat: float) -> sa.ColumnElement[float]:
     return sa.func.ST_Distance(sa.func.geography(GEOM), sa.func.geography(point(lon, lat)), False)
 
 
-def within_m(lon: float, lat: float, radius_m: float) -> sa.ColumnElement[bool]:
-    """Stations within ``radius_m`` of ``(lon, lat)`` on the sphere.
+def within_m(
+    lon: float, lat: float, radius_m: float | sa.ColumnElement[float]
+) -> sa.ColumnElement[bool]:
+    """Stations within ``radius_m`` (a number or an SQL expression) of ``(lon, lat)`` on the
+    sphere.
 
-    ``ST_DWithin`` on geography cannot use the geometry index, so a degree envelope that
-    contains the circle (``&&``, indexed) comes first.
+    ``ST_DWithin`` on geography cannot use the geometry index, so a degree box that contains
+    the circle (``geom && ST_Expand(point, dlon, dlat)``, indexed) comes first; it is computed
+    in SQL so that the radius may come from a subquery (:meth:`StationRepository.nearest`).
     """
-    import math
-
-    from geo.crs import EARTH_RADIUS_M
-
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M) * 1.001 + 1e-9
-    top = min(abs(lat) + dlat, 89.999)
-    dlon = 180.0 if top >= 89.0 else min(180.0, dlat / math.cos(math.radians(top)))
-    env = sa.func.ST_MakeEnvelope(lon - dlon, lat - dlat, lon + dlon, lat + dlat, 4326)
+    dlat = sa.func.degrees(radius_m / EARTH_RADIUS_M) * 1.001 + 1e-9
+    top = sa.func.least(abs(lat) + dlat, 89.999)
+    dlon = sa.func.least(dlat / sa.func.cos(sa.func.radians(top)), 360.0)
     return sa.and_(
-        GEOM.intersects(env),
+        GEOM.intersects(sa.func.ST_Expand(point(lon, lat), dlon, dlat)),
         sa.func.ST_DWithin(
             sa.func.geography(GEOM), sa.func.geography(point(lon, lat)), radius_m, False
         ),

@@ -49,7 +49,11 @@ def create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then pick a generic
+        # plan that ignores the point and k of a KNN query; plan each query for its values.
+        psycopg = sa.engine.make_url(url).get_driver_name() == "psycopg"
+        connect_args = {"prepare_threshold": None} if psycopg else {}
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
@@ -271,27 +275,30 @@ class StationRepository:
         if k < 1:
             return []
         if not self.postgis:
-            found = self._measure(lon, lat, q, max_distance_m)
-            return found[:k]
+            return self._measure(lon, lat, q, max_distance_m, limit=k)
         from geo.store import postgis
 
         where = [*self._where(q), stations.c.lon.is_not(None), stations.c.lat.is_not(None)]
         if max_distance_m is not None:
             where.append(postgis.within_m(lon, lat, max_distance_m))
         dist = postgis.distance_m(lon, lat)
+        # One statement: the KNN candidates (a CTE), their farthest distance (an InitPlan)
+        # as the radius of the exact query (float slack at the edge).
+        knn = (
+            sa.select(dist.label("d"))
+            .where(*where)
+            .order_by(postgis.knn_order(lon, lat))
+            .limit(k)
+            .cte("knn")
+        )
+        bound = sa.select(sa.func.max(knn.c.d) * (1 + 1e-9) + 1e-3).scalar_subquery()
+        sel = (
+            sa.select(stations, dist.label("_distance_m"))
+            .where(*where, postgis.within_m(lon, lat, bound))
+            .order_by(sa.literal_column("_distance_m"), stations.c.id)
+            .limit(k)
+        )
         with self.engine.connect() as conn:
-            cand = conn.execute(
-                sa.select(dist).where(*where).order_by(postgis.knn_order(lon, lat)).limit(k)
-            ).all()
-            if not cand:
-                return []
-            bound = max(d for (d,) in cand) * (1 + 1e-9) + 1e-3  # float slack at the edge
-            sel = (
-                sa.select(stations, dist.label("_distance_m"))
-                .where(*where, postgis.within_m(lon, lat, bound))
-                .order_by(sa.literal_column("_distance_m"), stations.c.id)
-                .limit(k)
-            )
             rows = conn.execute(sel).mappings().all()
         return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
 
@@ -315,7 +322,12 @@ class StationRepository:
         return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
 
     def _measure(
-        self, lon: float, lat: float, q: StationQuery, radius_m: float | None
+        self,
+        lon: float,
+        lat: float,
+        q: StationQuery,
+        radius_m: float | None,
+        limit: int | None = None,
     ) -> list[Nearby]:
         """SQLite: stations matching ``q`` (inside the circle's envelope when ``radius_m``),
         with great-circle distances, nearest first, those beyond ``radius_m`` left out."""
@@ -339,6 +351,7 @@ class StationRepository:
         order = np.lexsort((np.asarray(ids), d))
         if radius_m is not None:
             order = order[d[order] <= radius_m]
+        order = order[:limit]
         by_id = {s.id: s for s in self._get_many([ids[i] for i in order])}
         return [Nearby(by_id[ids[i]], float(d[i])) for i in order]
 
