@@ -63,6 +63,12 @@ def test_init_db_without_postgis_rights_names_the_sql(pg_cluster, editor_databas
     assert "CREATE EXTENSION IF NOT EXISTS postgis;" in refused.stderr
     assert "superuser" in refused.stderr and editor_database in refused.stderr
     # nothing half-done: the failed upgrade left no tables behind (transactional DDL)
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_cluster.url(editor_database))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT to_regclass('stations')")).scalar() is None
+    engine.dispose()
     pg_cluster.sql("CREATE EXTENSION postgis", database=editor_database)
     done = cli("init-db", env=env)
     assert "database ready at schema" in done.stdout
