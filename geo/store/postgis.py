@@ -79,7 +79,7 @@ def within_m(
 
     ``ST_DWithin`` on geography cannot use the geometry index, so a degree box that contains
     the circle (``geom && ST_Expand(point, dlon, dlat)``, indexed) comes first; it is computed
-    in SQL so that the radius may come from a subquery (:meth:`StationRepository.nearest`).
+    in SQL from the radius.
     """
     dlat = sa.func.degrees(radius_m / EARTH_RADIUS_M) * 1.001 + 1e-9
     top = sa.func.least(abs(lat) + dlat, 89.999)

@@ -270,7 +270,8 @@ class StationRepository:
         For a cold or too large in-memory index. On PostGIS: the GiST index's KNN order
         (``ORDER BY geom <-> point LIMIT k``, planar degrees) gives ``k`` candidates; the
         farthest of them (great-circle) bounds a radius query that finds every station that
-        may be nearer, and exact distances order them. On SQLite: numpy over the matches.
+        may be nearer, and exact distances order them. On SQLite: numpy over the matches
+        (a full scan: the in-memory index is the SQLite way).
         """
         if k < 1:
             return []
@@ -282,23 +283,22 @@ class StationRepository:
         if max_distance_m is not None:
             where.append(postgis.within_m(lon, lat, max_distance_m))
         dist = postgis.distance_m(lon, lat)
-        # One statement: the KNN candidates (a CTE), their farthest distance (an InitPlan)
-        # as the radius of the exact query (float slack at the edge).
-        knn = (
-            sa.select(dist.label("d"))
-            .where(*where)
-            .order_by(postgis.knn_order(lon, lat))
-            .limit(k)
-            .cte("knn")
-        )
-        bound = sa.select(sa.func.max(knn.c.d) * (1 + 1e-9) + 1e-3).scalar_subquery()
-        sel = (
-            sa.select(stations, dist.label("_distance_m"))
-            .where(*where, postgis.within_m(lon, lat, bound))
-            .order_by(sa.literal_column("_distance_m"), stations.c.id)
-            .limit(k)
-        )
+        # Two statements on one connection: the bound goes in as a number, so the planner
+        # sees how small the radius query is and uses the GiST index (as a subquery's value
+        # it may not, and scans a million rows).
         with self.engine.connect() as conn:
+            cand = conn.execute(
+                sa.select(dist).where(*where).order_by(postgis.knn_order(lon, lat)).limit(k)
+            ).all()
+            if not cand:
+                return []
+            bound = max(d for (d,) in cand) * (1 + 1e-9) + 1e-3  # float slack at the edge
+            sel = (
+                sa.select(stations, dist.label("_distance_m"))
+                .where(*where, postgis.within_m(lon, lat, bound))
+                .order_by(sa.literal_column("_distance_m"), stations.c.id)
+                .limit(k)
+            )
             rows = conn.execute(sel).mappings().all()
         return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
 
