@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SQLite file per test, the Flask app, and a real served process."""
+"""Shared fixtures: a real database per test (a SQLite file, and a PostgreSQL database in the
+modules marked ``both_backends``), the Flask app, and a real served process."""
 
 from __future__ import annotations
 
@@ -6,12 +7,60 @@ import pytest
 
 from geo.records import import_registry
 from geo.store import StationRepository
-from support import CHROMIUM, CHROMIUM_ARGS, DATA, MISSING_CHROMIUM, LiveServer
+from support import CHROMIUM, CHROMIUM_ARGS, DATA, MISSING_CHROMIUM, LiveServer, free_port
 from webapp.services import services
+
+#: The backends of a ``both_backends`` module; ``-m "not postgres"`` leaves PostgreSQL out.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc):
+    """Run every test of a module marked ``both_backends`` on SQLite and on PostgreSQL
+    (unless the test names its backends itself with ``parametrize("backend", …)``)."""
+    definition = metafunc.definition
+    chosen = any(m.args and m.args[0] == "backend" for m in definition.iter_markers("parametrize"))
+    marked = definition.get_closest_marker("both_backends")
+    if "backend" in metafunc.fixturenames and marked and not chosen:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
+def backend(request) -> str:
+    """``sqlite`` (the default) or ``postgresql`` (``both_backends`` modules)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL + PostGIS cluster for the session (tests/pg.py); a clear
+    failure, not a skip, when the binaries are missing (``scripts/install_test_deps.sh``)."""
+    from pg import Cluster, missing
+
+    reason = missing()
+    if reason:
+        pytest.fail(reason)
+    cluster = Cluster(free_port())
+    try:
+        cluster.init().start()
+        cluster.make_template()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def pg_database(pg_cluster):
+    """A fresh PostgreSQL database with PostGIS for one test: its URL; dropped afterwards."""
+    name = pg_cluster.create_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def db_url(backend, tmp_path, request) -> str:
+    """The test's database: a SQLite file, or a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_database")
     return f"sqlite:///{tmp_path / 'yizhan.db'}"
 
 

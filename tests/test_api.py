@@ -15,6 +15,9 @@ from geo.records import import_registry
 from webapp import api
 from webapp.services import services
 
+#: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 
 def test_stations_collection(loaded):
     r = loaded.get("/api/stations")

@@ -17,6 +17,9 @@ from geo.records.export import EXPORT_COLUMN_NAMES, EXPORT_COLUMNS, EXPORT_FIELD
 from geo.records.read import HEADER_ALIASES, match_header
 from support import DATA
 
+#: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 FORMATS = ["csv", "xlsx", "geojson", "gpkg"]
 
 needs_ogrinfo = pytest.mark.skipif(

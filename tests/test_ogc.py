@@ -15,6 +15,9 @@ from geo.records import import_registry
 from support import DATA
 from webapp.services import services
 
+#: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 ITEMS = "/ogc/collections/stations/items"
 
 

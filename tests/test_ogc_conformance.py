@@ -25,6 +25,9 @@ from geo.records import import_registry
 from support import DATA
 from webapp.services import services
 
+#: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
 GEOJSON_CLASS = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson"
 OAS30 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"

@@ -29,6 +29,9 @@ from geo.store import StationRepository, UserRepository
 from support import ROOT, LiveServer, cli, population_table
 from webapp.services import services
 
+#: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 PASSWORD = "correct horse battery"
 COUNTY = "450225"  # 融水苗族自治县, Liuzhou: a few demo stations, about 20 townships
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -19,6 +19,9 @@ from geo.records import (
 )
 from support import DATA
 
+#: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 
 def _by_line(report):
     out = {}
@@ -213,13 +216,31 @@ def test_failure_while_writing_leaves_database_as_it_was(repo, tmp_path, db_url)
     import_registry(repo, DATA / "registry.geojson")
     before = sorted((s.id, s.name) for s in repo.all())
     # A real failure inside the write: the database itself aborts the last insert.
-    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    con.execute(
-        "CREATE TRIGGER boom BEFORE INSERT ON stations WHEN NEW.name = '最后一行' "
-        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-    )
-    con.commit()
-    con.close()
+    if repo.engine.dialect.name == "postgresql":
+        import sqlalchemy as sa
+
+        with repo.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.name = '最后一行' THEN RAISE EXCEPTION 'disk says no'; END IF; "
+                    "RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON stations "
+                    "FOR EACH ROW EXECUTE FUNCTION boom()"
+                )
+            )
+    else:
+        con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+        con.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON stations WHEN NEW.name = '最后一行' "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+        con.commit()
+        con.close()
     path = tmp_path / "r.csv"
     rows = "".join(f"N{i},站点{i},驿站,109.{i:02d},24.3\n" for i in range(40))
     path.write_text(

@@ -1,11 +1,31 @@
-"""Repository on a real SQLite file: schema, upsert semantics, queries, revision counter."""
+"""Repository on a real SQLite file and a real PostgreSQL + PostGIS database: schema,
+upsert semantics, queries, spatial questions, the revision counter, concurrent writers."""
 
 from __future__ import annotations
 
+import random
+import threading
+
+import numpy as np
+import pytest
 import sqlalchemy as sa
 
+from geo.crs import distance_m
 from geo.models import Station, Status
 from geo.store import StationQuery, StationRepository
+from geo.store.repository import MIGRATIONS
+
+pytestmark = pytest.mark.both_backends
+
+
+def _head() -> str:
+    """The newest migration (the chain's head, whatever its number)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
 
 
 def _station(i: int, **kw) -> Station:
@@ -22,9 +42,12 @@ def _station(i: int, **kw) -> Station:
 
 
 def test_init_schema_is_idempotent_and_versioned(repo, db_url):
-    assert repo.init_schema() == "0005_shared_state"
+    assert repo.init_schema() == _head() and _head() >= "0005"
+    assert repo.init_schema() == _head()  # twice: nothing to do
     assert repo.schema_ready()
-    tables = sa.inspect(sa.create_engine(db_url)).get_table_names()
+    engine = sa.create_engine(db_url)
+    tables = sa.inspect(engine).get_table_names()
+    engine.dispose()
     assert {"stations", "yizhan_meta", "scenarios", "alembic_version"} <= set(tables)
 
 
@@ -106,18 +129,169 @@ def test_any_sqlalchemy_url_works(tmp_path):
     assert other.count() == 1
 
 
-def test_upgrade_from_the_first_schema_keeps_stations(tmp_path):
+def test_upgrade_from_the_first_schema_keeps_stations(db_url):
     from alembic import command
     from alembic.config import Config
 
-    from geo.store.repository import MIGRATIONS
-
-    r = StationRepository.from_url(f"sqlite:///{tmp_path / 'old.db'}")
+    r = StationRepository.from_url(db_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with r.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
     r.save([_station(1)])
-    assert r.init_schema() == "0005_shared_state"  # yizhan init-db upgrades in place
+    assert r.init_schema() == _head()  # yizhan init-db upgrades in place
     assert r.count() == 1 and sa.inspect(r.engine).has_table("scenarios")
+    if r.postgis:  # the generated geometry is filled for rows older than migration 0006_postgis
+        with r.engine.connect() as conn:
+            xy = conn.execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM stations")).one()
+        assert xy == (109.01, 24.0)
+    r.engine.dispose()
+
+
+GUANGXI = (104.5, 21.0, 112.0, 26.4)  # the province's bounds (some corners are abroad)
+INLAND = (106.5, 22.8, 110.5, 25.5)  # well inside Guangxi, for imports (China's area checked)
+
+
+def _random_stations(
+    n: int, seed: int = 42, prefix: str = "R", box: tuple = GUANGXI
+) -> list[Station]:
+    """``n`` stations scattered over ``box`` from a seeded generator (some without
+    coordinates, a third closed)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        placed = rng.random() > 0.05
+        out.append(
+            Station(
+                id=f"{prefix}{i:05d}",
+                name=f"站{i}",
+                kind=rng.choice(["rest_stop", "legal_aid"]),
+                lon=rng.uniform(box[0], box[2]) if placed else None,
+                lat=rng.uniform(box[1], box[3]) if placed else None,
+                status=Status.CLOSED if rng.random() < 0.3 else Status.OPEN,
+            )
+        )
+    return out
+
+
+def _brute(stations: list[Station], lon: float, lat: float, keep) -> list[tuple[str, float]]:
+    """Every kept station with coordinates, with its haversine metres, nearest first."""
+    kept = [s for s in stations if s.lon is not None and keep(s)]
+    d = distance_m(lon, lat, np.array([s.lon for s in kept]), np.array([s.lat for s in kept]))
+    return sorted(zip([s.id for s in kept], d.tolist(), strict=True), key=lambda t: (t[1], t[0]))
+
+
+def test_nearest_and_within_match_brute_force(repo):
+    """The repository's spatial questions (PostGIS KNN + exact distances on PostgreSQL, numpy
+    on SQLite) against a brute-force haversine scan of the same seeded stations."""
+    stations = _random_stations(2000)
+    repo.save(stations)
+    rng = random.Random(7)
+    for _ in range(20):
+        lon, lat = rng.uniform(104.0, 112.5), rng.uniform(20.5, 27.0)
+        k = rng.choice([1, 5, 17])
+        q = StationQuery(kinds=("rest_stop",), statuses=("open",))
+        keep = lambda s: s.kind == "rest_stop" and s.status is Status.OPEN  # noqa: E731
+        want = _brute(stations, lon, lat, keep)
+        got = repo.nearest(lon, lat, k, q)
+        assert [n.station.id for n in got] == [i for i, _ in want[:k]]
+        np.testing.assert_allclose([n.distance_m for n in got], [d for _, d in want[:k]], 1e-6)
+        radius_m = rng.uniform(5_000, 60_000)
+        inside = repo.within(lon, lat, radius_m, q)
+        assert [n.station.id for n in inside] == [i for i, d in want if d <= radius_m]
+        bounded = repo.nearest(lon, lat, k, q, max_distance_m=radius_m)
+        assert [n.station.id for n in bounded] == [i for i, d in want if d <= radius_m][:k]
+    assert repo.nearest(108.0, 23.0, 0) == []
+
+
+def test_bbox_query_matches_brute_force(repo):
+    stations = _random_stations(1500, seed=3)
+    repo.save(stations)
+    rng = random.Random(11)
+    for _ in range(10):
+        x0, y0 = rng.uniform(104.5, 110), rng.uniform(21.0, 25.0)
+        box = (x0, y0, x0 + rng.uniform(0.1, 2), y0 + rng.uniform(0.1, 1.5))
+        want = sorted(
+            s.id
+            for s in stations
+            if s.lon is not None and box[0] <= s.lon <= box[2] and box[1] <= s.lat <= box[3]
+        )
+        got, total = repo.query(StationQuery(bbox=box))
+        assert [s.id for s in got] == want and total == len(want)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgis_geom_follows_lon_lat_and_uses_the_gist_index(repo):
+    repo.save([_station(1), _station(2, lon=None, lat=None)])
+    repo.save([_station(1, lon=110.5, lat=25.25)])  # an update moves the geometry
+    with repo.engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                sa.text("SELECT id, ST_AsText(geom) || ' ' || ST_SRID(geom) FROM stations")
+            ).all()
+        )
+        assert rows == {"S1": "POINT(110.5 25.25) 4326", "S2": None}
+        conn.execute(sa.text("SET enable_seqscan = off"))
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    "EXPLAIN SELECT id FROM stations ORDER BY geom <-> "
+                    "ST_SetSRID(ST_MakePoint(110, 25), 4326) LIMIT 3"
+                )
+            )
+        )
+    assert "ix_stations_geom" in plan
+
+
+def test_two_imports_at_once_lose_nothing(repo, tmp_path):
+    """Two threads import different registry files at the same moment, ten times each:
+    every station arrives and every import bumps the revision exactly once."""
+    from geo.records import import_registry
+
+    files = {}
+    for who in ("A", "B"):
+        for part in range(10):
+            rows = _random_stations(
+                40, seed=100 * ord(who) + part, box=INLAND, prefix=f"{who}{part}-"
+            )
+            path = tmp_path / f"{who}{part}.csv"
+            path.write_text(
+                "编号,名称,类型,经度,纬度\n"
+                + "".join(
+                    f"{s.id},{s.name}{s.id},工会爱心驿站,{s.lon or ''},{s.lat or ''}\n"
+                    for s in rows
+                    if s.lon is not None
+                ),
+                encoding="utf-8",
+            )
+            files.setdefault(who, []).append(path)
+    expected = sum(
+        len(p.read_text(encoding="utf-8").splitlines()) - 1 for v in files.values() for p in v
+    )
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    imported: list[str] = []
+
+    def run(paths):
+        try:
+            for path in paths:
+                barrier.wait(timeout=60)
+                report = import_registry(repo, path, duplicate_radius_m=0.0)
+                assert report.committed and not report.updated
+                imported.extend(report.imported)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(files[w],)) for w in ("A", "B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert not errors, errors
+    assert len(imported) == expected
+    assert repo.count() == len(set(imported)) == len(imported)
+    assert repo.revision() == 20

@@ -77,18 +77,20 @@ def alive(pid: int) -> bool:
 # -- the server -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request, tmp_path_factory) -> str:
-    """The database URL the server and the test share: a SQLite file, and an empty PostgreSQL
-    database named by ``YIZHAN_TEST_POSTGRES_URL`` (skipped without it). Hook: when the
-    suite's throwaway PostgreSQL cluster fixture lands, take its URL here instead."""
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def database(request, tmp_path_factory):
+    """The database URL the server and the test share: a SQLite file, or a fresh database on
+    the session's throwaway PostgreSQL + PostGIS cluster (dropped afterwards)."""
     if request.param == "postgresql":
-        url = os.environ.get("YIZHAN_TEST_POSTGRES_URL")
-        if not url:
-            pytest.skip("no PostgreSQL server (YIZHAN_TEST_POSTGRES_URL)")
-        return url
+        cluster = request.getfixturevalue("pg_cluster")
+        name = cluster.create_database()
+        yield cluster.url(name)
+        cluster.drop_database(name)
+        return
     tmp = tmp_path_factory.mktemp("workers-db")
-    return f"sqlite:///{tmp / 'yizhan.db'}"
+    yield f"sqlite:///{tmp / 'yizhan.db'}"
 
 
 class Server:

@@ -4,8 +4,11 @@
 ``/ogc``, and on any page asked with ``?format=json`` or an ``Accept`` header that prefers
 ``application/json`` over ``text/html`` (the pages' data twins). :func:`register` installs the
 handlers: a :class:`geo.errors.YizhanError` answers with its status and message, an HTTP
-error with its code, anything else with a logged 500; as ``{"error": {"code", "message", …}}``
-JSON or as the error page (the planner's own page for ``/planner/…``).
+error with its code, the database gone away (connection refused or lost: a
+``sqlalchemy.exc.OperationalError`` or a disconnect) a 503 with ``Retry-After``, anything else
+with a logged 500; as ``{"error": {"code", "message", …}}`` JSON or as the error page (the
+planner's own page for ``/planner/…``). Nothing is kept broken: the engine's pool replaces dead
+connections (``pool_pre_ping``), so the next request after the database returns answers.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from geo.errors import YizhanError
@@ -21,6 +25,12 @@ LOGGER = logging.getLogger(__name__)
 
 #: Path prefixes that always answer JSON (the public API and OGC API - Features).
 JSON_PREFIXES = ("/api", "/ogc")
+
+
+#: What a request answers while the database is unreachable (503), and when to try again.
+DATABASE_DOWN_EN = "the database is temporarily unavailable; please try again in a moment"
+DATABASE_DOWN_ZH = "数据库暂时无法连接，请稍后再试。(The database is temporarily unavailable.)"
+DATABASE_RETRY_AFTER_S = 5
 
 
 def _json_path(path: str) -> bool:
@@ -60,6 +70,19 @@ def register(app: Flask) -> None:
             code = exc.name.lower().replace(" ", "_")
             return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
         return _page(exc.code or 500, exc.description or "")
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+            return _unexpected(exc)
+        LOGGER.error("database unavailable on %s: %s", request.path, exc.orig)
+        if wants_json():
+            body = {"error": {"code": "database_unavailable", "message": DATABASE_DOWN_EN}}
+            response = app.make_response((jsonify(body), 503))
+        else:
+            response = app.make_response(_page(503, DATABASE_DOWN_ZH))
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # pragma: no cover - a bug, logged with its trace

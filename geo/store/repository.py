@@ -2,7 +2,13 @@
 
 It speaks SQLAlchemy 2 Core and returns :class:`geo.models.Station` objects. Every write runs in
 one transaction and bumps a *revision* counter, so in-memory indexes (and other processes, such
-as a running server after ``yizhan import``) can tell cheaply that the stations changed.
+as a running server after ``yizhan import``) can tell cheaply that the stations changed. Writers
+take the revision row's lock first, so two imports at once (two processes, two threads)
+serialise: no lost rows, no lost revision bumps.
+
+On PostgreSQL with PostGIS the spatial questions (bbox, radius, nearest) run in the database on
+the GiST-indexed ``geom`` column (:mod:`geo.store.postgis`); on SQLite the ``lon``/``lat``
+index narrows and numpy measures. Both give great-circle metres on the same sphere.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from geo.crs import CoordSystem
-from geo.models import Precision, Station, Status
+from geo.crs import EARTH_RADIUS_M, CoordSystem, distance_m
+from geo.models import Nearby, Precision, Station, Status
 from geo.store.schema import meta, stations
 
 LOGGER = logging.getLogger(__name__)
@@ -33,11 +40,20 @@ _STATION_FIELDS = [c.name for c in stations.columns]
 def create_engine(url: str) -> Engine:
     """Create an engine for ``url``; for SQLite, create the folder and enable WAL.
 
-    WAL lets a running server read while ``yizhan import`` writes.
+    WAL lets a running server read while ``yizhan import`` writes. A server database
+    (PostgreSQL) gets ``pool_pre_ping``: after the database went away and came back, pooled
+    connections are tested and replaced, so the first request after a restart already works.
     """
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url)
+    else:
+        # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then pick a generic
+        # plan that ignores the point and k of a KNN query; plan each query for its values.
+        psycopg = sa.engine.make_url(url).get_driver_name() == "psycopg"
+        connect_args = {"prepare_threshold": None} if psycopg else {}
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
@@ -160,6 +176,8 @@ class StationRepository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Whether spatial questions run in the database (PostgreSQL + PostGIS, schema 0006+).
+        self.postgis = engine.dialect.name == "postgresql"
 
     @classmethod
     def from_url(cls, url: str) -> StationRepository:
@@ -212,8 +230,13 @@ class StationRepository:
         if q.county:
             clauses.append(sa.or_(c.county_code == q.county, c.county == q.county))
         if q.bbox:
-            x0, y0, x1, y1 = q.bbox
-            clauses += [c.lon >= x0, c.lon <= x1, c.lat >= y0, c.lat <= y1]
+            if self.postgis:
+                from geo.store import postgis
+
+                clauses.append(postgis.in_bbox(q.bbox))
+            else:
+                x0, y0, x1, y1 = q.bbox
+                clauses += [c.lon >= x0, c.lon <= x1, c.lat >= y0, c.lat <= y1]
         if q.statuses:
             clauses.append(c.status.in_(q.statuses))
         if q.ids:
@@ -233,6 +256,112 @@ class StationRepository:
             if limit is not None:
                 sel = sel.limit(limit)
             return [_from_row(r) for r in conn.execute(sel).mappings()], total
+
+    def nearest(
+        self,
+        lon: float,
+        lat: float,
+        k: int = 5,
+        q: StationQuery = StationQuery(),
+        max_distance_m: float | None = None,
+    ) -> list[Nearby]:
+        """The ``k`` stations matching ``q`` nearest to ``(lon, lat)``, nearest first.
+
+        For a cold or too large in-memory index. On PostGIS: the GiST index's KNN order
+        (``ORDER BY geom <-> point LIMIT k``, planar degrees) gives ``k`` candidates; the
+        farthest of them (great-circle) bounds a radius query that finds every station that
+        may be nearer, and exact distances order them. On SQLite: numpy over the matches
+        (a full scan: the in-memory index is the SQLite way).
+        """
+        if k < 1:
+            return []
+        if not self.postgis:
+            return self._measure(lon, lat, q, max_distance_m, limit=k)
+        from geo.store import postgis
+
+        where = [*self._where(q), stations.c.lon.is_not(None), stations.c.lat.is_not(None)]
+        if max_distance_m is not None:
+            where.append(postgis.within_m(lon, lat, max_distance_m))
+        dist = postgis.distance_m(lon, lat)
+        # Two statements on one connection: the bound goes in as a number, so the planner
+        # sees how small the radius query is and uses the GiST index (as a subquery's value
+        # it may not, and scans a million rows).
+        with self.engine.connect() as conn:
+            cand = conn.execute(
+                sa.select(dist).where(*where).order_by(postgis.knn_order(lon, lat)).limit(k)
+            ).all()
+            if not cand:
+                return []
+            bound = max(d for (d,) in cand) * (1 + 1e-9) + 1e-3  # float slack at the edge
+            sel = (
+                sa.select(stations, dist.label("_distance_m"))
+                .where(*where, postgis.within_m(lon, lat, bound))
+                .order_by(sa.literal_column("_distance_m"), stations.c.id)
+                .limit(k)
+            )
+            rows = conn.execute(sel).mappings().all()
+        return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
+
+    def within(
+        self, lon: float, lat: float, radius_m: float, q: StationQuery = StationQuery()
+    ) -> list[Nearby]:
+        """Every station matching ``q`` within ``radius_m`` of ``(lon, lat)``, nearest first
+        (PostGIS: ``ST_DWithin`` on geography behind the indexed envelope)."""
+        if not self.postgis:
+            return self._measure(lon, lat, q, radius_m)
+        from geo.store import postgis
+
+        dist = postgis.distance_m(lon, lat)
+        sel = (
+            sa.select(stations, dist.label("_distance_m"))
+            .where(*self._where(q), postgis.within_m(lon, lat, radius_m))
+            .order_by(sa.literal_column("_distance_m"), stations.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sel).mappings().all()
+        return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
+
+    def _measure(
+        self,
+        lon: float,
+        lat: float,
+        q: StationQuery,
+        radius_m: float | None,
+        limit: int | None = None,
+    ) -> list[Nearby]:
+        """SQLite: stations matching ``q`` (inside the circle's envelope when ``radius_m``),
+        with great-circle distances, nearest first, those beyond ``radius_m`` left out."""
+        c = stations.c
+        where = [*self._where(q), c.lon.is_not(None), c.lat.is_not(None)]
+        if radius_m is not None:
+            dlat = np.degrees(radius_m / EARTH_RADIUS_M) * 1.001 + 1e-9
+            top = min(abs(lat) + dlat, 89.999)
+            dlon = 180.0 if top >= 89.0 else dlat / np.cos(np.radians(top))
+            where += [c.lat >= lat - dlat, c.lat <= lat + dlat]
+            if dlon < 180.0:
+                where += [c.lon >= lon - dlon, c.lon <= lon + dlon]
+        with self.engine.connect() as conn:
+            pos = conn.execute(sa.select(c.id, c.lon, c.lat).where(*where)).all()
+        if not pos:
+            return []
+        ids = [p[0] for p in pos]
+        d = np.asarray(
+            distance_m(lon, lat, np.array([p[1] for p in pos]), np.array([p[2] for p in pos]))
+        )
+        order = np.lexsort((np.asarray(ids), d))
+        if radius_m is not None:
+            order = order[d[order] <= radius_m]
+        order = order[:limit]
+        by_id = {s.id: s for s in self._get_many([ids[i] for i in order])}
+        return [Nearby(by_id[ids[i]], float(d[i])) for i in order]
+
+    def _get_many(self, ids: Sequence[str]) -> list[Station]:
+        out: list[Station] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                sel = stations.select().where(stations.c.id.in_(ids[i : i + _CHUNK]))
+                out += [_from_row(r) for r in conn.execute(sel).mappings()]
+        return out
 
     def positions(self) -> list[tuple[str, str, float | None, float | None]]:
         """``(id, name, lon, lat)`` of every station (cheap; for duplicate checks)."""
@@ -257,6 +386,7 @@ class StationRepository:
         if conn is None:
             with self.transaction() as conn:
                 return self.save(items, conn)
+        self._lock_writes(conn)
         now = datetime.now(UTC)
         rows = [_to_row(s) for s in items]
         result = SaveResult()
@@ -304,6 +434,7 @@ class StationRepository:
         if conn is None:
             with self.transaction() as conn:
                 return self.delete(ids, conn)
+        self._lock_writes(conn)
         n = 0
         for i in range(0, len(ids), _CHUNK):
             n += conn.execute(
@@ -313,11 +444,34 @@ class StationRepository:
             self._bump(conn)
         return n
 
-    def _bump(self, conn: Connection) -> None:
-        current = conn.execute(sa.select(meta.c.value).where(meta.c.key == "revision")).scalar()
-        if current is None:
-            conn.execute(meta.insert().values(key="revision", value="1"))
+    def _lock_writes(self, conn: Connection) -> None:
+        """Take the writers' lock for this transaction: the revision row, locked.
+
+        A second writer waits here until the first commits, then reads what it wrote, so
+        change detection, inserts and the revision bump never interleave. PostgreSQL: the
+        row is created if missing (``ON CONFLICT DO NOTHING``) and locked ``FOR UPDATE``;
+        SQLite: any write takes the database's write lock (``busy_timeout`` waits for it).
+        """
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(meta).values(key="revision", value="0").on_conflict_do_nothing())
+            conn.execute(sa.select(meta.c.value).where(meta.c.key == "revision").with_for_update())
         else:
+            conn.execute(meta.update().where(meta.c.key == "revision").values(value=meta.c.value))
+
+    def _bump(self, conn: Connection) -> None:
+        conn.execute(
+            meta.update()
+            .where(meta.c.key == "revision")
+            .values(value=sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.String))
+        )
+        if self.engine.dialect.name != "postgresql":
             conn.execute(
-                meta.update().where(meta.c.key == "revision").values(value=str(int(current) + 1))
+                sa.insert(meta).from_select(
+                    ["key", "value"],
+                    sa.select(sa.literal("revision"), sa.literal("1")).where(
+                        ~sa.exists().where(meta.c.key == "revision")
+                    ),
+                )
             )

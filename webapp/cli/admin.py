@@ -15,7 +15,10 @@ from webapp.cli._base import Context, main, pass_ctx
 @pass_ctx
 def init_db(ctx: Context) -> None:
     """Create the database schema, or upgrade it to the newest version."""
-    revision = ctx.repo.init_schema()
+    try:
+        revision = ctx.repo.init_schema()
+    except YizhanError as exc:  # e.g. PostGIS missing and not ours to create: the SQL to run
+        raise click.ClickException(exc.message) from None
     click.echo(f"database ready at schema {revision}: {_safe_url(ctx.settings.database)}")
 
 
