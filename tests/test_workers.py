@@ -409,8 +409,12 @@ def test_a_job_whose_worker_is_killed_fails_with_a_clear_message(server):
     url = rv.json()["url"]
     doc = _wait(a, url, ("running",))
     engine = sa.create_engine(server.db_url)
-    try:
+    try:  # "running" is set when the job is claimed; its process id once it has spawned
+        deadline = time.monotonic() + 30
         row = JobStore(engine).get(doc["id"])
+        while row is not None and not row.worker_pid and time.monotonic() < deadline:
+            time.sleep(0.1)
+            row = JobStore(engine).get(doc["id"])
     finally:
         engine.dispose()
     assert row is not None and row.runner and row.worker_pid
