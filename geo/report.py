@@ -134,7 +134,7 @@ def _headers(lang: str) -> dict[str, str]:
     return {k: v[i] for k, v in COLUMN_LABELS.items()}
 
 
-def _region_text(code: str) -> str:
+def region_text(code: str) -> str:
     """``code`` with the division's full name when the gazetteer knows it."""
     from geo.gazetteer import default_gazetteer
     from geo.regions import full_name
@@ -144,7 +144,7 @@ def _region_text(code: str) -> str:
     return f"{code} {full_name(division, gaz)}" if division else str(code or "")
 
 
-def _kind_text(kind: object, lang: str) -> str:
+def kind_text(kind: object, lang: str) -> str:
     from geo.models import KINDS
 
     term = KINDS.get(str(getattr(kind, "value", kind)))
@@ -153,7 +153,7 @@ def _kind_text(kind: object, lang: str) -> str:
     return term.en if lang == "en" else term.zh
 
 
-def _model_text(model: dict, lang: str) -> str:
+def model_text(model: dict, lang: str) -> str:
     """The travel model named for a reader: a crow-fly estimate or the road network."""
     en = lang == "en"
     if model.get("model") == "crowfly":
@@ -173,7 +173,7 @@ def _model_text(model: dict, lang: str) -> str:
     )
 
 
-def _notes(
+def report_notes(
     result, lang: str, parameters: list[str], units_unplaced: int, what: str
 ) -> list[tuple[str, str]]:
     """The rows of the 说明/notes sheet: region, date, parameters, model, sources, caveats."""
@@ -210,10 +210,10 @@ def _notes(
     caveats.extend(str(w) for w in record.get("warnings", []))
     rows = [
         ("Report" if en else "报告", what),
-        ("Region" if en else "地区", _region_text(str(record.get("region", "")))),
+        ("Region" if en else "地区", region_text(str(record.get("region", "")))),
         ("Date" if en else "生成日期", datetime.date.today().isoformat()),
         ("Parameters" if en else "参数", "; ".join(parameters) if en else "；".join(parameters)),
-        ("Travel model" if en else "出行模型", _model_text(record.get("model", {}), lang)),
+        ("Travel model" if en else "出行模型", model_text(record.get("model", {}), lang)),
         ("Demand" if en else "需求", str(record.get("demand_source", ""))),
         (
             "Data sources" if en else "数据来源",
@@ -288,7 +288,7 @@ def _coverage_workbook(result, summary: dict, tables: dict, lang: str):
         write_table(wb, names.get(level, level), table, headers, COLUMN_FORMATS)
     record = result.record
     minutes = "、".join(f"{m:g}" for m in record.get("max_minutes", []))
-    kinds = ", ".join(_kind_text(k, lang) for k in record.get("kinds", []))
+    kinds = ", ".join(kind_text(k, lang) for k in record.get("kinds", []))
     parameters = (
         [
             f"kinds: {kinds}",
@@ -305,7 +305,7 @@ def _coverage_workbook(result, summary: dict, tables: dict, lang: str):
     write_notes(
         wb,
         names["notes"],
-        _notes(
+        report_notes(
             result,
             lang,
             parameters,
@@ -386,7 +386,7 @@ def chosen_sites(plan, candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return rows.reset_index(drop=True)
 
 
-def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+def compare_coverage(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """By-admin table before and after a plan; units without a position (``state``
     位置未知, ``units_unplaced``) stay listed: the plan cannot count them."""
     merged = before[
@@ -438,7 +438,7 @@ def _plan_workbook(plan, sites, before, after, record: dict, lang: str):
         (
             "travel model",
             "出行模型",
-            _model_text(before.record.get("model", {}), lang),
+            model_text(before.record.get("model", {}), lang),
             None,
         ),
         *(("note", "备注", m, None) for m in plan.messages),
@@ -455,11 +455,11 @@ def _plan_workbook(plan, sites, before, after, record: dict, lang: str):
             cell.number_format = fmt
     ws.column_dimensions["B"].width = 60
     for level in ("county", "township"):
-        table = _compare(before.by_admin(level), after.by_admin(level))
+        table = compare_coverage(before.by_admin(level), after.by_admin(level))
         write_table(wb, names[level], table, headers, COLUMN_FORMATS)
     write_table(wb, names["chosen_sites"], sites.drop(columns="geometry"), headers, COLUMN_FORMATS)
     params = record.get("params", {})
-    kind = _kind_text(params.get("kind", ""), lang)
+    kind = kind_text(params.get("kind", ""), lang)
     parameters = (
         [
             f"kind: {kind}",
@@ -478,7 +478,7 @@ def _plan_workbook(plan, sites, before, after, record: dict, lang: str):
     write_notes(
         wb,
         names["notes"],
-        _notes(
+        report_notes(
             after,
             lang,
             parameters,
@@ -510,12 +510,12 @@ def register_cjk_font() -> str:
     return CJK_FAMILY
 
 
-def _chart_style() -> dict:
+def chart_style() -> dict:
     """rcParams of the report charts: the CJK font first, DejaVu Sans for other glyphs."""
     return {"font.family": [register_cjk_font(), "DejaVu Sans"], "axes.unicode_minus": False}
 
 
-def _region_name(code: str) -> str:
+def region_name(code: str) -> str:
     """The region's name as a title says it (``融水苗族自治县``), or the code."""
     from geo.gazetteer import default_gazetteer
 
@@ -540,7 +540,7 @@ def coverage_curve_figure(plan, sites, after, region: str, lang: str = "zh"):
         if en
         else f"{region}：新增站点后 {minutes} 分钟内的覆盖率"
     )
-    with plt.rc_context(_chart_style()):
+    with plt.rc_context(chart_style()):
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
         label = f"share covered (≤ {minutes} min)" if en else f"覆盖率（{minutes} 分钟内）"
         ax.plot(range(len(shares)), shares, marker="o", ms=4, color=CURVE_COLOUR, label=label)
@@ -575,7 +575,7 @@ def travel_time_figure(before, after, region: str, lang: str = "zh"):
         if en
         else f"{region}：到最近站点的出行时间（规划前后）"
     )
-    with plt.rc_context(_chart_style()):
+    with plt.rc_context(chart_style()):
         fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
         width = cap / HIST_BINS
         for i, (result, label, colour) in enumerate(
@@ -700,7 +700,7 @@ def plan_report(
     m.save(str(out / "map.html"))
     files["map"] = out / "map.html"
 
-    region = _region_name(str(after.record.get("region", "")))
+    region = region_name(str(after.record.get("region", "")))
     fig, _ = coverage_curve_figure(plan, sites, after, region, lang)
     fig.savefig(out / "coverage_curve.png")
     plt.close(fig)

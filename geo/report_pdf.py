@@ -1,5 +1,8 @@
 """The one file a leader can read: ``report.pdf`` of a coverage run or a plan (A4).
 
+One module, not split: the document class, the map figure and the two page layouts share
+one set of fonts, margins and text rules, and are read together when the layout changes.
+
 :func:`coverage_pdf` and :func:`plan_pdf` write, in Chinese by default (``lang="en"`` for
 English): a title with the region, the headline figures (each with its unit and a one-line
 explanation), a map (the region's county outlines, demand coloured by travel-time band, gaps,
@@ -33,13 +36,13 @@ import pandas as pd
 
 from geo.maps import DATA_SOURCES, band_colour
 from geo.report import (
-    _chart_style,
-    _kind_text,
-    _model_text,
-    _notes,
-    _region_name,
-    _region_text,
+    chart_style,
     chosen_sites,
+    kind_text,
+    model_text,
+    region_name,
+    region_text,
+    report_notes,
 )
 
 #: Family names the PDF registers: the CJK font and the fallback for other scripts.
@@ -273,7 +276,7 @@ def map_png(result, lang: str = "zh", sites=None) -> bytes:
     mid_lat = (south + north) / 2
     bands = _bands(result)
     unit = "min" if en else "分钟"
-    with matplotlib.rc_context(_chart_style()):
+    with matplotlib.rc_context(chart_style()):
         fig = Figure(figsize=(7.2, 6.4), dpi=170)
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
@@ -580,23 +583,23 @@ def coverage_pdf(
     """Write ``report.pdf`` of a :class:`geo.coverage.CoverageResult` to ``path``."""
     record = result.record
     summary = result.summary()
-    region = _region_name(str(record.get("region", "")))
+    region = region_name(str(record.get("region", "")))
     en = lang == "en"
     title = f"{region}: service coverage" if en else f"{region}服务覆盖报告"
     doc = _Document(title, lang)
     t = doc.t
     unit = t("个单元", "units")
-    kinds = t("、", ", ").join(_kind_text(k, lang) for k in record.get("kinds", []))
-    model = _model_text(record.get("model", {}), lang)
+    kinds = t("、", ", ").join(kind_text(k, lang) for k in record.get("kinds", []))
+    model = model_text(record.get("model", {}), lang)
     minutes = t("、", ", ").join(f"{m:g}" for m in record.get("max_minutes", []))
     today = datetime.date.today().isoformat()
     _title_block(
         doc,
         title,
         t(
-            f"{_region_text(str(record.get('region', '')))} · {today} · 站点类型：{kinds} · "
+            f"{region_text(str(record.get('region', '')))} · {today} · 站点类型：{kinds} · "
             f"时间阈值：{minutes} 分钟 · 出行模型：{model}",
-            f"{_region_text(str(record.get('region', '')))} · {today} · kinds: {kinds} · "
+            f"{region_text(str(record.get('region', '')))} · {today} · kinds: {kinds} · "
             f"thresholds: {minutes} min · travel model: {model}",
         ),
     )
@@ -705,7 +708,7 @@ def coverage_pdf(
         ),
     ]
     what = t("服务覆盖：多少需求在站点的可达时间内", "coverage: demand within reach of a station")
-    _caveats(doc, _notes(result, lang, parameters, int(summary["units_unplaced"]), what))
+    _caveats(doc, report_notes(result, lang, parameters, int(summary["units_unplaced"]), what))
     return doc.save(Path(path))
 
 
@@ -774,28 +777,28 @@ def plan_pdf(
     icp: str = "",
 ) -> Path:
     """Write ``report.pdf`` of a :class:`geo.plan.Plan` with the coverage before and after."""
-    from geo.report import _compare
+    from geo.report import compare_coverage
 
     record = record or {}
     en = lang == "en"
     region_code = str(after.record.get("region", ""))
-    region = _region_name(region_code)
+    region = region_name(region_code)
     title = f"{region}: where to add stations" if en else f"{region}选址规划报告"
     doc = _Document(title, lang)
     t = doc.t
     sites = chosen_sites(plan, candidates)
     params = record.get("params", {})
-    kind = _kind_text(params.get("kind", ""), lang)
-    model = _model_text(before.record.get("model", {}), lang)
+    kind = kind_text(params.get("kind", ""), lang)
+    model = model_text(before.record.get("model", {}), lang)
     minutes = f"{after.max_minutes:g}"
     today = datetime.date.today().isoformat()
     _title_block(
         doc,
         title,
         t(
-            f"{_region_text(region_code)} · {today} · 站点类型：{kind} · 时间阈值：{minutes} 分钟"
+            f"{region_text(region_code)} · {today} · 站点类型：{kind} · 时间阈值：{minutes} 分钟"
             f" · 出行模型：{model}",
-            f"{_region_text(region_code)} · {today} · kind: {kind} · threshold: {minutes} min"
+            f"{region_text(region_code)} · {today} · kind: {kind} · threshold: {minutes} min"
             f" · travel model: {model}",
         ),
     )
@@ -909,7 +912,7 @@ def plan_pdf(
         (13, 50, 20, 20, 22, 22, 33),
         ("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
     )
-    table = _compare(before.by_admin("county"), after.by_admin("county"))
+    table = compare_coverage(before.by_admin("county"), after.by_admin("county"))
     doc.heading(t("按县区（规划前后）", "By county, before and after"))
     body = [
         [
@@ -957,7 +960,7 @@ def plan_pdf(
         ),
     ]
     what = t("选址规划：在哪里新增站点", "plan: where to add stations")
-    _caveats(doc, _notes(after, lang, parameters, int(summary["units_unplaced"]), what))
+    _caveats(doc, report_notes(after, lang, parameters, int(summary["units_unplaced"]), what))
     return doc.save(Path(path))
 
 

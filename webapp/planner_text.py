@@ -397,11 +397,11 @@ def technical_zh(text: str) -> str:
 
 def model_zh(model: Mapping) -> str:
     """The travel model named for a planner: the crow-fly estimate as the reports name it
-    (:func:`geo.report._model_text`), or the road network."""
+    (:func:`geo.report.model_text`), or the road network."""
     if model.get("model") == "crowfly" and model.get("speed_kph") and model.get("circuity"):
-        from geo.report import _model_text
+        from geo.report import model_text
 
-        return _model_text(dict(model), "zh")
+        return model_text(dict(model), "zh")
     if model.get("model") == "crowfly":
         return "直线估算"
     return "道路网络（服务器配置的 OSM 路网）"

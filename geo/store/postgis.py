@@ -1,8 +1,9 @@
 """PostGIS: the extension check and the spatial SQL the repository runs on PostgreSQL.
 
 On PostgreSQL the ``stations`` table has a ``geom geometry(Point, 4326)`` column with a GiST
-index (migration 0006_postgis). It is a *stored generated column* computed from ``lon``/``lat``, so it
-can never disagree with them, whoever writes the row (the repository, ``psql``, a restore).
+index (migration 0006_postgis). It is a *stored generated column* computed from
+``lon``/``lat``, so it can never disagree with them, whoever writes the row (the repository,
+``psql``, a restore).
 The core schema (:mod:`geo.store.schema`) does not list it: SQLite has no such column and
 inserts never name it. Distances are on the sphere (``use_spheroid => false``), like the
 in-memory index (:mod:`geo.index`), so both backends give the same metres.

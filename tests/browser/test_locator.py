@@ -180,7 +180,9 @@ def test_panning_past_the_antimeridian_asks_only_valid_views(open_page):
     tab = open_page(viewport=PHONE)
     page = tab.page
     bad: list[str] = []
-    page.on("response", lambda r: bad.append(r.url) if "/api/" in r.url and r.status >= 400 else None)
+    page.on(
+        "response", lambda r: bad.append(r.url) if "/api/" in r.url and r.status >= 400 else None
+    )
     page.evaluate("window.YizhanLocator.app.map.setView([30, 170], 4, {animate: false})")
     page.evaluate("window.YizhanLocator.app.map.panBy([3000, 0], {animate: false})")
     page.wait_for_timeout(1500)

@@ -135,7 +135,7 @@ def _open_in_chromium(path: Path) -> tuple[list[str], list[str], list[str]]:
     return texts, dialogs, errors
 
 
-#: Opens every marker's tooltip and returns the texts shown.
+#: Opens every marker's tooltip (and every point's of a GeoJSON layer) and returns the texts.
 _OPEN_TOOLTIPS = """() => {
   const maps = Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map);
   const texts = [];
@@ -144,6 +144,15 @@ _OPEN_TOOLTIPS = """() => {
       if ((l instanceof L.CircleMarker || l instanceof L.Marker) && l.getTooltip()) {
         l.openTooltip(l.getLatLng());
         texts.push(l.getTooltip().getElement().textContent);
+      } else if (l instanceof L.GeoJSON && l.getTooltip()) {
+        // a layer of many points with one tooltip (stations): hover each point in turn
+        l.eachLayer(c => {
+          if (!c.getLatLng) return;
+          c.fire('mouseover', {latlng: c.getLatLng()}, true);
+          const el = l.getTooltip().getElement();
+          if (el) texts.push(el.textContent);
+          c.fire('mouseout', {latlng: c.getLatLng()}, true);
+        });
       }
     });
   }
