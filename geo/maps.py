@@ -348,13 +348,18 @@ class _Labels(MacroElement):
         self.rows = rows
 
     def render(self, **kwargs) -> None:
+        parent, rows, style = (
+            self._parent.get_name(),
+            _script_json(self.rows),
+            _script_json(self._STYLE),
+        )
         js = (
-            "(function(){var g=%s,d=%s;for(var i=0;i<d.length;i++){"
+            f"(function(){{var g={parent},d={rows};for(var i=0;i<d.length;i++){{"
             "var s=document.createElement('span');s.className='county-label';"
-            "s.style.cssText=%s;s.textContent=d[i][2];"
+            f"s.style.cssText={style};s.textContent=d[i][2];"
             "L.marker([d[i][0],d[i][1]],{icon:L.divIcon({html:s,className:'empty',"
             "iconSize:[0,0]}),interactive:false}).addTo(g);}})();"
-        ) % (self._parent.get_name(), _script_json(self.rows), _script_json(self._STYLE))
+        )
         self.get_root().script.add_child(_RawScript(js), name=self.get_name())
 
 

@@ -228,11 +228,10 @@ def _register_headers(app: Flask, settings: WebSettings) -> None:
     )
     by_case = {
         # (is HTML, framable) -> headers added when the response has not set them
-        (True, True): always + (("Content-Security-Policy", embed_csp),),
-        (True, False): always
-        + (("Content-Security-Policy", csp), ("X-Frame-Options", "DENY")),
+        (True, True): (*always, ("Content-Security-Policy", embed_csp)),
+        (True, False): (*always, ("Content-Security-Policy", csp), ("X-Frame-Options", "DENY")),
         (False, True): always,
-        (False, False): always + (("X-Frame-Options", "DENY"),),  # JSON opened in a frame
+        (False, False): (*always, ("X-Frame-Options", "DENY")),  # JSON opened in a frame
     }
 
     @app.after_request
