@@ -414,20 +414,23 @@ class CoverageResult:
         station_name = "Stations" if en else "现有站点"
         # One GeoJSON layer for every station (a folium element per station compiled a
         # template each: most of a provincial run's export time).
-        station_features = [
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [float(s.lon), float(s.lat)]},
-                "properties": {"name": html_text(s.name)},
-            }
-            for s in self._station_rows()
-        ]
-        if station_features:
-            folium.GeoJson(
-                {"type": "FeatureCollection", "features": station_features},
+        rows = list(self._station_rows())
+        if rows:
+            stations = gpd.GeoDataFrame(
+                {"name": [html_text(s.name) for s in rows]},
+                geometry=gpd.points_from_xy(
+                    [float(s.lon) for s in rows], [float(s.lat) for s in rows]
+                ),
+                crs="EPSG:4326",
+            )
+            GeoJsonData(
+                frame_geojson_bytes(stations, ["name"]),
                 name=station_name,
-                marker=folium.CircleMarker(radius=5, color="#08306b", fill=True, fill_opacity=0.9),
-                tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+                style_js="return {color: '#08306b', fillColor: '#08306b', fill: true, "
+                "fillOpacity: 0.9};",
+                point_radius=5,
+                tooltip=[("name", "")],
+                tooltip_escaped=True,
             ).add_to(m)
         else:
             folium.FeatureGroup(name=station_name).add_to(m)

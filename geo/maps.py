@@ -18,7 +18,7 @@ from pathlib import Path
 import folium
 import numpy as np
 import orjson
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from jinja2 import Template
 
@@ -331,6 +331,13 @@ class _RawScript(Element):
         self.text = text
 
 
+def _figure(element: Element) -> Figure:
+    """The page (branca ``Figure``) an element is rendered into."""
+    root = element.get_root()
+    assert isinstance(root, Figure), "render the element inside a map"
+    return root
+
+
 class _Labels(MacroElement):
     """Text labels at points, added to the parent layer by one loop in the page.
 
@@ -347,7 +354,8 @@ class _Labels(MacroElement):
         self._name = "Labels"
         self.rows = rows
 
-    def render(self, **kwargs) -> None:
+    def render(self, **kwargs) -> None:  # type: ignore[override]
+        assert self._parent is not None
         parent, rows, style = (
             self._parent.get_name(),
             _script_json(self.rows),
@@ -360,7 +368,7 @@ class _Labels(MacroElement):
             "L.marker([d[i][0],d[i][1]],{icon:L.divIcon({html:s,className:'empty',"
             "iconSize:[0,0]}),interactive:false}).addTo(g);}})();"
         )
-        self.get_root().script.add_child(_RawScript(js), name=self.get_name())
+        _figure(self).script.add_child(_RawScript(js), name=self.get_name())
 
 
 def frame_geojson_bytes(gdf, columns: list[str], digits: int = 6) -> bytes:
@@ -398,7 +406,10 @@ class GeoJsonData(Layer):
     built in Python per feature as ``folium.GeoJson`` does: ``style_js`` is the body of
     ``function(feature)`` returning a Leaflet path style; with ``point_radius`` points are
     circle markers of that radius (styled by ``style_js`` too); ``tooltip`` is ``[(property,
-    label), …]`` shown as a small table, text set with ``textContent``.
+    label), …]`` shown as a small table (an empty label: the value alone), text set with
+    ``textContent`` (with ``tooltip_escaped``, the values are HTML already escaped by
+    :func:`html_text`, set as HTML: a page's source then holds no raw ``<`` or ``{{`` of a
+    name). Each feature gets its own tooltip.
     """
 
     _template = Template(
@@ -410,9 +421,12 @@ class GeoJsonData(Layer):
         "onEachFeature: function(f, layer){"
         "var t = {{ this.tooltip_json }}; if (!t.length) return;"
         "layer.bindTooltip(function(){var tb=document.createElement('table');"
-        "for (var i=0;i<t.length;i++){var tr=tb.insertRow(),a=tr.insertCell(),b=tr.insertCell();"
-        "a.style.fontWeight='bold';a.textContent=t[i][1];var v=f.properties[t[i][0]];"
-        "b.textContent=v===null||v===undefined?'':String(v);}return tb;},{sticky:true});}"
+        "for (var i=0;i<t.length;i++){var tr=tb.insertRow();if (t[i][1]){"
+        "var a=tr.insertCell();a.style.fontWeight='bold';a.textContent=t[i][1];}"
+        "var b=tr.insertCell(),v=f.properties[t[i][0]];"
+        "v=v===null||v===undefined?'':String(v);"
+        "if ({{ this.tooltip_escaped|tojson }}) b.innerHTML=v; else b.textContent=v;}"
+        "return tb;},{sticky:true});}"
         "});"
         "{% endmacro %}"
     )
@@ -424,6 +438,7 @@ class GeoJsonData(Layer):
         style_js: str,
         point_radius: float | None = None,
         tooltip: list[tuple[str, str]] | None = None,
+        tooltip_escaped: bool = False,
         overlay: bool = True,
         control: bool = True,
         show: bool = True,
@@ -434,10 +449,11 @@ class GeoJsonData(Layer):
         self.style_js = style_js
         self.point_radius = point_radius
         self.tooltip_json = _script_json([[k, v] for k, v in tooltip or []])
+        self.tooltip_escaped = tooltip_escaped
 
-    def render(self, **kwargs) -> None:
+    def render(self, **kwargs) -> None:  # type: ignore[override]
         super().render(**kwargs)
-        self.get_root().script.add_child(
+        _figure(self).script.add_child(
             _RawScript(f"{self.get_name()}.addData({self.data.decode()});"),
             name=self.get_name() + "_data",
         )
