@@ -232,7 +232,8 @@ def cpu_ms_per_request(r: dict) -> float:
     steps = [x for x in r.get("steps", []) if x["achieved_rps"] > 0]
     if not steps:
         return float("nan")
-    return min(x["server_cpu_per_s"] / x["achieved_rps"] * 1e3 for x in steps)
+    best = min(x["server_cpu_per_s"] / x["achieved_rps"] * 1e3 for x in steps)
+    return best if best > 0 else float("nan")  # no CPU seen: not measured
 
 
 def main(argv: list[str] | None = None) -> int:
