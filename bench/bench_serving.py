@@ -206,14 +206,24 @@ def run_server(cmd, env, paths_by_name: dict, rates, seconds, label: str, result
                 print(f"\n{name}: probe {paths[0]} answered {status}; skipped")
                 results[name] = {"skipped": f"probe answered {status}"}
                 continue
+            load_start = os.getloadavg()[0]
             rows = ramp(port, proc.pid, rates, seconds, paths)
+            load_end = os.getloadavg()[0]
             show(f"{name} (first answer {size:,} bytes)", rows)
+            print(f"load average (1 min) during {name}: {load_start:.2f} → {load_end:.2f}")
             results[name] = {
+                "load_1min": [load_start, load_end],
                 "path_example": paths[0],
                 "steps": rows,
                 "best_rate": best_rate(rows),
                 "rss_mb": tree_rss_mb(proc.pid),
             }
+
+
+def _load(r: dict) -> str:
+    """The 1-minute load average at the start and end of an endpoint's ramp."""
+    start, end = r.get("load_1min", (float("nan"), float("nan")))
+    return f"{start:.1f}→{end:.1f}"
 
 
 def cpu_ms_per_request(r: dict) -> float:
@@ -222,7 +232,8 @@ def cpu_ms_per_request(r: dict) -> float:
     steps = [x for x in r.get("steps", []) if x["achieved_rps"] > 0]
     if not steps:
         return float("nan")
-    return min(x["server_cpu_per_s"] / x["achieved_rps"] * 1e3 for x in steps)
+    best = min(x["server_cpu_per_s"] / x["achieved_rps"] * 1e3 for x in steps)
+    return best if best > 0 else float("nan")  # no CPU seen: not measured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,11 +314,18 @@ def main(argv: list[str] | None = None) -> int:
                 ("yes" if r["best_rate"] >= target else "NO") if target else "-",
                 f"{r['rss_mb']:.0f}",
                 f"{cpu_ms_per_request(r):.2f}",
+                _load(r),
             ]
         )
     floor_r = results.get("floor_nearest", {}).get("best_rate")
-    if floor_r and results.get("nearest", {}).get("best_rate"):
-        ratio = results["nearest"]["best_rate"] / floor_r
+    # The CPU ratio is shown whenever both ran: on a loaded machine neither may reach
+    # p99 < 100 ms at any rate, and CPU per request is then the figure left to compare.
+    if results.get("floor_nearest", {}).get("steps") and results.get("nearest", {}).get("steps"):
+        ratio = (
+            results["nearest"]["best_rate"] / floor_r
+            if floor_r and results["nearest"]["best_rate"]
+            else float("nan")
+        )
         results["nearest_floor_ratio"] = ratio
         cpu_ratio = cpu_ms_per_request(results["floor_nearest"]) / cpu_ms_per_request(
             results["nearest"]
@@ -316,11 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             [
                 "floor (Flask+cKDTree)",
-                f"{floor_r:.0f}",
+                f"{floor_r or 0:.0f}",
                 "-",
                 f"rate ratio {ratio:.2f}, CPU ratio {cpu_ratio:.2f}",
                 "-",
                 f"{cpu_ms_per_request(results['floor_nearest']):.2f}",
+                _load(results["floor_nearest"]),
             ]
         )
     pg = results.get("pygeoapi", {}).get("best_rate")
@@ -335,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"ours ÷ it {times:.1f}",
                 "-",
                 "-",
+                _load(results["pygeoapi"]),
             ]
         )
     print_table(
@@ -345,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             "met",
             "server RSS MB",
             "CPU ms/request",
+            "load 1-min (start→end)",
         ],
         rows,
         title=f"Summary, {args.stations:,} stations, {args.workers} worker(s)",

@@ -308,19 +308,24 @@ class CoverageResult:
         """Per station, the cells it is nearest to within the threshold, dissolved
         (an isochrone clipped to the station's catchment), with the demand it serves."""
         served = self.cells.loc[self.covered(threshold) & (self.cells["station_id"] != "")]
-        rows = []
-        for sid, part in served.groupby("station_id", sort=True):
-            rows.append(
-                {
-                    "station_id": sid,
-                    "demand": float(part["demand"].sum()),
-                    "cells": len(part),
-                    "geometry": _dissolve(part.geometry.to_numpy()),
-                }
-            )
+        # Group by sorting once (numpy), not a pandas groupby building a frame per station:
+        # each station's cells are one slice, its demand one reduceat.
+        ids = served["station_id"].to_numpy(dtype=object)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        geoms = served.geometry.to_numpy()[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+        ends = np.r_[starts[1:], len(ids)][: len(starts)]
+        demand = served["demand"].to_numpy(dtype=float)[order]
+        rows = {
+            "station_id": ids[starts].tolist(),
+            "demand": np.add.reduceat(demand, starts).tolist() if len(starts) else [],
+            "cells": (ends - starts).tolist(),
+            "geometry": [_dissolve(geoms[a:b]) for a, b in zip(starts, ends, strict=True)],
+        }
         names = {s.id: (s.name, s.kind) for s in self._station_rows()}
         gdf = gpd.GeoDataFrame(
-            rows or {"station_id": [], "demand": [], "cells": [], "geometry": []},
+            rows,
             geometry="geometry",
             crs="EPSG:4326",
         )
@@ -355,10 +360,12 @@ class CoverageResult:
         import folium
 
         from geo.maps import (
+            GeoJsonData,
             add_attribution,
             add_legend,
             attribution_html,
             band_colour,
+            frame_geojson_bytes,
             html_text,
             offline_map,
             outlines_layer,
@@ -380,21 +387,20 @@ class CoverageResult:
         shown = c[["cell_id", "demand", "minutes", "geometry"]].copy()
         shown["minutes"] = [minutes_text(x, self.cap_minutes) for x in shown["minutes"]]
         shown["colour"] = colours
-        folium.GeoJson(
-            shown.to_json(),
+        # The cells' GeoJSON written once, straight into the page (folium.GeoJson re-encoded
+        # it, built a per-cell style table and compiled it all as a template: most of a
+        # provincial map's time).
+        GeoJsonData(
+            frame_geojson_bytes(shown, ["cell_id", "demand", "minutes", "colour"]),
             name="Travel time (minutes)" if en else "出行时间（分钟）",
-            style_function=lambda f: {
-                "fillColor": f["properties"]["colour"],
-                "color": f["properties"]["colour"],
-                "weight": 0.3,
-                "fillOpacity": 0.9 if f["geometry"]["type"] == "Point" else 0.55,
-            },
+            style_js="var c = feature.properties.colour; return {fillColor: c, color: c, "
+            "weight: 0.3, fill: true, "
+            "fillOpacity: feature.geometry.type === 'Point' ? 0.9 : 0.55};",
             # point demand (township seats, demand points) as coloured dots, not pins
-            marker=folium.CircleMarker(radius=7, fill=True, weight=1),
-            tooltip=folium.GeoJsonTooltip(
-                ["minutes", "demand"],
-                aliases=["minutes", "demand"] if en else ["分钟", "需求"],
-            ),
+            point_radius=7,
+            tooltip=[("minutes", "minutes"), ("demand", "demand")]
+            if en
+            else [("minutes", "分钟"), ("demand", "需求")],
         ).add_to(m)
         gaps = self.gaps(threshold)
         gap_name = "Gaps (not served)" if en else "服务空白"
@@ -408,20 +414,23 @@ class CoverageResult:
         station_name = "Stations" if en else "现有站点"
         # One GeoJSON layer for every station (a folium element per station compiled a
         # template each: most of a provincial run's export time).
-        station_features = [
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [float(s.lon), float(s.lat)]},
-                "properties": {"name": html_text(s.name)},
-            }
-            for s in self._station_rows()
-        ]
-        if station_features:
-            folium.GeoJson(
-                {"type": "FeatureCollection", "features": station_features},
+        rows = list(self._station_rows())
+        if rows:
+            stations = gpd.GeoDataFrame(
+                {"name": [html_text(s.name) for s in rows]},
+                geometry=gpd.points_from_xy(
+                    [float(s.lon) for s in rows], [float(s.lat) for s in rows]
+                ),
+                crs="EPSG:4326",
+            )
+            GeoJsonData(
+                frame_geojson_bytes(stations, ["name"]),
                 name=station_name,
-                marker=folium.CircleMarker(radius=5, color="#08306b", fill=True, fill_opacity=0.9),
-                tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+                style_js="return {color: '#08306b', fillColor: '#08306b', fill: true, "
+                "fillOpacity: 0.9};",
+                point_radius=5,
+                tooltip=[("name", "")],
+                tooltip_escaped=True,
             ).add_to(m)
         else:
             folium.FeatureGroup(name=station_name).add_to(m)

@@ -724,3 +724,52 @@ def test_nearest_features_are_the_station_features_with_distance_and_minutes(loa
         assert props.pop("minutes") >= 0 and props.pop("distance_m") >= 0
         assert props == one["properties"] and f["geometry"] == one["geometry"]
     assert doc["travel"]["mode"] == "ebike" and doc["numberReturned"] == len(doc["features"])
+
+
+# -- per-request overhead (issue 14 item 5) ------------------------------------------------
+
+
+def test_api_requests_without_a_cookie_build_no_session_serializer(loaded, monkeypatch):
+    """No cookie, no session work: the signing serializer is built at most once, not per request."""
+    import flask.sessions
+
+    built = []
+    real = flask.sessions.URLSafeTimedSerializer
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flask.sessions, "URLSafeTimedSerializer", counting)
+    for lon in (108.1, 108.2, 108.3, 108.4, 108.5):
+        r = loaded.get(f"/api/nearest?lon={lon}&lat=22.8&k=2")
+        assert r.status_code == 200
+        assert "Set-Cookie" not in r.headers and "Cookie" not in r.vary
+    assert len(built) <= 1
+
+
+def test_planner_session_still_round_trips_through_the_lazy_interface(loaded):
+    """A page that writes the session sets the cookie; the next request reads it back."""
+    first = loaded.get("/planner/login?format=json").get_json()["csrf_token"]
+    assert loaded.get_cookie("session") is not None
+    again = loaded.get("/planner/login?format=json").get_json()["csrf_token"]
+    assert again == first
+
+
+@pytest.mark.parametrize(
+    "accept,gzipped",
+    [(None, False), ("identity", False), ("gzip", True), ("*", True), ("br, GZIP;q=0.5", True)],
+)
+def test_json_answers_vary_and_gzip_by_accept_encoding(loaded, accept, gzipped):
+    headers = {"Accept-Encoding": accept} if accept else {}
+    r = loaded.get("/api/stations?limit=50", headers=headers)
+    assert r.status_code == 200 and "Accept-Encoding" in r.vary
+    assert (r.headers.get("Content-Encoding") == "gzip") is gzipped
+    assert r.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert r.headers.getlist("X-Frame-Options") == ["DENY"]
+
+
+def test_small_json_answers_are_not_gzipped(loaded):
+    r = loaded.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and len(r.data) < 600
+    assert "Content-Encoding" not in r.headers and "Accept-Encoding" in r.vary

@@ -15,6 +15,7 @@ import secrets
 import orjson
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from geo.geocode import build_geocoder
 from geo.index import LiveIndex
@@ -47,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     app.json = OrjsonProvider(app)
+    app.session_interface = LazyCookieSessionInterface()
 
     repo = StationRepository.from_url(app.config["DATABASE_URL"])
     if not repo.schema_ready():
@@ -119,6 +121,44 @@ class OrjsonProvider(DefaultJSONProvider):
         return self._app.response_class(body, mimetype=self.mimetype)
 
 
+class LazyCookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without their cost on requests that carry no cookie.
+
+    Flask opens a session for every request: it builds an itsdangerous serializer (a key
+    derivation) even when there is no cookie to read, and saving looks up the cookie's name,
+    domain and path even when the session stayed empty. Public API requests never send the
+    planner's cookie, so here a request without it gets an empty session at once and an empty,
+    unchanged session is saved as nothing (``Vary: Cookie`` still added when it was read).
+    The serializer is built once per secret key. Requests with the cookie, and any session
+    written to, go through Flask's own code unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, object] = {}
+
+    def get_signing_serializer(self, app: Flask):  # type: ignore[override]
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        found = self._serializers.get(key)
+        if found is None:
+            found = self._serializers[key] = super().get_signing_serializer(app)
+        return found
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:  # type: ignore[override]
+        name = self.get_cookie_name(app)
+        if name not in request.environ.get("HTTP_COOKIE", "") or not request.cookies.get(name):
+            if not app.secret_key:
+                return None  # Flask's null session, as without a cookie before
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:  # type: ignore[override]
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
+
 def _register_body_limits(app: Flask, settings: WebSettings) -> None:
     """Refuse a request body over its route's limit (``413``) before anything reads it.
 
@@ -181,19 +221,34 @@ def _register_headers(app: Flask, settings: WebSettings) -> None:
         "frame-ancestors " + frame_ancestors(services(app).embed_origins),
     )
 
+    # Header sets fixed at start-up: one pass over the response's headers per request.
+    always = (
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    )
+    by_case = {
+        # (is HTML, framable) -> headers added when the response has not set them
+        (True, True): (*always, ("Content-Security-Policy", embed_csp)),
+        (True, False): (*always, ("Content-Security-Policy", csp), ("X-Frame-Options", "DENY")),
+        (False, True): always,
+        (False, False): (*always, ("X-Frame-Options", "DENY")),  # JSON opened in a frame
+    }
+
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if response.mimetype == "text/html":
-            if is_framable(request.endpoint):
-                response.headers.setdefault("Content-Security-Policy", embed_csp)
-            else:
-                response.headers.setdefault("Content-Security-Policy", csp)
-                response.headers.setdefault("X-Frame-Options", "DENY")
-        elif not is_framable(request.endpoint):
-            response.headers.setdefault("X-Frame-Options", "DENY")  # JSON opened in a frame
+        headers = response.headers
+        wanted = by_case[_mimetype(response) == "text/html", is_framable(request.endpoint)]
+        present = {key.lower() for key, _ in headers.items()}
+        for key, value in wanted:
+            if key.lower() not in present:
+                headers.add(key, value)
         return response
+
+
+def _mimetype(response) -> str:
+    """The response's media type without parameters (``Response.mimetype``, parsed once)."""
+    ctype = response.headers.get("Content-Type")
+    return ctype.split(";", 1)[0].strip().lower() if ctype else ""
 
 
 #: Text types gzipped when the client accepts it (waitress and Flask send them as they are).
@@ -220,23 +275,34 @@ def _register_compression(app: Flask, min_bytes: int = 600, level: int = 6) -> N
 
     @app.after_request
     def _gzip(response):
-        if response.mimetype in COMPRESSIBLE:
+        mimetype = _mimetype(response)
+        if mimetype not in COMPRESSIBLE:
+            return response
+        headers = response.headers
+        if "Vary" in headers:
             response.vary.add("Accept-Encoding")
+        else:
+            headers["Vary"] = "Accept-Encoding"
+        # Most API clients send no Accept-Encoding (or not gzip): skip parsing it.
+        accepted = request.environ.get("HTTP_ACCEPT_ENCODING", "")
         if (
             response.status_code != 200
-            or response.mimetype not in COMPRESSIBLE
-            or "Content-Encoding" in response.headers
+            or ("gzip" not in accepted.lower() and "*" not in accepted)
+            or "Content-Encoding" in headers
             or request.accept_encodings["gzip"] <= 0
             or (response.is_streamed and not response.direct_passthrough)
         ):
+            return response
+        size = response.content_length
+        if size is not None and size < min_bytes and not response.direct_passthrough:
             return response
         response.direct_passthrough = False  # send_file: read the file to compress it
         body = response.get_data()
         if len(body) < min_bytes:
             return response
         response.set_data(gzip.compress(body, compresslevel=level, mtime=0))
-        response.headers["Content-Encoding"] = "gzip"
-        response.headers.pop("Accept-Ranges", None)  # ranges of the file, not of this body
+        headers["Content-Encoding"] = "gzip"
+        headers.pop("Accept-Ranges", None)  # ranges of the file, not of this body
         etag, _weak = response.get_etag()
         if etag:
             response.set_etag(etag, weak=True)
