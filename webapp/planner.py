@@ -206,20 +206,22 @@ def lang_url(lang: str) -> str:
     return url_for(request.endpoint or "planner.index", **(request.view_args or {}), **args)
 
 
+#: A file name inside a sentence (an upload, a table): data, shown as it is.
+_FILE_NAME = re.compile(r"[\w.\-]+\.(?:csv|xlsx|tiff?|geojson|json|gpkg)\b", re.IGNORECASE)
+#: A run of Chinese characters (with the punctuation inside a name) in an English sentence.
+_CJK_NAME = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff][\u3400-\u4dbf\u4e00-\u9fff\uff08\uff09\u00b7]*"
+)
+
+
 def data_names(value: object) -> Markup:
-    """A sentence of :mod:`geo` on an English page, escaped, with its Chinese names (data:
-    regions, townships, files) marked ``translate="no"``; unchanged on a Chinese page."""
-    out = escape(str(value))
-    if page_lang() != "en":
-        return out
-    return Markup(
-        re.sub(
-            r"[\u3400-\u4dbf\u4e00-\u9fff\uff08\uff09\u3001\uff0c]*[\u3400-\u4dbf\u4e00-\u9fff]+"
-            r"[\u3400-\u4dbf\u4e00-\u9fff\uff08\uff09\u3001\uff0c]*",
-            lambda m: f'<span translate="no">{m.group()}</span>',
-            str(out),
-        )
-    )
+    """A sentence of :mod:`geo`, escaped, with the data in it marked ``translate="no"``:
+    file names, and on an English page the Chinese names (regions, townships, tables)."""
+    pattern = _FILE_NAME
+    if page_lang() == "en":
+        pattern = re.compile(f"{_FILE_NAME.pattern}|{_CJK_NAME.pattern}", re.IGNORECASE)
+    out = str(escape(str(value)))
+    return Markup(pattern.sub(lambda m: f'<span translate="no">{m.group()}</span>', out))
 
 
 def _job_status(job) -> dict[str, str]:
@@ -644,7 +646,9 @@ def _form(param: Param):
     except InvalidParameter as exc:
         label_key, own = _FIELD_KEYS.get(param.name, (None, None))
         why = exc.message.split(": ", 1)[-1]
-        if own:
+        if param.name == "region" and not (request.form.get("region") or "").strip():
+            message = _t("err.region_empty")
+        elif own:
             message = _t(own)
         elif param.name == "region":  # planner_region words it already
             message = why

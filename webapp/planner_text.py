@@ -850,6 +850,22 @@ _CATALOGUE: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
         ),
     ),
     (
+        re.compile(
+            r"(?P<n>\d+) townships have no cell of their own \(no position, or no cell nearest "
+            r"to it\) and were spread over their county: (?P<ex>.*)"
+        ),
+        lambda m: (
+            f"{m['n']} 个乡镇没有自己的网格（无位置或附近没有网格），人口已分摊到所在县：{m['ex']}"
+        ),
+    ),
+    (
+        re.compile(
+            r"(?P<n>\d+) table units have no cell in the region \((?P<p>[\d,]+) people not "
+            r"placed\): (?P<ex>.*)"
+        ),
+        lambda m: f"表中 {m['n']} 个区划单元在区域内没有网格（{m['p']} 人未计入）：{m['ex']}",
+    ),
+    (
         re.compile(r"(?P<n>\d+) rows of (?P<t>.+?) were not used: (?P<why>.*)"),
         lambda m: f"{m['t']} 有 {m['n']} 行未使用：{m['why']}",
     ),
