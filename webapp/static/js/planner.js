@@ -103,7 +103,8 @@
     map.createPane('pl-labels');
     map.getPane('pl-labels').style.zIndex = 450;
     map.getPane('pl-labels').style.pointerEvents = 'none';
-    if (d.attribution) { map.attributionControl.addAttribution(d.attribution); }
+    // the bundled outlines' credit in the page's language (the server's line is Chinese)
+    if (d.attribution) { map.attributionControl.addAttribution(t('plannerOutlines')); }
     return C.getJSON(cfg.outlinesUrl).then(function (fc) {
       L.geoJSON(fc, {
         pane: 'pl-outlines',
@@ -122,7 +123,11 @@
         });
         m.on('add', function () {
           var node = m.getElement();
-          if (node) { node.textContent = p.name; node.setAttribute('aria-hidden', 'true'); }
+          if (node) {
+            node.textContent = p.name;
+            node.setAttribute('aria-hidden', 'true');
+            node.setAttribute('translate', 'no'); // a name (data), in both languages
+          }
         });
         labels.addLayer(m);
       });
