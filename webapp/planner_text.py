@@ -339,7 +339,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "共享给所有规划用户（只读）",
         "Share with every planner user (read-only)",
     ),
-    "scenario.shared_by": ("只读，共享者：", "Read-only, shared by "),
+    "scenario.shared_by": ("由", "Shared by"),  # + the owner's name +
+    "scenario.shared_by_end": ("共享（只读）。", "(read-only)."),
     "scenario.compare_with": ("与其他方案比较", "Compare with another scenario"),
     "compare.title": ("方案比较", "Scenario comparison"),
     "compare.figure": ("指标", "Figure"),
