@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from support import ARTIFACTS, ROOT, LiveServer, other_language_text
+from support import ARTIFACTS, ROOT, VISIBLE_UI_TEXT_JS, LiveServer, other_language_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -47,33 +47,6 @@ window.__yzCsp = [];
 document.addEventListener('securitypolicyviolation', (e) => {
   window.__yzCsp.push(e.violatedDirective + ' ' + e.blockedURI);
 });
-"""
-
-# The visible text of the page outside data (elements marked translate="no": station names,
-# addresses, place names, user names; HTML's own way to say "a name, not to be translated")
-# and outside code (file names, settings), which keeps its own spelling in both languages.
-VISIBLE_UI_TEXT = """
-() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const el = n.parentElement;
-    if (!el || el.closest('[translate="no"], code, kbd, samp, script, style, noscript, template')) continue;
-    const style = getComputedStyle(el);
-    if (style.display === 'none' || style.visibility === 'hidden') continue;
-    if (!el.getClientRects().length) continue;
-    const t = n.textContent.trim();
-    if (t) out.push(t);
-  }
-  for (const el of document.querySelectorAll('input[placeholder], [aria-label], [title]')) {
-    if (el.closest('[translate="no"]')) continue;
-    for (const a of ['placeholder', 'aria-label', 'title']) {
-      const v = el.getAttribute(a);
-      if (v) out.push(v);
-    }
-  }
-  return out.join('\\n');
-}
 """
 
 
@@ -164,9 +137,11 @@ def _visit(browser, site, name: str, size: tuple[int, int]):
     page.on("pageerror", lambda exc: found["errors"].append(f"uncaught: {exc}"))
     page.on(
         "console",
-        lambda msg: found["errors"].append(f"console.{msg.type}: {msg.text}")
-        if msg.type == "error"
-        else None,
+        lambda msg: (
+            found["errors"].append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error"
+            else None
+        ),
     )
     page.goto(site.url + path, wait_until="load")
     return context, page, found, lang
@@ -210,7 +185,7 @@ def test_page_is_clean_settled_and_in_one_language(browser, site, name, size):
         page.wait_for_timeout(3000)
         idle = [u for _, u in found["requests"][before:]]
         csp = page.evaluate("window.__yzCsp")
-        text = page.evaluate(VISIBLE_UI_TEXT)
+        text = page.evaluate(VISIBLE_UI_TEXT_JS)
         width = page.evaluate("document.documentElement.scrollWidth")
     finally:
         context.close()

@@ -6,6 +6,10 @@
  *   errorText(err)          a failed request's message in the page language (by error code)
  *   apiUrl(base, path, params), isBlank, el, textNode, escapeAttr, debounce, dispatch,
  *   onReady, writeClipboard, absoluteUrl, originOf
+ *   dataEl(tag, cls, text)  el() marked translate="no": data (names, addresses, hours as
+ *                           registered) shown as it is in both languages
+ *   localiseMap(map)        Leaflet's own control names (zoom, layers, close, prefix) in the
+ *                           page language; every map of the product calls it once
  *
  * Classic script (no modules, no build step), ES5 like the rest: it needs only window.Yizhan.i18n
  * (i18n.js, loaded before it) at call time for its messages. Exposes window.Yizhan.common.
@@ -144,6 +148,54 @@
     return node;
   }
 
+  /**
+   * el() marked as data: translate="no" (HTML's "a name, not to be translated"). Station
+   * names, addresses, union and place names, hours as registered: shown as they are on pages
+   * in both languages, and skipped by the tests that look for other-language text.
+   */
+  function dataEl(tag, className, text) {
+    var node = el(tag, className, text);
+    node.setAttribute('translate', 'no');
+    return node;
+  }
+
+  /**
+   * Leaflet's own words in the page language, for every map of the product (locator, station
+   * page, embed, planner): the zoom buttons' and the layer switcher's names, the popup close
+   * button's, and the attribution prefix (Leaflet's English link title is dropped). Safe to
+   * call again after a language switch or after adding a control; popups are named as
+   * they open.
+   */
+  function localiseMap(map) {
+    if (!map || typeof map.getContainer !== 'function') { return map; }
+    var root = map.getContainer();
+    var names = {
+      'leaflet-control-zoom-in': 'zoomIn',
+      'leaflet-control-zoom-out': 'zoomOut',
+      'leaflet-control-layers-toggle': 'mapLayers',
+      'leaflet-popup-close-button': 'closePopup'
+    };
+    function name(scope) {
+      Object.keys(names).forEach(function (cls) {
+        var nodes = scope.querySelectorAll('.' + cls);
+        for (var i = 0; i < nodes.length; i++) {
+          nodes[i].setAttribute('title', t(names[cls]));
+          nodes[i].setAttribute('aria-label', t(names[cls]));
+        }
+      });
+    }
+    if (map.attributionControl) { map.attributionControl.setPrefix(false); }
+    name(root);
+    if (!map._yzLocalised) {
+      map._yzLocalised = true;
+      map.on('popupopen', function (e) {
+        var node = e.popup && e.popup.getElement();
+        if (node) { name(node); }
+      });
+    }
+    return map;
+  }
+
   /** A <span> holding `s` as text (for Leaflet tooltips, which take HTML strings or nodes). */
   function textNode(s) {
     var span = document.createElement('span');
@@ -223,6 +275,8 @@
     apiUrl: apiUrl,
     isBlank: isBlank,
     el: el,
+    dataEl: dataEl,
+    localiseMap: localiseMap,
     textNode: textNode,
     escapeAttr: escapeAttr,
     debounce: debounce,
