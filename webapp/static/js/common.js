@@ -8,6 +8,8 @@
  *   onReady, writeClipboard, absoluteUrl, originOf
  *   dataEl(tag, cls, text)  el() marked translate="no": data (names, addresses, hours as
  *                           registered) shown as it is in both languages
+ *   datum(s), setText(node, text)  data inside a message: datum() brackets it (Unicode
+ *                           isolates), setText() shows it as <bdi translate="no">
  *   localiseMap(map)        Leaflet's own control names (zoom, layers, close, prefix) in the
  *                           page language; every map of the product calls it once
  *
@@ -159,6 +161,36 @@
     return node;
   }
 
+  var ISOLATED = /\u2068([^\u2068\u2069]*)\u2069/g;
+
+  /**
+   * `s` bracketed as data for a message (U+2068 … U+2069, the isolates <bdi> stands for):
+   * t('searchPartial', {unit: datum('柳州市')}) keeps the place name a name through nested
+   * messages, and setText() shows it marked translate="no".
+   */
+  function datum(s) {
+    return '\u2068' + String(s) + '\u2069';
+  }
+
+  /**
+   * Set `node`'s text to `text`; the parts bracketed by datum() become <bdi translate="no">
+   * (data shown as it is in both languages), the rest plain text. Returns `node`.
+   */
+  function setText(node, text) {
+    if (!node) { return node; }
+    node.textContent = '';
+    var s = text === undefined || text === null ? '' : String(text);
+    var last = 0;
+    s.replace(ISOLATED, function (whole, inner, at) {
+      if (at > last) { node.appendChild(document.createTextNode(s.slice(last, at))); }
+      node.appendChild(dataEl('bdi', null, inner));
+      last = at + whole.length;
+      return whole;
+    });
+    if (last < s.length) { node.appendChild(document.createTextNode(s.slice(last))); }
+    return node;
+  }
+
   /**
    * Leaflet's own words in the page language, for every map of the product (locator, station
    * page, embed, planner): the zoom buttons' and the layer switcher's names, the popup close
@@ -276,6 +308,8 @@
     isBlank: isBlank,
     el: el,
     dataEl: dataEl,
+    datum: datum,
+    setText: setText,
     localiseMap: localiseMap,
     textNode: textNode,
     escapeAttr: escapeAttr,

@@ -452,13 +452,17 @@
       en: "Use the preview map's current view (move and zoom the preview first)"
     },
     builderWidth: { zh: '宽度', en: 'Width' },
-    builderWidthHint: { zh: '像素（如 600）或百分比（如 100%）', en: 'pixels (e.g. 600) or a percentage (e.g. 100%)' },
+    builderWidthHint: {
+      zh: '像素（如 600）或百分比（如 100%）',
+      en: 'pixels (e.g. 600) or a percentage (e.g. 100%)'
+    },
     builderHeight: { zh: '高度（像素）', en: 'Height (pixels)' },
     builderCodeTitle: { zh: '嵌入代码', en: 'Embed code' },
     builderCopy: { zh: '复制代码', en: 'Copy the code' },
     builderOriginsNote: {
       zh: '注意：只有允许列表中的网站才能嵌入本地图。请联系管理员把您网站的地址加入服务器设置',
-      en: "Note: only sites on the allow-list can embed this map. Ask the administrator to add your site's address to the server setting"
+      en: 'Note: only sites on the allow-list can embed this map. Ask the administrator to ' +
+        "add your site's address to the server setting"
     },
     builderOriginsNow: { zh: '。目前允许的网站：', en: '. Sites allowed now:' },
     builderOriginsEmpty: {

@@ -38,7 +38,7 @@
     this.markSelectedMarker();
     this.markCurrent(id, source !== 'list');
     var name = F.stationName(p);
-    this.announce(t('selected', { name: name }));
+    this.announce(t('selected', { name: C.datum(name) }));
     this.updateUrl();
     C.dispatch('yizhan:select', {
       id: id, name: name, kind: p.kind, lon: c[0], lat: c[1],

@@ -109,14 +109,14 @@
     var name = r.formatted || q;
     if (r.partial) {
       var unit = r.recognised || name;
-      var note = t('searchPartial', { unit: unit, rest: r.rest || q });
+      var note = t('searchPartial', { unit: C.datum(unit), rest: C.datum(r.rest || q) });
       return { status: note, note: note, label: unit, partial: true };
     }
     var pnote = has('precisionNote.' + r.precision) ? t('precisionNote.' + r.precision) :
       t('precisionNote.unknown');
     return {
-      status: pnote ? t('searchFound', { name: name, note: pnote }) :
-        t('searchFoundPlain', { name: name }),
+      status: pnote ? t('searchFound', { name: C.datum(name), note: pnote }) :
+        t('searchFoundPlain', { name: C.datum(name) }),
       note: pnote,
       label: name
     };
