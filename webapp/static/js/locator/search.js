@@ -170,7 +170,8 @@
     L.circleMarker(at, {
       radius: 9, className: 'yz-point', color: '#ffffff', weight: 3,
       fillColor: '#1565c0', fillOpacity: 1
-    }).bindTooltip(label, { direction: 'top', offset: [0, -8] }).addTo(this.pointLayer);
+    }).bindTooltip(pt.source === 'search' && pt.label ? C.dataEl('span', null, label) : label,
+      { direction: 'top', offset: [0, -8] }).addTo(this.pointLayer);
   };
 
   // ---- nearest by travel time
@@ -236,7 +237,7 @@
       var note = feats.length ? (timed ? t('travelNote') : t('distanceNote')) : t('none');
       if (reach) { note = t('noteThen', { first: reach, then: note }); }
       if (point.note) { note = t('noteThen', { first: point.note, then: note }); }
-      this.$.resultsNote.textContent = note;
+      C.setText(this.$.resultsNote, note);   // the recognised place stays data
       this.$.resultsBox.hidden = false;
       if (this.$.listView) { this.$.listView.hidden = false; }
       if (this.$.pager) { this.$.pager.hidden = true; }
