@@ -195,6 +195,7 @@ LATIN_ALLOWED_IN_ZH = frozenset(
         "enter",
         "javascript",
         "api",
+        "aed",  # the defibrillator's name on Chinese signs too (service label "AED")
         "wgs",
         "cc",
         "by",
@@ -255,3 +256,36 @@ def other_language_text(page_text: str, lang: str, allowed: Iterable[str] = ()) 
         for run in _LATIN_RUN.findall(text)
         if not all(_latin_word_allowed(w) for w in run.split())
     ]
+
+
+#: JavaScript (for ``page.evaluate``) returning what a person reads on the page, one string per
+#: line: the visible text and every ``title``, ``aria-label`` and ``placeholder``, outside
+#: data. Data is what the product marks ``translate="no"`` (HTML's "a name, not to be
+#: translated": station names, addresses, union and place names, hours as registered, user
+#: names, the language switch naming the other language) and code (``code``, ``kbd``,
+#: ``samp``: settings and file names). The one scanner of every browser test that looks for
+#: other-language text (:func:`other_language_text`); tests need no list of data selectors.
+VISIBLE_UI_TEXT_JS = """
+() => {
+  const skip = '[translate="no"], code, kbd, samp, script, style, noscript, template';
+  const shown = (el) => (typeof el.checkVisibility === 'function' ? el.checkVisibility()
+    : getComputedStyle(el).display !== 'none' && getComputedStyle(el).visibility !== 'hidden' &&
+      el.getClientRects().length > 0);
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip) || !shown(el)) continue;
+    const t = n.textContent.trim();
+    if (t) out.push(t);
+  }
+  for (const el of document.body.querySelectorAll('[placeholder], [aria-label], [title]')) {
+    if (el.closest('[translate="no"]')) continue;
+    for (const a of ['placeholder', 'aria-label', 'title']) {
+      const v = el.getAttribute(a);
+      if (v) out.push(v);
+    }
+  }
+  return out.join('\\n');
+}
+"""

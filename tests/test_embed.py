@@ -360,6 +360,28 @@ def test_builder_language(client):
     assert client.get("/embed/builder?lang=xx").status_code == 200
 
 
+def test_builder_is_in_one_language(client):
+    """No English subtitles beside the Chinese labels; kinds and services in the page language;
+    every heading, legend and label a catalogue key (embed_builder.js applies ?lang)."""
+    zh = client.get("/embed/builder").get_data(as_text=True)
+    en = client.get("/embed/builder?lang=en").get_data(as_text=True)
+    assert '<span lang="en">' not in zh and "yz-builder-en" not in zh
+    assert "Embed the station map" not in zh
+    assert "> 工会爱心驿站</label>" in zh and "> 饮水</label>" in zh
+    assert "> Drinking water</label>" in en and "饮水</label>" not in en
+    for key in (
+        "builderHeading",
+        "builderRegion",
+        "builderKinds",
+        "builderServices",
+        "builderWidth",
+        "builderHeight",
+        "builderPreview",
+        "builderControl.list",
+    ):
+        assert f'data-i18n="{key}"' in zh
+
+
 @pytest.mark.parametrize(
     ("query", "answer"),
     [

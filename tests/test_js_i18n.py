@@ -28,7 +28,7 @@ ENTRY = re.compile(r"^    (?:'([\w.]+)'|(\w+)): \{", re.M)
 # t('key') / t('key', {...}) / t('prefix.' + code); translate(lang, 'key') as tr or translate
 USE = re.compile(r"\bt\(\s*'([^']*)'\s*([,)+])")
 TRANSLATE = re.compile(r"\b(?:tr|translate)\(\s*'(?:zh|en)'\s*,\s*'([^']*)'\s*([,)+])")
-ATTRIBUTE = re.compile(r'data-i18n(?:-label|-placeholder)?="([^"]+)"')
+ATTRIBUTE = re.compile(r'data-i18n(?:-label|-placeholder|-title)?="([^"]+)"')
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -118,7 +118,14 @@ def test_every_key_the_templates_name_is_in_the_catalogue(entries):
     for path in TEMPLATES.rglob("*.html"):
         html = re.sub(r"\{#.*?#\}", "", path.read_text(encoding="utf-8"), flags=re.S)
         names |= set(ATTRIBUTE.findall(html))
-    assert {"title", "mapLabel", "searchPlaceholder"} <= names
+    assert {"title", "mapLabel", "searchPlaceholder", "builderPreviewTitle"} <= names
+    # A key with a computed suffix ("builderControl.{{ name }}") is a group: every value the
+    # template loops over has its entry.
+    from webapp.embed import CONTROLS
+
+    computed = {n for n in names if "{{" in n}
+    assert computed == {"builderControl.{{ name }}"}
+    names = (names - computed) | {f"builderControl.{c}" for c in CONTROLS}
     assert sorted(names - set(entries)) == []
 
 
@@ -180,8 +187,8 @@ def test_t_runs_in_node():
 
 
 #: English entries that show Chinese on purpose: the switch to Chinese names itself in Chinese
-#: (and says so in Chinese); the search box's example is an address, which is Chinese text.
-EN_MAY_HOLD_CHINESE = {"langSwitch", "langSwitchLabel", "searchPlaceholder", "outlinesAttribution"}
+#: (and says so in Chinese).
+EN_MAY_HOLD_CHINESE = {"langSwitch", "langSwitchLabel", "outlinesAttribution"}
 
 
 def test_english_entries_hold_no_chinese_text_or_punctuation(entries):

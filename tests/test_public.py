@@ -259,8 +259,9 @@ def test_station_page_in_english(seeded):
     assert ">Amap<" in html and ">Baidu Maps<" in html and "高德地图<" not in html
     back = unescape(re.search(r'id="yz-back" href="([^"]*)"', html).group(1))
     assert "lang=en" in back
-    # the station's own Chinese text is marked as Chinese
-    assert '<dd id="yz-union" lang="zh-CN">柳州市总工会</dd>' in html
+    # the station's own Chinese text is marked as data (a name, not translated) in Chinese
+    assert '<dd id="yz-union" translate="no" lang="zh-CN">柳州市总工会</dd>' in html
+    assert re.search(r'<h1 class="yz-station-name" id="yz-station-name" translate="no"', html)
     # a bad language is ignored, not an error
     assert seeded.test_client().get("/stations/t-1?lang=xx").status_code == 200
 
@@ -368,3 +369,13 @@ def test_crs_js_uses_the_same_outline_as_geo_crs():
     m = re.search(r"var OUTLINE =\n(.*?);\n", js, re.S)
     text = "".join(re.findall(r"'([^']*)'", m.group(1)))
     assert " ".join(text.split()) == " ".join(_CHINA_OUTLINE.split())
+
+
+def test_favicon_is_served_with_a_long_cache(app):
+    """Browsers ask for /favicon.ico on a site's first page; a 404 there is a console error."""
+    resp = app.test_client().get("/favicon.ico")
+    assert resp.status_code == 200
+    assert resp.data[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert resp.cache_control.max_age >= 7 * 24 * 3600
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/favicon.ico">' in html and 'href="data:,"' not in html

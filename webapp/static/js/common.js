@@ -6,6 +6,12 @@
  *   errorText(err)          a failed request's message in the page language (by error code)
  *   apiUrl(base, path, params), isBlank, el, textNode, escapeAttr, debounce, dispatch,
  *   onReady, writeClipboard, absoluteUrl, originOf
+ *   dataEl(tag, cls, text)  el() marked translate="no": data (names, addresses, hours as
+ *                           registered) shown as it is in both languages
+ *   datum(s), setText(node, text)  data inside a message: datum() brackets it (Unicode
+ *                           isolates), setText() shows it as <bdi translate="no">
+ *   localiseMap(map)        Leaflet's own control names (zoom, layers, close, prefix) in the
+ *                           page language; every map of the product calls it once
  *
  * Classic script (no modules, no build step), ES5 like the rest: it needs only window.Yizhan.i18n
  * (i18n.js, loaded before it) at call time for its messages. Exposes window.Yizhan.common.
@@ -144,6 +150,84 @@
     return node;
   }
 
+  /**
+   * el() marked as data: translate="no" (HTML's "a name, not to be translated"). Station
+   * names, addresses, union and place names, hours as registered: shown as they are on pages
+   * in both languages, and skipped by the tests that look for other-language text.
+   */
+  function dataEl(tag, className, text) {
+    var node = el(tag, className, text);
+    node.setAttribute('translate', 'no');
+    return node;
+  }
+
+  var ISOLATED = /\u2068([^\u2068\u2069]*)\u2069/g;
+
+  /**
+   * `s` bracketed as data for a message (U+2068 … U+2069, the isolates <bdi> stands for):
+   * t('searchPartial', {unit: datum('柳州市')}) keeps the place name a name through nested
+   * messages, and setText() shows it marked translate="no".
+   */
+  function datum(s) {
+    return '\u2068' + String(s) + '\u2069';
+  }
+
+  /**
+   * Set `node`'s text to `text`; the parts bracketed by datum() become <bdi translate="no">
+   * (data shown as it is in both languages), the rest plain text. Returns `node`.
+   */
+  function setText(node, text) {
+    if (!node) { return node; }
+    node.textContent = '';
+    var s = text === undefined || text === null ? '' : String(text);
+    var last = 0;
+    s.replace(ISOLATED, function (whole, inner, at) {
+      if (at > last) { node.appendChild(document.createTextNode(s.slice(last, at))); }
+      node.appendChild(dataEl('bdi', null, inner));
+      last = at + whole.length;
+      return whole;
+    });
+    if (last < s.length) { node.appendChild(document.createTextNode(s.slice(last))); }
+    return node;
+  }
+
+  /**
+   * Leaflet's own words in the page language, for every map of the product (locator, station
+   * page, embed, planner): the zoom buttons' and the layer switcher's names, the popup close
+   * button's, and the attribution prefix (Leaflet's English link title is dropped). Safe to
+   * call again after a language switch or after adding a control; popups are named as
+   * they open.
+   */
+  function localiseMap(map) {
+    if (!map || typeof map.getContainer !== 'function') { return map; }
+    var root = map.getContainer();
+    var names = {
+      'leaflet-control-zoom-in': 'zoomIn',
+      'leaflet-control-zoom-out': 'zoomOut',
+      'leaflet-control-layers-toggle': 'mapLayers',
+      'leaflet-popup-close-button': 'closePopup'
+    };
+    function name(scope) {
+      Object.keys(names).forEach(function (cls) {
+        var nodes = scope.querySelectorAll('.' + cls);
+        for (var i = 0; i < nodes.length; i++) {
+          nodes[i].setAttribute('title', t(names[cls]));
+          nodes[i].setAttribute('aria-label', t(names[cls]));
+        }
+      });
+    }
+    if (map.attributionControl) { map.attributionControl.setPrefix(false); }
+    name(root);
+    if (!map._yzLocalised) {
+      map._yzLocalised = true;
+      map.on('popupopen', function (e) {
+        var node = e.popup && e.popup.getElement();
+        if (node) { name(node); }
+      });
+    }
+    return map;
+  }
+
   /** A <span> holding `s` as text (for Leaflet tooltips, which take HTML strings or nodes). */
   function textNode(s) {
     var span = document.createElement('span');
@@ -223,6 +307,10 @@
     apiUrl: apiUrl,
     isBlank: isBlank,
     el: el,
+    dataEl: dataEl,
+    datum: datum,
+    setText: setText,
+    localiseMap: localiseMap,
     textNode: textNode,
     escapeAttr: escapeAttr,
     debounce: debounce,

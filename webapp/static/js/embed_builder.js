@@ -117,11 +117,11 @@
   function errorText(err) {
     if (err.parameter === 'region') {
       if (err.candidates.length) {
-        return t('builderAmbiguousRegion', { value: err.value, list: err.candidates.map(function (c) {
-          return String(c.name || '') + ' ' + String(c.code || '');
+        return t('builderAmbiguousRegion', { value: C.datum(err.value), list: err.candidates.map(function (c) {
+          return C.datum(String(c.name || '')) + ' ' + String(c.code || '');
         }).join(t('sep')) });
       }
-      return t('builderBadRegion', { value: err.value });
+      return t('builderBadRegion', { value: C.datum(err.value) });
     }
     return t('builderBadParam', { param: err.parameter });
   }
@@ -133,7 +133,7 @@
     function settle(err) {
       if (src !== lastSrc) { return; }   // the form changed meanwhile
       state = err ? 'bad' : 'ok';
-      errorBox.textContent = err ? errorText(err) : '';
+      C.setText(errorBox, err ? errorText(err) : '');   // the typed region stays data
       errorBox.hidden = !err;
       previewWrap.hidden = !!err;
       if (!err) { preview.setAttribute('src', src); }

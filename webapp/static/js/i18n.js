@@ -28,7 +28,7 @@
     langSwitch: { zh: 'English', en: '中文' },
     langSwitchLabel: { zh: 'Switch to English', en: '切换到中文' },
     searchLabel: { zh: '输入地址查找附近站点', en: 'Find stations near an address' },
-    searchPlaceholder: { zh: '输入地址，如：柳州市鱼峰区', en: 'Address, e.g. 柳州市鱼峰区' },
+    searchPlaceholder: { zh: '输入地址，如：柳州市鱼峰区', en: 'An address in Chinese characters' },
     searchButton: { zh: '搜索', en: 'Search' },
     locate: { zh: '使用我的位置', en: 'Use my location' },
     locateLabel: {
@@ -419,7 +419,69 @@
     builderNoSnippet: {
       zh: '请先改正上面的设置，才会生成嵌入代码。',
       en: 'Correct the settings above to get the embed code.'
-    }
+    },
+
+    // ---- every page in one language (issue 12 done-when sweep)
+    mapLayers: { zh: '底图', en: 'Base maps' },
+    builderPageTitle: {
+      zh: '嵌入代码生成器 · 工会服务站点地图 · 驿站',
+      en: 'Embed code builder · Union service stations · Yizhan'
+    },
+    builderHeading: { zh: '把站点地图嵌入您的网站', en: 'Embed the station map in your site' },
+    builderIntro: {
+      zh: '选择地区、站点类型和要显示的控件，预览效果，然后复制嵌入代码，粘贴到您网站页面的源代码中。',
+      en: 'Choose a region, the kinds of station and the controls to show, check the preview, ' +
+        "then copy the embed code into your site's page."
+    },
+    builderContent: { zh: '地图内容', en: 'What the map shows' },
+    builderRegion: {
+      zh: '地区（区划代码或名称，可留空）',
+      en: 'Region (division code or name; may be left empty)'
+    },
+    builderRegionPlaceholder: { zh: '如：450200 或 柳州市', en: 'e.g. 450200 (Liuzhou)' },
+    builderKinds: { zh: '站点类型（不选为全部）', en: 'Kinds of station (none ticked: all)' },
+    builderServices: {
+      zh: '服务（站点须提供全部所选服务）',
+      en: 'Services (stations must offer every one ticked)'
+    },
+    builderLanguage: { zh: '地图的语言', en: "The map's language" },
+    builderControls: { zh: '显示的控件', en: 'Controls shown' },
+    'builderControl.search': { zh: '地址搜索', en: 'Address search' },
+    'builderControl.locate': { zh: '使用我的位置', en: 'Use my location' },
+    'builderControl.filters': { zh: '筛选', en: 'Filters' },
+    'builderControl.list': { zh: '站点列表', en: 'Station list' },
+    'builderControl.lang': { zh: '语言切换', en: 'Language switch' },
+    'builderControl.basemaps': { zh: '底图切换', en: 'Base map switch' },
+    builderViewLegend: { zh: '初始视图与尺寸', en: 'First view and size' },
+    builderUseView: {
+      zh: '使用预览地图的当前视图（先在预览中移动、缩放地图）',
+      en: "Use the preview map's current view (move and zoom the preview first)"
+    },
+    builderWidth: { zh: '宽度', en: 'Width' },
+    builderWidthHint: {
+      zh: '像素（如 600）或百分比（如 100%）',
+      en: 'pixels (e.g. 600) or a percentage (e.g. 100%)'
+    },
+    builderHeight: { zh: '高度（像素）', en: 'Height (pixels)' },
+    builderCodeTitle: { zh: '嵌入代码', en: 'Embed code' },
+    builderCopy: { zh: '复制代码', en: 'Copy the code' },
+    builderOriginsNote: {
+      zh: '注意：只有允许列表中的网站才能嵌入本地图。请联系管理员把您网站的地址加入服务器设置',
+      en: 'Note: only sites on the allow-list can embed this map. Ask the administrator to ' +
+        "add your site's address to the server setting"
+    },
+    builderOriginsNow: { zh: '。目前允许的网站：', en: '. Sites allowed now:' },
+    builderOriginsEmpty: {
+      zh: '（列表为空：目前只有本站自己能显示嵌入地图）',
+      en: '(The list is empty: only this site itself can show the embedded map.)'
+    },
+    builderMessages: {
+      zh: '网站可以接收地图发出的消息（选中站点、高度变化），代码示例见项目说明（README）中“嵌入”的说明。',
+      en: 'Your site can receive the map\'s messages (station selected, height changed); see ' +
+        '"Embedding" in the README for example code.'
+    },
+    builderPreview: { zh: '预览', en: 'Preview' },
+    builderPreviewTitle: { zh: '工会服务站点地图（预览）', en: 'Union service stations map (preview)' },
   };
 
   var LANGS = ['zh', 'en'];
@@ -459,7 +521,10 @@
     return Object.prototype.hasOwnProperty.call(CATALOGUE, key);
   }
 
-  /** Put the current language's strings into every [data-i18n*] element under `root`. */
+  /**
+   * Put the current language's strings into every [data-i18n*] element under `root`: text
+   * (data-i18n), aria-label (data-i18n-label), placeholder and title.
+   */
   function apply(root) {
     var scope = root || document;
     var nodes = scope.querySelectorAll('[data-i18n]');
@@ -475,6 +540,10 @@
     nodes = scope.querySelectorAll('[data-i18n-placeholder]');
     for (i = 0; i < nodes.length; i++) {
       nodes[i].setAttribute('placeholder', t(nodes[i].getAttribute('data-i18n-placeholder')));
+    }
+    nodes = scope.querySelectorAll('[data-i18n-title]');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('title', t(nodes[i].getAttribute('data-i18n-title')));
     }
   }
 

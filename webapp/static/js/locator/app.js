@@ -150,11 +150,11 @@
   Locator.prototype.status = function (text, keep) {
     if (keep) { this.keptStatus = text; }
     if (!text && this.listMode === 'nearest' && this.nearest) { text = this.keptStatus || ''; }
-    if (this.$.statusText) { this.$.statusText.textContent = text ? ' · ' + text : ''; }
+    if (this.$.statusText) { Y.common.setText(this.$.statusText, text ? ' · ' + text : ''); }
   };
 
   Locator.prototype.announce = function (text) {
-    if (this.$.announce) { this.$.announce.textContent = text || ''; }
+    if (this.$.announce) { Y.common.setText(this.$.announce, text || ''); }
   };
 
   /**

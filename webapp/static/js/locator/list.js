@@ -38,7 +38,7 @@
     this.markSelectedMarker();
     this.markCurrent(id, source !== 'list');
     var name = F.stationName(p);
-    this.announce(t('selected', { name: name }));
+    this.announce(t('selected', { name: C.datum(name) }));
     this.updateUrl();
     C.dispatch('yizhan:select', {
       id: id, name: name, kind: p.kind, lon: c[0], lat: c[1],
@@ -213,7 +213,7 @@
     var kind = F.kindLabel(p, this.kinds);
     btn.appendChild(el('span', 'yz-result-rank', String(rank)));
     var body = el('span', 'yz-result-body');
-    body.appendChild(el('span', 'yz-result-name', name));
+    body.appendChild(C.dataEl('span', 'yz-result-name', name));
     var meta = el('span', 'yz-result-meta');
     meta.appendChild(el('span', 'yz-result-kind', kind));
     if (p.open_now === true || p.open_now === false) {
@@ -224,11 +224,15 @@
     if (extra) { body.appendChild(el('span', 'yz-result-travel', extra)); }
     btn.appendChild(body);
     var dist = typeof p.distance_m === 'number' ? F.formatDistance(p.distance_m) : '';
-    if (dist) { btn.appendChild(el('span', 'yz-result-distance', dist)); }
     var sep = t('sep');
-    btn.setAttribute('aria-label', name + sep + kind +
-      (extra ? sep + extra : '') + (dist ? sep + t('distance') + ' ' + dist : '') +
-      sep + t('showOnMap'));
+    if (dist) {
+      var d = el('span', 'yz-result-distance');
+      d.appendChild(el('span', 'yz-visually-hidden', sep + t('distance') + ' '));
+      d.appendChild(document.createTextNode(dist));
+      btn.appendChild(d);
+    }
+    // The button's name is its text (the station's name stays data, marked translate="no").
+    btn.appendChild(el('span', 'yz-visually-hidden', sep + t('showOnMap')));
     btn.addEventListener('click', function () {
       if (self.isPhone()) { self.setSheet(false); }   // show the station on the map
       self.select(id, 'list');

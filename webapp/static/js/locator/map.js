@@ -85,11 +85,6 @@
     this.updateBasemapNote();
     map.on('click', function (e) { self.onMapClick(e); });
     map.on('popupclose', function () { self.markCurrent(null); });
-    map.on('popupopen', function (e) {   // Leaflet names its close button in English
-      var node = e.popup.getElement();
-      var close = node && node.querySelector('.leaflet-popup-close-button');
-      if (close) { close.setAttribute('aria-label', t('closePopup')); }
-    });
     this.$.mapEl.addEventListener('keydown', function (e) { self.onMapKey(e); });
     document.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && self.picking) { self.setPicking(false); }
@@ -330,7 +325,11 @@
         });
         m.on('add', function () {
           var node = m.getElement();
-          if (node) { node.textContent = name; node.setAttribute('aria-hidden', 'true'); }
+          if (node) {
+            node.textContent = name;
+            node.setAttribute('aria-hidden', 'true');
+            node.setAttribute('translate', 'no');
+          }
         });
         self.labels.addLayer(m);
       });
@@ -345,7 +344,7 @@
 
   /**
    * After a language switch: the attribution line's texts (demo note, offline outlines) and
-   * the zoom buttons' names in the new language (Leaflet's own are English).
+   * Leaflet's control names in the new language (common.localiseMap).
    */
   P.refreshMapTexts = function (before) {
     var ac = this.map.attributionControl;
@@ -359,12 +358,7 @@
       ac.removeAttribution(before);
       ac.addAttribution(layer.getAttribution());
     }
-    var zoom = { 'leaflet-control-zoom-in': 'zoomIn', 'leaflet-control-zoom-out': 'zoomOut' };
-    var root = this.$.mapEl;
-    Object.keys(zoom).forEach(function (cls) {
-      var b = root.querySelector('.' + cls);
-      if (b) { b.setAttribute('title', t(zoom[cls])); b.setAttribute('aria-label', t(zoom[cls])); }
-    });
+    C.localiseMap(this.map);
   };
 
   P.updateLabelLevel = function () {
@@ -697,6 +691,7 @@
       var node = marker.getElement();
       if (node) {
         node.setAttribute('data-station-id', marker.stationId);
+        node.setAttribute('translate', 'no');   // named by the station's name
         node.setAttribute('role', 'button');
         node.setAttribute('aria-label', name);
         node.classList.toggle('yz-marker--selected', marker.stationId === self.selectedId);
@@ -742,6 +737,7 @@
         node.textContent = String(rank);
         node.setAttribute('data-station-id', id);
         node.setAttribute('data-rank', String(rank));
+        node.setAttribute('translate', 'no');
         node.setAttribute('role', 'button');
         node.setAttribute('aria-label', t('rankTitle', { n: rank, name: name }));
       });

@@ -8,7 +8,8 @@
 
   var t = Y.i18n.t;
   var has = Y.i18n.has;
-  var el = Y.common.el;
+  var C = Y.common;
+  var el = C.el;
   var isBlank = Y.common.isBlank;
   var F = Y.locator.format;
 
@@ -19,9 +20,9 @@
     var root = el('div', 'yz-popup');
     root.setAttribute('data-station-id', String(p.id));
 
-    root.appendChild(el('h3', 'yz-popup-name', F.stationName(p)));
+    root.appendChild(C.dataEl('h3', 'yz-popup-name', F.stationName(p)));
     if (!isBlank(p.name_en)) {
-      var en = el('p', 'yz-popup-name-en', p.name_en);
+      var en = C.dataEl('p', 'yz-popup-name-en', p.name_en);
       en.setAttribute('lang', 'en');
       root.appendChild(en);
     }
@@ -54,7 +55,7 @@
     }
     if (!isBlank(p.hours) || p.open_now === true || p.open_now === false) {
       var hours = el('span');
-      if (!isBlank(p.hours)) { hours.appendChild(el('span', 'yz-hours', p.hours)); }
+      if (!isBlank(p.hours)) { hours.appendChild(C.dataEl('span', 'yz-hours', p.hours)); }
       if (p.open_now === true || p.open_now === false) {
         var txt = p.open_now ? t('openNow') : t('closedNow');
         if (p.open_now && !isBlank(p.closes_at)) { txt += ' · ' + t('closesAt', { time: p.closes_at }); }
@@ -66,16 +67,17 @@
       var href = F.telHref(p.phone);
       var phone;
       if (href) {
-        phone = el('a', 'yz-phone', p.phone);
+        phone = C.dataEl('a', 'yz-phone', p.phone);
         phone.setAttribute('href', href);
       } else {
-        phone = el('span', null, p.phone);
+        phone = C.dataEl('span', null, p.phone);
       }
       fact(t('phone'), phone);
     }
     var addr = F.stationAddress(p);
     if (addr) {
-      var a = el('span', null, addr);
+      var a = el('span');
+      a.appendChild(C.dataEl('span', 'yz-address', addr));
       if (p.demo || (p.precision && p.precision !== 'exact')) {
         var prec = has('precision.' + p.precision) ? t('precision.' + p.precision) : '';
         a.appendChild(el('span', 'yz-approx',

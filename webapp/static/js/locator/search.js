@@ -109,14 +109,14 @@
     var name = r.formatted || q;
     if (r.partial) {
       var unit = r.recognised || name;
-      var note = t('searchPartial', { unit: unit, rest: r.rest || q });
+      var note = t('searchPartial', { unit: C.datum(unit), rest: C.datum(r.rest || q) });
       return { status: note, note: note, label: unit, partial: true };
     }
     var pnote = has('precisionNote.' + r.precision) ? t('precisionNote.' + r.precision) :
       t('precisionNote.unknown');
     return {
-      status: pnote ? t('searchFound', { name: name, note: pnote }) :
-        t('searchFoundPlain', { name: name }),
+      status: pnote ? t('searchFound', { name: C.datum(name), note: pnote }) :
+        t('searchFoundPlain', { name: C.datum(name) }),
       note: pnote,
       label: name
     };
@@ -170,7 +170,8 @@
     L.circleMarker(at, {
       radius: 9, className: 'yz-point', color: '#ffffff', weight: 3,
       fillColor: '#1565c0', fillOpacity: 1
-    }).bindTooltip(label, { direction: 'top', offset: [0, -8] }).addTo(this.pointLayer);
+    }).bindTooltip(pt.source === 'search' && pt.label ? C.dataEl('span', null, label) : label,
+      { direction: 'top', offset: [0, -8] }).addTo(this.pointLayer);
   };
 
   // ---- nearest by travel time
@@ -236,7 +237,7 @@
       var note = feats.length ? (timed ? t('travelNote') : t('distanceNote')) : t('none');
       if (reach) { note = t('noteThen', { first: reach, then: note }); }
       if (point.note) { note = t('noteThen', { first: point.note, then: note }); }
-      this.$.resultsNote.textContent = note;
+      C.setText(this.$.resultsNote, note);   // the recognised place stays data
       this.$.resultsBox.hidden = false;
       if (this.$.listView) { this.$.listView.hidden = false; }
       if (this.$.pager) { this.$.pager.hidden = true; }

@@ -46,6 +46,7 @@
           node.textContent = String(p.name);
           node.setAttribute('aria-hidden', 'true');
           node.setAttribute('lang', 'zh-CN');
+          node.setAttribute('translate', 'no');
         }
       });
       group.addLayer(m);
@@ -92,12 +93,14 @@
     }
     if (cfg.demo) { map.attributionControl.addAttribution(t('stationDemoAttribution')); }
     if (cfg.approval) { map.attributionControl.addAttribution(String(cfg.approval)); }
-    L.marker(disp(cfg.lat, cfg.lon), {
+    var marker = L.marker(disp(cfg.lat, cfg.lon), {
       icon: L.divIcon({ className: 'yz-marker yz-marker--selected', iconSize: [22, 22],
         iconAnchor: [11, 11] }),
       title: cfg.name || '', keyboard: false
     }).addTo(map);
-    return map;
+    var node = marker.getElement();
+    if (node) { node.setAttribute('translate', 'no'); }   // its title is the station's name
+    return C.localiseMap(map);
   }
 
   /** The page chrome in the page language (the markup is the Chinese default). */
