@@ -104,6 +104,10 @@ def site(tmp_path_factory, browser):
         "planner-coverage": (coverage, True, "zh"),
         "planner-plan": (plan, True, "zh"),
         "planner-scenarios": ("/planner/scenarios", True, "zh"),
+        "planner-login-en": ("/planner/login?lang=en", False, "en"),
+        "planner-home-en": ("/planner/?lang=en", True, "en"),
+        "planner-coverage-en": (coverage + "?lang=en", True, "en"),
+        "planner-plan-en": (plan + "?lang=en", True, "en"),
     }
     srv.state = str(state)
     yield srv
@@ -170,6 +174,10 @@ PAGES = [
     "planner-coverage",
     "planner-plan",
     "planner-scenarios",
+    "planner-login-en",
+    "planner-home-en",
+    "planner-coverage-en",
+    "planner-plan-en",
 ]
 
 

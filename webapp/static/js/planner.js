@@ -188,6 +188,7 @@
     var max = cfg.maxMinutes || 60;
     var overlays = {};
     var control = L.control.layers(null, overlays, { collapsed: true }).addTo(map);
+    C.localiseMap(map);   // Leaflet's control names in the page's language, no English prefix
     var point = function (colour, radius) {
       return function (feature, latlng) {
         return L.circleMarker(latlng, {
