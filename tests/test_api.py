@@ -724,3 +724,124 @@ def test_nearest_features_are_the_station_features_with_distance_and_minutes(loa
         assert props.pop("minutes") >= 0 and props.pop("distance_m") >= 0
         assert props == one["properties"] and f["geometry"] == one["geometry"]
     assert doc["travel"]["mode"] == "ebike" and doc["numberReturned"] == len(doc["features"])
+
+
+# -- the database answers while the index is cold or too large (issue 14 item 1) -------------
+
+
+def _seeded(n: int = 400):
+    """Seeded stations in Guangxi with every filterable attribute, some without coordinates,
+    some either side of the antimeridian (Fiji)."""
+    import random
+
+    from geo.models import Station, Status
+
+    rng = random.Random(42)
+    kinds = ["rest_stop", "legal_aid", "workers_home"]
+    services_ = ["drinking_water", "nursing_room", "charging", "toilet"]
+    out = []
+    for i in range(n):
+        placed = rng.random() > 0.05
+        far = i % 50 == 0
+        out.append(
+            Station(
+                id=f"SEED-{i:04d}",
+                name=f"种子站点{i}",
+                kind=rng.choice(kinds),
+                lon=(rng.choice([179.6, -179.6]) if far else rng.uniform(104.5, 112.0))
+                if placed
+                else None,
+                lat=(rng.uniform(-17.5, -16.5) if far else rng.uniform(21.0, 26.4))
+                if placed
+                else None,
+                services=tuple(sorted(rng.sample(services_, rng.randint(0, 3)))),
+                status=rng.choice([Status.OPEN] * 6 + [Status.CLOSED, Status.PLANNED]),
+                hours=rng.choice(["24小时", "周一至周五 09:00-17:00", None, "每天 20:00-23:00"]),
+                county_code=rng.choice(["450102", "450203", "450225"]),
+                county=rng.choice(["兴宁区", "城中区", "融水苗族自治县"]),
+            )
+        )
+    return out
+
+
+DB_QUERIES = [
+    "/api/nearest?lon=108.3&lat=22.8",
+    "/api/nearest?lon=109.4&lat=24.3&k=17&kind=rest_stop,legal_aid",
+    "/api/nearest?lon=110.1&lat=25.0&k=9&service=drinking_water&mode=car",
+    "/api/nearest?lon=106.0&lat=23.0&k=12&max_distance_m=150000&mode=ebike",
+    "/api/nearest?lon=107.0&lat=24.0&k=6&open_now=true",
+    "/api/nearest?lon=179.9&lat=-17.0&k=3",
+    "/api/nearest?lon=0&lat=0&k=2&max_distance_m=1000",
+    "/api/stations?bbox=106,22,109,25",
+    "/api/stations?bbox=106,22,109,25&kind=legal_aid&status=open,planned",
+    "/api/stations?bbox=104,21,112,27&service=charging,toilet&limit=7&offset=5",
+    "/api/stations?bbox=104,21,112,27&county=450203&open_now=true",
+    "/api/stations?bbox=104,21,112,27&county=城中区&limit=3",
+    "/api/stations?bbox=179,-18,180,-16",
+    "/api/stations?bbox=0,0,1,1",
+]
+
+
+def test_database_path_answers_like_the_index(app, client):
+    """The same questions answered by the in-memory index and by the database (PostGIS on
+    PostgreSQL; SQLite's lon/lat index and the repository's scan) give the same JSON."""
+    svc = services(app)
+    svc.repo.save(_seeded())
+    assert svc.index.get() is not None  # the index is built and current
+    assert svc.index.ready() is not None
+    by_index = {q: client.get(q) for q in DB_QUERIES}
+    svc.index.max_stations = 10  # the registry is now "too large": the database answers
+    assert svc.index.ready() is None
+    for q in DB_QUERIES:
+        got = client.get(q)
+        want = by_index[q]
+        assert got.status_code == want.status_code == 200, (q, got.get_data(as_text=True))
+        assert got.mimetype == want.mimetype == "application/geo+json"
+        assert got.get_json() == want.get_json(), q
+    doc = by_index["/api/nearest?lon=108.3&lat=22.8"].get_json()
+    assert doc["features"] and {"served", "travel"} <= doc.keys()
+    assert by_index["/api/stations?bbox=179,-18,180,-16"].get_json()["numberMatched"] > 0
+
+
+def test_a_cold_index_does_not_block_nearest_or_bbox(app, client, monkeypatch):
+    """While the first index build runs (held back here), /api/nearest and /api/stations?bbox=
+    are answered at once from the database, with the answers the index gives afterwards."""
+    import threading
+
+    from geo import index as index_module
+
+    svc = services(app)
+    svc.repo.save(_seeded(200))
+    started, release = threading.Event(), threading.Event()
+    real = index_module.StationIndex
+
+    class HeldIndex(real):
+        def __init__(self, stations):
+            started.set()
+            assert release.wait(30)
+            super().__init__(stations)
+
+    monkeypatch.setattr(index_module, "StationIndex", HeldIndex)
+    queries = DB_QUERIES[:2] + DB_QUERIES[7:9]
+    answers: dict[str, object] = {}
+
+    def ask():
+        for q in queries:
+            answers[q] = client.get(q)
+
+    asker = threading.Thread(target=ask)
+    try:
+        asker.start()
+        asker.join(20)
+        assert not asker.is_alive(), "a request waited for the index build"
+        assert started.is_set()  # the build was running all along
+    finally:
+        release.set()
+        asker.join(30)
+    deadline = time.monotonic() + 20
+    while svc.index.ready() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for q in queries:
+        assert answers[q].status_code == 200
+        assert answers[q].get_json() == client.get(q).get_json(), q
