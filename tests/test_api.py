@@ -12,11 +12,77 @@ import pytest
 from geo.crs import distance_m
 from geo.models import MODES
 from geo.records import import_registry
+from support import DATA, LiveServer
 from webapp import api
 from webapp.services import services
 
 #: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
 pytestmark = pytest.mark.both_backends
+
+#: Fixtures that reach into an app's internals: a test that uses one runs on the test client
+#: only; every other test of ``loaded`` also runs over HTTP against ``yizhan serve --workers 2``.
+INTERNAL = {"app", "client", "many", "monkeypatch", "live_server"}
+
+
+def pytest_generate_tests(metafunc):
+    """``loaded`` tests that only speak HTTP run twice: Flask's test client, and a real
+    ``yizhan serve --workers 2`` (gunicorn) on the test's backend (slow)."""
+    names = set(metafunc.fixturenames)
+    if "loaded" in names and not names & INTERNAL:
+        metafunc.parametrize(
+            "via", ["app", pytest.param("served", marks=pytest.mark.slow)], indirect=True
+        )
+
+
+@pytest.fixture
+def via(request) -> str:
+    """``app`` (Flask's test client) or ``served`` (HTTP to a real multi-worker server)."""
+    return getattr(request, "param", "app")
+
+
+def _served(tmp_path_factory, db_url: str):
+    """``yizhan serve --workers 2`` on ``db_url`` with the two registries of ``tests/data``
+    imported through the CLI (``yizhan import``), as an operator would."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("served"),
+        db_url=db_url,
+        workers=2,
+        setup=[("import", str(DATA / name)) for name in ("registry_zh.csv", "registry.geojson")],
+        # Every test here is the same client: room for the geocoding tests of the module.
+        env={"YIZHAN_GEOCODE_RATE_PER_MINUTE": "1000"},
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served_sqlite(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("served-db")
+    yield from _served(tmp_path_factory, f"sqlite:///{tmp / 'yizhan.db'}")
+
+
+@pytest.fixture(scope="module")
+def served_postgresql(pg_cluster, tmp_path_factory):
+    name = pg_cluster.create_database()
+    try:
+        yield from _served(tmp_path_factory, pg_cluster.url(name))
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def loaded(request, via, backend):
+    """A client over the two tiny registries of ``tests/data`` (7 stations): Flask's test
+    client on a fresh database, or HTTP to the module's served process (``via``)."""
+    if via == "served":
+        return request.getfixturevalue(f"served_{backend}").client()
+    app = request.getfixturevalue("app")
+    repo = services(app).repo
+    import_registry(repo, DATA / "registry_zh.csv")
+    import_registry(repo, DATA / "registry.geojson")
+    return request.getfixturevalue("client")
 
 
 def test_stations_collection(loaded):
