@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -52,6 +55,27 @@ def make_app(
     if demo:
         import_registry(services(app).repo, ROOT / "data" / "demo" / "stations.csv")
     return app
+
+
+#: A module-scoped fixture's ``params`` for one database per backend (SQLite; PostgreSQL
+#: on the session's throwaway cluster, marked ``postgres``): see :func:`module_database`.
+BACKEND_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def module_database(request, tmp: Path) -> Iterator[str]:
+    """The URL of a fresh database for a module-scoped fixture with ``params=BACKEND_PARAMS``:
+    a SQLite file in ``tmp``, or a database on the session's PostgreSQL cluster (dropped when
+    the module is done)."""
+    if request.param != "postgresql":
+        yield f"sqlite:///{tmp / 'yizhan.db'}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = cluster.create_database()
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
 
 
 def in_fresh_thread(fn, *args, **kwargs):
