@@ -900,7 +900,7 @@ def test_a_cold_index_does_not_block_nearest_or_bbox(app, client, monkeypatch):
         asker.start()
         asker.join(20)
         assert not asker.is_alive(), "a request waited for the index build"
-        assert started.is_set()  # the build was running all along
+        assert started.wait(20)  # a build started, and cannot end before `release`
     finally:
         release.set()
         asker.join(30)
