@@ -12,6 +12,7 @@ repository's revision changes.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -25,6 +26,8 @@ from scipy.spatial import cKDTree
 from geo.clusters import ClusterHierarchy
 from geo.crs import EARTH_RADIUS_M
 from geo.models import Nearby, Station, Status
+
+LOGGER = logging.getLogger(__name__)
 
 
 def lonlat_to_xyz(lon, lat) -> np.ndarray:
@@ -442,20 +445,132 @@ class StationIndex:
         )
 
 
+class DatabaseIndex:
+    """The repository answering the questions of a :class:`StationIndex` that is not there.
+
+    What :class:`LiveIndex` serves nearest and bounding-box questions from while the in-memory
+    index is cold (its first build after start, or after a registry change, runs in the
+    background) or when the registry is larger than ``max_stations``: PostGIS on PostgreSQL;
+    on SQLite the ``lon``/``lat`` index for a bbox, and the repository's scan for nearest.
+    Same filter semantics and same order as the index (nearest first; by id in a bbox).
+    """
+
+    def __init__(self, repo) -> None:
+        self.repo = repo
+        #: Encoded display features (as :attr:`StationIndex.properties_cache`), per answer.
+        self.properties_cache: dict = {}
+
+    @staticmethod
+    def _query(f: Filter, bbox: Sequence[float] | None = None, county: str | None = None):
+        from geo.store import StationQuery
+
+        return StationQuery(
+            kinds=tuple(sorted(f.kinds)),
+            services=tuple(sorted(f.services)),
+            statuses=tuple(sorted(f.statuses)),
+            county=county or None,
+            bbox=tuple(bbox) if bbox is not None else None,  # type: ignore[arg-type]
+            located=True,
+        )
+
+    @staticmethod
+    def _open(f: Filter):
+        """The open-now test of :meth:`StationIndex.mask` (``None`` without ``open_at``)."""
+        at = f.open_at
+        if at is None:
+            return None
+        memo: dict[str, bool] = {}  # one evaluation per distinct hours text
+
+        def accept(s: Station) -> bool:
+            if s.status is not Status.OPEN:
+                return False
+            text = s.hours or ""
+            if text not in memo:
+                memo[text] = s.opening_hours.is_open(at) is True
+            return memo[text]
+
+        return accept
+
+    def nearest(
+        self,
+        lon: float,
+        lat: float,
+        k: int = 5,
+        f: Filter = Filter(),
+        max_distance_m: float | None = None,
+    ) -> list[Nearby]:
+        """As :meth:`StationIndex.nearest`; open-now examines a growing number of the nearest."""
+        q = self._query(f)
+        accept = self._open(f)
+        if accept is None or k < 1:
+            return self.repo.nearest(lon, lat, k, q, max_distance_m)
+        want = max(4 * k, 16)
+        while True:
+            hits = self.repo.nearest(lon, lat, want, q, max_distance_m)
+            found = [h for h in hits if accept(h.station)]
+            if len(found) >= k or len(hits) < want:
+                return found[:k]
+            want *= 4
+
+    def page(
+        self,
+        f: Filter = ANY,
+        bbox: Sequence[float] | None = None,
+        county: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[Station], int]:
+        """Stations passing ``f`` (in ``bbox``, of ``county``) by id: a page and the total.
+
+        As ``/api/stations`` selects from the index; a ``bbox`` whose west edge is east of
+        its east edge crosses the antimeridian.
+        """
+        q = self._query(f, bbox, county)
+        accept = self._open(f)
+        if accept is None:
+            return self.repo.query(q, limit=limit, offset=offset)
+        found = [s for s in self.repo.query(q)[0] if accept(s)]
+        end = None if limit is None else offset + limit
+        return found[offset:end], len(found)
+
+
+class _Pending(StationIndex):
+    """A stand-in for the index of a :class:`LiveIndex` at a revision it is still building:
+    any use waits for that build (:meth:`LiveIndex.at_least`) and is the built index's."""
+
+    def __init__(self, live: LiveIndex, revision: int) -> None:  # no index of its own
+        object.__setattr__(self, "_target", (live, revision))
+
+    def __getattribute__(self, name: str):
+        live, revision = object.__getattribute__(self, "_target")
+        return getattr(live.at_least(revision), name)
+
+
 class LiveIndex:
     """A :class:`StationIndex` kept in step with a repository.
 
     :meth:`get` asks the repository for its revision (one tiny query, at most every
     ``check_interval_s`` seconds) and rebuilds the index when stations were written since
     it was built, by this process or another (``yizhan import`` beside a running server).
+    :meth:`source` never waits for a build: while the index is cold (its first build, or a
+    rebuild after a registry change, runs in a background thread) or when the registry holds
+    more than ``max_stations`` stations, it gives a :class:`DatabaseIndex` instead.
     """
 
-    def __init__(self, repo, check_interval_s: float = 1.0) -> None:
+    def __init__(
+        self, repo, check_interval_s: float = 1.0, max_stations: int | None = None
+    ) -> None:
         self.repo = repo
         self.check_interval_s = check_interval_s
+        #: Above this many stations nearest and bbox questions go to the database.
+        self.max_stations = max_stations
         self._state: tuple[StationIndex | None, int | None] = (None, None)
         self._checked = -math.inf
         self._lock = threading.Lock()
+        self._latest: tuple[float, int] | None = None  # (when read, revision) for source()
+        self._size: tuple[int, int] | None = None  # (revision, station count)
+        self._builder: threading.Thread | None = None
+        self._builder_lock = threading.Lock()
 
     @property
     def _index(self) -> StationIndex | None:
@@ -467,14 +582,43 @@ class LiveIndex:
         return self._state[1]
 
     def snapshot(self) -> tuple[StationIndex, int]:
-        """The current index and the revision it was built from, consistently."""
-        self.get()
-        index, revision = self._state  # one read: both from the same rebuild
-        assert index is not None and revision is not None  # get() built the first index
-        return index, revision
+        """The index at the registry's current revision, and that revision; never waits.
+
+        When the index is not built at the current revision yet (the first build, or a
+        rebuild after the registry changed), a build starts in the background and the index
+        given is a stand-in that waits for it when first used. A view that needs only the
+        revision (an ``ETag``), or answers from :meth:`source`, does not wait at all; a view
+        that uses the index waits for the build, so it never pairs old stations with a new
+        revision.
+        """
+        index, built = self._state  # one read: both from the same rebuild
+        if index is not None and time.monotonic() - self._checked < self.check_interval_s:
+            assert built is not None
+            return index, built
+        revision = self._latest_revision()
+        if index is not None and built == revision:
+            self._checked = time.monotonic()
+            return index, revision
+        self._build_in_background()
+        return _Pending(self, revision), revision
+
+    def at_least(self, revision: int) -> StationIndex:
+        """The index built at ``revision`` or later, waiting for (or running) its build."""
+        index, built = self._state
+        if index is not None and built is not None and built >= revision:
+            return index
+        with self._lock:  # a background build holds it: wait for that one
+            index, built = self._state
+            if index is None or built is None or built < revision:
+                self._checked = -math.inf
+                self._rebuild()
+        index = self._state[0]
+        assert index is not None  # _rebuild builds an index or raises
+        return index
 
     def get(self) -> StationIndex:
-        """The current index; the first call builds it, later rebuilds never block readers.
+        """The current index; the first call builds it (or waits for the background build
+        :meth:`ready` started), later rebuilds never block readers.
 
         When the repository changed, one caller rebuilds (reading every station: seconds
         for a national registry) while the others keep answering from the previous index.
@@ -498,6 +642,65 @@ class LiveIndex:
             self._lock.release()
         return self._index
 
+    def _latest_revision(self) -> int:
+        """The repository's revision, read at most every ``check_interval_s`` seconds."""
+        now = time.monotonic()
+        latest = self._latest
+        if latest is None or now - latest[0] >= self.check_interval_s:
+            latest = self._latest = (now, self.repo.revision())
+        return latest[1]
+
+    def too_large(self, revision: int | None = None) -> bool:
+        """Whether the registry holds more than :attr:`max_stations` stations (counted once
+        per revision)."""
+        if self.max_stations is None:
+            return False
+        revision = self._latest_revision() if revision is None else revision
+        size = self._size
+        if size is None or size[0] != revision:
+            size = self._size = (revision, self.repo.count())
+        return size[1] > self.max_stations
+
+    def ready(self) -> StationIndex | None:
+        """The index if it is built at the registry's current revision, else ``None`` at once
+        (a build is started in the background; too large a registry gets none)."""
+        revision = self._latest_revision()
+        if self.too_large(revision):
+            return None
+        index, built = self._state
+        if index is not None and built == revision:
+            return index
+        self._build_in_background()
+        return None
+
+    def source(self) -> StationIndex | DatabaseIndex:
+        """What answers nearest and bbox questions now, without waiting for a build: the
+        in-memory index when it is current, else the database (:class:`DatabaseIndex`)."""
+        index = self.ready()
+        return index if index is not None else DatabaseIndex(self.repo)
+
+    def _build_in_background(self) -> None:
+        with self._builder_lock:
+            if self._builder is not None and self._builder.is_alive():
+                return
+            self._builder = threading.Thread(
+                target=self._build_quietly, name="yizhan-index-build", daemon=True
+            )
+            self._builder.start()
+
+    def _build_quietly(self) -> None:
+        """The background build: rebuild unless another thread is at it; failures are
+        logged (the database away: requests say so, and the next one starts a new build)."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._checked = -math.inf  # check now, whatever the interval
+            self._rebuild()
+        except Exception:  # a background thread: log, never die loudly
+            LOGGER.exception("building the station index failed")
+        finally:
+            self._lock.release()
+
     def _rebuild(self) -> None:
         """Rebuild if the repository's revision moved (the caller holds ``_lock``)."""
         revision = self.repo.revision()
@@ -506,3 +709,4 @@ class LiveIndex:
             index._tree_for(Filter())  # the API's default filter: operating stations
             self._state = (index, revision)  # one assignment: readers see both or neither
         self._checked = time.monotonic()
+        self._latest = (self._checked, revision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -52,6 +55,27 @@ def make_app(
     if demo:
         import_registry(services(app).repo, ROOT / "data" / "demo" / "stations.csv")
     return app
+
+
+#: A module-scoped fixture's ``params`` for one database per backend (SQLite; PostgreSQL
+#: on the session's throwaway cluster, marked ``postgres``): see :func:`module_database`.
+BACKEND_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def module_database(request, tmp: Path) -> Iterator[str]:
+    """The URL of a fresh database for a module-scoped fixture with ``params=BACKEND_PARAMS``:
+    a SQLite file in ``tmp``, or a database on the session's PostgreSQL cluster (dropped when
+    the module is done)."""
+    if request.param != "postgresql":
+        yield f"sqlite:///{tmp / 'yizhan.db'}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = cluster.create_database()
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
 
 
 def in_fresh_thread(fn, *args, **kwargs):
@@ -105,16 +129,32 @@ def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
 
 
 class LiveServer:
-    """A real ``yizhan serve`` process (waitress) on a free loopback port."""
+    """A real ``yizhan serve`` process on a free loopback port: waitress (``workers=1``) or
+    gunicorn with ``workers`` forked workers, on a SQLite file in ``tmp`` or on ``db_url``
+    (e.g. a database of the session's PostgreSQL cluster). :meth:`start` runs ``yizhan
+    init-db`` and then each command of ``setup`` (default: ``yizhan demo``)."""
 
-    def __init__(self, tmp: Path, env: dict | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        env: dict | None = None,
+        *,
+        db_url: str | None = None,
+        workers: int = 1,
+        setup: Iterable[Sequence[str]] = (("demo",),),
+    ) -> None:
         self.tmp = tmp
-        self.db_url = f"sqlite:///{tmp / 'yizhan.db'}"
+        self.db_url = db_url or f"sqlite:///{tmp / 'yizhan.db'}"
+        self.workers = workers
+        self.setup = [tuple(c) for c in setup]
         self.env = {
             **os.environ,
             "YIZHAN_DATABASE_URL": self.db_url,
             "YIZHAN_TILE_URL": "",
+            "PYTHONPATH": str(ROOT),
         }  # no tiles: tests run offline
+        if workers > 1:
+            self.env.pop("YIZHAN_SECRET_KEY", None)  # the master gives all workers one key
         self.env.update(env or {})  # extra settings, e.g. YIZHAN_EMBED_ORIGINS
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -125,8 +165,12 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.cli("init-db")
-        self.cli("demo")
+        for command in self.setup:
+            done = self.cli(*command, check=False)  # `import` exits 1 when it rejected rows
+            if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+                raise AssertionError(f"yizhan {' '.join(command)}:\n{done.stdout}{done.stderr}")
         self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - closed in stop()
+        workers = ["--workers", str(self.workers), "--threads", "4"] if self.workers > 1 else []
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -137,13 +181,14 @@ class LiveServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *workers,
             ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError((self.tmp / "server.log").read_text())
@@ -152,7 +197,12 @@ class LiveServer:
                     return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("server did not start in 60 s")
+        self.stop()
+        raise RuntimeError("server did not start in 90 s")
+
+    def client(self) -> HttpClient:
+        """A client with the Flask test client's API that speaks HTTP to this server."""
+        return HttpClient(self.url)
 
     def log(self) -> str:
         """What the server printed so far."""
@@ -162,8 +212,86 @@ class LiveServer:
     def stop(self) -> None:
         if self.proc:
             self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.log.close()
+            try:
+                self.proc.wait(timeout=30)
+            finally:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait(timeout=10)
+                self.log.close()
+            self.proc = None
+
+
+#: Characters left as they are in a request target (the rest, e.g. Chinese, is %-encoded).
+_TARGET_SAFE = "/?&=,:;%+@!$'()*[]~#"
+
+
+class HttpClient:
+    """The part of Flask's test client the API tests use (``get``, ``post``, ``options``,
+    ``head``; ``headers=``, ``query_string=``, ``data=``, ``json=``), over real HTTP to a
+    served process. Answers are :class:`werkzeug.wrappers.Response` objects built from the
+    bytes on the wire (``status_code``, ``headers``, ``data``, ``get_json``,
+    ``cache_control``…); bodies are never decoded (a gzip answer stays gzip)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.host, port = base.removeprefix("http://").split(":")
+        self.port = int(port)
+
+    def open(
+        self,
+        path: str,
+        method: str = "GET",
+        headers: dict | None = None,
+        query_string: dict | None = None,
+        data: bytes | str | dict | None = None,
+        json=None,
+        content_type: str | None = None,
+    ):
+        import http.client
+        import json as json_module
+        import urllib.parse
+
+        from werkzeug.wrappers import Response
+
+        target = urllib.parse.quote(path, safe=_TARGET_SAFE)
+        if query_string:
+            target += ("&" if "?" in target else "?") + urllib.parse.urlencode(query_string)
+        sent = dict(headers or {})
+        body: bytes | None = None
+        if json is not None:
+            body = json_module.dumps(json).encode()
+            sent.setdefault("Content-Type", "application/json")
+        elif isinstance(data, dict):
+            body = urllib.parse.urlencode(data).encode()
+            sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        elif data is not None:
+            body = data.encode() if isinstance(data, str) else data
+        if content_type:
+            sent["Content-Type"] = content_type
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request(method, target, body=body, headers=sent)
+            answer = conn.getresponse()
+            raw = answer.read()
+            header_list = [
+                (k, v) for k, v in answer.getheaders() if k.lower() != "transfer-encoding"
+            ]
+            return Response(raw, status=answer.status, headers=header_list)
+        finally:
+            conn.close()
+
+    def get(self, path: str, **kw):
+        return self.open(path, "GET", **kw)
+
+    def post(self, path: str, **kw):
+        return self.open(path, "POST", **kw)
+
+    def options(self, path: str, **kw):
+        return self.open(path, "OPTIONS", **kw)
+
+    def head(self, path: str, **kw):
+        return self.open(path, "HEAD", **kw)
 
 
 # -- text in the other language (issue 12 item 4) ---------------------------------------------

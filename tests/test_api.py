@@ -12,11 +12,77 @@ import pytest
 from geo.crs import distance_m
 from geo.models import MODES
 from geo.records import import_registry
+from support import DATA, LiveServer
 from webapp import api
 from webapp.services import services
 
 #: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
 pytestmark = pytest.mark.both_backends
+
+#: Fixtures that reach into an app's internals: a test that uses one runs on the test client
+#: only; every other test of ``loaded`` also runs over HTTP against ``yizhan serve --workers 2``.
+INTERNAL = {"app", "client", "many", "monkeypatch", "live_server"}
+
+
+def pytest_generate_tests(metafunc):
+    """``loaded`` tests that only speak HTTP run twice: Flask's test client, and a real
+    ``yizhan serve --workers 2`` (gunicorn) on the test's backend (slow)."""
+    names = set(metafunc.fixturenames)
+    if "loaded" in names and not names & INTERNAL:
+        metafunc.parametrize(
+            "via", ["app", pytest.param("served", marks=pytest.mark.slow)], indirect=True
+        )
+
+
+@pytest.fixture
+def via(request) -> str:
+    """``app`` (Flask's test client) or ``served`` (HTTP to a real multi-worker server)."""
+    return getattr(request, "param", "app")
+
+
+def _served(tmp_path_factory, db_url: str):
+    """``yizhan serve --workers 2`` on ``db_url`` with the two registries of ``tests/data``
+    imported through the CLI (``yizhan import``), as an operator would."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("served"),
+        db_url=db_url,
+        workers=2,
+        setup=[("import", str(DATA / name)) for name in ("registry_zh.csv", "registry.geojson")],
+        # Every test here is the same client: room for the geocoding tests of the module.
+        env={"YIZHAN_GEOCODE_RATE_PER_MINUTE": "1000"},
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served_sqlite(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("served-db")
+    yield from _served(tmp_path_factory, f"sqlite:///{tmp / 'yizhan.db'}")
+
+
+@pytest.fixture(scope="module")
+def served_postgresql(pg_cluster, tmp_path_factory):
+    name = pg_cluster.create_database()
+    try:
+        yield from _served(tmp_path_factory, pg_cluster.url(name))
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def loaded(request, via, backend):
+    """A client over the two tiny registries of ``tests/data`` (7 stations): Flask's test
+    client on a fresh database, or HTTP to the module's served process (``via``)."""
+    if via == "served":
+        return request.getfixturevalue(f"served_{backend}").client()
+    app = request.getfixturevalue("app")
+    repo = services(app).repo
+    import_registry(repo, DATA / "registry_zh.csv")
+    import_registry(repo, DATA / "registry.geojson")
+    return request.getfixturevalue("client")
 
 
 def test_stations_collection(loaded):
@@ -773,3 +839,124 @@ def test_small_json_answers_are_not_gzipped(loaded):
     r = loaded.get("/healthz", headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 200 and len(r.data) < 600
     assert "Content-Encoding" not in r.headers and "Accept-Encoding" in r.vary
+
+
+# -- the database answers while the index is cold or too large (issue 14 item 1) -------------
+
+
+def _seeded(n: int = 400):
+    """Seeded stations in Guangxi with every filterable attribute, some without coordinates,
+    some either side of the antimeridian (Fiji)."""
+    import random
+
+    from geo.models import Station, Status
+
+    rng = random.Random(42)
+    kinds = ["rest_stop", "legal_aid", "workers_home"]
+    services_ = ["drinking_water", "nursing_room", "charging", "toilet"]
+    out = []
+    for i in range(n):
+        placed = rng.random() > 0.05
+        far = i % 50 == 0
+        out.append(
+            Station(
+                id=f"SEED-{i:04d}",
+                name=f"种子站点{i}",
+                kind=rng.choice(kinds),
+                lon=(rng.choice([179.6, -179.6]) if far else rng.uniform(104.5, 112.0))
+                if placed
+                else None,
+                lat=(rng.uniform(-17.5, -16.5) if far else rng.uniform(21.0, 26.4))
+                if placed
+                else None,
+                services=tuple(sorted(rng.sample(services_, rng.randint(0, 3)))),
+                status=rng.choice([Status.OPEN] * 6 + [Status.CLOSED, Status.PLANNED]),
+                hours=rng.choice(["24小时", "周一至周五 09:00-17:00", None, "每天 20:00-23:00"]),
+                county_code=rng.choice(["450102", "450203", "450225"]),
+                county=rng.choice(["兴宁区", "城中区", "融水苗族自治县"]),
+            )
+        )
+    return out
+
+
+DB_QUERIES = [
+    "/api/nearest?lon=108.3&lat=22.8",
+    "/api/nearest?lon=109.4&lat=24.3&k=17&kind=rest_stop,legal_aid",
+    "/api/nearest?lon=110.1&lat=25.0&k=9&service=drinking_water&mode=car",
+    "/api/nearest?lon=106.0&lat=23.0&k=12&max_distance_m=150000&mode=ebike",
+    "/api/nearest?lon=107.0&lat=24.0&k=6&open_now=true",
+    "/api/nearest?lon=179.9&lat=-17.0&k=3",
+    "/api/nearest?lon=0&lat=0&k=2&max_distance_m=1000",
+    "/api/stations?bbox=106,22,109,25",
+    "/api/stations?bbox=106,22,109,25&kind=legal_aid&status=open,planned",
+    "/api/stations?bbox=104,21,112,27&service=charging,toilet&limit=7&offset=5",
+    "/api/stations?bbox=104,21,112,27&county=450203&open_now=true",
+    "/api/stations?bbox=104,21,112,27&county=城中区&limit=3",
+    "/api/stations?bbox=179,-18,180,-16",
+    "/api/stations?bbox=0,0,1,1",
+]
+
+
+def test_database_path_answers_like_the_index(app, client):
+    """The same questions answered by the in-memory index and by the database (PostGIS on
+    PostgreSQL; SQLite's lon/lat index and the repository's scan) give the same JSON."""
+    svc = services(app)
+    svc.repo.save(_seeded())
+    assert svc.index.get() is not None  # the index is built and current
+    assert svc.index.ready() is not None
+    by_index = {q: client.get(q) for q in DB_QUERIES}
+    svc.index.max_stations = 10  # the registry is now "too large": the database answers
+    assert svc.index.ready() is None
+    for q in DB_QUERIES:
+        got = client.get(q)
+        want = by_index[q]
+        assert got.status_code == want.status_code == 200, (q, got.get_data(as_text=True))
+        assert got.mimetype == want.mimetype == "application/geo+json"
+        assert got.get_json() == want.get_json(), q
+    doc = by_index["/api/nearest?lon=108.3&lat=22.8"].get_json()
+    assert doc["features"] and {"served", "travel"} <= doc.keys()
+    assert by_index["/api/stations?bbox=179,-18,180,-16"].get_json()["numberMatched"] > 0
+
+
+def test_a_cold_index_does_not_block_nearest_or_bbox(app, client, monkeypatch):
+    """While the first index build runs (held back here), /api/nearest and /api/stations?bbox=
+    are answered at once from the database, with the answers the index gives afterwards."""
+    import threading
+
+    from geo import index as index_module
+
+    svc = services(app)
+    svc.repo.save(_seeded(200))
+    started, release = threading.Event(), threading.Event()
+    real = index_module.StationIndex
+
+    class HeldIndex(real):
+        def __init__(self, stations):
+            started.set()
+            assert release.wait(30)
+            super().__init__(stations)
+
+    monkeypatch.setattr(index_module, "StationIndex", HeldIndex)
+    queries = DB_QUERIES[:2] + DB_QUERIES[7:9]
+    answers: dict[str, object] = {}
+
+    def ask():
+        for q in queries:
+            answers[q] = client.get(q)
+
+    asker = threading.Thread(target=ask)
+    try:
+        asker.start()
+        asker.join(20)
+        assert not asker.is_alive(), "a request waited for the index build"
+        assert started.wait(20)  # a build started, and cannot end before `release`
+    finally:
+        release.set()
+        asker.join(30)
+    deadline = time.monotonic() + 20
+    while svc.index.ready() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for q in queries:
+        assert answers[q].status_code == 200
+        assert answers[q].get_json() == client.get(q).get_json(), q

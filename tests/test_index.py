@@ -195,7 +195,9 @@ def test_live_index_rebuild_does_not_block_readers(repo):
     rebuilder.start()
     assert started.wait(10)
     assert live.get() is old and len(live.get()) == 10  # answered at once, not blocked
-    assert live.snapshot()[0] is old
+    pending, revision = live.snapshot()  # the new revision at once, its index still building
+    assert revision == slow.revision() and pending is not old
+    assert live.ready() is None  # nearest and bbox go to the database meanwhile
     release.set()
     rebuilder.join(10)
     assert len(live.get()) == 11 and live.revision == slow.revision()

@@ -39,17 +39,19 @@ COUNTY = "450225"  # 融水苗族自治县, Liuzhou: a few demo stations, about 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def env(request, tmp_path_factory):
+    """The module's database (SQLite, then PostgreSQL) with the demo registry and two users."""
     tmp = tmp_path_factory.mktemp("planner")
-    url = f"sqlite:///{tmp / 'yizhan.db'}"
-    cli("demo", env={**os.environ, "YIZHAN_DATABASE_URL": url})
-    repo = StationRepository.from_url(url)
-    repo.init_schema()
-    UserRepository(repo.engine).create("alice", PASSWORD)
-    UserRepository(repo.engine).create("bob", PASSWORD)
-    yield {"tmp": tmp, "url": url, "repo": repo}
-    repo.engine.dispose()
+    with support.module_database(request, tmp) as url:
+        cli("init-db", env={**os.environ, "YIZHAN_DATABASE_URL": url})
+        cli("demo", env={**os.environ, "YIZHAN_DATABASE_URL": url})
+        repo = StationRepository.from_url(url)
+        repo.init_schema()
+        UserRepository(repo.engine).create("alice", PASSWORD)
+        UserRepository(repo.engine).create("bob", PASSWORD)
+        yield {"tmp": tmp, "url": url, "repo": repo}
+        repo.engine.dispose()
 
 
 def make_app(env, **settings):

@@ -295,3 +295,50 @@ def test_two_imports_at_once_lose_nothing(repo, tmp_path):
     assert len(imported) == expected
     assert repo.count() == len(set(imported)) == len(imported)
     assert repo.revision() == 20
+
+
+def test_nearest_is_one_statement_and_filters_hold(repo, backend):
+    """PostGIS answers a KNN question with one statement (no BEGIN/ROLLBACK, no second query);
+    kinds, services and located-only filters hold; far from the registry (a high latitude,
+    where planar-degree order and great-circle order differ most) the answer is still exact."""
+    stations = _random_stations(800, seed=5)
+    stations += [
+        _station(9001, lon=20.0, lat=70.0, kind="legal_aid"),
+        _station(9002, lon=20.9, lat=70.0, kind="legal_aid"),  # 34 km east
+        _station(9003, lon=20.0, lat=70.35, kind="legal_aid"),  # 39 km north
+    ]
+    repo.save(stations)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(repo.engine, "before_cursor_execute", record)
+    try:
+        got = repo.nearest(20.0, 70.0001, 2, StationQuery(kinds=("legal_aid",)))
+    finally:
+        sa.event.remove(repo.engine, "before_cursor_execute", record)
+    assert [n.station.id for n in got] == ["S9001", "S9002"]
+    if backend == "postgresql":
+        assert len(statements) == 1, statements
+    q = StationQuery(kinds=("rest_stop",), services=("drinking_water",), located=True)
+    keep = lambda s: s.kind == "rest_stop" and "drinking_water" in s.services  # noqa: E731
+    want = _brute(stations, 108.0, 23.5, keep)
+    assert [n.station.id for n in repo.nearest(108.0, 23.5, 7, q)] == [i for i, _ in want[:7]]
+    found, total = repo.query(q)
+    assert total == len(found) and all(s.lon is not None for s in found)
+
+
+def test_bbox_across_the_antimeridian(repo):
+    """A bbox whose west edge is east of its east edge is the two boxes either side of 180°
+    (as /api/stations reads it), on both backends."""
+    repo.save(
+        [
+            _station(1, lon=179.5, lat=-17.0),
+            _station(2, lon=-179.5, lat=-17.0),
+            _station(3, lon=0.0, lat=-17.0),
+            _station(4, lon=179.5, lat=10.0),
+        ]
+    )
+    found, total = repo.query(StationQuery(bbox=(179.0, -18.0, -179.0, -16.0)))
+    assert [s.id for s in found] == ["S1", "S2"] and total == 2

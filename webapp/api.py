@@ -26,7 +26,7 @@ from geo.errors import InvalidParameter, NotFound
 from geo.gazetteer import default_gazetteer
 from geo.geocode import MAX_ADDRESS_CHARS
 from geo.geojson import stations_geojson, stations_geojson_bytes
-from geo.index import Filter
+from geo.index import DatabaseIndex, Filter
 from geo.models import KINDS, MODE_TERMS, MODES, SERVICES
 from geo.review import review_stations
 from geo.travel.crowfly import CrowflyModel
@@ -132,24 +132,32 @@ def _cors(response):
 )
 def stations(a):
     """Stations as GeoJSON, filtered and paged (ordered by id)."""
-    index, _ = g.snapshot
     now = datetime.now(UTC)
-    idx = station_mask(
-        index,
-        a["kind"],
-        a["service"],
-        a["status"],
-        a["bbox"],
-        a["county"],
-        a["open_now"],
-        now,
-    )
-    page = [index.stations[i] for i in idx[a["offset"] : a["offset"] + a["limit"]].tolist()]
+    # The index while it is current; the database while it is being built or too large.
+    source = app_services().index.source()
+    if isinstance(source, DatabaseIndex):
+        f = Filter.of(
+            a["kind"], a["service"], statuses=a["status"], open_at=now if a["open_now"] else None
+        )
+        page, matched = source.page(f, a["bbox"], a["county"], a["offset"], a["limit"])
+    else:
+        idx = station_mask(
+            source,
+            a["kind"],
+            a["service"],
+            a["status"],
+            a["bbox"],
+            a["county"],
+            a["open_now"],
+            now,
+        )
+        page = [source.stations[i] for i in idx[a["offset"] : a["offset"] + a["limit"]].tolist()]
+        matched = len(idx)
     body = stations_geojson_bytes(
         page,
         at=now,
-        cache=index.properties_cache,
-        numberMatched=len(idx),
+        cache=source.properties_cache,
+        numberMatched=matched,
         numberReturned=len(page),
     )
     return Response(body, mimetype="application/geo+json")
@@ -202,8 +210,9 @@ def nearest(a):
     """The k nearest operating stations to a point, quickest first, with distance and time."""
     now = datetime.now(UTC)
     f = Filter.of(a["kind"], a["service"], open_at=now if a["open_now"] else None)
-    index = app_services().index.get()
-    hits = index.nearest(a["lon"], a["lat"], a["k"], f, max_distance_m=a["max_distance_m"])
+    # The index while it is current; the database while it is being built or too large.
+    source = app_services().index.source()
+    hits = source.nearest(a["lon"], a["lat"], a["k"], f, max_distance_m=a["max_distance_m"])
     model = CrowflyModel(a["mode"])
     minutes = model.minutes_for([h.distance_m for h in hits]).tolist()
     order = sorted(range(len(hits)), key=lambda i: (minutes[i], hits[i].distance_m))
@@ -211,7 +220,7 @@ def nearest(a):
     body = stations_geojson_bytes(
         [hits[i].station for i in order],
         at=now,
-        cache=index.properties_cache,
+        cache=source.properties_cache,
         extra_properties=[
             {"distance_m": round(hits[i].distance_m, 1), "minutes": round(minutes[i], 1)}
             for i in order

@@ -44,6 +44,10 @@ class Services:
     jobs: JobRunner | None = None
     login_limiter: RateLimiter | None = None
 
+    def __post_init__(self) -> None:
+        # YIZHAN_INDEX_MAX_STATIONS: above it the index leaves nearest and bbox to the database.
+        self.index.max_stations = self.settings.index_max_stations
+
     def __setattr__(self, name: str, value: object) -> None:
         """Attach a part; a limiter or the job runner gets the app's database (shared)."""
         super().__setattr__(name, value)

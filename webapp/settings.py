@@ -55,6 +55,14 @@ class WebSettings(Settings):
     nearest_max_k: int = setting(
         100, "Largest `k` the nearest-station API accepts.", "YIZHAN_NEAREST_MAX_K"
     )
+    index_max_stations: int = setting(
+        2_000_000,
+        "Above this many stations `/api/nearest` and `/api/stations?bbox=` are answered by the "
+        "database (PostGIS on PostgreSQL) instead of the in-memory index (which would need "
+        "about 3.5 kB of memory per station in every worker). Below it they are too while "
+        "the index is being built (after start and after the registry changed).",
+        "YIZHAN_INDEX_MAX_STATIONS",
+    )
     default_mode: str = setting(
         "ebike",
         "Travel mode the locator starts with (its minutes and the mode picker) unless a link "

@@ -50,11 +50,17 @@ def ensure_postgis(conn: Connection) -> None:
         ) from None
 
 
-def point(lon: float, lat: float) -> sa.ColumnElement:
+#: A number or an SQL expression (e.g. a :func:`sqlalchemy.bindparam` of a cached statement).
+Number = float | sa.ColumnElement
+
+
+def _sql(value: Number) -> sa.ColumnElement:
+    return value if isinstance(value, sa.ColumnElement) else sa.literal(value, sa.Float)
+
+
+def point(lon: Number, lat: Number) -> sa.ColumnElement:
     """``ST_SetSRID(ST_MakePoint(lon, lat), 4326)`` with bound parameters."""
-    return sa.func.ST_SetSRID(
-        sa.func.ST_MakePoint(sa.literal(lon, sa.Float), sa.literal(lat, sa.Float)), 4326
-    )
+    return sa.func.ST_SetSRID(sa.func.ST_MakePoint(_sql(lon), _sql(lat)), 4326)
 
 
 #: The generated column (not in the core schema), typed for GeoAlchemy2's operators.
@@ -67,24 +73,32 @@ def in_bbox(bbox: tuple[float, float, float, float]) -> sa.ColumnElement[bool]:
     return sa.func.ST_Intersects(GEOM, sa.func.ST_MakeEnvelope(x0, y0, x1, y1, 4326))
 
 
-def distance_m(lon: float, lat: float) -> sa.ColumnElement[float]:
+def distance_m(lon: Number, lat: Number) -> sa.ColumnElement[float]:
     """Great-circle metres from the station to ``(lon, lat)`` on the sphere."""
     return sa.func.ST_Distance(sa.func.geography(GEOM), sa.func.geography(point(lon, lat)), False)
 
 
+def expansion_deg(lat: Number, radius_m: Number) -> tuple[sa.ColumnElement, sa.ColumnElement]:
+    """``(dlon, dlat)``: half the sides in degrees of a box around a point at ``lat`` that
+    holds the circle of ``radius_m`` on the sphere (with slack), as SQL expressions."""
+    dlat = sa.func.degrees(radius_m / EARTH_RADIUS_M) * 1.001 + 1e-9
+    abs_lat = abs(lat) if isinstance(lat, float | int) else sa.func.abs(lat)
+    top = sa.func.least(abs_lat + dlat, 89.999)
+    dlon = sa.func.least(dlat / sa.func.cos(sa.func.radians(top)), 360.0)
+    return dlon, dlat
+
+
 def within_m(
-    lon: float, lat: float, radius_m: float | sa.ColumnElement[float]
+    lon: Number, lat: Number, radius_m: Number, box: tuple[Number, Number] | None = None
 ) -> sa.ColumnElement[bool]:
     """Stations within ``radius_m`` (a number or an SQL expression) of ``(lon, lat)`` on the
     sphere.
 
     ``ST_DWithin`` on geography cannot use the geometry index, so a degree box that contains
-    the circle (``geom && ST_Expand(point, dlon, dlat)``, indexed) comes first; it is computed
-    in SQL from the radius.
+    the circle (``geom && ST_Expand(point, dlon, dlat)``, indexed) comes first; ``box`` gives
+    its ``(dlon, dlat)``, else they are computed in SQL from the radius (:func:`expansion_deg`).
     """
-    dlat = sa.func.degrees(radius_m / EARTH_RADIUS_M) * 1.001 + 1e-9
-    top = sa.func.least(abs(lat) + dlat, 89.999)
-    dlon = sa.func.least(dlat / sa.func.cos(sa.func.radians(top)), 360.0)
+    dlon, dlat = box if box is not None else expansion_deg(lat, radius_m)
     return sa.and_(
         GEOM.intersects(sa.func.ST_Expand(point(lon, lat), dlon, dlat)),
         sa.func.ST_DWithin(
@@ -93,6 +107,44 @@ def within_m(
     )
 
 
-def knn_order(lon: float, lat: float) -> sa.ColumnElement:
+def knn_order(lon: Number, lat: Number) -> sa.ColumnElement:
     """``geom <-> point``: the GiST index's nearest-first order (planar degrees)."""
     return GEOM.distance_centroid(point(lon, lat))
+
+
+def nearest_select(where: tuple[sa.ColumnElement[bool], ...], bounded: bool) -> sa.Select:
+    """One statement for the ``:k`` stations matching ``where`` nearest to ``(:lon, :lat)``
+    (within ``:max_m`` metres when ``bounded``); the values are bound at execution, so one
+    statement per filter serves every point (built and compiled once, see the repository).
+
+    A materialised CTE takes the GiST index's ``k`` nearest in planar degrees (``geom <->
+    point``) and keeps the farthest great-circle distance among them (with slack for floats)
+    and the degree box around the point that holds that circle; every station that may be
+    nearer lies within it, so an indexed radius query (:func:`within_m`) joined to that one
+    row, ordered by exact metres on the sphere and then by id, gives the true ``k`` nearest.
+    The rows carry ``_distance_m``.
+    """
+    from geo.store.schema import stations
+
+    lon, lat = sa.bindparam("lon", type_=sa.Float), sa.bindparam("lat", type_=sa.Float)
+    k = sa.bindparam("k", type_=sa.Integer)
+    if bounded:
+        where = (*where, within_m(lon, lat, sa.bindparam("max_m", type_=sa.Float)))
+    dist = distance_m(lon, lat)
+    candidates = (
+        sa.select(dist.label("d")).where(*where).order_by(knn_order(lon, lat)).limit(k).subquery()
+    )
+    farthest = sa.select((sa.func.max(candidates.c.d) * (1 + 1e-9) + 1e-3).label("r")).subquery()
+    dlon, dlat = expansion_deg(lat, farthest.c.r)
+    bound = (
+        sa.select(farthest.c.r, dlon.label("dlon"), dlat.label("dlat"))
+        .cte("knn_bound")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        sa.select(stations, dist.label("_distance_m"))
+        .select_from(stations.join(bound, sa.true()))
+        .where(*where, within_m(lon, lat, bound.c.r, (bound.c.dlon, bound.c.dlat)))
+        .order_by(sa.literal_column("_distance_m"), stations.c.id)
+        .limit(k)
+    )

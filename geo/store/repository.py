@@ -14,6 +14,7 @@ index narrows and numpy measures. Both give great-circle metres on the same sphe
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -159,7 +160,8 @@ class SaveResult:
 class StationQuery:
     """Filters for :meth:`StationRepository.query` (all optional, combined with AND).
 
-    ``bbox`` is ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84; ``county`` matches a
+    ``bbox`` is ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 (a west edge east of the
+    east edge crosses the antimeridian, as in ``/api/stations``); ``county`` matches a
     county code or a county name; ``services`` requires every listed service.
     """
 
@@ -169,6 +171,55 @@ class StationQuery:
     bbox: tuple[float, float, float, float] | None = None
     statuses: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
+    #: Only stations with coordinates (what an in-memory index holds).
+    located: bool = False
+
+
+@functools.lru_cache(maxsize=256)
+def _nearest_statement(q: StationQuery, bounded: bool) -> sa.Select:
+    """PostGIS: the one KNN statement for ``q`` (points and ``k`` bound at execution).
+
+    Built once per filter: building the expression tree costs more than the query itself.
+    """
+    from geo.store import postgis
+
+    located = (stations.c.lon.is_not(None), stations.c.lat.is_not(None))
+    return postgis.nearest_select((*_where(q, postgis=True), *located), bounded)
+
+
+def _where(q: StationQuery, postgis: bool) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of ``q`` (PostGIS's indexed bbox test when ``postgis``)."""
+    c = stations.c
+    clauses: list[sa.ColumnElement[bool]] = []
+    if q.kinds:
+        clauses.append(c.kind.in_(q.kinds))
+    for service in q.services:
+        # services is a comma list of codes: match a whole code with delimiters.
+        clauses.append(("," + c.services + ",").contains(f",{service},"))
+    if q.county:
+        clauses.append(sa.or_(c.county_code == q.county, c.county == q.county))
+    if q.bbox:
+        x0, y0, x1, y1 = q.bbox
+        # A west edge east of the east edge crosses the antimeridian: two boxes.
+        boxes = [(x0, y0, x1, y1)] if x0 <= x1 else [(x0, y0, 180.0, y1), (-180.0, y0, x1, y1)]
+        clauses.append(sa.or_(*(_in_box(b, postgis) for b in boxes)))
+    if q.statuses:
+        clauses.append(c.status.in_(q.statuses))
+    if q.ids:
+        clauses.append(c.id.in_(q.ids))
+    if q.located:
+        clauses += [c.lon.is_not(None), c.lat.is_not(None)]
+    return clauses
+
+
+def _in_box(bbox: tuple[float, float, float, float], postgis: bool) -> sa.ColumnElement[bool]:
+    if postgis:
+        from geo.store import postgis as pg
+
+        return pg.in_bbox(bbox)
+    c = stations.c
+    x0, y0, x1, y1 = bbox
+    return sa.and_(c.lon >= x0, c.lon <= x1, c.lat >= y0, c.lat <= y1)
 
 
 class StationRepository:
@@ -178,6 +229,11 @@ class StationRepository:
         self.engine = engine
         #: Whether spatial questions run in the database (PostgreSQL + PostGIS, schema 0006+).
         self.postgis = engine.dialect.name == "postgresql"
+        #: The engine for reads of one statement on PostgreSQL: autocommit, so a read costs
+        #: no ``BEGIN`` and no ``ROLLBACK`` round trip (the same pool as :attr:`engine`).
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgis else engine
+        )
 
     @classmethod
     def from_url(cls, url: str) -> StationRepository:
@@ -220,28 +276,7 @@ class StationRepository:
             return [_from_row(r) for r in rows]
 
     def _where(self, q: StationQuery) -> list[sa.ColumnElement[bool]]:
-        c = stations.c
-        clauses: list[sa.ColumnElement[bool]] = []
-        if q.kinds:
-            clauses.append(c.kind.in_(q.kinds))
-        for service in q.services:
-            # services is a comma list of codes: match a whole code with delimiters.
-            clauses.append(("," + c.services + ",").contains(f",{service},"))
-        if q.county:
-            clauses.append(sa.or_(c.county_code == q.county, c.county == q.county))
-        if q.bbox:
-            if self.postgis:
-                from geo.store import postgis
-
-                clauses.append(postgis.in_bbox(q.bbox))
-            else:
-                x0, y0, x1, y1 = q.bbox
-                clauses += [c.lon >= x0, c.lon <= x1, c.lat >= y0, c.lat <= y1]
-        if q.statuses:
-            clauses.append(c.status.in_(q.statuses))
-        if q.ids:
-            clauses.append(c.id.in_(q.ids))
-        return clauses
+        return _where(q, self.postgis)
 
     def query(
         self, q: StationQuery = StationQuery(), limit: int | None = None, offset: int = 0
@@ -267,39 +302,21 @@ class StationRepository:
     ) -> list[Nearby]:
         """The ``k`` stations matching ``q`` nearest to ``(lon, lat)``, nearest first.
 
-        For a cold or too large in-memory index. On PostGIS: the GiST index's KNN order
-        (``ORDER BY geom <-> point LIMIT k``, planar degrees) gives ``k`` candidates; the
-        farthest of them (great-circle) bounds a radius query that finds every station that
-        may be nearer, and exact distances order them. On SQLite: numpy over the matches
-        (a full scan: the in-memory index is the SQLite way).
+        For a cold or too large in-memory index. On PostGIS, one statement: the GiST index's
+        KNN order (``ORDER BY geom <-> point LIMIT k``, planar degrees) gives ``k`` candidates
+        in a materialised CTE; the farthest of them (great-circle) bounds an indexed radius
+        query that finds every station that may be nearer, and exact distances on the sphere
+        order them (ties by id). On SQLite: numpy over the matches (a full scan: the in-memory
+        index is the SQLite way).
         """
         if k < 1:
             return []
         if not self.postgis:
             return self._measure(lon, lat, q, max_distance_m, limit=k)
-        from geo.store import postgis
-
-        where = [*self._where(q), stations.c.lon.is_not(None), stations.c.lat.is_not(None)]
-        if max_distance_m is not None:
-            where.append(postgis.within_m(lon, lat, max_distance_m))
-        dist = postgis.distance_m(lon, lat)
-        # Two statements on one connection: the bound goes in as a number, so the planner
-        # sees how small the radius query is and uses the GiST index (as a subquery's value
-        # it may not, and scans a million rows).
-        with self.engine.connect() as conn:
-            cand = conn.execute(
-                sa.select(dist).where(*where).order_by(postgis.knn_order(lon, lat)).limit(k)
-            ).all()
-            if not cand:
-                return []
-            bound = max(d for (d,) in cand) * (1 + 1e-9) + 1e-3  # float slack at the edge
-            sel = (
-                sa.select(stations, dist.label("_distance_m"))
-                .where(*where, postgis.within_m(lon, lat, bound))
-                .order_by(sa.literal_column("_distance_m"), stations.c.id)
-                .limit(k)
-            )
-            rows = conn.execute(sel).mappings().all()
+        values = {"lon": float(lon), "lat": float(lat), "k": k, "max_m": max_distance_m}
+        with self._reader.connect() as conn:
+            result = conn.execute(_nearest_statement(q, max_distance_m is not None), values)
+            rows = result.mappings().all()
         return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
 
     def within(

@@ -38,17 +38,18 @@ SCENARIO_PAGES = (
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:tmp|srv|home|var|opt|root|work|usr)/|[A-Za-z]:\\)")
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def env(request, tmp_path_factory):
+    """The module's database (SQLite, then PostgreSQL) with two users."""
     tmp = tmp_path_factory.mktemp("access")
-    url = f"sqlite:///{tmp / 'yizhan.db'}"
-    repo = StationRepository.from_url(url)
-    repo.init_schema()
-    users = UserRepository(repo.engine)
-    for name in ("alice", "bob"):
-        users.create(name, PASSWORD)
-    yield {"tmp": tmp, "url": url, "repo": repo, "users": users}
-    repo.engine.dispose()
+    with support.module_database(request, tmp) as url:
+        repo = StationRepository.from_url(url)
+        repo.init_schema()
+        users = UserRepository(repo.engine)
+        for name in ("alice", "bob"):
+            users.create(name, PASSWORD)
+        yield {"tmp": tmp, "url": url, "repo": repo, "users": users}
+        repo.engine.dispose()
 
 
 def make_app(env, **settings):

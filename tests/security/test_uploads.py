@@ -35,15 +35,16 @@ from webapp.services import services
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def env(request, tmp_path_factory):
+    """The module's database (SQLite, then PostgreSQL) with one user."""
     tmp = tmp_path_factory.mktemp("uploads")
-    url = f"sqlite:///{tmp / 'yizhan.db'}"
-    repo = StationRepository.from_url(url)
-    repo.init_schema()
-    UserRepository(repo.engine).create("alice", PASSWORD)
-    yield {"tmp": tmp, "url": url}
-    repo.engine.dispose()
+    with support.module_database(request, tmp) as url:
+        repo = StationRepository.from_url(url)
+        repo.init_schema()
+        UserRepository(repo.engine).create("alice", PASSWORD)
+        yield {"tmp": tmp, "url": url}
+        repo.engine.dispose()
 
 
 @pytest.fixture(scope="module")
