@@ -78,7 +78,10 @@ def app(db_url):
 
     application = create_app({"DATABASE_URL": db_url, "TESTING": True})
     yield application
-    services(application).repo.engine.dispose()
+    svc = services(application)
+    if svc.jobs is not None:  # its supervisor thread must not outlive the test's database
+        svc.jobs.shutdown(timeout_s=2)
+    svc.repo.engine.dispose()
 
 
 @pytest.fixture

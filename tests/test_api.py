@@ -814,11 +814,11 @@ def test_api_requests_without_a_cookie_build_no_session_serializer(loaded, monke
     assert len(built) <= 1
 
 
-def test_planner_session_still_round_trips_through_the_lazy_interface(loaded):
+def test_planner_session_still_round_trips_through_the_lazy_interface(client):
     """A page that writes the session sets the cookie; the next request reads it back."""
-    first = loaded.get("/planner/login?format=json").get_json()["csrf_token"]
-    assert loaded.get_cookie("session") is not None
-    again = loaded.get("/planner/login?format=json").get_json()["csrf_token"]
+    first = client.get("/planner/login?format=json").get_json()["csrf_token"]
+    assert client.get_cookie("session") is not None
+    again = client.get("/planner/login?format=json").get_json()["csrf_token"]
     assert again == first
 
 
