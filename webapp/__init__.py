@@ -56,9 +56,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions[EXTENSION] = Services(
         settings=settings,
         repo=repo,
-        index=LiveIndex(repo),
+        # YIZHAN_INDEX_MAX_STATIONS: above it nearest and bbox are left to the database
+        index=LiveIndex(repo, max_stations=settings.index_max_stations),
         geocoder=build_geocoder(settings),
-        geocode_limiter=RateLimiter(settings.geocode_rate_per_minute),
+        geocode_limiter=RateLimiter(
+            settings.geocode_rate_per_minute, name="geocode", engine=repo.engine
+        ),
     )
 
     from webapp import api, ogc, public

@@ -170,7 +170,7 @@ class JobRunner:
     at a time across every server process; the rest wait as ``queued``.
 
     The queue and every job's state live in the database (:class:`geo.store.jobs.JobStore`,
-    the app's database once :meth:`share` is called, else a SQLite file in ``root``), so each
+    the app's database when built with its ``engine``, else a SQLite file in ``root``), so each
     worker process of ``yizhan serve --workers N`` has a runner and any of them can start,
     show, poll and cancel any job: a job started through one process is claimed by whichever
     runner has a free slot first and seen through all of them. A runner *claims* a queued
@@ -224,10 +224,6 @@ class JobRunner:
         self._spawn_error: str | None = None
 
     # -- the shared store --------------------------------------------------------------
-
-    def share(self, engine: Engine, name: str | None = None) -> None:
-        """Keep the jobs in ``engine`` (the app's database, shared by every process)."""
-        self._engine, self._store = engine, None
 
     @property
     def store(self) -> JobStore:

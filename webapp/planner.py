@@ -148,8 +148,11 @@ def init_app(app: Flask) -> None:
         settings.planner_jobs,
         time_limit_s=settings.job_time_limit_s,
         per_user=settings.planner_jobs_per_user,
+        engine=svc.repo.engine,  # the queue is shared by every server process
     )
-    svc.login_limiter = RateLimiter(settings.login_rate_per_minute)
+    svc.login_limiter = RateLimiter(
+        settings.login_rate_per_minute, name="login", engine=svc.repo.engine
+    )
     app.register_blueprint(bp)
 
 

@@ -4,8 +4,8 @@ The buckets live in the database (:func:`geo.store.limits.take_token`, table
 ``rate_buckets``), so a limit holds across every worker process of ``yizhan serve --workers
 N``: a client cannot multiply its allowance by reaching another worker. There is no
 in-memory fast path, because a per-process cache of a shared bucket would let each process
-spend the same tokens. A limiter not given a database (:meth:`RateLimiter.share` not called:
-a library or unit-test use) keeps its buckets in a private in-memory SQLite database, with
+spend the same tokens. A limiter built without an ``engine`` (a library or
+unit-test use) keeps its buckets in a private in-memory SQLite database, with
 the same statement. Clients are keyed by their remote address.
 """
 
@@ -39,7 +39,7 @@ class RateLimiter:
     name
         The limiter's name, the prefix of its bucket keys (``geocode``, ``login``).
     engine
-        The shared database; ``None``: a private in-memory one until :meth:`share`.
+        The shared database (the app's); ``None``: a private in-memory one.
     """
 
     def __init__(
@@ -56,13 +56,6 @@ class RateLimiter:
         self._engine = engine
         self._lock: threading.Lock | None = None  # serialises the private database only
         self._pruned_s = -float("inf")
-
-    def share(self, engine: Engine, name: str | None = None) -> None:
-        """Keep the buckets in ``engine`` (the app's database) from now on."""
-        self._engine = engine
-        self._lock = None
-        if name:
-            self.name = name
 
     def _database(self) -> Engine:
         if self._engine is None:
