@@ -562,7 +562,7 @@ def big_server(tmp_path_factory):
     from geo.store import StationRepository
 
     tmp = tmp_path_factory.mktemp("big")
-    srv = LiveServer(tmp)
+    srv = LiveServer(tmp, setup=())  # no demo registry: the stations below only
     repo = StationRepository.from_url(srv.db_url)
     repo.init_schema()
     rng = random.Random(42)
@@ -580,7 +580,6 @@ def big_server(tmp_path_factory):
         for i in range(200_000)
     )
     repo.engine.dispose()
-    srv.cli = lambda *a, **k: None
     srv.start()
     yield srv
     srv.stop()
