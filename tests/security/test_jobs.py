@@ -388,7 +388,12 @@ def _live_job(tmp_path: Path, env) -> tuple[LiveServer, str, str]:
 def test_no_process_of_the_server_is_left_after_it_stops_mid_job(tmp_path, env, sig):
     server, _url, job_id = _live_job(tmp_path, env)
     assert server.proc is not None
+    # "running" is set when the job is claimed; its worker process appears once spawned
+    deadline = time.monotonic() + 30
     family = descendants(server.proc.pid)
+    while not any("spawn_main" in cmdline(p) for p in family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        family = descendants(server.proc.pid)
     try:
         names = " | ".join(cmdline(p) for p in family)
         assert any("spawn_main" in cmdline(p) for p in family), names  # the job's worker
