@@ -12,6 +12,23 @@ from geo.models import MODES
 from webapp.cli._base import Context, Steps, main, pass_ctx, step
 
 
+def report_options(f):
+    """The report-file options shared by ``coverage`` and ``plan``: language and the PDF."""
+    f = click.option(
+        "--pdf/--no-pdf",
+        default=True,
+        show_default=True,
+        help="Also write report.pdf (A4, map, figures, table by county, findings, caveats).",
+    )(f)
+    return click.option(
+        "--lang",
+        type=click.Choice(["zh", "en"]),
+        default="zh",
+        show_default=True,
+        help="Language of the report files (sheet names, headers, charts, map legend).",
+    )(f)
+
+
 def demand_options(f):
     """The demand, model and region options shared by ``coverage`` and ``plan``."""
     options = [
@@ -110,19 +127,7 @@ def demand_options(f):
     help="Tables to write (default: both).",
 )
 @click.option("--partitioned", is_flag=True, help="Run on Dask, one partition per county.")
-@click.option(
-    "--lang",
-    type=click.Choice(["zh", "en"]),
-    default="zh",
-    show_default=True,
-    help="Language of the report files (sheet names, headers, charts, map legend).",
-)
-@click.option(
-    "--pdf/--no-pdf",
-    default=True,
-    show_default=True,
-    help="Also write report.pdf (A4, map, figures, table by county, findings, caveats).",
-)
+@report_options
 @click.option(
     "--out",
     "out",
@@ -286,19 +291,7 @@ def coverage(
     help="OSM .osm.pbf: plan on the road-network model (default: crow-fly estimate).",
 )
 @demand_options
-@click.option(
-    "--lang",
-    type=click.Choice(["zh", "en"]),
-    default="zh",
-    show_default=True,
-    help="Language of the report files (sheet names, headers, charts, map legend).",
-)
-@click.option(
-    "--pdf/--no-pdf",
-    default=True,
-    show_default=True,
-    help="Also write report.pdf (A4, map, figures, table by county, findings, caveats).",
-)
+@report_options
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @pass_ctx
 def plan(
