@@ -51,3 +51,12 @@ def test_every_route_is_documented(tmp_path):
 def test_two_commands_and_ci():
     assert "make serve" in README and "make test" in README
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_headings_are_unique():
+    """Each README heading names one section: two sections of the same name split a topic and
+    make its link (GitHub's anchor) point at only the first."""
+    prose = re.sub(r"^```.*?^```", "", README, flags=re.M | re.S)  # code blocks have comments
+    headings = re.findall(r"^#{1,6} (.+)$", prose, flags=re.M)
+    repeated = sorted({h for h in headings if headings.count(h) > 1})
+    assert not repeated, repeated
