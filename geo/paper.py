@@ -193,15 +193,17 @@ def sign_pdf(
         width - (40 if demo else 0),
         5,
         pdf_text(union, 80),
+        align=Align.L,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
+    below_union = pdf.get_y()
     if demo:
         pdf.set_xy(pdf.w - margin - 40, margin)
         pdf.set_text_color(*WARN_RGB)
         pdf.set_draw_color(*WARN_RGB)
         pdf.cell(40, 6, demo, border=1, align="C")
-        pdf.set_xy(margin, max(pdf.get_y() + 6, margin + 6))
+        pdf.set_xy(margin, max(below_union, margin + 6))
     pdf.ln(2)
     # the name: the largest type at which it takes at most three lines
     name = pdf_text(station.name, 160)
@@ -212,7 +214,7 @@ def sign_pdf(
             break
     pdf.set_text_color(*HEADING_RGB)
     pdf.set_font(CJK, size=size)
-    pdf.multi_cell(width, size * 0.45, name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(width, size * 0.45, name, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     pdf.set_font(CJK, size=12)
     kind = kind_text(station.kind, lang)
@@ -243,7 +245,7 @@ def sign_pdf(
         y = pdf.get_y()
         pdf.set_font(CJK, size=size)
         pdf.set_text_color(*MUTED_RGB)
-        pdf.multi_cell(label_w, size * 0.5, label)
+        pdf.multi_cell(label_w, size * 0.5, label, align=Align.L)
         pdf.set_text_color(0, 0, 0)
         pdf.set_xy(margin + label_w, y)
         for part in text.split("\n"):
@@ -251,6 +253,7 @@ def sign_pdf(
                 width - label_w,
                 size * 0.5,
                 pdf_text(part, limit),
+                align=Align.L,
                 new_x=XPos.LEFT,
                 new_y=YPos.NEXT,
             )

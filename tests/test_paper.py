@@ -99,6 +99,40 @@ def chars_outside(data: bytes, margin_pt: float = 0.5) -> list[str]:
     return out
 
 
+def overlapping_chars(data: bytes, share: float = 0.25) -> list[tuple[str, str]]:
+    """Pairs of characters on the same page whose boxes overlap by more than ``share`` of the
+    smaller box: text printed over other text. Combining marks (Zalgo text) sit on their
+    base character by design and are left out."""
+    import unicodedata
+
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    pairs = []
+    try:
+        for i in range(len(doc)):
+            tp = doc[i].get_textpage()
+            boxes = []
+            for c in range(tp.count_chars()):
+                left, bottom, right, top = tp.get_charbox(c)
+                ch = tp.get_text_range(c, 1)
+                combining = bool(ch) and unicodedata.category(ch[0]) in ("Mn", "Me")
+                if right - left > 0.3 and top - bottom > 0.3 and not combining:
+                    boxes.append((left, bottom, right, top, ch))
+            boxes.sort()
+            for a, (l1, b1, r1, t1, c1) in enumerate(boxes):
+                for l2, b2, r2, t2, c2 in boxes[a + 1 :]:
+                    if l2 >= r1:
+                        break
+                    w, h = min(r1, r2) - max(l1, l2), min(t1, t2) - max(b1, b2)
+                    smaller = min((r1 - l1) * (t1 - b1), (r2 - l2) * (t2 - b2))
+                    if w > 0 and h > 0 and w * h > share * smaller:
+                        pairs.append((c1, c2))
+    finally:
+        doc.close()
+    return pairs
+
+
 def decoded_qr(data: bytes, page: int = 0) -> list[str]:
     """The QR codes zxing-cpp reads on the rendered page."""
     import pypdfium2 as pdfium
@@ -212,6 +246,7 @@ def test_sign_wraps_a_long_name_within_the_page():
     assert len(page_sizes(data)) == 1
     assert name in text_of(data)
     assert chars_outside(data) == []
+    assert overlapping_chars(data) == []
     assert decoded_qr(data) == [f"{BASE}/stations/SIGN-1"]  # the fields left the QR alone
 
 

@@ -15,6 +15,7 @@ from test_paper import (
     _in_county,
     chars_outside,
     decoded_qr,
+    overlapping_chars,
     page_sizes,
     station,
     text_of,
@@ -45,10 +46,11 @@ def test_sign_prints_hostile_text_plainly_on_one_page(i):
     from geo.paper import sign_pdf, station_url
 
     text = TEXTS[i]
-    s = _hostile(i, text)
+    s = _hostile(i, text, demo=True)  # the 示意 label shares the top line with the union
     data = sign_pdf(s, BASE)
     assert page_sizes(data) == [pytest.approx(A5_PT, abs=0.01)]
     assert chars_outside(data) == []
+    assert overlapping_chars(data) == []
     assert decoded_qr(data) == [station_url(BASE, s.id)]
     shown = text_of(data)
     assert "\u202e" not in shown and "\x00" not in shown and "\x1b" not in shown
