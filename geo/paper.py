@@ -140,7 +140,12 @@ def _sign_fields(station: Station, en: bool) -> list[tuple[str, str]]:
     ]
     facilities = getattr(station, "facilities", None)  # hook: 六有 健全设施 (issue 15 item 7)
     if facilities:
-        items = facilities if isinstance(facilities, (list, tuple)) else [facilities]
+        if isinstance(facilities, dict):  # {facility: present}
+            items = [k for k, v in facilities.items() if v]
+        elif isinstance(facilities, (list, tuple, set, frozenset)):
+            items = sorted(map(str, facilities))
+        else:
+            items = [facilities]
         rows.append((t("设施", "Facilities"), (", " if en else "、").join(map(str, items))))
     rows.append((t("联系电话", "Phone"), station.phone or "—"))
     rows.append((t("地址", "Address"), _station_address(station) or "—"))

@@ -417,3 +417,22 @@ def test_cli_print_sign_and_poster(tmp_path):
         check=False,
     )
     assert missing.returncode == 1 and not (tmp_path / "n.pdf").exists()
+
+
+def test_sign_shows_facilities_when_the_registry_has_them():
+    """The hook for 六有 (issue 15 item 7): a station carrying ``facilities`` shows them."""
+    import dataclasses
+
+    from geo.paper import sign_pdf
+
+    base = station()
+    assert "设施" not in text_of(sign_pdf(base, BASE))
+
+    @dataclasses.dataclass
+    class WithFacilities(Station):
+        facilities: tuple[str, ...] = ()
+
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Station)}
+    s = WithFacilities(**fields, facilities=("母婴室", "充电"))
+    text = text_of(sign_pdf(s, BASE))
+    assert "设施" in text and "充电、母婴室" in text
