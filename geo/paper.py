@@ -571,7 +571,7 @@ def poster_pdf(
             else ["序号", "站点名称", "地址", "开放时间", "联系电话"]
         )
         with pdf.table(
-            col_widths=(10, 72, 90, 60, 35),
+            col_widths=(10, 64, 82, 78, 33),
             text_align=("RIGHT", "LEFT", "LEFT", "LEFT", "LEFT"),
             headings_style=head,
             line_height=size * 0.48,
