@@ -454,3 +454,54 @@ def to_china_time(at: datetime | None = None) -> datetime:
     if at.tzinfo is not None:
         at = at.astimezone(CHINA_TZ).replace(tzinfo=None)
     return at
+
+
+#: Day names :func:`week_lines` writes, Monday first.
+_DAY_NAMES = {
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def week_lines(hours: OpeningHours, lang: str = "zh") -> list[str]:
+    """The weekly schedule as lines a sign or poster prints, consecutive days with the same
+    ranges merged: ``["周一至周五 08:30–12:00, 14:30–17:30", "周六、周日 休息"]``.
+
+    ``["每天 24 小时"]`` when always open, ``["每天 08:00–20:00"]`` when every day is the
+    same; an empty list when the hours are unknown (the caller prints the text as given or
+    says 未知). A range past midnight shows as the end of one day and the start of the next,
+    as :attr:`OpeningHours.week` holds it.
+    """
+    en = lang == "en"
+    if hours.week is None:
+        return []
+    if hours.always_open:
+        return ["24 hours, every day" if en else "每天 24 小时"]
+    names = _DAY_NAMES["en" if en else "zh"]
+    closed = "closed" if en else "休息"
+
+    def ranges(day: tuple[tuple[int, int], ...]) -> str:
+        return ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in day) or closed
+
+    if len(set(hours.week)) == 1:
+        return [f"{'Daily' if en else '每天'} {ranges(hours.week[0])}"]
+    runs: list[tuple[int, int]] = []  # (first day, last day) of equal schedules
+    for day in range(7):
+        if runs and hours.week[runs[-1][1]] == hours.week[day]:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    lines = []
+    for first, last in runs:
+        if first == last:
+            days = names[first]
+        elif last == first + 1:
+            days = f"{names[first]}, {names[last]}" if en else f"{names[first]}、{names[last]}"
+        else:
+            days = f"{names[first]}–{names[last]}" if en else f"{names[first]}至{names[last]}"
+        lines.append(f"{days} {ranges(hours.week[first])}")
+    return lines

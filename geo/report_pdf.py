@@ -29,10 +29,13 @@ import math
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 from geo.maps import DATA_SOURCES, band_colour
 from geo.report import (
@@ -105,24 +108,37 @@ def _number(x: Any, digits: int = 0) -> str:
     return f"{float(x):,.{digits}f}"
 
 
+def new_pdf(
+    title: str,
+    lang: str = "zh",
+    page_format: str | tuple[float, float] = "A4",
+    orientation: str = "P",
+) -> FPDF:
+    """An empty ``fpdf.FPDF`` (millimetres) with the bundled CJK font (family :data:`CJK`)
+    and the DejaVu fallback registered, its title (plain text, :func:`pdf_text`), language
+    and creator set: every PDF Yizhan writes starts here."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation=orientation, unit="mm", format=page_format)
+    path, index = _cjk_face()
+    pdf.add_font(CJK, fname=path, collection_font_number=index)
+    pdf.add_font(FALLBACK, fname=_fallback_path())
+    pdf.set_fallback_fonts([FALLBACK], exact_match=False)
+    pdf.set_title(pdf_text(title, 200))
+    pdf.set_lang("en" if lang == "en" else "zh-CN")
+    pdf.set_creator("Yizhan")
+    return pdf
+
+
 class _Document:
     """An A4 page flow in one language: headings, paragraphs, figure rows, tables, images."""
 
     def __init__(self, title: str, lang: str) -> None:
-        from fpdf import FPDF
-
         self.en = lang == "en"
         self.title = title
-        pdf = FPDF(orientation="P", unit="mm", format="A4")
-        path, index = _cjk_face()
-        pdf.add_font(CJK, fname=path, collection_font_number=index)
-        pdf.add_font(FALLBACK, fname=_fallback_path())
-        pdf.set_fallback_fonts([FALLBACK], exact_match=False)
+        pdf = new_pdf(title, lang)
         pdf.set_margins(15, 14, 15)
         pdf.set_auto_page_break(True, margin=16)
-        pdf.set_title(pdf_text(title, 200))
-        pdf.set_lang("en" if self.en else "zh-CN")
-        pdf.set_creator("Yizhan")
         footer = self._footer
         pdf.footer = footer  # type: ignore[method-assign]
         self.pdf = pdf
@@ -245,13 +261,45 @@ def _bands(result) -> list[float]:
     return [result.max_minutes * f for f in (0.25, 0.5, 0.75, 1.0)]
 
 
-def _scale_km(width_km: float) -> float:
+def scale_km(width_km: float) -> float:
     """A round scale-bar length near a fifth of the map's width."""
     target = width_km / 5
     for step in (1, 2, 5, 10, 20, 50, 100, 200, 500):
         if step >= target * 0.7:
             return float(step)
     return 1000.0
+
+
+def north_arrow_and_scale(ax, box: tuple[float, float, float, float], en: bool) -> None:
+    """A north arrow in the upper right corner of ``ax`` and a scale bar of a round length
+    (:func:`scale_km`) in its lower left; ``box`` is the axes' (west, south, east, north)."""
+    mid_lat = (box[1] + box[3]) / 2
+    ax.annotate(
+        "N",
+        xy=(0.96, 0.97),
+        xytext=(0.96, 0.87),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=10,
+        arrowprops={"arrowstyle": "-|>", "color": "#333333", "lw": 1.2},
+    )
+    width_km = (box[2] - box[0]) * 111.32 * math.cos(math.radians(mid_lat))
+    km = scale_km(width_km)
+    x0 = box[0] + (box[2] - box[0]) * 0.04
+    y0 = box[1] + (box[3] - box[1]) * 0.04
+    x1 = x0 + km / (111.32 * math.cos(math.radians(mid_lat)))
+    ax.plot([x0, x1], [y0, y0], color="#222222", linewidth=2.5, solid_capstyle="butt")
+    ax.text(
+        (x0 + x1) / 2,
+        y0 + (box[3] - box[1]) * 0.015,
+        f"{km:g} km" if en else f"{km:g} 公里",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        zorder=8,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
+    )
 
 
 def map_png(result, lang: str = "zh", sites=None) -> bytes:
@@ -359,32 +407,7 @@ def map_png(result, lang: str = "zh", sites=None) -> bytes:
         ax.set_ylabel("")
         for spine in ax.spines.values():
             spine.set_color("#999999")
-        ax.annotate(
-            "N",
-            xy=(0.96, 0.97),
-            xytext=(0.96, 0.87),
-            xycoords="axes fraction",
-            ha="center",
-            va="center",
-            fontsize=10,
-            arrowprops={"arrowstyle": "-|>", "color": "#333333", "lw": 1.2},
-        )
-        width_km = (box[2] - box[0]) * 111.32 * math.cos(math.radians(mid_lat))
-        km = _scale_km(width_km)
-        x0 = box[0] + (box[2] - box[0]) * 0.04
-        y0 = box[1] + (box[3] - box[1]) * 0.04
-        x1 = x0 + km / (111.32 * math.cos(math.radians(mid_lat)))
-        ax.plot([x0, x1], [y0, y0], color="#222222", linewidth=2.5, solid_capstyle="butt")
-        ax.text(
-            (x0 + x1) / 2,
-            y0 + (box[3] - box[1]) * 0.015,
-            f"{km:g} km" if en else f"{km:g} 公里",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            zorder=8,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
-        )
+        north_arrow_and_scale(ax, box, en)
         handles: list = []
         low = 0.0
         for b in bands:
@@ -1002,6 +1025,9 @@ __all__ = [
     "attribution_text",
     "coverage_pdf",
     "map_png",
+    "new_pdf",
+    "north_arrow_and_scale",
     "pdf_text",
     "plan_pdf",
+    "scale_km",
 ]

@@ -115,6 +115,14 @@ class Settings:
         "empty: a local cluster in this process.",
         "YIZHAN_DASK_SCHEDULER",
     )
+    # printed door signs and posters (issue 15 item 9)
+    public_url: str = setting(
+        "",
+        "Public base URL of the site (e.g. https://yizhan.example.org.cn): the QR codes of "
+        "printed door signs and posters link to its station pages. Empty: the web app uses "
+        "the request's host URL and `yizhan print` needs --base-url.",
+        "YIZHAN_PUBLIC_URL",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import gzip
 import hashlib
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -454,6 +455,86 @@ def station(station_id: str):
         },
         approval=settings.map_approval,
         icp=settings.icp,
+    )
+
+
+# ---------------------------------------------------------------- paper (issue 15 item 9)
+
+
+def _public_base() -> str:
+    """The base URL printed QR codes link to: ``YIZHAN_PUBLIC_URL``, else this request's."""
+    return app_services().settings.public_url or request.host_url
+
+
+def _pdf_response(data: bytes, stem: str) -> Response:
+    """``data`` as an inline PDF named ``stem.pdf`` (Flask writes an ASCII ``filename`` and
+    the RFC 5987 ``filename*`` for Chinese names); characters other than letters, digits,
+    ``-`` and ``_`` in ``stem`` become ``_``."""
+    safe = re.sub(r"[^\w\-]+", "_", stem, flags=re.UNICODE).strip("_")[:80] or "yizhan"
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/pdf",
+        as_attachment=False,
+        download_name=f"{safe}.pdf",
+        max_age=300,
+    )
+
+
+@bp.get("/stations/<station_id>/sign.pdf")
+def station_sign(station_id: str):
+    """A station's printable door sign (A5 PDF) with a QR code to its page (``?lang=en``)."""
+    from geo.paper import sign_pdf
+
+    s = app_services().repo.get(station_id)
+    if s is None or s.lon is None:
+        abort(404, description=f"没有编号为 {station_id[:64]} 的站点 / No such station")
+    lang = parse_args(STATION_PARAMS, request.args, strict=False, lenient=True)["lang"]
+    data = sign_pdf(s, _public_base(), lang=lang)
+    return _pdf_response(data, f"{s.name}-{s.id}")
+
+
+@bp.get("/stations/poster/<county_code>.pdf")
+def county_poster(county_code: str):
+    """A county's poster (A3 PDF): its stations numbered on a map and in a list.
+
+    Public like the data it prints; built once per county, language, base URL and registry
+    revision (a poster takes seconds to draw), so repeated requests cost a database read.
+    """
+    from geo.gazetteer import default_gazetteer
+
+    division = default_gazetteer().get(county_code) if re.fullmatch(r"\d{6}", county_code) else None
+    if division is None or division.level != "county":
+        abort(404, description=f"没有代码为 {county_code[:12]} 的县区 / No such county")
+    lang = parse_args(STATION_PARAMS, request.args, strict=False, lenient=True)["lang"]
+    svc = app_services()
+    data = _poster(
+        str(svc.repo.engine.url),
+        county_code,
+        lang,
+        _public_base(),
+        svc.repo.revision(),
+        svc.settings.map_approval,
+        svc.settings.icp,
+    )
+    return _pdf_response(data, f"{division.name}-{county_code}-poster")
+
+
+@functools.lru_cache(maxsize=8)
+def _poster(
+    database: str,
+    county_code: str,
+    lang: str,
+    base_url: str,
+    revision: int,
+    approval: str,
+    icp: str,
+) -> bytes:
+    from geo.paper import poster_pdf
+    from geo.store.repository import StationQuery
+
+    stations, _ = app_services().repo.query(StationQuery(county=county_code))
+    return poster_pdf(
+        county_code, stations, lang=lang, base_url=base_url, map_approval=approval, icp=icp
     )
 
 

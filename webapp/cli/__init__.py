@@ -9,6 +9,7 @@ The top layer: it may import both :mod:`geo` and :mod:`webapp`; :mod:`geo` impor
 
 from __future__ import annotations
 
+import webapp.cli.paper  # noqa: F401 - yizhan print (issue 15 item 9)
 from webapp.cli import admin, analysis, registry  # noqa: F401 - each registers its verbs
 from webapp.cli._base import DEMO_REGISTRY, Context, main
 
