@@ -289,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
                 cfg.write_text(json.dumps(pygeoapi_config(gpkg, port)), encoding="utf-8")
                 script = Path(tmp) / "pg.py"
                 script.write_text(PYGEOAPI_APP, encoding="utf-8")
-                pcmd = [PYTHON, str(script), str(port), str(THREADS), str(cfg)]
+                # One thread: the SQLiteGPKG provider opens the GeoPackage and loads SpatiaLite
+                # for every request, and concurrent opens fail ("database is locked", every
+                # request an error in a run with 8 threads).
+                pcmd = [PYTHON, str(script), str(port), "1", str(cfg)]
                 peer: dict = {}
                 # pygeoapi answered 1.8–12 requests/s here (issue 14): fewer paths, low rates.
                 pg_paths = {"pygeoapi": ogc_paths("/collections/stations/items", count=60)}

@@ -115,18 +115,79 @@ class Filter:
 ANY = Filter(statuses=frozenset())
 
 
+class EncodedFeatures:
+    """Every station's encoded display feature in one ``bytes`` blob, found by station id.
+
+    The compact form of :attr:`StationIndex.properties_cache` (a ``cache`` for
+    :func:`geo.geojson.stations_geojson_bytes`): one blob and an offsets array instead of one
+    ``bytes`` object per station. Reading a feature slices the blob and writes to no shared
+    object but the blob's header, so after a fork the pages stay shared between workers
+    (200,000 separate objects would each have their reference count written on first use).
+    Features encoded later (a station not in the blob) go to a small dict beside it; only
+    that dict is emptied by :meth:`clear`, and :func:`len` counts only it.
+    """
+
+    def __init__(self, encoded: dict[str, bytes]) -> None:
+        ids = list(encoded)
+        sizes = np.fromiter((len(encoded[i]) for i in ids), np.int64, len(ids))
+        self._offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self._offsets[1:])
+        self._blob = b"".join(encoded.values())
+        self._position = {sid: p for p, sid in enumerate(ids)}
+        self._more: dict[str, bytes] = {}
+
+    @classmethod
+    def join(cls, parts: Sequence[EncodedFeatures]) -> EncodedFeatures:
+        """One :class:`EncodedFeatures` holding the features of ``parts``, in order."""
+        out = cls({})
+        out._blob = b"".join(p._blob for p in parts)
+        starts = np.cumsum([0] + [len(p._blob) for p in parts])
+        out._offsets = np.concatenate(
+            [np.zeros(1, np.int64)]
+            + [p._offsets[1:] + s for p, s in zip(parts, starts, strict=False)]
+        )
+        out._position = {}
+        for p in parts:
+            base = len(out._position)
+            out._position.update((sid, base + i) for sid, i in p._position.items())
+        return out
+
+    def get(self, station_id: str, default: bytes | None = None) -> bytes | None:
+        p = self._position.get(station_id)
+        if p is None:
+            return self._more.get(station_id, default)
+        return self._blob[int(self._offsets[p]) : int(self._offsets[p + 1])]
+
+    def __setitem__(self, station_id: str, encoded: bytes) -> None:
+        self._more[station_id] = encoded
+
+    def __len__(self) -> int:
+        return len(self._more)
+
+    def clear(self) -> None:
+        self._more.clear()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the blob and its offsets (not the id map)."""
+        return len(self._blob) + self._offsets.nbytes
+
+
 class StationIndex:
     """A read-only spatial index over stations that have coordinates."""
 
     #: Subset trees kept per (kinds, statuses) filter; the oldest is dropped past this.
     MAX_SUBSET_TREES = 32
+    #: Stations encoded at a time by :meth:`encode_features`.
+    ENCODE_CHUNK = 5000
 
     def __init__(self, stations: Sequence[Station]) -> None:
         located = [s for s in stations if s.lon is not None and s.lat is not None]
         self.stations: list[Station] = located
         #: Encoded display features by station id (``geo.geojson.stations_geojson_bytes``'s
-        #: ``cache``): built on first use, dropped with the index when the registry changes.
-        self.properties_cache: dict = {}
+        #: ``cache``): built on first use, dropped with the index when the registry changes;
+        #: all at once, compactly, by :meth:`encode_features`.
+        self.properties_cache: dict | EncodedFeatures = {}
         self.lon = np.fromiter((s.lon for s in located), float, len(located))
         self.lat = np.fromiter((s.lat for s in located), float, len(located))
         self.xyz = lonlat_to_xyz(self.lon, self.lat).reshape(-1, 3)
@@ -170,6 +231,22 @@ class StationIndex:
 
     def __len__(self) -> int:
         return len(self.stations)
+
+    def encode_features(self) -> None:
+        """Encode every station's display feature now and keep them in one blob
+        (:class:`EncodedFeatures`), instead of one at a time on first use.
+
+        For a server that builds the index once and forks workers that share it
+        (:func:`webapp.serving.serve_workers`).
+        """
+        from geo.geojson import stations_geojson_bytes
+
+        chunks: list[EncodedFeatures] = []
+        for start in range(0, len(self.stations), self.ENCODE_CHUNK):
+            encoded: dict[str, bytes] = {}  # a chunk at a time: small transient objects
+            stations_geojson_bytes(self.stations[start : start + self.ENCODE_CHUNK], cache=encoded)
+            chunks.append(EncodedFeatures(encoded))
+        self.properties_cache = EncodedFeatures.join(chunks)
 
     # -- helpers -------------------------------------------------------------------------
     def _tree_for(self, f: Filter) -> tuple[cKDTree | None, list[int] | None]:
@@ -601,6 +678,17 @@ class LiveIndex:
             return index, revision
         self._build_in_background()
         return _Pending(self, revision), revision
+
+    def adopt(self, index: StationIndex, revision: int) -> None:
+        """Use ``index``, built elsewhere at ``revision`` (before a fork, in the server's
+        master process), as this live index's current one.
+
+        Nothing else changes: the next check of the registry's revision rebuilds it as usual
+        when the registry has moved on since.
+        """
+        with self._lock:
+            self._state = (index, revision)
+            self._checked = -math.inf  # check the revision on the next use
 
     def at_least(self, revision: int) -> StationIndex:
         """The index built at ``revision`` or later, waiting for (or running) its build."""

@@ -226,3 +226,49 @@ def test_feature_bytes_equal_the_dict_serialiser_cold_and_cached():
             )
             assert json.loads(body) == expected
         assert len(index.properties_cache) == len(index.stations)
+
+
+def test_encoded_features_blob_gives_the_same_bytes_as_the_per_station_cache():
+    """encode_features keeps every feature in one blob (issue 14 item 6: memory shared by
+    forked workers); answers are byte for byte those of the per-station cache, and a station
+    missing from the blob is encoded on demand beside it."""
+    import json
+    from datetime import UTC, datetime
+
+    from geo.geojson import stations_geojson, stations_geojson_bytes
+    from geo.index import EncodedFeatures
+
+    stations = make_stations(400, seed=5)
+    stations[2].name = '"引号" \\ </script>'
+    lazy, blob = StationIndex(stations), StationIndex(stations)
+    blob.ENCODE_CHUNK = 64  # several chunks joined
+    blob.encode_features()
+    assert isinstance(blob.properties_cache, EncodedFeatures)
+    assert blob.properties_cache.nbytes > 100 * len(stations)
+    at = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+    rng = random.Random(42)
+    for _ in range(5):
+        page = rng.sample(blob.stations, 25)
+        got = stations_geojson_bytes(page, at=at, cache=blob.properties_cache, n=1)
+        assert got == stations_geojson_bytes(page, at=at, cache=lazy.properties_cache, n=1)
+        assert json.loads(got)["features"] == stations_geojson(page, at=at)["features"]
+    assert len(blob.properties_cache) == 0  # all from the blob
+    stranger = make_stations(1, seed=9)[0]
+    stranger.id = "NEW1"
+    body = stations_geojson_bytes([stranger], at=at, cache=blob.properties_cache)
+    assert json.loads(body)["features"] == stations_geojson([stranger], at=at)["features"]
+    assert len(blob.properties_cache) == 1
+    blob.properties_cache.clear()
+    assert blob.properties_cache.get(blob.stations[0].id) is not None  # the blob stays
+
+
+def test_live_index_adopts_a_prebuilt_index_and_rebuilds_when_stale(repo):
+    """A worker adopts the index its server built before forking; a stale one is rebuilt."""
+    repo.save(make_stations(10))
+    prebuilt = StationIndex(repo.all())
+    live = LiveIndex(repo, check_interval_s=0)
+    live.adopt(prebuilt, repo.revision())
+    assert live.get() is prebuilt
+    stale = LiveIndex(repo, check_interval_s=0)
+    stale.adopt(StationIndex(make_stations(3)), repo.revision() - 1)
+    assert len(stale.get()) == 10 and stale.revision == repo.revision()

@@ -279,10 +279,10 @@ def gunicorn_options(
     """The gunicorn settings of ``yizhan serve --workers N`` for ``settings``.
 
     ``gthread`` workers: each process answers with ``threads`` threads, like waitress does,
-    and keeps up to ``YIZHAN_CONNECTION_LIMIT`` connections. No preloading (see
-    :func:`serve_workers`). gunicorn's own trust of ``X-Forwarded-*`` is switched off: the
-    app decides whom to trust (``YIZHAN_TRUSTED_PROXIES``, werkzeug's ``ProxyFix``), the same
-    with one process or several.
+    and keeps up to ``YIZHAN_CONNECTION_LIMIT`` connections. The app is not preloaded, the
+    station index is (see :func:`serve_workers`). gunicorn's own trust of ``X-Forwarded-*``
+    is switched off: the app decides whom to trust (``YIZHAN_TRUSTED_PROXIES``, werkzeug's
+    ``ProxyFix``), the same with one process or several.
     """
     bind = f"[{host.strip('[]')}]:{port}" if ":" in host.strip("[]") else f"{host}:{port}"
     return {
@@ -321,28 +321,83 @@ def _worker_exit(_server: Any, _worker: Any) -> None:
             jobs.shutdown()
 
 
+def prebuild_index(database_url: str, max_stations: int | None = None) -> tuple[Any, int] | None:
+    """The station index, its default-filter tree and every station's encoded feature, built
+    in this process before it forks workers; ``None`` when the registry is too large for an
+    in-memory index (the workers then answer from the database, as one process would).
+
+    The database engine used for it is disposed of, so no connection crosses the fork.
+    """
+    from geo.index import Filter, StationIndex
+    from geo.store import StationRepository
+
+    repo = StationRepository.from_url(database_url)
+    try:
+        revision = repo.revision()
+        if max_stations is not None and repo.count() > max_stations:
+            return None
+        index = StationIndex(repo.all())
+        index._tree_for(Filter())  # the API's default filter: operating stations
+        index.encode_features()  # one blob shared by the workers (geo.index.EncodedFeatures)
+        return index, revision
+    finally:
+        repo.engine.dispose()
+        _release_free_heap()
+
+
+def _release_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``), so the rows
+    read while building do not stay in the master's memory and in every fork of it."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+
+
 def serve_workers(
     database_url: str, host: str, port: int, settings: WebSettings, workers: int, threads: int
 ) -> None:
     """Serve with gunicorn: ``workers`` forked processes, each with its own app, until stopped.
 
-    Not preloaded: each worker builds its app after the fork (database engine, station index,
-    job runner with its supervisor thread). A preloaded app would share little memory anyway
-    (CPython's reference counts write to every object of the index, so copy-on-write pages
-    get copied), its connection pool and threads would be copied half-way into each fork,
-    and a worker that replaces a killed one reads the current registry, like its siblings.
-    Everything the workers must agree on lives in the database: the job queue, the token
-    buckets of rate limits and login throttling, sessions' versions and the registry
-    revision, which each worker's station index checks at most once a second.
+    **Shared index.** The master builds the station index and every station's encoded
+    feature once (:func:`prebuild_index`), then ``gc.freeze()`` moves every object into the
+    permanent generation before gunicorn forks: the workers' garbage collections never visit
+    (and so never write to) the inherited objects, and their pages stay shared copy-on-write
+    between the master and the workers. Each worker adopts that index
+    (:meth:`geo.index.LiveIndex.adopt`) instead of reading the registry again. Reading a
+    station still writes its reference count, so the pages of the stations a worker answers
+    with become its own over time; the encoded features are one blob
+    (:class:`geo.index.EncodedFeatures`) and stay shared. When the registry changes, each
+    worker rebuilds its own index as before (that copy is private to it), and a worker that
+    replaces a killed one forked later adopts the master's index only to rebuild it at once
+    if the registry has moved on.
+
+    **The app is built after the fork** (gunicorn's ``preload_app`` stays off): its
+    database engine and connection pool, the job runner and its supervisor thread must each
+    belong to one worker, and would be copied half-way into each fork otherwise. Everything
+    the workers must agree on lives in the database: the job queue, the token buckets of rate
+    limits and login throttling, sessions' versions and the registry revision, which each
+    worker's station index checks at most once a second.
     """
+    import gc
+
     from gunicorn.app.base import BaseApplication
 
     from webapp import create_app
     from webapp.services import services
 
+    prebuilt = prebuild_index(database_url, settings.index_max_stations)
+
     def load() -> Callable:
         app = create_app({"DATABASE_URL": database_url})
-        services(app).index.get()  # build the station index before the first visitor
+        index = services(app).index
+        if prebuilt is not None:
+            index.adopt(*prebuilt)
+        index.get()  # the station index before the first visitor (rebuilt if stale)
         _worker_app[:] = [app]
         wsgi: Callable = app
         if os.environ.get(WORKER_HEADER_ENV) == "1":
@@ -361,4 +416,6 @@ def serve_workers(
             return load()
 
     raise_nofile_limit(workers * (settings.connection_limit + FD_HEADROOM))
+    gc.collect()
+    gc.freeze()  # everything built so far: never visited by the workers' collections
     Server().run()
