@@ -100,3 +100,10 @@ class RateLimited(YizhanError):
 
     status = 429
     code = "rate_limited"
+
+
+class Conflict(YizhanError):
+    """A write based on an outdated version (HTTP 409); ``details["changes"]`` says what changed since."""
+
+    status = 409
+    code = "conflict"
