@@ -103,7 +103,8 @@ class RateLimited(YizhanError):
 
 
 class Conflict(YizhanError):
-    """A write based on an outdated version (HTTP 409); ``details["changes"]`` says what changed since."""
+    """A write based on an outdated version (HTTP 409); ``details["changes"]`` lists what
+    changed since (version, fields, actor, time, reason)."""
 
     status = 409
     code = "conflict"

@@ -108,7 +108,8 @@ class StationVersion:
         }
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any]) -> StationVersion:
+    def from_row(cls, r: Any) -> StationVersion:
+        """From a ``station_versions`` row mapping."""
         at = r["at"]
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)  # SQLite returns naive UTC

@@ -495,7 +495,8 @@ class StationRepository:
                 # Unreachable while every writer takes _lock_writes; a writer that does not
                 # (raw SQL) must not have its change overwritten.
                 raise hist.conflict(conn, updates[0]["_id"], updates[0]["_old_version"], -1)
-        for row in inserts + [{k: v for k, v in u.items() if not k.startswith("_")} for u in updates]:
+        written = [{k: v for k, v in u.items() if not k.startswith("_")} for u in updates]
+        for row in inserts + written:
             old = existing.get(row["id"])
             record = hist.record_of(row)
             before = hist.record_of(old) if old is not None else existing_before.get(row["id"])

@@ -10,6 +10,8 @@ The top layer: it may import both :mod:`geo` and :mod:`webapp`; :mod:`geo` impor
 from __future__ import annotations
 
 from webapp.cli import admin, analysis, registry  # noqa: F401 - each registers its verbs
+
+from webapp.cli import audit  # noqa: F401  # isort: skip - history and audit (issue 15 item 6)
 from webapp.cli._base import DEMO_REGISTRY, Context, main
 
 __all__ = ["DEMO_REGISTRY", "Context", "main"]

@@ -11,6 +11,7 @@ Create Date: 2026-12-06
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,7 +24,7 @@ branch_labels = None
 depends_on = None
 
 #: The stations columns at this revision (as created by 0001), in order.
-_COLUMNS = [
+_COLUMNS: list[tuple[str, Any]] = [
     ("id", sa.String(64)),
     ("name", sa.Text),
     ("name_en", sa.Text),
@@ -75,15 +76,13 @@ def upgrade() -> None:
         sa.Column("area_codes", sa.Text, nullable=False),
     )
     op.create_index("ix_station_versions_at", "station_versions", ["at"])
-    old = sa.Table(
-        "stations", sa.MetaData(), *(sa.Column(name, kind) for name, kind in _COLUMNS)
-    )
+    old = sa.Table("stations", sa.MetaData(), *(sa.Column(name, kind) for name, kind in _COLUMNS))
     bind = op.get_bind()
     now = datetime.now(UTC)
-    batch: list[dict] = []
+    rows: list[dict] = []
     for row in bind.execute(sa.select(old).order_by(old.c.id)).mappings():
-        record = record_of(row)
-        batch.append(
+        record = record_of(dict(row))
+        rows.append(
             {
                 "station_id": row["id"],
                 "version": 1,
@@ -97,11 +96,11 @@ def upgrade() -> None:
                 "area_codes": area_codes(record),
             }
         )
-        if len(batch) >= 1000:
-            bind.execute(versions.insert(), batch)
-            batch = []
-    if batch:
-        bind.execute(versions.insert(), batch)
+        if len(rows) >= 1000:
+            bind.execute(versions.insert(), rows)
+            rows = []
+    if rows:
+        bind.execute(versions.insert(), rows)
 
 
 def downgrade() -> None:
