@@ -237,7 +237,11 @@ def test_a_deleted_station_is_listed_and_revert_brings_it_back(repo):
     assert [v.station_id for v in repo.deleted(RONGSHUI)] == ["H1"]
     assert [v.station_id for v in repo.deleted("450200")] == ["H1", "H2"]
     done = repo.revert("H1", 1, actor="cy", reason="误删")
-    assert (done.version, done.action, done.changes) == (3, "revert", {"status": ["deleted", "open"]})
+    assert (done.version, done.action, done.changes) == (
+        3,
+        "revert",
+        {"status": ["deleted", "open"]},
+    )
     assert repo.get("H1").version == 3 and repo.count() == 1
     assert [v.station_id for v in repo.deleted()] == ["H2"]
     # A deleted id imported again continues its history.
