@@ -100,3 +100,11 @@ class RateLimited(YizhanError):
 
     status = 429
     code = "rate_limited"
+
+
+class Conflict(YizhanError):
+    """A write based on an outdated version (HTTP 409); ``details["changes"]`` lists what
+    changed since (version, fields, actor, time, reason)."""
+
+    status = 409
+    code = "conflict"

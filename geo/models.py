@@ -411,6 +411,10 @@ class Station:
     notes: str | None = None
     updated_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # -- history (issue 15 item 6, migration 0008_history) ---------------------------------
+    #: The stored version: 1 when created, +1 on every change (0: not stored yet). Not part
+    #: of equality: a station read back equals the one saved.
+    version: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         # Accept plain strings from library callers; store the enums.

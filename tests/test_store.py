@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from geo.crs import distance_m
 from geo.models import Station, Status
 from geo.store import StationQuery, StationRepository
-from geo.store.repository import MIGRATIONS
+from geo.store.repository import MIGRATIONS, _to_row
 
 pytestmark = pytest.mark.both_backends
 
@@ -139,9 +139,17 @@ def test_upgrade_from_the_first_schema_keeps_stations(db_url):
     with r.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-    r.save([_station(1)])
+        # The row as the first schema held it (today's repository writes later columns too).
+        old = {c["name"] for c in sa.inspect(conn).get_columns("stations")}
+        row = {k: v for k, v in _to_row(_station(1)).items() if k in old}
+        conn.execute(sa.insert(sa.table("stations", *map(sa.column, row))), [row])
     assert r.init_schema() == _head()  # yizhan init-db upgrades in place
     assert r.count() == 1 and sa.inspect(r.engine).has_table("scenarios")
+    # History begins at version 1 with one "import" row by the migration (0008_history).
+    assert r.get("S1").version == 1
+    (first,) = r.history("S1")
+    assert (first.version, first.action, first.actor) == (1, "import", "migration")
+    assert first.record["name"] == _station(1).name and first.record["lon"] == 109.01
     if r.postgis:  # the generated geometry is filled for rows older than migration 0006_postgis
         with r.engine.connect() as conn:
             xy = conn.execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM stations")).one()

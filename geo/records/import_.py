@@ -75,6 +75,9 @@ def import_registry(
     duplicate_radius_m: float = 50.0,
     geocoder=None,
     gazetteer=None,
+    actor: str = "unknown",
+    source: str = "unknown",
+    reason: str = "",
 ) -> ImportReport:
     """Validate a registry file and store its stations in one transaction.
 
@@ -83,7 +86,8 @@ def import_registry(
     row is rejected. Re-importing a file updates stations by id and never duplicates.
     ``geocoder`` places rows without coordinates; ``gazetteer`` fills missing admin codes
     from the coordinates and warns where the stated county disagrees (see
-    :func:`validate_rows`).
+    :func:`validate_rows`). ``actor``, ``source`` and ``reason`` go into the history of every
+    station created or changed (:meth:`geo.store.StationRepository.save`).
     """
     stations, report = read_registry(
         path,
@@ -105,7 +109,7 @@ def import_registry(
         )
         exc.report = report
         raise exc
-    result = repo.save(stations)
+    result = repo.save(stations, actor=actor, source=source, reason=reason)
     report.imported, report.updated, report.unchanged = (
         result.inserted,
         result.updated,

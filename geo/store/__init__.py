@@ -4,6 +4,7 @@ SQLite (a file in the instance folder) is the embedded default; any SQLAlchemy U
 through the same repository (``YIZHAN_DATABASE_URL``).
 """
 
+from geo.store.history import StationVersion  # issue 15 item 6
 from geo.store.repository import (
     SaveResult,
     StationQuery,
@@ -19,6 +20,7 @@ __all__ = [
     "ScenarioRepository",
     "StationQuery",
     "StationRepository",
+    "StationVersion",
     "User",
     "UserRepository",
     "create_engine",

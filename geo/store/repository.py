@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,10 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from geo.crs import EARTH_RADIUS_M, CoordSystem, distance_m
+from geo.errors import NotFound
 from geo.models import Nearby, Precision, Station, Status
-from geo.store.schema import meta, stations
+from geo.store import history as hist
+from geo.store.schema import meta, station_versions, stations
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -100,6 +102,8 @@ def _to_row(s: Station) -> dict:
         "notes": s.notes,
         "updated_at": s.updated_at,
         "extra": dict(s.extra) or None,
+        # -- history (issue 15 item 6): the stored version (set by save, never by callers) --
+        "version": s.version,
     }
 
 
@@ -139,12 +143,14 @@ def _from_row(r: sa.RowMapping) -> Station:
         notes=r["notes"],
         updated_at=updated,
         extra=dict(r["extra"] or {}),
+        # -- history (issue 15 item 6) --
+        version=int(r.get("version") or 0),
     )
 
 
 def _comparable(row: dict) -> dict:
-    """A row without its timestamp, with times normalised, for change detection."""
-    return {k: v for k, v in row.items() if k != "updated_at"}
+    """A row without its timestamp and version, for change detection."""
+    return {k: v for k, v in row.items() if k not in ("updated_at", "version")}
 
 
 @dataclass
@@ -393,16 +399,50 @@ class StationRepository:
         with self.engine.begin() as conn:
             yield conn
 
-    def save(self, items: Iterable[Station], conn: Connection | None = None) -> SaveResult:
-        """Insert new stations and update changed ones (by id), in one transaction.
+    def save(
+        self,
+        items: Iterable[Station],
+        conn: Connection | None = None,
+        *,
+        actor: str = "unknown",
+        source: str = "unknown",
+        reason: str = "",
+        expected_versions: Mapping[str, int] | None = None,
+        action: str | None = None,
+    ) -> SaveResult:
+        """Insert new stations and update changed ones (by id), in one transaction, with one
+        history row per created or changed station (:mod:`geo.store.history`).
 
-        A station whose stored row equals the new one (ignoring ``updated_at``) is left as it
-        is, so re-importing a file changes nothing. Stations without ``updated_at`` get the
-        time of the save.
+        A station whose stored row equals the new one (ignoring ``updated_at`` and
+        ``version``) is left as it is and writes no history, so re-importing a file changes
+        nothing. Stations without ``updated_at`` get the time of the save. Each written
+        station's ``version`` goes up by one (a new one starts at 1, or after the last
+        version of a deleted station with that id).
+
+        Parameters
+        ----------
+        actor, source, reason
+            Who (user name, ``cli:<os user>``; ``"unknown"`` when the caller does not say),
+            through what (:data:`geo.store.history.SOURCES`) and why; stored with the history.
+        expected_versions
+            Station id -> the version the change was based on (0: a station that must not
+            exist yet). When the stored version differs, nothing is written and
+            :class:`geo.errors.Conflict` says what changed since.
+        action
+            Overrides the recorded action (e.g. ``"revert"``); by default ``create``,
+            ``edit``, ``close`` or ``reopen`` from the change.
         """
         if conn is None:
             with self.transaction() as conn:
-                return self.save(items, conn)
+                return self.save(
+                    items,
+                    conn,
+                    actor=actor,
+                    source=source,
+                    reason=reason,
+                    expected_versions=expected_versions,
+                    action=action,
+                )
         self._lock_writes(conn)
         now = datetime.now(UTC)
         rows = [_to_row(s) for s in items]
@@ -413,7 +453,10 @@ class StationRepository:
             sel = stations.select().where(stations.c.id.in_(ids[i : i + _CHUNK]))
             for r in conn.execute(sel).mappings():
                 existing[r["id"]] = _to_row(_from_row(r))
+        self._check_versions(conn, expected_versions, existing)
         inserts, updates = [], []
+        versions: list[dict] = []
+        existing_before: dict[str, dict] = {}  # records of deleted stations created again
         for row in rows:
             old = existing.get(row["id"])
             if old is not None and _comparable(old) == _comparable(row):
@@ -425,41 +468,304 @@ class StationRepository:
                 inserts.append(row)
                 result.inserted.append(row["id"])
             else:
-                updates.append({**row, "_id": row["id"]})
+                row["version"] = old["version"] + 1
+                updates.append({**row, "_id": row["id"], "_old_version": old["version"]})
                 result.updated.append(row["id"])
         if inserts:
+            # A new id starts at 1; an id deleted before continues its history.
+            past = hist.latest_versions(conn, [r["id"] for r in inserts], _CHUNK)
+            for row in inserts:
+                row["version"] = past.get(row["id"], 0) + 1
+                if row["id"] in past:  # compare with the record it was deleted with
+                    last = self._version_in(conn, row["id"], past[row["id"]]).record
+                    existing_before[row["id"]] = {**last, "status": "deleted"}
             conn.execute(stations.insert(), inserts)
         if updates:
             stmt = (
                 stations.update()
-                .where(stations.c.id == sa.bindparam("_id"))
+                .where(
+                    stations.c.id == sa.bindparam("_id"),
+                    stations.c.version == sa.bindparam("_old_version"),
+                )
                 .values({k: sa.bindparam(k) for k in _STATION_FIELDS if k != "id"})
             )
-            conn.execute(stmt, [{k: v for k, v in u.items() if k != "id"} for u in updates])
+            params = [{k: v for k, v in u.items() if k != "id"} for u in updates]
+            done = conn.execute(stmt, params).rowcount
+            if conn.dialect.supports_sane_multi_rowcount and done != len(updates):
+                # Unreachable while every writer takes _lock_writes; a writer that does not
+                # (raw SQL) must not have its change overwritten.
+                raise hist.conflict(conn, updates[0]["_id"], updates[0]["_old_version"], -1)
+        written = [{k: v for k, v in u.items() if not k.startswith("_")} for u in updates]
+        for row in inserts + written:
+            old = existing.get(row["id"])
+            record = hist.record_of(row)
+            before = hist.record_of(old) if old is not None else existing_before.get(row["id"])
+            versions.append(
+                self._version_row(
+                    row["id"],
+                    row["version"],
+                    action or hist.action_of(old and before, record),
+                    record,
+                    hist.diff(before, record),
+                    actor,
+                    source,
+                    reason,
+                    now,
+                    hist.area_codes(before, record),
+                )
+            )
+        if versions:
+            conn.execute(station_versions.insert(), versions)
         if inserts or updates:
             self._bump(conn)
         LOGGER.info(
-            "saved stations: %d new, %d updated, %d unchanged",
+            "saved stations: %d new, %d updated, %d unchanged (by %s via %s)",
             len(result.inserted),
             len(result.updated),
             len(result.unchanged),
+            actor,
+            source,
         )
         return result
 
-    def delete(self, ids: Sequence[str], conn: Connection | None = None) -> int:
-        """Delete stations by id; return how many were deleted."""
+    @staticmethod
+    def _version_row(
+        station_id: str,
+        version: int,
+        action: str,
+        record: dict,
+        changes: dict,
+        actor: str,
+        source: str,
+        reason: str,
+        at: datetime,
+        areas: str,
+    ) -> dict:
+        return {
+            "station_id": station_id,
+            "version": version,
+            "action": action,
+            "record": record,
+            "changes": changes,
+            "actor": actor or "unknown",
+            "source": source or "unknown",
+            "reason": reason or "",
+            "at": at,
+            "area_codes": areas,
+        }
+
+    def _check_versions(
+        self,
+        conn: Connection,
+        expected: Mapping[str, int] | None,
+        existing: Mapping[str, dict],
+    ) -> None:
+        """Raise :class:`geo.errors.Conflict` for the first station whose stored version is
+        not the expected one (a station not stored, or deleted, has version 0)."""
+        if not expected:
+            return
+        missing = [sid for sid in expected if sid not in existing]
+        stored = {sid: row["version"] for sid, row in existing.items()}
+        if missing:
+            sel = stations.select().where(stations.c.id.in_(missing))
+            stored.update({r["id"]: int(r["version"]) for r in conn.execute(sel).mappings()})
+        for sid in sorted(expected):
+            current = stored.get(sid, 0)
+            if current != int(expected[sid]):
+                raise hist.conflict(conn, sid, int(expected[sid]), current)
+
+    def delete(
+        self,
+        ids: Sequence[str],
+        conn: Connection | None = None,
+        *,
+        actor: str = "unknown",
+        source: str = "unknown",
+        reason: str = "",
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> int:
+        """Delete stations by id; return how many were deleted.
+
+        The row leaves ``stations`` (so no public read shows it) and a ``delete`` version
+        with the last full record is written to the history in the same transaction:
+        :meth:`revert` restores it. ``actor``, ``source``, ``reason`` and
+        ``expected_versions`` as for :meth:`save`.
+        """
         if conn is None:
             with self.transaction() as conn:
-                return self.delete(ids, conn)
+                return self.delete(
+                    ids,
+                    conn,
+                    actor=actor,
+                    source=source,
+                    reason=reason,
+                    expected_versions=expected_versions,
+                )
         self._lock_writes(conn)
+        now = datetime.now(UTC)
+        existing: dict[str, dict] = {}
+        for i in range(0, len(ids), _CHUNK):
+            sel = stations.select().where(stations.c.id.in_(ids[i : i + _CHUNK]))
+            for r in conn.execute(sel).mappings():
+                existing[r["id"]] = _to_row(_from_row(r))
+        self._check_versions(conn, expected_versions, existing)
         n = 0
         for i in range(0, len(ids), _CHUNK):
             n += conn.execute(
                 stations.delete().where(stations.c.id.in_(ids[i : i + _CHUNK]))
             ).rowcount
+        versions = []
+        for sid, row in existing.items():
+            record = hist.record_of(row)
+            versions.append(
+                self._version_row(
+                    sid,
+                    row["version"] + 1,
+                    "delete",
+                    record,
+                    {"status": [record.get("status"), "deleted"]},
+                    actor,
+                    source,
+                    reason,
+                    now,
+                    hist.area_codes(record),
+                )
+            )
+        if versions:
+            conn.execute(station_versions.insert(), versions)
         if n:
             self._bump(conn)
         return n
+
+    # -- history (issue 15 item 6) -------------------------------------------------------
+    def history(self, station_id: str) -> list[hist.StationVersion]:
+        """Every version of a station, oldest first (empty for an unknown id)."""
+        with self.engine.connect() as conn:
+            return hist.changes_since(conn, station_id, 0)
+
+    def version(self, station_id: str, n: int) -> hist.StationVersion:
+        """Version ``n`` of a station; :class:`geo.errors.NotFound` if there is none."""
+        c = station_versions.c
+        sel = station_versions.select().where(c.station_id == station_id, c.version == n)
+        with self.engine.connect() as conn:
+            row = conn.execute(sel).mappings().first()
+        if row is None:
+            raise NotFound(f"station {station_id} has no version {n}", station_id=station_id)
+        return hist.StationVersion.from_row(row)
+
+    def deleted(self, area: str | None = None) -> list[hist.StationVersion]:
+        """The ``delete`` versions of stations deleted and not restored (in ``area``)."""
+        c = station_versions.c
+        last = (
+            sa.select(c.station_id, sa.func.max(c.version).label("v"))
+            .group_by(c.station_id)
+            .subquery()
+        )
+        sel = (
+            station_versions.select()
+            .join(last, sa.and_(c.station_id == last.c.station_id, c.version == last.c.v))
+            .where(c.action == "delete", ~c.station_id.in_(sa.select(stations.c.id)))
+            .order_by(c.station_id)
+        )
+        if area:
+            sel = sel.where(hist.area_clause(area))
+        with self.engine.connect() as conn:
+            return [hist.StationVersion.from_row(r) for r in conn.execute(sel).mappings()]
+
+    def revert(
+        self,
+        station_id: str,
+        to_version: int,
+        *,
+        actor: str = "unknown",
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> hist.StationVersion | None:
+        """Make version ``to_version`` of a station current again, as a new ``revert``
+        version (source ``revert``), in one transaction.
+
+        A deleted station comes back; reverting to a ``delete`` version deletes it.
+        ``expected_version`` (the version the user looked at) refuses with
+        :class:`geo.errors.Conflict` when the station changed since. Returns the new version,
+        or ``None`` when the station already equals that version (nothing written).
+        """
+        with self.transaction() as conn:
+            self._lock_writes(conn)
+            target = self._version_in(conn, station_id, to_version)
+            row = conn.execute(stations.select().where(stations.c.id == station_id)).first()
+            current = (
+                int(row._mapping["version"])
+                if row is not None
+                else hist.latest_versions(conn, [station_id]).get(station_id, 0)
+            )
+            expected = {station_id: current if expected_version is None else expected_version}
+            if target.action == "delete":
+                if row is None:
+                    return None
+                self.delete(
+                    [station_id],
+                    conn,
+                    actor=actor,
+                    source="revert",
+                    reason=reason,
+                    expected_versions=expected,
+                )
+            else:
+                if row is None and expected_version is not None:
+                    # A deleted station: the version it was deleted at is its version.
+                    if expected_version != current:
+                        raise hist.conflict(conn, station_id, expected_version, current)
+                    expected = {}
+                elif row is None:
+                    expected = {}
+                values = {k: target.record.get(k) for k in _STATION_FIELDS}
+                values["updated_at"] = None
+                values["version"] = current
+                station = _from_row(values)  # type: ignore[arg-type]
+                done = self.save(
+                    [station],
+                    conn,
+                    actor=actor,
+                    source="revert",
+                    reason=reason,
+                    expected_versions=expected,
+                    action="revert",
+                )
+                if not (done.inserted or done.updated):
+                    return None
+            return hist.changes_since(conn, station_id, current)[-1]
+
+    def _version_in(self, conn: Connection, station_id: str, n: int) -> hist.StationVersion:
+        c = station_versions.c
+        sel = station_versions.select().where(c.station_id == station_id, c.version == n)
+        row = conn.execute(sel).mappings().first()
+        if row is None:
+            raise NotFound(f"station {station_id} has no version {n}", station_id=station_id)
+        return hist.StationVersion.from_row(row)
+
+    def audit(
+        self,
+        area: str | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+    ) -> list[hist.StationVersion]:
+        """Every history row of stations in ``area`` (an admin code: province, prefecture,
+        county or township; ``None``: all) between ``since`` and ``until``, by time.
+
+        Dates are whole days in China time (``until`` inclusive); datetimes are exact
+        (``until`` exclusive). See :func:`geo.store.history.time_bounds`.
+        """
+        c = station_versions.c
+        lo, hi = hist.time_bounds(since, until)
+        sel = station_versions.select().order_by(c.at, c.station_id, c.version)
+        if area:
+            sel = sel.where(hist.area_clause(area))
+        if lo is not None:
+            sel = sel.where(c.at >= lo)
+        if hi is not None:
+            sel = sel.where(c.at < hi)
+        with self.engine.connect() as conn:
+            return [hist.StationVersion.from_row(r) for r in conn.execute(sel).mappings()]
 
     def _lock_writes(self, conn: Connection) -> None:
         """Take the writers' lock for this transaction: the revision row, locked.

@@ -58,6 +58,8 @@ stations = Table(
     Column("notes", Text),
     Column("updated_at", DateTime(timezone=True)),
     Column("extra", JSON),
+    # -- history (issue 15 item 6, migration 0008_history): 1 when created, +1 per change --
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
     Index("ix_stations_kind", "kind"),
     Index("ix_stations_county_code", "county_code"),
     Index("ix_stations_lon_lat", "lon", "lat"),
@@ -142,4 +144,27 @@ rate_buckets = Table(
     Column("updated_s", Float, nullable=False),  # Unix time of the last take, in seconds
     Column("allowed", Boolean, nullable=False, default=True),  # the last take's answer
     Index("ix_rate_buckets_updated", "updated_s"),
+)
+
+# -- history and audit (issue 15 item 6, migration 0008_history) ---------------------------
+# One row per stored change of a station, written in the transaction of the change
+# (geo.store.history). No foreign key: a deleted station's rows stay, its last record too.
+
+station_versions = Table(
+    "station_versions",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    # create | edit | close | reopen | delete | revert | import
+    Column("action", String(16), nullable=False),
+    Column("record", JSON, nullable=False),  # the full station record after the change
+    Column("changes", JSON, nullable=False),  # field -> [before, after]
+    Column("actor", String(128), nullable=False),
+    # web | upload | cli | revert | review | migration | unknown
+    Column("source", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # ",province,prefecture,county,township," codes before and after (an area's audit)
+    Column("area_codes", Text, nullable=False, default=""),
+    Index("ix_station_versions_at", "at"),
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import webapp.cli.paper  # noqa: F401 - yizhan print (issue 15 item 9)
 from webapp.cli import admin, analysis, registry  # noqa: F401 - each registers its verbs
+
+from webapp.cli import audit  # noqa: F401  # isort: skip - history and audit (issue 15 item 6)
 from webapp.cli._base import DEMO_REGISTRY, Context, main
 
 __all__ = ["DEMO_REGISTRY", "Context", "main"]

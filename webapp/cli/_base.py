@@ -40,6 +40,16 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def cli_actor() -> str:
+    """Who runs this command, for the station history: ``cli:<os user>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name (a container without passwd entry)
+        return "cli:unknown"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--database",

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from geo.errors import ImportRefused, YizhanError
-from webapp.cli._base import DEMO_REGISTRY, Context, main, pass_ctx
+from webapp.cli._base import DEMO_REGISTRY, Context, cli_actor, main, pass_ctx
 
 
 def _print_issues(report, limit: int = 20) -> None:
@@ -37,6 +37,8 @@ def _run_import(
     fix_swapped,
     report_path: Path | None,
     geocode: bool = True,
+    actor: str | None = None,
+    reason: str = "",
 ) -> int:
     from geo.gazetteer import default_gazetteer
     from geo.geocode import build_geocoder
@@ -58,6 +60,9 @@ def _run_import(
             duplicate_radius_m=ctx.settings.duplicate_radius_m,
             geocoder=build_geocoder(ctx.settings) if geocode else None,
             gazetteer=default_gazetteer(),
+            actor=actor or cli_actor(),
+            source="cli",
+            reason=reason,
         )
     except ImportRefused as exc:
         report = getattr(exc, "report", None)
@@ -118,9 +123,21 @@ def _write_report(report, path: Path | None) -> None:
     default=True,
     help="Reject rows without coordinates instead of geocoding their address.",
 )
+@click.option("--actor", help="Who imports, for the history (default: cli:<os user>).")
+@click.option("--reason", default="", help="Why, for the history (e.g. 2026 annual update).")
 @pass_ctx
 def import_cmd(
-    ctx: Context, path: Path, strict: bool, fmt, crs, sheet, fix_swapped, report_path, geocode
+    ctx: Context,
+    path: Path,
+    strict: bool,
+    fmt,
+    crs,
+    sheet,
+    fix_swapped,
+    report_path,
+    geocode,
+    actor,
+    reason,
 ) -> None:
     """Validate a station registry (CSV, XLSX, GeoJSON, GeoPackage) and store it.
 
@@ -133,7 +150,11 @@ def import_cmd(
     county they contradict is warned.
     """
     try:
-        sys.exit(_run_import(ctx, path, strict, fmt, crs, sheet, fix_swapped, report_path, geocode))
+        sys.exit(
+            _run_import(
+                ctx, path, strict, fmt, crs, sheet, fix_swapped, report_path, geocode, actor, reason
+            )
+        )
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
 
