@@ -382,3 +382,31 @@ def test_nearest_equals_an_independent_geodesic_ranking(repo):
         got = repo.nearest(lon, lat, k, q)
         assert [n.station.id for n in got] == [i for _, i in want]
         np.testing.assert_allclose([n.distance_m for n in got], [m for m, _ in want], rtol=1e-7)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgis_nearest_is_prepared_once_and_planned_for_each_point(db_url):
+    """The KNN statement is parsed once per connection (a server-side prepared statement) and
+    planned for each run's values (never a generic plan); a URL's own ``options`` are kept."""
+    r = StationRepository.from_url(db_url + "?options=-cstatement_timeout%3D61000")
+    try:
+        r.init_schema()
+        r.save(_random_stations(300, seed=9))
+        for i in range(7):  # PostgreSQL's automatic mode would switch to generic after 5
+            assert len(r.nearest(107.0 + i / 3, 23.0, 4)) == 4
+        with r.engine.connect() as conn:
+            plans = conn.execute(
+                sa.text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE '%knn_bound%'"
+                )
+            ).all()
+            settings = [
+                conn.execute(sa.text(f"SHOW {name}")).scalar_one()
+                for name in ("plan_cache_mode", "statement_timeout")
+            ]
+    finally:
+        r.engine.dispose()
+    assert plans == [(0, 7)]
+    assert settings == ["force_custom_plan", "61s"]

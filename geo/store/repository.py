@@ -54,12 +54,13 @@ def create_engine(url: str) -> Engine:
         # plan that ignores the point and k of a KNN query; plan each query for its values.
         # Only the KNN statement is prepared (postgis.prepared): it is parsed once per
         # connection, and force_custom_plan still plans each run for its point and k.
-        psycopg = sa.engine.make_url(url).get_driver_name() == "psycopg"
-        connect_args = (
-            {"prepare_threshold": None, "options": "-c plan_cache_mode=force_custom_plan"}
-            if psycopg
-            else {}
-        )
+        parsed = sa.engine.make_url(url)
+        connect_args = {}
+        if parsed.get_driver_name() == "psycopg":
+            given = parsed.query.get("options") or ""  # the URL's own ?options= are kept
+            given = " ".join(given) if isinstance(given, tuple) else given
+            custom = "-c plan_cache_mode=force_custom_plan"
+            connect_args = {"prepare_threshold": None, "options": f"{given} {custom}".strip()}
         engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
