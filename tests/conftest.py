@@ -78,9 +78,24 @@ def app(db_url):
 
     application = create_app({"DATABASE_URL": db_url, "TESTING": True})
     yield application
+    close_app(application)
+
+
+def close_app(application) -> None:
+    """Stop the threads an app started, then close its database connections.
+
+    The job runner's supervisor and the station index's background build (started by the
+    first request that needs the index) each check a connection out of the engine's pool.
+    ``engine.dispose()`` closes only the connections checked in: one still checked out is
+    returned later to the discarded pool, closed by nobody, and the garbage collector finds
+    it open (psycopg's ResourceWarning) in whatever test runs then. So the threads end first.
+    """
     svc = services(application)
     if svc.jobs is not None:  # its supervisor thread must not outlive the test's database
         svc.jobs.shutdown(timeout_s=2)
+    builder = svc.index._builder  # LiveIndex's background build, if one was started
+    if builder is not None:
+        builder.join(timeout=60)
     svc.repo.engine.dispose()
 
 

@@ -350,3 +350,71 @@ def test_bbox_across_the_antimeridian(repo):
     )
     found, total = repo.query(StationQuery(bbox=(179.0, -18.0, -179.0, -16.0)))
     assert [s.id for s in found] == ["S1", "S2"] and total == 2
+
+
+def test_nearest_equals_an_independent_geodesic_ranking(repo):
+    """``nearest`` (PostGIS's one statement on PostgreSQL) against a brute-force ranking by
+    pyproj's geodesic on a sphere of the repository's radius (an implementation independent
+    of geo.crs and of PostGIS), on seeded random stations in Guangxi and far north (lat
+    60-75°, where planar-degree order and great-circle order differ most)."""
+    from pyproj import Geod
+
+    from geo.crs import EARTH_RADIUS_M
+
+    rng = random.Random(42)
+    areas = [(104.5, 21.0, 112.0, 26.4), (5.0, 60.0, 30.0, 75.0)]
+    stations = [
+        Station(
+            id=f"G{i:05d}",
+            name=f"站{i}",
+            kind="rest_stop",
+            lon=rng.uniform(box[0], box[2]),
+            lat=rng.uniform(box[1], box[3]),
+            status=Status.CLOSED if rng.random() < 0.25 else Status.OPEN,
+        )
+        for i, box in enumerate(rng.choice(areas) for _ in range(3000))
+    ]
+    repo.save(stations)
+    geod = Geod(a=EARTH_RADIUS_M, f=0.0)
+    for _ in range(30):
+        box = rng.choice(areas)
+        lon, lat = rng.uniform(box[0], box[2]), rng.uniform(box[1], box[3])
+        k = rng.choice([1, 3, 10, 25])
+        only_open = rng.random() < 0.5
+        kept = [s for s in stations if not only_open or s.status is Status.OPEN]
+        _, _, d = geod.inv(
+            [lon] * len(kept), [lat] * len(kept), [s.lon for s in kept], [s.lat for s in kept]
+        )
+        want = sorted(zip(d, [s.id for s in kept], strict=True))[:k]
+        q = StationQuery(statuses=("open",)) if only_open else StationQuery()
+        got = repo.nearest(lon, lat, k, q)
+        assert [n.station.id for n in got] == [i for _, i in want]
+        np.testing.assert_allclose([n.distance_m for n in got], [m for m, _ in want], rtol=1e-7)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgis_nearest_is_prepared_once_and_planned_for_each_point(db_url):
+    """The KNN statement is parsed once per connection (a server-side prepared statement) and
+    planned for each run's values (never a generic plan); a URL's own ``options`` are kept."""
+    r = StationRepository.from_url(db_url + "?options=-cstatement_timeout%3D61000")
+    try:
+        r.init_schema()
+        r.save(_random_stations(300, seed=9))
+        for i in range(7):  # PostgreSQL's automatic mode would switch to generic after 5
+            assert len(r.nearest(107.0 + i / 3, 23.0, 4)) == 4
+        with r.engine.connect() as conn:
+            plans = conn.execute(
+                sa.text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE '%knn_bound%'"
+                )
+            ).all()
+            settings = [
+                conn.execute(sa.text(f"SHOW {name}")).scalar_one()
+                for name in ("plan_cache_mode", "statement_timeout")
+            ]
+    finally:
+        r.engine.dispose()
+    assert plans == [(0, 7)]
+    assert settings == ["force_custom_plan", "61s"]

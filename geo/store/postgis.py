@@ -11,6 +11,9 @@ in-memory index (:mod:`geo.index`), so both backends give the same metres.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import Connection
@@ -48,6 +51,28 @@ def ensure_postgis(conn: Connection) -> None:
             f"    psql -d {database} -c '{CREATE_EXTENSION_SQL}'\n"
             "then run `yizhan init-db` again. (Debian: apt install postgresql-15-postgis-3.)"
         ) from None
+
+
+@contextlib.contextmanager
+def prepared(conn: Connection) -> Iterator[None]:
+    """Statements run on ``conn`` inside are server-side prepared statements (psycopg 3).
+
+    A statement's text is sent, parsed and analysed once per pooled connection; later runs
+    send only its values. The engine (:func:`geo.store.repository.create_engine`) sets
+    ``plan_cache_mode = force_custom_plan``, so each run is still planned for its values (a
+    generic plan would not know the point or the ``LIMIT`` of a KNN query). Other drivers:
+    nothing changes.
+    """
+    raw = conn.connection.dbapi_connection
+    if raw is None or not hasattr(raw, "prepare_threshold"):
+        yield
+        return
+    before = raw.prepare_threshold
+    raw.prepare_threshold = 0
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = before
 
 
 #: A number or an SQL expression (e.g. a :func:`sqlalchemy.bindparam` of a cached statement).

@@ -54,8 +54,15 @@ def create_engine(url: str) -> Engine:
     else:
         # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then pick a generic
         # plan that ignores the point and k of a KNN query; plan each query for its values.
-        psycopg = sa.engine.make_url(url).get_driver_name() == "psycopg"
-        connect_args = {"prepare_threshold": None} if psycopg else {}
+        # Only the KNN statement is prepared (postgis.prepared): it is parsed once per
+        # connection, and force_custom_plan still plans each run for its point and k.
+        parsed = sa.engine.make_url(url)
+        connect_args = {}
+        if parsed.get_driver_name() == "psycopg":
+            given = parsed.query.get("options") or ""  # the URL's own ?options= are kept
+            given = " ".join(given) if isinstance(given, tuple) else given
+            custom = "-c plan_cache_mode=force_custom_plan"
+            connect_args = {"prepare_threshold": None, "options": f"{given} {custom}".strip()}
         engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
@@ -312,15 +319,19 @@ class StationRepository:
         KNN order (``ORDER BY geom <-> point LIMIT k``, planar degrees) gives ``k`` candidates
         in a materialised CTE; the farthest of them (great-circle) bounds an indexed radius
         query that finds every station that may be nearer, and exact distances on the sphere
-        order them (ties by id). On SQLite: numpy over the matches (a full scan: the in-memory
+        order them (ties by id). The statement is a server-side prepared statement on its
+        connection (parsing its text cost more than running it), planned for each point. On
+        SQLite: numpy over the matches (a full scan: the in-memory
         index is the SQLite way).
         """
         if k < 1:
             return []
         if not self.postgis:
             return self._measure(lon, lat, q, max_distance_m, limit=k)
+        from geo.store import postgis
+
         values = {"lon": float(lon), "lat": float(lat), "k": k, "max_m": max_distance_m}
-        with self._reader.connect() as conn:
+        with self._reader.connect() as conn, postgis.prepared(conn):
             result = conn.execute(_nearest_statement(q, max_distance_m is not None), values)
             rows = result.mappings().all()
         return [Nearby(_from_row(r), float(r["_distance_m"])) for r in rows]
