@@ -690,6 +690,14 @@ class LiveIndex:
             self._state = (index, revision)
             self._checked = -math.inf  # check the revision on the next use
 
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Wait for a background build to end (it holds one of the repository's pooled
+        connections while it reads the stations), so the engine can be disposed after."""
+        with self._builder_lock:
+            builder = self._builder
+        if builder is not None:
+            builder.join(timeout=timeout_s)
+
     def at_least(self, revision: int) -> StationIndex:
         """The index built at ``revision`` or later, waiting for (or running) its build."""
         index, built = self._state

@@ -90,13 +90,7 @@ def close_app(application) -> None:
     returned later to the discarded pool, closed by nobody, and the garbage collector finds
     it open (psycopg's ResourceWarning) in whatever test runs then. So the threads end first.
     """
-    svc = services(application)
-    if svc.jobs is not None:  # its supervisor thread must not outlive the test's database
-        svc.jobs.shutdown(timeout_s=2)
-    builder = svc.index._builder  # LiveIndex's background build, if one was started
-    if builder is not None:
-        builder.join(timeout=60)
-    svc.repo.engine.dispose()
+    services(application).close()
 
 
 @pytest.fixture

@@ -44,6 +44,19 @@ class Services:
     jobs: JobRunner | None = None
     login_limiter: RateLimiter | None = None
 
+    def close(self) -> None:
+        """Stop the threads the app started, then close its database connections.
+
+        The job runner's supervisor and the index's background build each hold a pooled
+        connection while they run; ``engine.dispose()`` closes only the connections checked
+        in, so the threads end first (else a connection comes back to the discarded pool,
+        open, and is found by the garbage collector). For tests and embedding programs.
+        """
+        if self.jobs is not None:
+            self.jobs.shutdown(timeout_s=2)
+        self.index.close()
+        self.repo.engine.dispose()
+
 
 def services(app: Flask | None = None) -> Services:
     """The :class:`Services` of ``app`` (default: the current app, in an app context)."""
