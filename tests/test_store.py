@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from geo.crs import distance_m
 from geo.models import Station, Status
 from geo.store import StationQuery, StationRepository
-from geo.store.repository import MIGRATIONS
+from geo.store.repository import MIGRATIONS, _to_row
 
 pytestmark = pytest.mark.both_backends
 
@@ -87,6 +87,8 @@ def test_round_trip_every_field(repo):
         notes="备注",
         extra={"自定义": "值"},
         services=("drinking_water", "toilet"),
+        facilities=("charging", "seats"),
+        liuyou={"sign": True, "rules": False},
     )
     repo.save([s])
     got = repo.get("S7")
@@ -139,9 +141,17 @@ def test_upgrade_from_the_first_schema_keeps_stations(db_url):
     with r.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-    r.save([_station(1)])
+        # a row as the first schema held it (its columns only: later ones do not exist yet)
+        first = {c["name"] for c in sa.inspect(conn).get_columns("stations")}
+        row = {k: v for k, v in _to_row(_station(1)).items() if k in first}
+        conn.execute(sa.table("stations", *map(sa.column, row)).insert().values(**row))
     assert r.init_schema() == _head()  # yizhan init-db upgrades in place
     assert r.count() == 1 and sa.inspect(r.engine).has_table("scenarios")
+    kept = r.get("S1")  # 六有 (issue 15 item 7): an upgraded row has no facilities, no checks
+    assert kept is not None and kept.facilities == () and kept.liuyou == {}
+    r.save([_station(1, facilities=("seats",), liuyou={"sign": True})])
+    kept = r.get("S1")
+    assert kept is not None and kept.facilities == ("seats",) and kept.liuyou == {"sign": True}
     if r.postgis:  # the generated geometry is filled for rows older than migration 0006_postgis
         with r.engine.connect() as conn:
             xy = conn.execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM stations")).one()

@@ -100,6 +100,9 @@ def _to_row(s: Station) -> dict:
         "notes": s.notes,
         "updated_at": s.updated_at,
         "extra": dict(s.extra) or None,
+        # 六有 (issue 15 item 7)
+        "facilities": ",".join(s.facilities),
+        "liuyou": dict(s.liuyou) or None,
     }
 
 
@@ -139,6 +142,9 @@ def _from_row(r: sa.RowMapping) -> Station:
         notes=r["notes"],
         updated_at=updated,
         extra=dict(r["extra"] or {}),
+        # 六有 (issue 15 item 7)
+        facilities=tuple(filter(None, (r["facilities"] or "").split(","))),
+        liuyou={str(k): bool(v) for k, v in (r["liuyou"] or {}).items()},
     )
 
 

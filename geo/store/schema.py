@@ -58,6 +58,9 @@ stations = Table(
     Column("notes", Text),
     Column("updated_at", DateTime(timezone=True)),
     Column("extra", JSON),
+    # 六有 (issue 15 item 7): facility codes comma-joined, the manual checks as JSON
+    Column("facilities", Text, nullable=False, default=""),
+    Column("liuyou", JSON),
     Index("ix_stations_kind", "kind"),
     Index("ix_stations_county_code", "county_code"),
     Index("ix_stations_lon_lat", "lon", "lat"),
