@@ -45,11 +45,15 @@ __all__ = [
     "UnitSummary",
     "assess",
     "assess_all",
+    "in_area",
     "parse_facilities",
     "parse_facility",
     "register_facilities_text",
     "register_facility",
+    "station_rows",
     "summarise",
+    "unit_rows",
+    "write_report",
 ]
 
 
@@ -450,7 +454,7 @@ def summarise(
     towns: dict[str, UnitSummary] = {}
     if gazetteer is not None and area_code:
         for d in gazetteer.units:
-            if area_code not in (d.code, d.province_code, d.prefecture_code, d.county_code):
+            if not _unit_in_area(d, area_code):
                 continue
             if d.level == "county":
                 counties[d.code] = UnitSummary(d.code, d.name, "county", d.code)
@@ -470,3 +474,194 @@ def summarise(
         [counties[k] for k in sorted(counties)],
         [towns[k] for k in sorted(towns, key=lambda k: (towns[k].county_code, k))],
     )
+
+
+# ------------------------------------------------------------------------------ area and report
+def in_area(s: Station, area_code: str) -> bool:
+    """Whether ``s`` lies in the admin unit ``area_code`` by its stated codes (province,
+    prefecture, county; a township by its 9- or 12-digit code)."""
+    code = area_code.strip()
+    if code in (s.province_code, s.prefecture_code, s.county_code):
+        return True
+    return len(code) >= 9 and bool(s.township_code) and str(s.township_code).startswith(code)
+
+
+def _unit_in_area(d, area_code: str) -> bool:
+    if area_code in (d.code, d.province_code, d.prefecture_code, d.county_code):
+        return True
+    return len(area_code) >= 9 and d.code.startswith(area_code)
+
+
+def _label(outcome: Outcome, lang: str) -> str:
+    zh, en = OUTCOME_LABELS[outcome.value]
+    return en if lang == "en" else zh
+
+
+def station_rows(
+    stations: Sequence[Station], assessments: Sequence[Assessment], lang: str = "zh"
+) -> list[dict[str, object]]:
+    """One flat record per station: identity, place, facilities, checks, each criterion."""
+    en = lang == "en"
+    rows = []
+    for s, a in zip(stations, assessments, strict=True):
+        checks = s.liuyou or {}
+        row: dict[str, object] = {
+            "id": s.id,
+            "name": s.name,
+            "county": s.county or "",
+            "county_code": s.county_code or "",
+            "township": s.township or "",
+            "township_code": s.township_code or "",
+            "status": s.status.value,
+            "demo": ("yes" if en else "是") if s.demo else ("no" if en else "否"),
+            "facilities": ("; " if en else "、").join(
+                (FACILITIES[c].en if en else FACILITIES[c].zh) if c in FACILITIES else c
+                for c in s.facilities
+            ),
+        }
+        for code in CHECKS:
+            value = checks.get(code)
+            row[f"check_{code}"] = _label(
+                Outcome.UNKNOWN if value is None else Outcome.PASS if value else Outcome.FAIL,
+                lang,
+            )
+        for c in CRITERIA:
+            row[c.code] = _label(a.outcomes[c.code], lang)
+        row["score"] = a.score
+        row["complete"] = ("yes" if en else "是") if a.complete else ("no" if en else "否")
+        row["reasons"] = "; ".join(a.reasons[c.code] for c in CRITERIA if c.code in a.reasons)
+        rows.append(row)
+    return rows
+
+
+def unit_rows(units: Sequence[UnitSummary], lang: str = "zh") -> list[dict[str, object]]:
+    """One flat record per county or township: stations, complete, per criterion counts."""
+    rows = []
+    for u in units:
+        row: dict[str, object] = {
+            "code": u.code,
+            "name": u.name,
+            "county_code": u.county_code,
+            "stations": u.stations,
+            "complete": u.complete,
+            "complete_share": u.complete / u.stations if u.stations else None,
+            "mean_score": u.mean_score,
+        }
+        for c in CRITERIA:
+            for o in Outcome:
+                row[f"{c.code}_{o.value}"] = u.counts[c.code][o.value]
+        rows.append(row)
+    return rows
+
+
+def _headers(lang: str) -> dict[str, str]:
+    en = lang == "en"
+    h = {
+        "id": "ID" if en else "编号",
+        "name": "Name" if en else "名称",
+        "code": "Code" if en else "区划代码",
+        "county": "County" if en else "县区",
+        "county_code": "County code" if en else "县区代码",
+        "township": "Township" if en else "乡镇",
+        "township_code": "Township code" if en else "乡镇代码",
+        "status": "Status" if en else "状态",
+        "demo": "Demo" if en else "演示数据",
+        "facilities": "Facilities" if en else "设施",
+        "score": "Score (0-6)" if en else "得分（0-6）",
+        "complete": "Complete" if en else "六有齐全",
+        "reasons": "Why" if en else "原因",
+        "stations": "Stations" if en else "站点数",
+        "complete_share": "Complete share" if en else "齐全率",
+        "mean_score": "Mean score" if en else "平均得分",
+    }
+    for code, (zh, en_label) in CHECKS.items():
+        h[f"check_{code}"] = en_label if en else zh
+    for c in CRITERIA:
+        h[c.code] = c.en if en else c.zh
+        for o in Outcome:
+            zh_o, en_o = OUTCOME_LABELS[o.value]
+            h[f"{c.code}_{o.value}"] = f"{c.en}: {en_o}" if en else f"{c.zh}·{zh_o}"
+    return h
+
+
+def write_report(
+    path,
+    stations: Sequence[Station],
+    area_code: str,
+    rules: LiuyouRules | None = None,
+    gazetteer=None,
+    lang: str = "zh",
+):
+    """The 六有 workbook for ``area_code``: notes, counties, townships, stations.
+
+    ``stations`` are those of the area (:func:`in_area`). With a ``gazetteer`` every county
+    and township of the area is listed, those without stations with zero counts. Every text
+    cell that a spreadsheet would run as a formula is written as text
+    (:func:`geo.spreadsheet.neutralise_workbook`); a registry with demo stations says so in
+    the notes and in each station's 演示数据 column. Returns the path.
+    """
+    import datetime
+    from pathlib import Path
+
+    import openpyxl
+    import pandas as pd
+
+    from geo.spreadsheet import neutralise_workbook, write_notes, write_table
+
+    en = lang == "en"
+    rules = rules or LiuyouRules()
+    stations = list(stations)
+    assessments = assess_all(stations, rules, gazetteer)
+    counties, towns = summarise(stations, assessments, area_code, gazetteer)
+    headers = _headers(lang)
+    formats = {"complete_share": "0.0%", "mean_score": "0.0"}
+    wb = openpyxl.Workbook()
+    default = wb.active
+    if default is not None:
+        wb.remove(default)
+    write_table(
+        wb,
+        "County" if en else "县区汇总",
+        pd.DataFrame(unit_rows(counties, lang)),
+        headers,
+        formats,
+    )
+    write_table(
+        wb, "Township" if en else "乡镇汇总", pd.DataFrame(unit_rows(towns, lang)), headers, formats
+    )
+    detail = pd.DataFrame(station_rows(stations, assessments, lang))
+    if detail.empty:  # the header row still
+        blank = Station("", "", "")
+        detail = pd.DataFrame(columns=list(station_rows([blank], [assess(blank)], lang)[0]))
+    write_table(wb, "Stations" if en else "站点明细", detail, headers)
+    notes = [
+        ("Report" if en else "报告", "六有 (six-haves) completeness" if en else "六有达标情况"),
+        ("Area" if en else "地区", area_code),
+        ("Date" if en else "生成日期", datetime.date.today().isoformat()),
+        ("Stations" if en else "站点数", str(len(stations))),
+        (
+            "Rules" if en else "标准",
+            json.dumps(dataclasses.asdict(rules), ensure_ascii=False),
+        ),
+        (
+            "Reading" if en else "说明",
+            "unknown = not recorded, not a failure; a station is complete when all six are met"
+            if en
+            else "“未知”表示未登记，不算未达标；六项全部达标为“六有齐全”",
+        ),
+    ]
+    if any(s.demo for s in stations):
+        notes.append(
+            (
+                "Caveat" if en else "注意事项",
+                "demo data: illustrative stations, facilities and checks, not real records"
+                if en
+                else "含演示数据：站点、设施和核查结果均为示例，不是真实记录",
+            )
+        )
+    write_notes(wb, "Notes" if en else "说明", notes, ("Item", "Text") if en else ("项目", "内容"))
+    neutralise_workbook(wb)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path

@@ -10,6 +10,7 @@ The top layer: it may import both :mod:`geo` and :mod:`webapp`; :mod:`geo` impor
 from __future__ import annotations
 
 from webapp.cli import admin, analysis, registry  # noqa: F401 - each registers its verbs
+from webapp.cli import liuyou as _liuyou  # noqa: F401 - 六有 report (issue 15 item 7)
 from webapp.cli._base import DEMO_REGISTRY, Context, main
 
 __all__ = ["DEMO_REGISTRY", "Context", "main"]
