@@ -514,7 +514,7 @@ def station_rows(
             "township_code": s.township_code or "",
             "status": s.status.value,
             "demo": ("yes" if en else "是") if s.demo else ("no" if en else "否"),
-            "facilities": ("; " if en else "、").join(
+            "facility_list": ("; " if en else "、").join(
                 (FACILITIES[c].en if en else FACILITIES[c].zh) if c in FACILITIES else c
                 for c in s.facilities
             ),
@@ -566,7 +566,7 @@ def _headers(lang: str) -> dict[str, str]:
         "township_code": "Township code" if en else "乡镇代码",
         "status": "Status" if en else "状态",
         "demo": "Demo" if en else "演示数据",
-        "facilities": "Facilities" if en else "设施",
+        "facility_list": "Facilities" if en else "设施",
         "score": "Score (0-6)" if en else "得分（0-6）",
         "complete": "Complete" if en else "六有齐全",
         "reasons": "Why" if en else "原因",

@@ -374,6 +374,29 @@ def hours_summary(station, at: datetime | None = None) -> dict:
 STATION_PARAMS: tuple[Param, ...] = (LOCATOR_PARAMS[0],)
 
 
+def _liuyou_view(s, settings) -> tuple[list[dict], dict]:
+    """六有 (issue 15 item 7) of the station page: its facilities (code and labels) and the
+    six criteria (code, outcome) with the score, by the deployment's rules."""
+    from geo.gazetteer import default_gazetteer
+    from geo.liuyou import CRITERIA, FACILITIES, OUTCOME_LABELS, assess
+
+    facilities = [
+        {"code": c, "zh": FACILITIES[c].zh, "en": FACILITIES[c].en}
+        if c in FACILITIES
+        else {"code": c, "zh": c, "en": c}
+        for c in s.facilities
+    ]
+    a = assess(s, settings.liuyou(), default_gazetteer())
+    criteria = []
+    for c in CRITERIA:
+        outcome = a.outcomes[c.code].value
+        zh, en = OUTCOME_LABELS[outcome]
+        criteria.append(
+            {"code": c.code, "zh": c.zh, "en": c.en, "outcome": outcome, "o_zh": zh, "o_en": en}
+        )
+    return facilities, {"criteria": criteria, "score": a.score, "of": len(CRITERIA)}
+
+
 @bp.get("/stations/<station_id>")
 def station(station_id: str):
     """One station: status, navigation links, hours, services, phone, address, union, share link.
@@ -417,8 +440,11 @@ def station(station_id: str):
         response.mimetype = "application/geo+json"
         return response
     settings = svc.settings
+    facilities, liuyou = _liuyou_view(s, settings)  # 六有 (issue 15 item 7)
     return render_template(
         "station.html",
+        facilities=facilities,
+        liuyou=liuyou,
         s=s,
         lang=lang,
         en=en,
