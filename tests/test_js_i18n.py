@@ -123,9 +123,13 @@ def test_every_key_the_templates_name_is_in_the_catalogue(entries):
     # template loops over has its entry.
     from webapp.embed import CONTROLS
 
+    from geo.liuyou import CRITERIA, Outcome
+
     computed = {n for n in names if "{{" in n}
-    assert computed == {"builderControl.{{ name }}"}
+    liuyou = {"liuyou.{{ c.code }}", "liuyouOutcome.{{ c.outcome }}"}  # issue 15 item 7
+    assert computed == {"builderControl.{{ name }}"} | liuyou
     names = (names - computed) | {f"builderControl.{c}" for c in CONTROLS}
+    names |= {f"liuyou.{c.code}" for c in CRITERIA} | {f"liuyouOutcome.{o}" for o in Outcome}
     assert sorted(names - set(entries)) == []
 
 
