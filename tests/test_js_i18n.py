@@ -121,9 +121,8 @@ def test_every_key_the_templates_name_is_in_the_catalogue(entries):
     assert {"title", "mapLabel", "searchPlaceholder", "builderPreviewTitle"} <= names
     # A key with a computed suffix ("builderControl.{{ name }}") is a group: every value the
     # template loops over has its entry.
-    from webapp.embed import CONTROLS
-
     from geo.liuyou import CRITERIA, Outcome
+    from webapp.embed import CONTROLS
 
     computed = {n for n in names if "{{" in n}
     liuyou = {"liuyou.{{ c.code }}", "liuyouOutcome.{{ c.outcome }}"}  # issue 15 item 7
