@@ -359,3 +359,13 @@ def test_station_page_shows_facilities_and_the_six(app):
     services(app).repo.save([_full(id="P2", facilities=())])
     html = client.get("/stations/P2").get_data(as_text=True)
     assert 'id="yz-station-facilities" data-i18n="liuyouNoFacilities">未登记' in html
+
+
+def test_station_page_json_twin_has_facilities_and_the_six(app):
+    services(app).repo.save([_full(id="J1", facilities=("wifi",), liuyou={})])
+    doc = app.test_client().get("/stations/J1?format=json").get_json()
+    assert doc["facilities"] == [{"code": "wifi", "zh": "无线网络", "en": "Wi-Fi"}]
+    outcomes = {c["code"]: c["outcome"] for c in doc["liuyou"]["criteria"]}
+    assert list(outcomes) == [c.code for c in CRITERIA]
+    assert outcomes["facilities"] == "fail" and outcomes["rules"] == "unknown"
+    assert doc["liuyou"]["score"] == sum(o == "pass" for o in outcomes.values())

@@ -405,8 +405,8 @@ def station(station_id: str):
     server's own words here; the station's data stays as registered, marked ``lang="zh-CN"``).
     A planned or closed station says so before the navigation links, which it de-emphasises.
     The JSON twin (``?format=json`` or ``Accept: application/json``) is the station's GeoJSON
-    Feature, as ``/api/stations/<id>`` gives it, with the open-now text and the navigation
-    links; an unknown id gives the 404 page (or a JSON 404).
+    Feature, as ``/api/stations/<id>`` gives it, with the open-now text, the navigation
+    links, the facilities and the 六有 criteria; an unknown id gives the 404 page (or a JSON 404).
     """
     svc = app_services()
     s = svc.repo.get(station_id)
@@ -434,13 +434,21 @@ def station(station_id: str):
         description += f"，开放时间 {s.hours}"
     phone_href = re.sub(r"[^0-9+]", "", s.phone or "")
     hours = hours_summary(s, now)
-    if wants_json():
-        feature = stations_geojson([s], at=now)["features"][0]
-        response = jsonify({**feature, "hours_summary": hours, "navigation": links})
-        response.mimetype = "application/geo+json"
-        return response
     settings = svc.settings
     facilities, liuyou = _liuyou_view(s, settings)  # 六有 (issue 15 item 7)
+    if wants_json():
+        feature = stations_geojson([s], at=now)["features"][0]
+        response = jsonify(
+            {
+                **feature,
+                "hours_summary": hours,
+                "navigation": links,
+                "facilities": facilities,
+                "liuyou": liuyou,
+            }
+        )
+        response.mimetype = "application/geo+json"
+        return response
     return render_template(
         "station.html",
         facilities=facilities,
