@@ -319,6 +319,12 @@ def _lookup(registry: dict[str, Term], value: str, what: str, field_name: str) -
     raise ValidationError(f"unknown {what} {value!r}{hint}", field=field_name)
 
 
+def lookup_term(registry: dict[str, Term], value: str, what: str, field_name: str) -> str:
+    """The code in ``registry`` (any open taxonomy, e.g. :data:`geo.liuyou.FACILITIES`) for a
+    code, label or alias; :class:`ValidationError` suggesting the closest otherwise."""
+    return _lookup(registry, value, what, field_name)
+
+
 def parse_kind(value: str) -> str:
     """Return the kind code for a code, a label or an alias; suggest the closest if unknown.
 
@@ -415,6 +421,12 @@ class Station:
     #: The stored version: 1 when created, +1 on every change (0: not stored yet). Not part
     #: of equality: a station read back equals the one saved.
     version: int = field(default=0, compare=False)
+    # -- 六有 (issue 15 item 7; geo/liuyou.py owns their meaning) --------------------------
+    #: Facility codes of :data:`geo.liuyou.FACILITIES`, sorted.
+    facilities: tuple[str, ...] = ()
+    #: Manual 六有 checks (:data:`geo.liuyou.CHECKS`): ``{"sign"|"rules"|"manager": bool}``;
+    #: a check not present is unknown.
+    liuyou: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Accept plain strings from library callers; store the enums.

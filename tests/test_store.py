@@ -87,6 +87,8 @@ def test_round_trip_every_field(repo):
         notes="备注",
         extra={"自定义": "值"},
         services=("drinking_water", "toilet"),
+        facilities=("charging", "seats"),
+        liuyou={"sign": True, "rules": False},
     )
     repo.save([s])
     got = repo.get("S7")
@@ -139,7 +141,7 @@ def test_upgrade_from_the_first_schema_keeps_stations(db_url):
     with r.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        # The row as the first schema held it (today's repository writes later columns too).
+        # a row as the first schema held it (its columns only: later ones do not exist yet)
         old = {c["name"] for c in sa.inspect(conn).get_columns("stations")}
         row = {k: v for k, v in _to_row(_station(1)).items() if k in old}
         conn.execute(sa.insert(sa.table("stations", *map(sa.column, row))), [row])
@@ -150,6 +152,11 @@ def test_upgrade_from_the_first_schema_keeps_stations(db_url):
     (first,) = r.history("S1")
     assert (first.version, first.action, first.actor) == (1, "import", "migration")
     assert first.record["name"] == _station(1).name and first.record["lon"] == 109.01
+    kept = r.get("S1")  # 六有 (issue 15 item 7): an upgraded row has no facilities, no checks
+    assert kept is not None and kept.facilities == () and kept.liuyou == {}
+    r.save([_station(1, facilities=("seats",), liuyou={"sign": True})])
+    kept = r.get("S1")
+    assert kept is not None and kept.facilities == ("seats",) and kept.liuyou == {"sign": True}
     if r.postgis:  # the generated geometry is filled for rows older than migration 0006_postgis
         with r.engine.connect() as conn:
             xy = conn.execute(sa.text("SELECT ST_X(geom), ST_Y(geom) FROM stations")).one()

@@ -375,6 +375,29 @@ def hours_summary(station, at: datetime | None = None) -> dict:
 STATION_PARAMS: tuple[Param, ...] = (LOCATOR_PARAMS[0],)
 
 
+def _liuyou_view(s, settings) -> tuple[list[dict], dict]:
+    """六有 (issue 15 item 7) of the station page: its facilities (code and labels) and the
+    six criteria (code, outcome) with the score, by the deployment's rules."""
+    from geo.gazetteer import default_gazetteer
+    from geo.liuyou import CRITERIA, FACILITIES, OUTCOME_LABELS, assess
+
+    facilities = [
+        {"code": c, "zh": FACILITIES[c].zh, "en": FACILITIES[c].en}
+        if c in FACILITIES
+        else {"code": c, "zh": c, "en": c}
+        for c in s.facilities
+    ]
+    a = assess(s, settings.liuyou(), default_gazetteer())
+    criteria = []
+    for c in CRITERIA:
+        outcome = a.outcomes[c.code].value
+        zh, en = OUTCOME_LABELS[outcome]
+        criteria.append(
+            {"code": c.code, "zh": c.zh, "en": c.en, "outcome": outcome, "o_zh": zh, "o_en": en}
+        )
+    return facilities, {"criteria": criteria, "score": a.score, "of": len(CRITERIA)}
+
+
 @bp.get("/stations/<station_id>")
 def station(station_id: str):
     """One station: status, navigation links, hours, services, phone, address, union, share link.
@@ -383,8 +406,8 @@ def station(station_id: str):
     server's own words here; the station's data stays as registered, marked ``lang="zh-CN"``).
     A planned or closed station says so before the navigation links, which it de-emphasises.
     The JSON twin (``?format=json`` or ``Accept: application/json``) is the station's GeoJSON
-    Feature, as ``/api/stations/<id>`` gives it, with the open-now text and the navigation
-    links; an unknown id gives the 404 page (or a JSON 404).
+    Feature, as ``/api/stations/<id>`` gives it, with the open-now text, the navigation
+    links, the facilities and the 六有 criteria; an unknown id gives the 404 page (or a JSON 404).
     """
     svc = app_services()
     s = svc.repo.get(station_id)
@@ -412,14 +435,25 @@ def station(station_id: str):
         description += f"，开放时间 {s.hours}"
     phone_href = re.sub(r"[^0-9+]", "", s.phone or "")
     hours = hours_summary(s, now)
+    settings = svc.settings
+    facilities, liuyou = _liuyou_view(s, settings)  # 六有 (issue 15 item 7)
     if wants_json():
         feature = stations_geojson([s], at=now)["features"][0]
-        response = jsonify({**feature, "hours_summary": hours, "navigation": links})
+        response = jsonify(
+            {
+                **feature,
+                "hours_summary": hours,
+                "navigation": links,
+                "facilities": facilities,
+                "liuyou": liuyou,
+            }
+        )
         response.mimetype = "application/geo+json"
         return response
-    settings = svc.settings
     return render_template(
         "station.html",
+        facilities=facilities,
+        liuyou=liuyou,
         s=s,
         lang=lang,
         en=en,

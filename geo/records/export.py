@@ -21,6 +21,7 @@ from pathlib import Path
 from geo.errors import FileFormatError
 from geo.geojson import stations_geojson
 from geo.hours import CHINA_TZ
+from geo.liuyou import FACILITIES
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Station
 from geo.records.read import HEADER_ALIASES
 from geo.spreadsheet import csv_cell, neutralise_workbook
@@ -67,6 +68,11 @@ EXPORT_FIELDS = [
     "notes",
     "updated_at",
     "extra",
+    # 六有 (issue 15 item 7)
+    "facilities",
+    "liuyou_sign",
+    "liuyou_rules",
+    "liuyou_manager",
 ]
 
 #: Station field → English export column, where the field's own name is not a safe column name.
@@ -79,6 +85,10 @@ EXPORT_COLUMNS: list[str] = [EXPORT_COLUMN_NAMES.get(k, k) for k in EXPORT_FIELD
 def _column(field: str, lang: str) -> str:
     """The export header of station ``field`` (Chinese: its first alias)."""
     return HEADER_ALIASES[field][0] if lang == "zh" else EXPORT_COLUMN_NAMES.get(field, field)
+
+
+#: The 六有 fields among :data:`EXPORT_FIELDS` (issue 15 item 7).
+_LIUYOU_FIELDS = ("facilities", "liuyou_sign", "liuyou_rules", "liuyou_manager")
 
 
 def station_record(s: Station, lang: str = "en") -> dict[str, object]:
@@ -94,6 +104,7 @@ def station_record(s: Station, lang: str = "en") -> dict[str, object]:
             for k in EXPORT_FIELDS
             if k
             not in ("services", "crs", "orig_crs", "precision", "status", "updated_at", "extra")
+            and k not in _LIUYOU_FIELDS
         },
         "services": ",".join(s.services),
         "crs": "wgs84",
@@ -103,7 +114,20 @@ def station_record(s: Station, lang: str = "en") -> dict[str, object]:
         "updated_at": updated,
         "extra": json.dumps(s.extra, ensure_ascii=False, sort_keys=True) if s.extra else None,
     }
+    rec["facilities"] = ",".join(s.facilities)
+    for code in ("sign", "rules", "manager"):  # 六有 checks: yes/no, blank when unknown
+        value = (s.liuyou or {}).get(code)
+        rec[f"liuyou_{code}"] = (
+            None
+            if value is None
+            else ("是" if lang == "zh" else "yes")
+            if value
+            else ("否" if lang == "zh" else "no")
+        )
     if lang == "zh":
+        rec["facilities"] = "、".join(
+            FACILITIES[c].zh if c in FACILITIES else c for c in s.facilities
+        )
         rec["kind"] = KINDS[s.kind].zh if s.kind in KINDS else s.kind
         rec["services"] = "、".join(SERVICES[c].zh if c in SERVICES else c for c in s.services)
         rec["status"] = STATUS_TERMS[s.status.value].zh
@@ -182,4 +206,5 @@ def _full_properties(s: Station) -> dict[str, object]:
     props = station_record(s)
     props["services"] = list(s.services)
     props["extra"] = dict(s.extra)
+    props["facilities"] = list(s.facilities)
     return props

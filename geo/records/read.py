@@ -57,6 +57,11 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "notes": ("备注", "说明", "notes", "remark"),
     "updated_at": ("更新时间", "更新日期", "updated_at", "updated"),
     "extra": ("extra",),
+    # 六有 (issue 15 item 7): facilities and the manual checks (geo/liuyou.py)
+    "facilities": ("设施", "配套设施", "服务设施", "facilities", "facility"),
+    "liuyou_sign": ("统一标识", "标识标牌", "统一标牌", "liuyou_sign", "sign"),
+    "liuyou_rules": ("制度上墙", "规范制度", "制度公示", "liuyou_rules", "rules_posted"),
+    "liuyou_manager": ("明确负责人", "负责人", "有负责人", "liuyou_manager", "manager"),
 }
 
 MATCHER = HeaderMatcher(HEADER_ALIASES)

@@ -15,6 +15,8 @@ Rules (each rejected row names its line, the field and the reason):
   the row and the field (the row is kept).
 * Unknown services, unreadable opening hours, malformed admin codes and unknown columns are
   warnings: the row is kept (unknown columns are kept in ``extra``).
+* 六有 columns (设施 with 、 or ; between facilities, 统一标识, 制度上墙, 明确负责人 as 是/否):
+  an unknown facility or a check that is not yes/no rejects the row; blank is unknown.
 * Rows without coordinates are geocoded from their address when a geocoder is given; admin
   codes are filled (and checked) from the coordinates when a gazetteer is given.
 
@@ -610,6 +612,48 @@ def _check_extra_json(row: RawRow, check: _RowCheck) -> dict[str, str]:
     return extra
 
 
+# 六有 (issue 15 item 7) ------------------------------------------------------------------
+def _check_facilities(raw: object, text: dict[str, str], check: _RowCheck) -> tuple[str, ...]:
+    """Facility codes (:data:`geo.liuyou.FACILITIES`) from a list or a separated text; an
+    unknown facility rejects the row (a standard's facility list must be exact)."""
+    from geo.liuyou import parse_facility
+
+    parts = (
+        [normalise_text(p) for p in raw]
+        if isinstance(raw, list)
+        else _SERVICE_SEPARATORS.split(text["facilities"])
+    )
+    codes: set[str] = set()
+    for part in filter(None, parts):
+        try:
+            codes.add(parse_facility(part))
+        except ValidationError as exc:
+            check.reject("facilities", exc.message, part)
+    return tuple(sorted(codes))
+
+
+def _check_liuyou(text: dict[str, str], check: _RowCheck) -> dict[str, bool]:
+    """The manual 六有 checks: 是/否 each, blank is unknown (left out). A 负责人 column that
+    holds a name records "manager named" (the name itself is not stored), with a warning."""
+    checks: dict[str, bool] = {}
+    for code in ("sign", "rules", "manager"):
+        value = text[f"liuyou_{code}"]
+        if not value:
+            continue
+        try:
+            checks[code] = _bool(value)
+        except ValueError:
+            if code == "manager":
+                checks[code] = True
+                check.warn(
+                    "liuyou_manager",
+                    "负责人 given as a name: recorded as named, the name is not stored",
+                )
+            else:
+                check.reject(f"liuyou_{code}", "not a yes/no value (是/否)", value)
+    return checks
+
+
 def _validate_row(
     row: RawRow,
     default_crs: CoordSystem,
@@ -641,6 +685,8 @@ def _validate_row(
     phone = _check_phone(text, check)
     orig = _check_original(v, text, check)
     extra = _check_extra(row, check)
+    facilities = _check_facilities(v.get("facilities"), text, check)  # 六有
+    liuyou = _check_liuyou(text, check)
 
     report.warnings.extend(check.warnings)
     if check.errors:
@@ -680,6 +726,8 @@ def _validate_row(
         township_code=codes["township_code"],
         village_code=codes["village_code"],
         **orig,
+        facilities=facilities,
+        liuyou=liuyou,
     )
     return _Candidate(row.line, station, lon, lat, row_crs, not text["id"])
 

@@ -111,6 +111,9 @@ def _to_row(s: Station) -> dict:
         "extra": dict(s.extra) or None,
         # -- history (issue 15 item 6): the stored version (set by save, never by callers) --
         "version": s.version,
+        # 六有 (issue 15 item 7)
+        "facilities": ",".join(s.facilities),
+        "liuyou": dict(s.liuyou) or None,
     }
 
 
@@ -152,6 +155,9 @@ def _from_row(r: sa.RowMapping) -> Station:
         extra=dict(r["extra"] or {}),
         # -- history (issue 15 item 6) --
         version=int(r.get("version") or 0),
+        # 六有 (issue 15 item 7)
+        facilities=tuple(filter(None, (r["facilities"] or "").split(","))),
+        liuyou={str(k): bool(v) for k, v in (r["liuyou"] or {}).items()},
     )
 
 

@@ -60,6 +60,9 @@ stations = Table(
     Column("extra", JSON),
     # -- history (issue 15 item 6, migration 0008_history): 1 when created, +1 per change --
     Column("version", Integer, nullable=False, default=1, server_default="1"),
+    # 六有 (issue 15 item 7): facility codes comma-joined, the manual checks as JSON
+    Column("facilities", Text, nullable=False, default=""),
+    Column("liuyou", JSON),
     Index("ix_stations_kind", "kind"),
     Index("ix_stations_county_code", "county_code"),
     Index("ix_stations_lon_lat", "lon", "lat"),

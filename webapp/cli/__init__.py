@@ -9,10 +9,9 @@ The top layer: it may import both :mod:`geo` and :mod:`webapp`; :mod:`geo` impor
 
 from __future__ import annotations
 
-import webapp.cli.paper  # noqa: F401 - yizhan print (issue 15 item 9)
-from webapp.cli import admin, analysis, registry  # noqa: F401 - each registers its verbs
-
-from webapp.cli import audit  # noqa: F401  # isort: skip - history and audit (issue 15 item 6)
+# each module registers its verbs: admin, analysis, registry; print (issue 15 item 9),
+# history and audit (item 6), 六有 report (item 7)
+from webapp.cli import admin, analysis, audit, liuyou, paper, registry  # noqa: F401
 from webapp.cli._base import DEMO_REGISTRY, Context, main
 
 __all__ = ["DEMO_REGISTRY", "Context", "main"]

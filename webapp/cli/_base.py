@@ -31,6 +31,12 @@ class Context:
             self._repo = StationRepository.from_url(self.settings.database)
         return self._repo
 
+    def close(self) -> None:
+        """Close the database connections the command opened (click calls this at the end)."""
+        if self._repo is not None:
+            self._repo.engine.dispose()
+            self._repo = None
+
     def ready_repo(self):
         """The repository, after making sure the schema exists (first run creates it)."""
         self.repo.init_schema()
@@ -66,6 +72,7 @@ def main(ctx: click.Context, database: str | None, verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = Context(database)
+    ctx.call_on_close(ctx.obj.close)
 
 
 class step:

@@ -482,6 +482,24 @@
     },
     builderPreview: { zh: '预览', en: 'Preview' },
     builderPreviewTitle: { zh: '工会服务站点地图（预览）', en: 'Union service stations map (preview)' },
+
+    // ---- 六有 on the station page (issue 15 item 7)
+    liuyouFacilities: { zh: '设施', en: 'Facilities' },
+    liuyouNoFacilities: { zh: '未登记', en: 'Not recorded' },
+    liuyouTitle: { zh: '六有达标情况', en: 'Six-haves standard' },
+    liuyouNote: {
+      zh: '“未知”表示尚未登记核实，不等于未达标。',
+      en: '"Unknown" means not recorded or checked yet, not a failure.'
+    },
+    'liuyou.identity': { zh: '统一标识名称', en: 'Unified sign and name' },
+    'liuyou.layout': { zh: '合理布局', en: 'Sound location' },
+    'liuyou.facilities': { zh: '健全设施', en: 'Full facilities' },
+    'liuyou.functions': { zh: '完善功能', en: 'Complete functions' },
+    'liuyou.rules': { zh: '规范制度', en: 'Proper rules' },
+    'liuyou.map': { zh: '有地图可查', en: 'On the map' },
+    'liuyouOutcome.pass': { zh: '达标', en: 'met' },
+    'liuyouOutcome.fail': { zh: '未达标', en: 'not met' },
+    'liuyouOutcome.unknown': { zh: '未知', en: 'unknown' },
   };
 
   var LANGS = ['zh', 'en'];
