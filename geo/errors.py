@@ -100,3 +100,10 @@ class RateLimited(YizhanError):
 
     status = 429
     code = "rate_limited"
+
+
+class Forbidden(YizhanError, PermissionError):
+    """The user's role or areas do not allow this (HTTP 403); nothing was done."""
+
+    status = 403
+    code = "forbidden"
