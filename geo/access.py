@@ -145,9 +145,9 @@ def area_name(code: object, gazetteer: Gazetteer | None = None) -> str:
 
 def _key(code: object) -> str:
     """A code in the gazetteer's form (6 digits to county, 12 digits for townships)."""
-    from geo.regions import _code_key, clean_code
+    from geo.regions import clean_code, code_key
 
-    return _code_key(clean_code(code)) if code not in (None, "") else ""
+    return code_key(clean_code(code)) if code not in (None, "") else ""
 
 
 def covers(area: str, station: _HasCodes) -> bool:
