@@ -108,3 +108,10 @@ class Conflict(YizhanError):
 
     status = 409
     code = "conflict"
+
+
+class Forbidden(YizhanError, PermissionError):
+    """The user's role or areas do not allow this (HTTP 403); nothing was done."""
+
+    status = 403
+    code = "forbidden"

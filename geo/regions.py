@@ -54,8 +54,9 @@ def clean_code(value: object) -> str:
     return re.sub(r"\.0+$", "", text)
 
 
-def _code_key(code: str) -> str:
-    """A 12-digit code of a county or higher (``…000000``) as its 6-digit form."""
+def code_key(code: str) -> str:
+    """An admin code in the gazetteer's form: a 12-digit code of a county or higher
+    (``…000000``) as its 6-digit form, a 9-digit township code as 12 digits."""
     if re.fullmatch(r"\d{12}", code) and code.endswith("000000"):
         return code[:6]
     if re.fullmatch(r"\d{9}", code):
@@ -143,7 +144,7 @@ def resolve_region(
     text = clean_code(value) if value is not None else ""
     if not text:
         raise ValidationError("no region given", field=field, reason="empty")
-    if (text.isdigit() and _code_key(text) == NATIONAL_CODE) or text.lower() in NATIONAL_NAMES:
+    if (text.isdigit() and code_key(text) == NATIONAL_CODE) or text.lower() in NATIONAL_NAMES:
         if NATIONAL.level not in levels:
             raise ValidationError(
                 f"{text} {NATIONAL.name} is the whole country; give a {' or '.join(levels)}",
@@ -154,7 +155,7 @@ def resolve_region(
             )
         return Region(NATIONAL, NATIONAL.name)
     if text.isdigit():
-        code = _code_key(text)
+        code = code_key(text)
         unit = gaz.get(code)
         if unit is None:
             raise ValidationError(
@@ -203,7 +204,7 @@ def outline_code(code: object, field: str = "code") -> str:
     Raises :class:`ValidationError` for township codes (no outlines are bundled) and text
     that is not an admin code.
     """
-    text = _code_key(clean_code(code))
+    text = code_key(clean_code(code))
     if re.fullmatch(r"\d{12}", text):
         raise ValidationError(
             f"{text} is a township code; townships have no outlines, use the county "
@@ -269,7 +270,7 @@ def region_bounds(code: object, gazetteer: Gazetteer | None = None) -> list[floa
     alone padded by :data:`TOWNSHIP_PAD_DEG`.
     """
     gaz = _gaz(gazetteer)
-    code = _code_key(clean_code(code))
+    code = code_key(clean_code(code))
     bounds = _region_bounds(gaz, code)
     return list(bounds) if bounds is not None else None
 

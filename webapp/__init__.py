@@ -75,6 +75,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import planner
 
     planner.init_app(app)  # /planner/…: login, session cookie flags, CSRF, job runner
+    from webapp import manage
+
+    manage.init_app(app)  # /manage/…: the registry workspace (login and session: planner)
     from webapp import embed
 
     embed.init_app(app)  # validates YIZHAN_EMBED_ORIGINS; /embed, /embed/builder

@@ -47,7 +47,7 @@ def wants_json() -> bool:
 
 
 def _page(status: int, message: str):
-    template = "planner/error.html" if request.blueprint == "planner" else "error.html"
+    template = "planner/error.html" if request.blueprint in ("planner", "manage") else "error.html"
     return render_template(template, status=status, message=message), status
 
 

@@ -49,16 +49,13 @@ a server path: uploads, the job folder and the road network appear by file name 
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import io
 import json
 import re
-import secrets
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -71,17 +68,16 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from markupsafe import Markup, escape
 from werkzeug.utils import secure_filename
 
-from geo.errors import InvalidParameter, ValidationError, YizhanError
+from geo.errors import Forbidden, InvalidParameter, ValidationError, YizhanError
 from geo.maps import DATA_SOURCES, attribution_html, html_text
 from geo.models import KINDS, MODE_TERMS, parse_kind, parse_mode
 from geo.regions import OUTLINE_LEVELS, Region, resolve_region
-from webapp import planner_text
+from webapp import auth, planner_text
 from webapp.errors import wants_json
 from webapp.jobs import STAGE_LABELS, JobRunner, coverage_task, plan_task, status_text
 from webapp.params import Param, choice
@@ -164,12 +160,6 @@ def _settings() -> WebSettings:
     return services().settings
 
 
-def _users():
-    from geo.store import UserRepository
-
-    return UserRepository(services().repo.engine)
-
-
 def _scenarios():
     from geo.store import ScenarioRepository
 
@@ -183,23 +173,10 @@ def _jobs() -> JobRunner:
     return jobs
 
 
-def csrf_token() -> str:
-    """The session's CSRF token (created on first use)."""
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
-
-
-def page_lang() -> str:
-    """The planner page's language: ``?lang=`` (remembered in the session), else the
-    session's choice, else Chinese."""
-    return getattr(g, "lang", None) or planner_text.lang_of(session.get("lang"))
-
-
-def _t(key: str, **params) -> str:
-    """The catalogue's string of ``key`` in the page's language."""
-    return planner_text.text(key, page_lang(), **params)
+# The session, CSRF token and language are shared with /manage/ (webapp.auth).
+csrf_token = auth.csrf_token
+page_lang = auth.page_lang
+_t = auth.text
 
 
 def lang_url(lang: str) -> str:
@@ -295,56 +272,27 @@ def _mode_name(code: object) -> str:
 @bp.before_request
 def _guard():
     # The session (a cookie) first: the body of an unauthenticated POST is never read.
-    g.user = None
-    asked = request.args.get("lang")
-    if asked:
-        session["lang"] = planner_text.lang_of(asked)
-    g.lang = planner_text.lang_of(session.get("lang"))
-    name = session.get("user")
-    if name:
-        # Removed, disabled, logged out or new password since this cookie was issued: the
-        # session version no longer matches, and the cookie is worth nothing.
-        user = _users().session_valid(name, session.get("ver"))
-        if user is None:
-            session.pop("user", None)
-            session.pop("ver", None)
-        else:
-            g.user = user
-    if g.user is None and request.endpoint not in ("planner.login", "planner.logout"):
-        if wants_json():
-            return jsonify(
-                {"error": {"code": "unauthorized", "message": _t("login.required")}}
-            ), 401
-        return redirect(url_for("planner.login", next=request.full_path.rstrip("?")))
-    if request.method == "POST":
-        token = session.get("csrf") or ""
-        if not token:  # no session token: nothing can match, the body stays unread
-            abort(400, _t("csrf"))
-        sent = request.headers.get("X-CSRFToken") or request.form.get("csrf_token") or ""
-        if not hmac.compare_digest(sent.encode(), token.encode()):
-            abort(400, _t("csrf"))
+    auth.begin_request()
+    if request.endpoint in ("planner.login", "planner.logout"):
+        auth.check_csrf()
+        return None
+    refused = auth.login_required()
+    if refused is not None:
+        return refused
+    if not g.user.can("plan"):  # editors, reviewers' staff: /manage/ only (geo.access)
+        raise Forbidden(_t("manage.forbidden"))
+    auth.check_csrf()
     return None
 
 
-@bp.after_request
-def _no_store(response):
-    """Nothing the planner answers (pages, JSON twins, downloads, the login form) may be
-    kept by a browser or a proxy cache: it is a logged-in user's data."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"  # HTTP/1.0 caches
-    response.vary.add("Cookie")
-    return response
+# Nothing the planner answers (pages, JSON twins, downloads, the login form) may be kept by a
+# browser or a proxy cache: it is a logged-in user's data.
+bp.after_request(auth.no_store)
 
 
 def _safe_next(target: str | None) -> str:
-    """``target`` if it is a local planner path, else the planner's start page."""
-    default = url_for("planner.index")
-    if not target or "\\" in target or any(ord(c) < 32 for c in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/planner/"):
-        return default
-    return target
+    """``target`` if it is a local planner or manage path, else the planner's start page."""
+    return auth.safe_next(target, url_for("planner.index"))
 
 
 def _error(message: str, status: int = 400, field: str | None = None, **extra):
@@ -548,21 +496,17 @@ def login():
         return render_template("planner/login.html", next=nxt, error=None)
     services().login_limiter.check(request.remote_addr or "?")
     name = (request.form.get("name") or "").strip()
-    user = _users().verify(name, request.form.get("password") or "")
+    user = auth.users().verify(name, request.form.get("password") or "")
     if user is None:
         message = _t("login.failed")
         if wants_json():
             return jsonify({"error": {"code": "login_failed", "message": message}}), 401
         return render_template("planner/login.html", next=nxt, error=message, name=name), 401
-    lang = session.get("lang")
-    session.clear()  # a fresh session (and CSRF token) after login; the language stays
-    if lang:
-        session["lang"] = lang
-    session["user"] = user.name
-    session["ver"] = user.session_version
-    csrf_token()
+    token = auth.start_session(user)  # a fresh session (and CSRF token); the language stays
+    if not user.can("plan") and nxt == url_for("planner.index"):
+        nxt = url_for("manage.index")  # editors, reviewers' staff: the registry workspace
     if wants_json():
-        return {"user": user.name, "csrf_token": session["csrf"], "next": nxt}
+        return {"user": user.name, "csrf_token": token, "next": nxt}
     return redirect(nxt, 303)
 
 
@@ -573,12 +517,7 @@ def logout():
         if wants_json():
             return {"user": g.user.name if g.user else None}
         return render_template("planner/logout.html")
-    if g.user is not None:
-        _users().end_sessions(g.user.name)  # every saved copy of the cookie ends here too
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    auth.end_session()  # every saved copy of the cookie ends here too
     if wants_json():
         return {"user": None}
     return redirect(url_for("planner.login"), 303)

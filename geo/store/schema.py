@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -104,6 +105,22 @@ users = Table(
     # Stored in the session at login and checked on every request; logout, a new password
     # and disabling increase it, which ends every older session (migration 0004).
     Column("session_version", Integer, nullable=False, default=0),
+    # geo.access.Role; "planner" for users from before roles (migration 0007_roles).
+    Column("role", String(16), nullable=False, default="planner", server_default="planner"),
+)
+
+# -- areas of users (migration 0007_roles): admin codes a user's role applies to -----------
+user_areas = Table(
+    "user_areas",
+    metadata,
+    Column(
+        "user_name",
+        String(64),
+        ForeignKey("users.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("area_code", String(12), primary_key=True),
+    Index("ix_user_areas_area_code", "area_code"),
 )
 
 # -- shared state of the server processes (migration 0005_shared_state) -------------------

@@ -12,6 +12,10 @@ stores in the session and every request compares (:meth:`UserRepository.session_
 :meth:`UserRepository.end_sessions` (logout), :meth:`~UserRepository.set_password` and
 :meth:`~UserRepository.set_disabled` increase it, so every cookie issued before stops working,
 whoever kept a copy.
+
+Roles and areas (:mod:`geo.access`, migration 0007_roles): each user has one role (default
+``planner``) and zero or more areas, rows of ``user_areas``. A change of role or areas holds
+from the user's next request (every request reloads the user), without ending the session.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import overload
@@ -29,8 +34,9 @@ from typing import overload
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from geo.access import DEFAULT_ROLE, Role, area_code, check_user_areas, parse_role
 from geo.errors import NotFound, ValidationError
-from geo.store.schema import users
+from geo.store.schema import user_areas, users
 
 #: Shortest password accepted.
 MIN_PASSWORD_LENGTH = 10
@@ -98,7 +104,7 @@ def check_new_password(password: str) -> None:
 
 @dataclass
 class User:
-    """A planner user (the hash is never part of ``to_dict``)."""
+    """A user of the planner and ``/manage/`` pages (the hash is never part of ``to_dict``)."""
 
     name: str
     disabled: bool
@@ -106,10 +112,22 @@ class User:
     password_changed_at: datetime | None
     last_login_at: datetime | None
     session_version: int = 0
+    #: A :class:`geo.access.Role` value.
+    role: str = DEFAULT_ROLE.value
+    #: Admin codes the role applies to, sorted (none: everywhere).
+    areas: tuple[str, ...] = ()
+
+    def can(self, permission: str) -> bool:
+        """Whether the user's role has ``permission`` (:data:`geo.access.PERMISSIONS`)."""
+        from geo.access import allowed
+
+        return allowed(self.role, permission)
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "role": self.role,
+            "areas": list(self.areas),
             "disabled": self.disabled,
             "created_at": self.created_at.isoformat(),
             "password_changed_at": _iso(self.password_changed_at),
@@ -124,7 +142,7 @@ class UserRepository:
         self.engine = engine
 
     @staticmethod
-    def _user(r) -> User:
+    def _user(r, areas: tuple[str, ...] = ()) -> User:
         return User(
             r["name"],
             bool(r["disabled"]),
@@ -132,12 +150,34 @@ class UserRepository:
             _aware(r["password_changed_at"]),
             _aware(r["last_login_at"]),
             int(r["session_version"] or 0),
+            str(r["role"] or DEFAULT_ROLE.value),
+            areas,
         )
 
-    def create(self, name: str, password: str) -> User:
-        """Add a user; refuses a malformed or taken name and a weak password."""
+    @staticmethod
+    def _areas(conn, names: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+        query = sa.select(user_areas.c.user_name, user_areas.c.area_code)
+        if names is not None:
+            query = query.where(user_areas.c.user_name.in_(names))
+        out: dict[str, list[str]] = {}
+        for user_name, code in conn.execute(query):
+            out.setdefault(user_name, []).append(code)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    def create(
+        self,
+        name: str,
+        password: str,
+        role: Role | str = DEFAULT_ROLE,
+        areas: Iterable[str] = (),
+    ) -> User:
+        """Add a user; refuses a malformed or taken name, a weak password, an unknown role
+        or area code, and an editor/reviewer/staff user without an area."""
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValidationError("user name must be 1-64 letters, digits or . _ @ -", field="name")
+        role = parse_role(role)
+        codes = _area_codes(areas)
+        check_user_areas(role, codes)
         check_new_password(password)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -151,21 +191,56 @@ class UserRepository:
                     created_at=now,
                     password_changed_at=now,
                     session_version=0,
+                    role=role.value,
                 )
             )
+            for code in codes:
+                conn.execute(user_areas.insert().values(user_name=name, area_code=code))
         return self.get(name)
 
     def get(self, name: str) -> User:
         with self.engine.connect() as conn:
             row = conn.execute(users.select().where(users.c.name == name)).mappings().first()
-        if row is None:
-            raise NotFound(f"no user {name!r}")
-        return self._user(row)
+            if row is None:
+                raise NotFound(f"no user {name!r}")
+            areas = self._areas(conn, [name]).get(name, ())
+        return self._user(row, areas)
 
     def all(self) -> list[User]:
         with self.engine.connect() as conn:
-            rows = conn.execute(users.select().order_by(users.c.name)).mappings()
-            return [self._user(r) for r in rows]
+            rows = conn.execute(users.select().order_by(users.c.name)).mappings().all()
+            areas = self._areas(conn)
+            return [self._user(r, areas.get(r["name"], ())) for r in rows]
+
+    def set_role(
+        self,
+        name: str,
+        role: Role | str | None = None,
+        *,
+        areas: Iterable[str] | None = None,
+        add_areas: Iterable[str] = (),
+        remove_areas: Iterable[str] = (),
+    ) -> User:
+        """Change the role and/or areas of ``name`` in one transaction: ``areas`` replaces
+        them all, ``add_areas``/``remove_areas`` change some. Refuses an unknown role or
+        area code and leaving an editor, reviewer or staff user without an area (nothing is
+        written then). Holds from the user's next request."""
+        current = self.get(name)
+        new_role = parse_role(role) if role is not None else parse_role(current.role)
+        codes = set(current.areas) if areas is None else set(_area_codes(areas))
+        codes |= set(_area_codes(add_areas))
+        codes -= {_area_key(c) for c in remove_areas}
+        final = tuple(sorted(codes))
+        check_user_areas(new_role, final)
+        with self.engine.begin() as conn:
+            if not conn.execute(
+                users.update().where(users.c.name == name).values(role=new_role.value)
+            ).rowcount:
+                raise NotFound(f"no user {name!r}")
+            conn.execute(sa.delete(user_areas).where(user_areas.c.user_name == name))
+            for code in final:
+                conn.execute(user_areas.insert().values(user_name=name, area_code=code))
+        return self.get(name)
 
     def set_password(self, name: str, password: str) -> None:
         """Set a new password; ends every session of the user."""
@@ -198,6 +273,7 @@ class UserRepository:
 
     def remove(self, name: str) -> None:
         with self.engine.begin() as conn:
+            conn.execute(sa.delete(user_areas).where(user_areas.c.user_name == name))
             if not conn.execute(sa.delete(users).where(users.c.name == name)).rowcount:
                 raise NotFound(f"no user {name!r}")
 
@@ -224,6 +300,21 @@ class UserRepository:
                 users.update().where(users.c.name == name).values(**values)
             ).rowcount:
                 raise NotFound(f"no user {name!r}")
+
+
+def _area_codes(areas: Iterable[str]) -> tuple[str, ...]:
+    """Area codes checked against the gazetteer, canonical, sorted and unique."""
+    if isinstance(areas, str):
+        areas = [areas]
+    return tuple(sorted({area_code(a) for a in areas}))
+
+
+def _area_key(code: str) -> str:
+    """A code to remove: canonical if it is known, else as given (a stale code can go)."""
+    try:
+        return area_code(code)
+    except ValidationError:
+        return str(code).strip()
 
 
 def _now() -> datetime:

@@ -143,10 +143,13 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 @main.group()
 def user() -> None:
-    """Planner users (login of the planner pages): add, list, passwd, logout, adopt, remove.
+    """Users of the planner and /manage/ pages: add, list, set, passwd, logout, adopt, remove.
 
-    A new password, --disable and logout end every session of the user at once (cookies
-    saved before stop working).
+    Roles: admin (all), reviewer (approves changes in its areas, may edit there), editor
+    (edits stations in its areas), planner (the planner pages), staff (read-only). An area is
+    an admin code (province 450000, prefecture 450200, county 450225, township 450225100000);
+    editors, reviewers and staff need at least one. A new password, --disable and logout end
+    every session of the user at once (cookies saved before stop working).
     """
 
 
@@ -171,27 +174,98 @@ _password_stdin = click.option(
 )
 
 
+_ROLE_NAMES = ("admin", "reviewer", "editor", "planner", "staff")  # geo.access.Role, no import
+_role_option = click.option(
+    "--role",
+    type=click.Choice(_ROLE_NAMES),
+    help="admin, reviewer, editor, planner or staff.",
+)
+_area_option = click.option(
+    "--area",
+    "areas",
+    multiple=True,
+    metavar="CODE",
+    help="An admin code the role applies to (repeatable): 450000, 450200, 450225, 450225100000.",
+)
+
+
+def _areas_text(areas) -> str:
+    """``450225 广西壮族自治区柳州市融水苗族自治县, …``, or ``(all areas)``."""
+    from geo.access import area_name
+
+    if not areas:
+        return "(all areas)"
+    return ", ".join(f"{code} {area_name(code) or '?'}" for code in areas)
+
+
 @user.command("add")
 @click.argument("name")
 @_password_stdin
+@_role_option
+@_area_option
 @pass_ctx
-def user_add(ctx: Context, name: str, password_stdin: bool) -> None:
-    """Create planner user NAME (password from a hidden prompt, asked twice)."""
-    try:
-        _users(ctx).create(name, _read_password(password_stdin))
+def user_add(
+    ctx: Context, name: str, password_stdin: bool, role: str | None, areas: tuple[str, ...]
+) -> None:
+    """Create user NAME (password from a hidden prompt, asked twice); role planner unless
+    --role says otherwise."""
+    from geo.access import DEFAULT_ROLE, area_code, check_user_areas, parse_role
+
+    try:  # role and areas before the password prompt: a typo is told at once
+        chosen = parse_role(role or DEFAULT_ROLE)
+        codes = [area_code(a) for a in areas]
+        check_user_areas(chosen, codes)
+        created = _users(ctx).create(name, _read_password(password_stdin), chosen, codes)
     except YizhanError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"user {name} created")
+    click.echo(f"user {name} created: {created.role}, {_areas_text(created.areas)}")
 
 
 @user.command("list")
 @pass_ctx
 def user_list(ctx: Context) -> None:
-    """List planner users (name, created, last login, disabled)."""
+    """List users: name, role, areas (code and place name), created, last login, disabled."""
     for u in _users(ctx).all():
         last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
         flag = "\tdisabled" if u.disabled else ""
-        click.echo(f"{u.name}\t{u.created_at.isoformat(timespec='seconds')}\t{last}{flag}")
+        click.echo(
+            f"{u.name}\t{u.role}\t{_areas_text(u.areas)}\t"
+            f"{u.created_at.isoformat(timespec='seconds')}\t{last}{flag}"
+        )
+
+
+@user.command("set")
+@click.argument("name")
+@_role_option
+@_area_option
+@click.option(
+    "--remove-area", "removed", multiple=True, metavar="CODE", help="An area to take away."
+)
+@click.option("--clear-areas", is_flag=True, help="Remove every area first (then --area adds).")
+@pass_ctx
+def user_set(
+    ctx: Context,
+    name: str,
+    role: str | None,
+    areas: tuple[str, ...],
+    removed: tuple[str, ...],
+    clear_areas: bool,
+) -> None:
+    """Change the role and areas of NAME (--area adds, --remove-area takes away); holds from
+    the user's next request."""
+    if not (role or areas or removed or clear_areas):
+        raise click.UsageError("nothing to change: give --role, --area, --remove-area")
+    try:
+        changed = _users(ctx).set_role(
+            name,
+            role,
+            areas=() if clear_areas else None,
+            add_areas=areas,
+            remove_areas=removed,
+        )
+    except YizhanError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name}: {changed.role}, {_areas_text(changed.areas)}")
 
 
 @user.command("passwd")

@@ -19,7 +19,7 @@ from alembic import op
 from geo.store.history import area_codes, diff, record_of
 
 revision = "0008_history"
-down_revision = "0006_postgis"
+down_revision = "0007_roles"
 branch_labels = None
 depends_on = None
 

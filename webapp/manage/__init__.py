@@ -1,0 +1,131 @@
+"""The registry workspace (``/manage/…``): county and township union staff keep their stations.
+
+Wave 1 (issue 15 item 1) has the base: the blueprint, its access rules and two pages, the
+dashboard (``/manage/``: the user's areas and, per county in them, stations by status) and
+user administration (``/manage/users``, :mod:`webapp.manage.users`). Wave 2 adds editing,
+upload, review, approval and history pages on this base.
+
+Login and session are the planner's (:mod:`webapp.auth`): the same login form
+(``/planner/login``, which sends a user who may not plan on to ``/manage/``), the same cookie,
+CSRF token and revocation. Every page has a JSON twin (``?format=json`` or ``Accept:
+application/json``); writes are ``POST`` with the CSRF token. Access:
+
+- anonymous: page → redirect to the login form; JSON twin → ``401``;
+- :func:`requires` ``(permission)`` on each view: a role without the permission
+  (:data:`geo.access.PERMISSIONS`) gets ``403`` (:class:`geo.errors.Forbidden`) before
+  anything is read or written;
+- areas: :func:`require_covers` refuses (``403``) a station outside the user's areas.
+
+Answers are never cached (``Cache-Control: no-store``). Text comes from the planner's
+catalogue (:mod:`webapp.planner_text`, ``manage.*`` keys), Chinese first.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, g, jsonify, render_template
+
+from geo import access
+from geo.errors import Forbidden
+from webapp import auth
+from webapp.errors import wants_json
+from webapp.services import services
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+#: Every write route of ``/manage/``: (endpoint, URL with ``{user}`` for a user name, the
+#: permission it needs). The security suite (tests/security/test_manage.py) tries each one
+#: without CSRF and without the permission; wave 2 adds its routes here.
+WRITE_ROUTES: list[tuple[str, str, str]] = [
+    ("manage.users", "/manage/users", "manage_users"),
+    ("manage.user", "/manage/users/{user}", "manage_users"),
+]
+
+
+def init_app(app: Flask) -> None:
+    """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
+    from webapp.manage import users  # noqa: F401 - registers its routes on bp
+
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _guard():
+    # The cookie first: an anonymous POST is refused with its body unread.
+    auth.begin_request()
+    refused = auth.login_required()
+    if refused is not None:
+        return refused
+    auth.check_csrf()
+    return None
+
+
+bp.after_request(auth.no_store)
+
+
+def requires(permission: str) -> Callable:
+    """Decorator: the view runs only for a user whose role has ``permission``; others get
+    ``403`` (JSON under the twin rule) before the view reads or writes anything."""
+    if permission not in access.PERMISSION_NAMES:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            if g.user is None or not g.user.can(permission):
+                raise Forbidden(auth.text("manage.forbidden"), permission=permission)
+            return view(*args, **kwargs)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def require_covers(station) -> None:
+    """``403`` unless the user's areas cover ``station`` (:func:`geo.access.user_covers`)."""
+    if g.user is None or not access.user_covers(g.user, station):
+        raise Forbidden(auth.text("manage.out_of_area"))
+
+
+def role_name(role: str) -> str:
+    """A role in the page's language."""
+    return auth.text(f"manage.role.{role}") if role in set(access.Role) else str(role)
+
+
+def area_label(code: str) -> str:
+    """``450225 融水苗族自治县``-like label of an area (its full name), or the code alone."""
+    name = access.area_name(code)
+    return f"{code} {name}" if name else code
+
+
+def render(template: str, data: dict, status: int = 200, **html: Any):
+    """``data`` as JSON under the twin rule, else ``template`` with ``data`` and ``html``."""
+    if wants_json():
+        return jsonify(data), status
+    return render_template(template, **data, **html), status
+
+
+@bp.app_context_processor
+def _template_globals():
+    return {"role_name": role_name, "area_label": area_label}
+
+
+@bp.get("/")
+@requires("view_manage")
+def index():
+    """The dashboard: the user's areas and, per county in them, stations by status."""
+    user = g.user
+    counts = access.county_status_counts(services().repo.engine, user.areas)
+    data = {
+        "user": user.name,
+        "role": user.role,
+        "permissions": sorted(access.PERMISSIONS[access.Role(user.role)]),
+        "areas": [{"code": c, "name": access.area_name(c)} for c in user.areas],
+        "counties": counts,
+        "total": sum(r["total"] for r in counts),
+    }
+    return render("manage/index.html", data)
