@@ -46,3 +46,24 @@ def test_closing_an_app_waits_for_the_index_build_that_holds_a_connection(db_url
         gc.collect()
     leaked = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert not leaked, [str(w.message) for w in leaked]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_cli_command_closes_its_connections(db_url):
+    """A ``yizhan`` command run in-process (as scripts and tests do) closes the database
+    connections it opened when it ends (the Context's close callback)."""
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        result = CliRunner().invoke(main, ["--database", db_url, "init-db"])
+        assert result.exit_code == 0, result.output
+        result = CliRunner().invoke(main, ["--database", db_url, "user", "list"])
+        assert result.exit_code == 0, result.output
+        del result
+        gc.collect()
+    leaked = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaked, [str(w.message) for w in leaked]
