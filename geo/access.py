@@ -150,6 +150,15 @@ def _key(code: object) -> str:
     return code_key(clean_code(code)) if code not in (None, "") else ""
 
 
+def area_forms(area: object) -> tuple[str, ...]:
+    """The forms a station's stored code takes when it is ``area``: the code in the
+    gazetteer's form, and for a township also its 9-digit form (``()`` for no code)."""
+    key = _key(area)
+    if not key:
+        return ()
+    return (key, key[:9]) if len(key) == 12 else (key,)
+
+
 def covers(area: str, station: _HasCodes) -> bool:
     """Whether ``area`` (an admin code) covers ``station``: the code equals one of the
     station's province, prefecture, county or township codes (9- and 12-digit township
@@ -204,8 +213,7 @@ def area_condition(areas: Iterable[str], table=None):
         if not key:
             continue
         terms += [table.c[f] == key for f in _STATION_CODES[:3]]
-        forms = {key, key[:9]} if len(key) == 12 else {key}
-        terms.append(table.c.township_code.in_(sorted(forms)))
+        terms.append(table.c.township_code.in_(area_forms(area)))
     return sa.or_(*terms) if terms else sa.false()
 
 

@@ -478,12 +478,11 @@ def summarise(
 
 # ------------------------------------------------------------------------------ area and report
 def in_area(s: Station, area_code: str) -> bool:
-    """Whether ``s`` lies in the admin unit ``area_code`` by its stated codes (province,
-    prefecture, county; a township by its 9- or 12-digit code)."""
-    code = area_code.strip()
-    if code in (s.province_code, s.prefecture_code, s.county_code):
-        return True
-    return len(code) >= 9 and bool(s.township_code) and str(s.township_code).startswith(code)
+    """Whether ``s`` lies in the admin unit ``area_code`` by its stated codes: the rule of
+    :func:`geo.access.covers` (which this calls)."""
+    from geo.access import covers
+
+    return covers(area_code, s)
 
 
 def _unit_in_area(d, area_code: str) -> bool:

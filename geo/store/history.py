@@ -11,10 +11,9 @@ public read path can show it: API, OGC, embed, index and exports all read ``stat
 its history keeps a ``delete`` version carrying the last full record, from which
 :meth:`~geo.store.StationRepository.revert` restores it.
 
-Area matching (:func:`area_clause`) uses the station's province, prefecture, county and
-township codes as ``geo.access.covers`` does; it is done here on the codes stored with each
-history row (before and after the change, so a station moved out of a county stays in that
-county's audit).
+Area matching (:func:`area_clause`) is ``geo.access.covers``'s rule (province, prefecture,
+county or township code) applied to the codes stored with each history row (before and after
+the change, so a station moved out of a county stays in that county's audit).
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ __all__ = [
     "area_codes",
     "changes_since",
     "conflict",
-    "covers_record",
     "diff",
     "record_of",
     "time_bounds",
@@ -184,22 +182,15 @@ def area_codes(*records: Mapping[str, Any] | None) -> str:
     return "," + ",".join(codes) + "," if codes else ""
 
 
-def covers_record(area: str | None, record: Mapping[str, Any]) -> bool:
-    """Whether admin code ``area`` is one of ``record``'s province / prefecture / county /
-    township codes (``None``: every area). The same rule as ``geo.access.covers``, kept
-    here so the store does not depend on the access module."""
-    if not area:
-        return True
-    return any(record.get(key) == area for key in AREA_FIELDS)
-
-
 def area_clause(area: str) -> sa.ColumnElement[bool]:
-    """SQL: history rows whose station was in ``area`` before or after the change."""
-    code = area.strip()
-    if not code.isdigit():
-        # Codes are digits; anything else matches nothing (and never reaches LIKE).
+    """SQL: history rows whose station was in ``area`` before or after the change (the
+    rule of :func:`geo.access.covers`, on the codes stored with each row)."""
+    from geo.access import area_forms
+
+    forms = area_forms(area) if area.strip().isdigit() else ()
+    if not forms:  # codes are digits; anything else matches nothing (and never reaches LIKE)
         return sa.false()
-    return station_versions.c.area_codes.contains(f",{code},")
+    return sa.or_(*(station_versions.c.area_codes.contains(f",{f},") for f in forms))
 
 
 def time_bounds(
