@@ -24,6 +24,28 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres_subset(name=[values…])``: on PostgreSQL (a test whose backend
+    parameter, fixture or function, is ``postgresql``) run the test only for these values of its
+    parameter ``name``; the other cases are deselected (e.g. one viewport of a page matrix)."""
+    kept, dropped = [], []
+    for item in items:
+        mark = item.get_closest_marker("postgres_subset")
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgres = "postgresql" in [v for v in params.values() if isinstance(v, str)]
+        if (
+            mark
+            and on_postgres
+            and any(params.get(k) not in values for k, values in mark.kwargs.items())
+        ):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture
 def backend(request) -> str:
     """``sqlite`` (the default) or ``postgresql`` (``both_backends`` modules)."""

@@ -78,6 +78,23 @@ def module_database(request, tmp: Path) -> Iterator[str]:
         cluster.drop_database(name)
 
 
+@contextlib.contextmanager
+def module_server(
+    request, tmp: Path, env: dict | None = None, *, start: bool = True, **kwargs
+) -> Iterator[LiveServer]:
+    """A :class:`LiveServer` on the database of :func:`module_database` (a module-scoped
+    fixture with ``params=BACKEND_PARAMS``), started unless ``start=False`` (then the fixture
+    may prepare its database or ``env`` and call ``start()``); stopped afterwards."""
+    with module_database(request, tmp) as db_url:
+        srv = LiveServer(tmp, env, db_url=db_url, **kwargs)
+        try:
+            if start:
+                srv.start()
+            yield srv
+        finally:
+            srv.stop()
+
+
 def in_fresh_thread(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` in a new thread, its result or exception returned/raised here.
 
@@ -111,12 +128,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real CLI (``python -m webapp.cli``) in a subprocess."""
+def cli(
+    *args: str, env: dict | None = None, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real CLI (``python -m webapp.cli``) in a subprocess (``input``: its stdin)."""
     proc = subprocess.run(
         [sys.executable, "-m", "webapp.cli", *args],
         cwd=ROOT,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=300,
@@ -145,6 +165,8 @@ class LiveServer:
     ) -> None:
         self.tmp = tmp
         self.db_url = db_url or f"sqlite:///{tmp / 'yizhan.db'}"
+        #: ``sqlite`` or ``postgresql``: the backend of the server's database
+        self.backend = "postgresql" if self.db_url.startswith("postgresql") else "sqlite"
         self.workers = workers
         self.setup = [tuple(c) for c in setup]
         self.env = {
@@ -160,8 +182,15 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return cli(*args, env=self.env, check=check)
+    def cli(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        return cli(*args, env=self.env, check=check, input=input)
+
+    def add_user(self, name: str, password: str) -> None:
+        """A planner user on this server's database, as the README says
+        (``yizhan user add NAME --password-stdin``)."""
+        self.cli("user", "add", name, "--password-stdin", input=password + "\n")
 
     def start(self) -> LiveServer:
         self.cli("init-db")
