@@ -7,7 +7,15 @@ import pytest
 
 from geo.records import import_registry
 from geo.store import StationRepository
-from support import CHROMIUM, CHROMIUM_ARGS, DATA, MISSING_CHROMIUM, LiveServer, free_port
+from support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DATA,
+    MISSING_CHROMIUM,
+    LiveServer,
+    close_app,
+    free_port,
+)
 from webapp.services import services
 
 #: The backends of a ``both_backends`` module; ``-m "not postgres"`` leaves PostgreSQL out.
@@ -100,10 +108,7 @@ def app(db_url):
 
     application = create_app({"DATABASE_URL": db_url, "TESTING": True})
     yield application
-    svc = services(application)
-    if svc.jobs is not None:  # its supervisor thread must not outlive the test's database
-        svc.jobs.shutdown(timeout_s=2)
-    svc.repo.engine.dispose()
+    close_app(application)
 
 
 @pytest.fixture

@@ -57,6 +57,17 @@ def make_app(
     return app
 
 
+def close_app(app) -> None:
+    """Stop what a test app started: its job runner's supervisor thread (it must not outlive
+    the test's database, e.g. a PostgreSQL database dropped afterwards) and its engine."""
+    from webapp.services import services
+
+    svc = services(app)
+    if svc.jobs is not None:
+        svc.jobs.shutdown(timeout_s=2)
+    svc.repo.engine.dispose()
+
+
 #: A module-scoped fixture's ``params`` for one database per backend (SQLite; PostgreSQL
 #: on the session's throwaway cluster, marked ``postgres``): see :func:`module_database`.
 BACKEND_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

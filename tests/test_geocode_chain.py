@@ -110,13 +110,14 @@ def test_cli_uses_configured_online_provider(tmp_path):
     assert doc["provider"] == "amap" and doc["precision"] == "exact"
 
 
-def test_api_geocode_and_rate_limit(tmp_path):
+@pytest.mark.both_backends  # the rate limit's buckets live in the database
+def test_api_geocode_and_rate_limit(db_url):
     from webapp import create_app
     from webapp.settings import WebSettings
 
     app = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+            "DATABASE_URL": db_url,
             "SETTINGS": WebSettings(geocode_rate_per_minute=3),
         }
     )

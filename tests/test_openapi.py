@@ -12,6 +12,9 @@ from geo.models import KINDS, Term, register_kind
 from support import ROOT
 from webapp.services import services
 
+# the document and the fuzzing run against the app on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_backends
+
 
 def _document(client) -> dict:
     r = client.get("/api/openapi.json")
