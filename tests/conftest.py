@@ -7,7 +7,15 @@ import pytest
 
 from geo.records import import_registry
 from geo.store import StationRepository
-from support import CHROMIUM, CHROMIUM_ARGS, DATA, MISSING_CHROMIUM, LiveServer, free_port
+from support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DATA,
+    MISSING_CHROMIUM,
+    LiveServer,
+    close_app,
+    free_port,
+)
 from webapp.services import services
 
 #: The backends of a ``both_backends`` module; ``-m "not postgres"`` leaves PostgreSQL out.
@@ -22,6 +30,28 @@ def pytest_generate_tests(metafunc):
     marked = definition.get_closest_marker("both_backends")
     if "backend" in metafunc.fixturenames and marked and not chosen:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres_subset(name=[values…])``: on PostgreSQL (a test whose backend
+    parameter, fixture or function, is ``postgresql``) run the test only for these values of its
+    parameter ``name``; the other cases are deselected (e.g. one viewport of a page matrix)."""
+    kept, dropped = [], []
+    for item in items:
+        mark = item.get_closest_marker("postgres_subset")
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgres = "postgresql" in [v for v in params.values() if isinstance(v, str)]
+        if (
+            mark
+            and on_postgres
+            and any(params.get(k) not in values for k, values in mark.kwargs.items())
+        ):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture
@@ -79,18 +109,6 @@ def app(db_url):
     application = create_app({"DATABASE_URL": db_url, "TESTING": True})
     yield application
     close_app(application)
-
-
-def close_app(application) -> None:
-    """Stop the threads an app started, then close its database connections.
-
-    The job runner's supervisor and the station index's background build (started by the
-    first request that needs the index) each check a connection out of the engine's pool.
-    ``engine.dispose()`` closes only the connections checked in: one still checked out is
-    returned later to the discarded pool, closed by nobody, and the garbage collector finds
-    it open (psycopg's ResourceWarning) in whatever test runs then. So the threads end first.
-    """
-    services(application).close()
 
 
 @pytest.fixture

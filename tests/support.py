@@ -57,6 +57,15 @@ def make_app(
     return app
 
 
+def close_app(app) -> None:
+    """Stop what a test app started, then close its connections (``Services.close``): the
+    job runner's supervisor and the index's background build must not outlive the test's
+    database, and a connection they hold must be closed, not left to the collector."""
+    from webapp.services import services
+
+    services(app).close()
+
+
 #: A module-scoped fixture's ``params`` for one database per backend (SQLite; PostgreSQL
 #: on the session's throwaway cluster, marked ``postgres``): see :func:`module_database`.
 BACKEND_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -76,6 +85,23 @@ def module_database(request, tmp: Path) -> Iterator[str]:
         yield cluster.url(name)
     finally:
         cluster.drop_database(name)
+
+
+@contextlib.contextmanager
+def module_server(
+    request, tmp: Path, env: dict | None = None, *, start: bool = True, **kwargs
+) -> Iterator[LiveServer]:
+    """A :class:`LiveServer` on the database of :func:`module_database` (a module-scoped
+    fixture with ``params=BACKEND_PARAMS``), started unless ``start=False`` (then the fixture
+    may prepare its database or ``env`` and call ``start()``); stopped afterwards."""
+    with module_database(request, tmp) as db_url:
+        srv = LiveServer(tmp, env, db_url=db_url, **kwargs)
+        try:
+            if start:
+                srv.start()
+            yield srv
+        finally:
+            srv.stop()
 
 
 def in_fresh_thread(fn, *args, **kwargs):
@@ -111,12 +137,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real CLI (``python -m webapp.cli``) in a subprocess."""
+def cli(
+    *args: str, env: dict | None = None, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real CLI (``python -m webapp.cli``) in a subprocess (``input``: its stdin)."""
     proc = subprocess.run(
         [sys.executable, "-m", "webapp.cli", *args],
         cwd=ROOT,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=300,
@@ -145,6 +174,8 @@ class LiveServer:
     ) -> None:
         self.tmp = tmp
         self.db_url = db_url or f"sqlite:///{tmp / 'yizhan.db'}"
+        #: ``sqlite`` or ``postgresql``: the backend of the server's database
+        self.backend = "postgresql" if self.db_url.startswith("postgresql") else "sqlite"
         self.workers = workers
         self.setup = [tuple(c) for c in setup]
         self.env = {
@@ -160,8 +191,15 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return cli(*args, env=self.env, check=check)
+    def cli(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        return cli(*args, env=self.env, check=check, input=input)
+
+    def add_user(self, name: str, password: str) -> None:
+        """A planner user on this server's database, as the README says
+        (``yizhan user add NAME --password-stdin``)."""
+        self.cli("user", "add", name, "--password-stdin", input=password + "\n")
 
     def start(self) -> LiveServer:
         self.cli("init-db")

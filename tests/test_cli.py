@@ -13,10 +13,13 @@ import pytest
 
 from support import DATA, ROOT, cli, free_port
 
+# the verbs that open the database run on SQLite and on PostgreSQL (``db_url``)
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
-def env(tmp_path):
-    return {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+def env(db_url):
+    return {**os.environ, "YIZHAN_DATABASE_URL": db_url}
 
 
 @pytest.mark.slow

@@ -8,9 +8,9 @@ import threading
 import warnings
 
 import pytest
-from conftest import close_app
 
 from geo.store import StationRepository
+from support import close_app
 from webapp.services import services
 
 

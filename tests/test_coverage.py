@@ -137,8 +137,9 @@ def test_bad_input(stations, seats, kwargs, message):
 
 
 @pytest.mark.slow
-def test_cli_coverage(tmp_path):
-    env_db = {"YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+@pytest.mark.both_backends  # the one test here that reads a store: SQLite and PostgreSQL
+def test_cli_coverage(tmp_path, db_url):
+    env_db = {"YIZHAN_DATABASE_URL": db_url}
     import os
 
     env = {**os.environ, **env_db}

@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from support import ROOT
+from support import ROOT, close_app
 from webapp import create_app
 from webapp.cli import main
-from webapp.services import services
 from webapp.settings import documented_settings
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -45,7 +44,7 @@ def test_every_route_is_documented(tmp_path):
             or f"`GET {rule}`" in readme
             or (rule == "/api/services" and "`GET /api/services`" in README)
         ), rule
-    services(app).repo.engine.dispose()
+    close_app(app)
 
 
 def test_two_commands_and_ci():

@@ -1,7 +1,7 @@
 """The embeddable map on the server side: allow-list, framing headers, parameters, builder.
 
-Flask test client on a real SQLite file with the demo registry; the browser side (framing by
-another origin, postMessage) is in ``tests/browser/test_embed.py``.
+Flask test client on a real database with the demo registry (SQLite and PostgreSQL); the
+browser side (framing by another origin, postMessage) is in ``tests/browser/test_embed.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
 from webapp import create_app
 from webapp.embed import DEFAULT_CONTROLS, parse_origins
-from webapp.services import services
 from webapp.settings import WebSettings
 
 UNION = "https://www.example-union.org.cn"
@@ -27,16 +26,21 @@ ORIGINS = f"{UNION}, http://127.0.0.1:8123  https://*.gh.example.cn"
 STATIC = Path(__file__).resolve().parent.parent / "webapp" / "static"
 
 
-def make_app(tmp_path: Path, origins: str = ORIGINS, demo: bool = True):
+# the tests that open a database (``app``, ``db_url``) run on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_backends
+
+
+def make_app(db_url: str, origins: str = ORIGINS, demo: bool = True):
     env = {"YIZHAN_EMBED_ORIGINS": origins, "YIZHAN_BASEMAPS": "offline"}
-    return support.make_app(f"sqlite:///{tmp_path / 'e.db'}", env, demo=demo)
+    return support.make_app(db_url, env, demo=demo)
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    application = make_app(tmp_path_factory.mktemp("embed"))
-    yield application
-    services(application).repo.engine.dispose()
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def app(request, tmp_path_factory):
+    with support.module_database(request, tmp_path_factory.mktemp("embed")) as db_url:
+        application = make_app(db_url)
+        yield application
+        support.close_app(application)
 
 
 @pytest.fixture
@@ -160,8 +164,8 @@ def test_assets_the_embed_loads_send_no_x_frame_options(client):
         r.close()
 
 
-def test_empty_allow_list_keeps_only_self(tmp_path):
-    app = make_app(tmp_path, origins="", demo=False)
+def test_empty_allow_list_keeps_only_self(db_url):
+    app = make_app(db_url, origins="", demo=False)
     try:
         r = app.test_client().get("/embed")
         assert r.status_code == 200  # a direct visit still works
@@ -169,7 +173,7 @@ def test_empty_allow_list_keeps_only_self(tmp_path):
         assert "X-Frame-Options" not in r.headers
         assert config(r, "yz-embed-config")["origins"] == []
     finally:
-        services(app).repo.engine.dispose()
+        support.close_app(app)
 
 
 # -- the page and its parameters -----------------------------------------------------------
@@ -333,8 +337,8 @@ def test_builder_page(client):
     assert "/static/js/embed_builder.js" in html
 
 
-def test_builder_with_empty_allow_list_says_so(tmp_path):
-    app = make_app(tmp_path, origins="", demo=False)
+def test_builder_with_empty_allow_list_says_so(db_url):
+    app = make_app(db_url, origins="", demo=False)
     try:
         html = app.test_client().get("/embed/builder").get_data(as_text=True)
         assert "列表为空" in html
@@ -347,7 +351,7 @@ def test_builder_with_empty_allow_list_says_so(tmp_path):
         assert re.search(r'<textarea[^>]*id="yz-b-code"[^>]*disabled', html)
         assert re.search(r'<button[^>]*id="yz-b-copy"[^>]*disabled', html)
     finally:
-        services(app).repo.engine.dispose()
+        support.close_app(app)
 
 
 def test_builder_with_origins_has_no_refusal_warning(client):

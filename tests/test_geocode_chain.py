@@ -14,9 +14,8 @@ from geo.errors import GeocodeNotFound, RateLimited
 from geo.geocode import GeocoderChain, OfflineGeocoder, build_geocoder
 from geo.geocode.amap import AmapGeocoder
 from geo.settings import Settings
-from support import cli
+from support import cli, close_app
 from webapp.ratelimit import RateLimiter
-from webapp.services import services
 
 
 def amap(server, **kw) -> AmapGeocoder:
@@ -110,13 +109,14 @@ def test_cli_uses_configured_online_provider(tmp_path):
     assert doc["provider"] == "amap" and doc["precision"] == "exact"
 
 
-def test_api_geocode_and_rate_limit(tmp_path):
+@pytest.mark.both_backends  # the rate limit's buckets live in the database
+def test_api_geocode_and_rate_limit(db_url):
     from webapp import create_app
     from webapp.settings import WebSettings
 
     app = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+            "DATABASE_URL": db_url,
             "SETTINGS": WebSettings(geocode_rate_per_minute=3),
         }
     )
@@ -129,7 +129,7 @@ def test_api_geocode_and_rate_limit(tmp_path):
     assert long.status_code == 400 and long.get_json()["error"]["parameter"] == "q"
     limited = client.get("/api/geocode?q=柳州市融水县")
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-    services(app).repo.engine.dispose()
+    close_app(app)
 
 
 def test_rate_limiter_refills():

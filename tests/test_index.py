@@ -15,6 +15,9 @@ from geo.models import Station, Status
 KINDS = ["rest_stop", "legal_aid", "workers_home"]
 SERVICES = ["drinking_water", "toilet", "nursing_room"]
 
+# the tests over a store (``repo``) run on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_backends
+
 
 def make_stations(n: int, seed: int = 42) -> list[Station]:
     rng = random.Random(seed)

@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 
 from geo.models import KINDS, Term, register_kind
-from support import ROOT
-from webapp.services import services
+from support import ROOT, close_app
+
+# the document and the fuzzing run against the app on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_backends
 
 
 def _document(client) -> dict:
@@ -82,7 +84,7 @@ def test_bounds_and_enumerations_come_from_the_running_settings(db_url):
         assert params["mode"]["schema"]["enum"] == ["walk", "ebike", "car"]
         r = app.test_client().get("/api/nearest?lon=109&lat=24&k=8")
         assert r.status_code == 400 and "7" in r.get_json()["error"]["message"]
-        services(app).repo.engine.dispose()
+        close_app(app)
     finally:
         KINDS.pop("night_shelter", None)
 

@@ -10,10 +10,13 @@ import pytest
 
 from support import cli
 
+# every run reads the registry from a database: on SQLite and on PostgreSQL (``db_url``)
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.mark.slow
-def test_plan_add_sites_report(tmp_path):
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+def test_plan_add_sites_report(tmp_path, db_url):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     out = tmp_path / "plan"
     proc = cli(
@@ -60,8 +63,8 @@ def test_plan_add_sites_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_plan_budget_and_target_and_bad_input(tmp_path):
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+def test_plan_budget_and_target_and_bad_input(tmp_path, db_url):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     budget = cli(
         "plan",
@@ -128,8 +131,8 @@ def test_plan_budget_and_target_and_bad_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_scenarios_save_what_if_stale_rerun_compare(tmp_path):
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+def test_scenarios_save_what_if_stale_rerun_compare(tmp_path, db_url):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     base = {"kind": "legal_aid", "region": "450200", "add": 2, "max_minutes": 60}
     what_if = {
@@ -164,8 +167,8 @@ def test_scenarios_save_what_if_stale_rerun_compare(tmp_path):
 
 
 @pytest.mark.slow
-def test_plan_capacity_and_mean_time_tie_break(tmp_path):
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+def test_plan_capacity_and_mean_time_tie_break(tmp_path, db_url):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     common = ["plan", "--kind", "legal_aid", "--add", "3", "--region", "450200"]
     free = cli(*common, "--solver", "exact", "--out", str(tmp_path / "f"), env=env)
@@ -265,15 +268,14 @@ def write_grid_pbf(path, bounds, step=0.005):
 
 
 @pytest.mark.slow
-def test_plan_on_a_road_network(tmp_path):
+def test_plan_on_a_road_network(tmp_path, db_url):
     """--network plans on the road-network model; its coverage is the engine's own."""
     from geo.coverage import compute_coverage
     from geo.store import StationRepository
     from geo.travel.network import NetworkModel, RoadGraph
     from geo.workflows import build_demand
 
-    db = tmp_path / "n.db"
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{db}"}
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     demand = build_demand("450225", None, None, None, 7)
     pbf = write_grid_pbf(tmp_path / "grid.osm.pbf", demand.cells.total_bounds)
@@ -288,7 +290,9 @@ def test_plan_on_a_road_network(tmp_path):
     assert len(plan["chosen"]) == 2 and plan["covered_after"] >= plan["covered_before"]
     # the 'before' coverage equals the coverage engine run directly on the same network
     model = NetworkModel(RoadGraph.from_pbf(pbf, "car"))
-    stations = StationRepository.from_url(f"sqlite:///{db}").all()
+    repo = StationRepository.from_url(db_url)
+    stations = repo.all()
+    repo.engine.dispose()
     direct = compute_coverage(stations, demand, model, 30, kinds=["legal_aid"], region="450225")
     covered = direct.summary()["thresholds"][0]["covered"]
     assert covered > 0  # the county's legal-aid post reaches its own seat at least
@@ -299,7 +303,7 @@ def test_plan_on_a_road_network(tmp_path):
     assert crow_doc["model"]["model"] == "crowfly"
 
 
-def test_coverage_and_plan_take_a_township_table(tmp_path):
+def test_coverage_and_plan_take_a_township_table(tmp_path, db_url):
     """``--township-table`` places townships the gazetteer cannot (城中/公园/沿江/河东街道 of
     柳州) and weights them; what stays unplaced is counted, bad rows named by line."""
     import csv
@@ -310,7 +314,7 @@ def test_coverage_and_plan_take_a_township_table(tmp_path):
     from geo.gazetteer import default_gazetteer
     from geo.regions import region_polygon
 
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     rng = random.Random(42)
     towns = [

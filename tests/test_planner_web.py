@@ -28,7 +28,7 @@ import pytest
 import support
 from geo.errors import ValidationError
 from geo.store import StationRepository, UserRepository
-from support import ROOT, LiveServer, cli, population_table
+from support import ROOT, LiveServer, cli, close_app, population_table
 from webapp.services import services
 
 #: Every test here runs on SQLite and on PostgreSQL + PostGIS (tests/conftest.py).
@@ -66,7 +66,7 @@ def app(env):
     application = make_app(env)
     yield application
     services(application).jobs.shutdown()
-    services(application).repo.engine.dispose()
+    close_app(application)
 
 
 def token(client) -> str:
@@ -182,7 +182,7 @@ def test_secure_cookie_setting(env):
     c = application.test_client()
     rv = login(c)
     assert "Secure" in rv.headers["Set-Cookie"]
-    services(application).repo.engine.dispose()
+    close_app(application)
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ def test_login_throttling_per_client(env):
         environ_base={"REMOTE_ADDR": "10.0.0.9"},
     )
     assert rv.status_code == 303  # another client is not affected
-    services(application).repo.engine.dispose()
+    close_app(application)
 
 
 # -- coverage and plan jobs -----------------------------------------------------------------
@@ -684,7 +684,7 @@ def test_uploads_are_read_in_the_worker_within_the_table_limits(env):
         assert "more than 5 rows" in doc["job"]["message"]
     finally:
         services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        close_app(app)
 
 
 def test_scenarios_are_private_and_no_answer_names_a_server_path(coverage_job, app, env):
@@ -782,7 +782,7 @@ def test_report_map_of_a_job_carries_the_map_approval_number(env):
             assert notice in text or json.dumps(notice)[1:-1] in text, notice
     finally:
         services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        close_app(app)
 
 
 # -- issue 12 items 8, 9, 14: the result maps' base and attribution, figures in words ----------
@@ -874,7 +874,7 @@ def test_result_map_carries_the_attribution_line(env):
         assert DATA_SOURCES.split("：")[0] in line
     finally:
         services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        close_app(app)
 
 
 def test_plan_figures_in_words_with_units(plan_job):

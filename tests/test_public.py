@@ -15,6 +15,7 @@ from geo.errors import ValidationError
 from geo.gazetteer import default_gazetteer
 from geo.models import Station
 from geo.navigation import navigation_links
+from support import close_app
 from webapp import create_app
 from webapp.public import basemap_layers, hours_summary, tile_origins
 from webapp.services import services
@@ -22,6 +23,10 @@ from webapp.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 XSS = "<img src=x onerror=alert(1)>"
+
+# the pages that read stations (``app``/``client`` of tests/conftest.py) run on SQLite and on
+# PostgreSQL
+pytestmark = pytest.mark.both_backends
 
 
 def _station(**kw) -> Station:
@@ -69,10 +74,10 @@ def test_default_basemap_is_offline_and_csp_allows_no_tile_origin(client):
     assert img == "img-src 'self' data:"
 
 
-def test_configured_basemaps_and_exact_csp_origins(tmp_path):
+def test_configured_basemaps_and_exact_csp_origins(db_url):
     settings = WebSettings.from_env(
         {},
-        database_url=f"sqlite:///{tmp_path / 'y.db'}",
+        database_url=db_url,
         basemaps="osm,tianditu,amap,offline",
         tianditu_key="KEY&x",
         map_approval="GS(2024)0000号",
@@ -102,6 +107,7 @@ def test_configured_basemaps_and_exact_csp_origins(tmp_path):
     assert cfg["basemap"] == "osm" and cfg["approval"] == "GS(2024)0000号"
     assert "GS(2024)0000号" in html and "桂ICP备00000000号" in html
     assert 'href="https://beian.miit.gov.cn/"' in html
+    close_app(app)
 
 
 @pytest.mark.parametrize(

@@ -230,8 +230,9 @@ def test_planner_offers_the_pdf():
 
 
 @pytest.mark.slow
-def test_cli_writes_report_pdf_unless_no_pdf(tmp_path):
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+@pytest.mark.both_backends  # the CLI reads the registry from SQLite and from PostgreSQL
+def test_cli_writes_report_pdf_unless_no_pdf(tmp_path, db_url):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
     cli("demo", env=env)
     args = ("coverage", "--kind", "legal_aid", "--region", COUNTY, "--max-minutes", "30")
     cli(*args, "--out", str(tmp_path / "a"), env=env)

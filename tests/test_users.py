@@ -1,4 +1,5 @@
-"""Planner users: scrypt hashes, the repository on a real SQLite file, the real CLI verbs."""
+"""Planner users: scrypt hashes, the repository on a real database (SQLite and PostgreSQL),
+the real CLI verbs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from geo.store.users import MIN_PASSWORD_LENGTH, check_password, hash_password
 from support import cli
 
 PASSWORD = "correct horse battery"
+
+# the repository and the CLI run on SQLite and on PostgreSQL (``repo``, ``db_url``)
+pytestmark = pytest.mark.both_backends
 
 
 def test_hash_is_salted_versioned_and_checked():
@@ -89,8 +93,8 @@ def test_session_version_ends_sessions_on_logout_password_and_disable(repo):
 
 
 @pytest.mark.slow
-def test_cli_user_add_list_passwd_remove(tmp_path):
-    env = {**os.environ, "YIZHAN_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"}
+def test_cli_user_add_list_passwd_remove(db_url):
+    env = {**os.environ, "YIZHAN_DATABASE_URL": db_url}
 
     def run(*args, stdin=None, check=True):
         import subprocess

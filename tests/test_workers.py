@@ -8,9 +8,8 @@ requests in flight on it may fail. Requests reach a chosen worker through a kept
 connection: the server runs with ``YIZHAN_WORKER_HEADER=1`` so every answer names its worker's
 pid (``X-Worker``). Every process is stopped at the end, and the test checks it.
 
-The database is a SQLite file shared by the processes. Hook for PostgreSQL: add its URL to
-the ``params`` of :func:`database` (the throwaway PostgreSQL cluster fixture of the test
-suite), and every test here runs against it too.
+The database the processes share is a SQLite file, then a database on the suite's throwaway
+PostgreSQL cluster (:func:`database`, ``support.BACKEND_PARAMS``): every test runs on both.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
+import support
 from geo.models import Station
 from geo.store import StationRepository, UserRepository
 from geo.store.jobs import JobStore
@@ -77,20 +77,12 @@ def alive(pid: int) -> bool:
 # -- the server -------------------------------------------------------------------------------
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def database(request, tmp_path_factory):
     """The database URL the server and the test share: a SQLite file, or a fresh database on
     the session's throwaway PostgreSQL + PostGIS cluster (dropped afterwards)."""
-    if request.param == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster")
-        name = cluster.create_database()
-        yield cluster.url(name)
-        cluster.drop_database(name)
-        return
-    tmp = tmp_path_factory.mktemp("workers-db")
-    yield f"sqlite:///{tmp / 'yizhan.db'}"
+    with support.module_database(request, tmp_path_factory.mktemp("workers-db")) as url:
+        yield url
 
 
 class Server:
@@ -526,13 +518,14 @@ def _claim_all(url: str, runner: str, tries: int) -> int:
         engine.dispose()
 
 
-def test_token_buckets_and_job_claims_are_atomic_across_processes(tmp_path):
+@pytest.mark.both_backends
+def test_token_buckets_and_job_claims_are_atomic_across_processes(tmp_path, db_url):
     """4 processes spend one 10-token bucket: exactly 10 requests pass. 4 processes claim
     from 6 queued jobs with a limit of 2 running: exactly 2 are claimed."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    url = db_url
     repo = StationRepository.from_url(url)
     repo.init_schema()
     store = JobStore(repo.engine)

@@ -31,6 +31,9 @@ from support import cli
 COUNTY = "450225"  # 融水苗族自治县: small, with township seats and a legal-aid post nearby
 DEMO = DATA_DIR / "demo" / "stations.csv"
 
+# every test that opens a store runs on SQLite and on PostgreSQL (``db_url``)
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(scope="module")
 def stations():
@@ -167,8 +170,8 @@ def test_runs_place_townships_from_the_registry_and_a_township_table(stations, t
     assert "位置未知" in run.summary()["headline"]
 
 
-def test_cli_and_run_coverage_give_the_same_numbers(tmp_path):
-    db = f"sqlite:///{tmp_path / 'w.db'}"
+def test_cli_and_run_coverage_give_the_same_numbers(tmp_path, db_url):
+    db = db_url
     env = {**os.environ, "YIZHAN_DATABASE_URL": db}
     cli("demo", env=env)
     out = tmp_path / "out"
@@ -224,10 +227,10 @@ def _parse_in_worker(name: str) -> str:
 
 
 @pytest.mark.slow
-def test_spawned_job_worker_knows_configured_kinds(tmp_path, stations, port_kind):
+def test_spawned_job_worker_knows_configured_kinds(tmp_path, db_url, stations, port_kind):
     from webapp.jobs import JobRunner, plan_task
 
-    db = f"sqlite:///{tmp_path / 'j.db'}"
+    db = db_url
     repo = StationRepository.from_url(db)
     repo.init_schema()
     port = Station(id="PORT-1", name="融水港口驿站", kind=port_kind, lon=109.256, lat=25.066)
@@ -286,19 +289,19 @@ def test_taxonomy_snapshot_installs_in_another_registry(port_kind):
 LIUZHOU = "450200"
 
 
-def _store(tmp_path, stations) -> StationRepository:
-    repo = StationRepository.from_url(f"sqlite:///{tmp_path / 'registry.db'}")
+def _store(db_url: str, stations) -> StationRepository:
+    repo = StationRepository.from_url(db_url)
     repo.init_schema()
     repo.save(stations)
     return repo
 
 
-def test_liuzhou_run_reads_and_maps_no_shaanxi_station(stations, tmp_path):
+def test_liuzhou_run_reads_and_maps_no_shaanxi_station(stations, tmp_path, db_url):
     """The demo registry has rest stops around Liuzhou and in Shaanxi (Dingbian, Shangluo)."""
     from geo.travel import CrowflyModel
     from geo.workflows import build_demand, select_stations
 
-    repo = _store(tmp_path, stations)
+    repo = _store(db_url, stations)
     shaanxi = [s for s in stations if s.province == "陕西省" and s.kind == "rest_stop"]
     assert shaanxi
     params = CoverageParams(kinds=["rest_stop"], region=LIUZHOU, max_minutes=[30, 60])
@@ -327,7 +330,7 @@ def test_liuzhou_run_reads_and_maps_no_shaanxi_station(stations, tmp_path):
     repo.engine.dispose()
 
 
-def test_halo_stations_outside_the_region_still_count(stations, tmp_path):
+def test_halo_stations_outside_the_region_still_count(stations, tmp_path, db_url):
     """A station just outside the county's outline (seeded position east of 融水) is within
     the halo and counts, from a store as from a list."""
     import random
@@ -344,7 +347,7 @@ def test_halo_stations_outside_the_region_still_count(stations, tmp_path):
         lat=(y0 + y1) / 2 + rng.uniform(-0.01, 0.01),
     )
     params = CoverageParams(kinds=["legal_aid"], region=COUNTY, max_minutes=[30])
-    repo = _store(tmp_path, [*stations, outside])
+    repo = _store(db_url, [*stations, outside])
     from_store = run_coverage(params, repo).result
     from_list = run_coverage(params, [*stations, outside]).result
     assert "HALO-1" in set(from_store.stations["id"])
@@ -398,10 +401,10 @@ def test_national_crowfly_run(stations, tmp_path):
     }
 
 
-def test_run_plan_from_a_store_equals_the_list(stations, tmp_path):
+def test_run_plan_from_a_store_equals_the_list(stations, tmp_path, db_url):
     """A plan reads the stations within reach from the store; a what-if removal of a station
     far away (Jiangsu) is still checked against the whole registry."""
-    repo = _store(tmp_path, stations)
+    repo = _store(db_url, stations)
     far = next(s for s in stations if s.province == "江苏省")
     params = PlanParams(
         kind="legal_aid", region="融水", add=2, max_minutes=30, remove_station_ids=[far.id]

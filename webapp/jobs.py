@@ -118,7 +118,8 @@ class Job:
         """Write ``job.json`` (state, parameters, result) into the job's folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = {**self.to_dict(), "result": self.result}
-        tmp = self.folder / "job.json.tmp"
+        # A name of its own per writer: the canceller and the runner may write at once.
+        tmp = self.folder / f"job.json.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(doc, ensure_ascii=False, default=json_default), encoding="utf-8")
         tmp.replace(self.folder / "job.json")
 
@@ -323,6 +324,10 @@ class JobRunner:
             if job.finished:
                 break
             time.sleep(0.05)
+        if job.finished and job.state != "done":
+            # The runner marks the row first and writes the folder after: write it here too,
+            # so whoever reads the folder when this returns sees what the row says.
+            return self._save(job.id)
         return job
 
     # -- the supervisor ----------------------------------------------------------------
@@ -681,7 +686,7 @@ def _remove_outputs(folder: Path) -> None:
     if not folder.is_dir():
         return
     for path in folder.iterdir():
-        if path.name in _KEEP:
+        if path.name in _KEEP or path.name.startswith("job.json."):  # or one being written
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

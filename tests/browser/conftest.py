@@ -1,8 +1,9 @@
 """Browser-test fixtures: a real ``yizhan serve`` process and the system Chromium.
 
 The server is the README's path for real: ``python -m webapp.cli init-db``, ``demo``, then
-``serve`` on a free loopback port, with its own SQLite file in a temporary directory (the tests
-here write to it, so it is not shared with other test modules). The browser is Debian's
+``serve`` on a free loopback port, on its own database (a SQLite file in a temporary directory,
+then a database of the suite's PostgreSQL cluster; the tests here write to it, so it is not
+shared with other test modules). The browser is Debian's
 ``/usr/bin/chromium`` driven by Playwright's Python sync API; it is never downloaded by a test
 tool (``scripts/install_chromium.sh`` installs it with apt). Every request the page makes to
 another origin is blocked and recorded: the locator must work offline, on an intranet.
@@ -18,18 +19,26 @@ import pytest
 
 # The session's Chromium (``browser``) is a fixture of tests/conftest.py: one Playwright for
 # every module that opens pages, so no module starts a second event loop beside it.
-from support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MISSING_CHROMIUM, LiveServer  # noqa: F401
+from support import (  # noqa: F401
+    ARTIFACTS,
+    BACKEND_PARAMS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MISSING_CHROMIUM,
+    LiveServer,
+    module_server,
+)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A fresh database with the demo registry, served on a free port; stopped afterwards.
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def server(request, tmp_path_factory):
+    """A fresh database with the demo registry (SQLite, then PostgreSQL), served on a free
+    port; stopped afterwards.
 
     Module-scoped (not the session's ``live_server``) because these tests write to it.
     """
-    srv = LiveServer(tmp_path_factory.mktemp("locator")).start()
-    yield srv
-    srv.stop()
+    with module_server(request, tmp_path_factory.mktemp("locator")) as srv:
+        yield srv
 
 
 @dataclass

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from support import ARTIFACTS, LiveServer
+from support import ARTIFACTS, BACKEND_PARAMS, module_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -109,20 +109,18 @@ def sites():
     other.close()
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory, sites):
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def app_server(request, tmp_path_factory, sites):
     allowed, _ = sites
     tmp = tmp_path_factory.mktemp("embed")
-    srv = LiveServer(tmp, env={"YIZHAN_EMBED_ORIGINS": allowed.origin})
     registry = tmp / "xss.csv"
     registry.write_text(
         f'编号,名称,类型,经度,纬度\nXSS-1,"{XSS_NAME}",工会爱心驿站,109.30,24.20\n',
         encoding="utf-8",
     )
-    srv.start()
-    srv.cli("import", str(registry))
-    yield srv
-    srv.stop()
+    with module_server(request, tmp, {"YIZHAN_EMBED_ORIGINS": allowed.origin}) as srv:
+        srv.cli("import", str(registry))
+        yield srv
 
 
 @pytest.fixture
@@ -469,13 +467,12 @@ def test_embed_keeps_the_height_asked_for(browse, app_server, sites, size):
     assert page.foreign == [] and page.js_errors == []
 
 
-@pytest.fixture(scope="module")
-def bare_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def bare_server(request, tmp_path_factory):
     """The app with the default, empty allow-list."""
-    srv = LiveServer(tmp_path_factory.mktemp("embed-bare"), env={"YIZHAN_EMBED_ORIGINS": ""})
-    srv.start()
-    yield srv
-    srv.stop()
+    tmp = tmp_path_factory.mktemp("embed-bare")
+    with module_server(request, tmp, {"YIZHAN_EMBED_ORIGINS": ""}) as srv:
+        yield srv
 
 
 @pytest.fixture

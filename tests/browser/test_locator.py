@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from support import LiveServer
+from support import BACKEND_PARAMS, module_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -482,13 +482,11 @@ def test_station_name_is_text_never_markup(open_page, server):
 # -- the Amap (GCJ-02) basemap ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def amap_server(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("amap"))
-    srv.env["YIZHAN_BASEMAPS"] = "offline,amap"
-    srv.start()
-    yield srv
-    srv.stop()
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def amap_server(request, tmp_path_factory):
+    env = {"YIZHAN_BASEMAPS": "offline,amap"}
+    with module_server(request, tmp_path_factory.mktemp("amap"), env) as srv:
+        yield srv
 
 
 def test_amap_basemap_draws_overlays_at_gcj02(browser, amap_server):
@@ -555,34 +553,34 @@ def test_amap_basemap_draws_overlays_at_gcj02(browser, amap_server):
 # -- 200,000 stations ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def big_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def big_server(request, tmp_path_factory):
     """A server over 200,000 synthetic stations (seeded), saved through the repository."""
     from geo.models import KINDS, Station
     from geo.store import StationRepository
 
     tmp = tmp_path_factory.mktemp("big")
-    srv = LiveServer(tmp, setup=())  # no demo registry: the stations below only
-    repo = StationRepository.from_url(srv.db_url)
-    repo.init_schema()
-    rng = random.Random(42)
-    kinds = sorted(KINDS)
-    repo.save(
-        Station(
-            id=f"syn{i:06d}",
-            name=f"合成站点 {i}",
-            kind=rng.choice(kinds),
-            lon=rng.uniform(104.5, 112.0),
-            lat=rng.uniform(21.5, 26.0),
-            hours="每天 08:00-20:00",
-            demo=True,
+    # no demo registry: the stations below only
+    with module_server(request, tmp, setup=(), start=False) as srv:
+        repo = StationRepository.from_url(srv.db_url)
+        repo.init_schema()
+        rng = random.Random(42)
+        kinds = sorted(KINDS)
+        repo.save(
+            Station(
+                id=f"syn{i:06d}",
+                name=f"合成站点 {i}",
+                kind=rng.choice(kinds),
+                lon=rng.uniform(104.5, 112.0),
+                lat=rng.uniform(21.5, 26.0),
+                hours="每天 08:00-20:00",
+                demo=True,
+            )
+            for i in range(200_000)
         )
-        for i in range(200_000)
-    )
-    repo.engine.dispose()
-    srv.start()
-    yield srv
-    srv.stop()
+        repo.engine.dispose()
+        srv.start()
+        yield srv
 
 
 def test_200k_stations_load_per_view_with_server_clusters(browser, big_server):

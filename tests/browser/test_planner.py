@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from support import ARTIFACTS, ROOT, LiveServer, other_language_text
+from support import ARTIFACTS, BACKEND_PARAMS, module_server, other_language_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -49,28 +47,20 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def planner_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def planner_server(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("planner-browser")
-    srv = LiveServer(tmp)
-    srv.env["YIZHAN_PLANNER_DIR"] = str(tmp / "jobs")
-    # The deployment defaults: YIZHAN_TILE_URL is OSM's, the basemaps the offline outlines.
-    srv.env.pop("YIZHAN_TILE_URL", None)
-    srv.env["YIZHAN_MAP_APPROVAL"] = APPROVAL
-    srv.env["YIZHAN_ICP"] = ICP
-    srv.start()
-    proc = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "user", "add", "planner", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=srv.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    yield srv
-    srv.stop()
+    env = {
+        "YIZHAN_PLANNER_DIR": str(tmp / "jobs"),
+        "YIZHAN_MAP_APPROVAL": APPROVAL,
+        "YIZHAN_ICP": ICP,
+    }
+    with module_server(request, tmp, env, start=False) as srv:
+        # The deployment defaults: YIZHAN_TILE_URL is OSM's, the basemaps the offline outlines.
+        srv.env.pop("YIZHAN_TILE_URL", None)
+        srv.start()
+        srv.add_user("planner", PASSWORD)
+        yield srv
 
 
 @pytest.mark.slow

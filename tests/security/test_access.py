@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import support
 from geo.store import ScenarioRepository, StationRepository, UserRepository
 from geo.store.users import hash_password
-from support import ROOT
+from support import ROOT, close_app
 from webapp.services import services
 
 PASSWORD = "correct horse battery"
@@ -64,7 +64,7 @@ def app(env):
     application = make_app(env)
     yield application
     services(application).jobs.shutdown()
-    services(application).repo.engine.dispose()
+    close_app(application)
 
 
 def token(client) -> str:
@@ -423,7 +423,7 @@ def test_behind_a_trusted_proxy_clients_get_their_own_limit_buckets(env):
         # Another client behind the same proxy is not throttled by the first one.
         assert login(two, **forwarded("198.51.100.2")).status_code == 200
     finally:
-        services(application).repo.engine.dispose()
+        close_app(application)
     # The client's address, scheme and host come through (nginx's proxy_set_header lines).
     probe = with_probe(make_app(env, trusted_proxies=1))
     seen = probe.get("/_probe", headers=PROXY_HEADERS).get_json()
@@ -443,7 +443,7 @@ def test_behind_a_trusted_proxy_clients_get_their_own_limit_buckets(env):
         assert [geocode("203.0.113.7") for _ in range(3)][-1] == 429
         assert geocode("198.51.100.2") != 429
     finally:
-        services(geo_app).repo.engine.dispose()
+        close_app(geo_app)
 
 
 def test_without_trusted_proxies_forwarded_for_is_ignored(env):
@@ -456,7 +456,7 @@ def test_without_trusted_proxies_forwarded_for_is_ignored(env):
         ]
         assert codes == [401, 401, 429]  # a new X-Forwarded-For each time does not help
     finally:
-        services(application).repo.engine.dispose()
+        close_app(application)
     probe = with_probe(make_app(env))
     seen = probe.get("/_probe", headers=PROXY_HEADERS).get_json()
     assert seen == {"addr": "127.0.0.1", "scheme": "http", "host": "localhost"}
@@ -471,7 +471,7 @@ def test_without_trusted_proxies_forwarded_for_is_ignored(env):
         ]
         assert codes[-1] == 429
     finally:
-        services(geo_app).repo.engine.dispose()
+        close_app(geo_app)
 
 
 def test_trusted_proxies_setting_is_read_from_the_environment(env):
@@ -488,4 +488,4 @@ def test_trusted_proxies_setting_is_read_from_the_environment(env):
         assert application.wsgi_app.x_for == 2  # type: ignore[attr-defined]
     finally:
         services(application).jobs.shutdown()
-        services(application).repo.engine.dispose()
+        close_app(application)

@@ -5,8 +5,9 @@ SIGKILL mid-run, the server is stopped with SIGTERM (and killed with SIGKILL) mi
 runs past the time limit, a user cancels queued and running jobs from the page, and a user
 tries to queue more jobs than allowed. Processes are found in ``/proc`` (children by parent
 pid), independent of how the runner keeps them, and every process a test starts is ended by
-the test. Real parts: the Flask app on a SQLite file with the demo registry, real spawned
-workers running real coverage jobs, and a real ``yizhan serve`` for the stop tests.
+the test. Real parts: the Flask app on a real database (SQLite, then PostgreSQL) with the demo
+registry, real spawned workers running real coverage jobs, and a real ``yizhan serve`` for the
+stop tests.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import http.cookiejar
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -27,7 +26,7 @@ import pytest
 
 import support
 from geo.store import StationRepository, UserRepository
-from support import ROOT, LiveServer, cli, population_table
+from support import LiveServer, cli, population_table
 from webapp.services import services
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -105,18 +104,19 @@ def kill_all(pids: set[int]) -> None:
 # -- a planner app with real jobs -----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def env(request, tmp_path_factory):
+    """The demo registry with users alice and bob, on SQLite, then on PostgreSQL."""
     tmp = tmp_path_factory.mktemp("jobs")
-    url = f"sqlite:///{tmp / 'yizhan.db'}"
-    cli("demo", env={**os.environ, "YIZHAN_DATABASE_URL": url})
-    repo = StationRepository.from_url(url)
-    repo.init_schema()
-    UserRepository(repo.engine).create("alice", PASSWORD)
-    UserRepository(repo.engine).create("bob", PASSWORD)
-    table = population_table(tmp / "pop.csv", "4502")
-    yield {"tmp": tmp, "url": url, "table": table}
-    repo.engine.dispose()
+    with support.module_database(request, tmp) as url:
+        cli("demo", env={**os.environ, "YIZHAN_DATABASE_URL": url})
+        repo = StationRepository.from_url(url)
+        repo.init_schema()
+        UserRepository(repo.engine).create("alice", PASSWORD)
+        UserRepository(repo.engine).create("bob", PASSWORD)
+        table = population_table(tmp / "pop.csv", "4502")
+        yield {"tmp": tmp, "url": url, "table": table}
+        repo.engine.dispose()
 
 
 @pytest.fixture
@@ -328,20 +328,13 @@ def test_per_user_queue_limit_answers_429(make, env):
 # -- 8: the server's workers end with the server --------------------------------------------
 
 
-def _live_job(tmp_path: Path, env) -> tuple[LiveServer, str, str]:
-    """A real ``yizhan serve`` running a long coverage job: (server, job url, job id)."""
-    server = LiveServer(tmp_path, env={"YIZHAN_PLANNER_DIR": str(tmp_path / "jobs")})
+def _live_job(tmp_path: Path, db_url: str) -> tuple[LiveServer, str, str]:
+    """A real ``yizhan serve`` on ``db_url`` running a long coverage job: (server, job url,
+    job id)."""
+    table = population_table(tmp_path / "pop.csv", "4502")
+    server = LiveServer(tmp_path, {"YIZHAN_PLANNER_DIR": str(tmp_path / "jobs")}, db_url=db_url)
     server.start()
-    proc = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", "user", "add", "alice", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=server.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
+    server.add_user("alice", PASSWORD)
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
@@ -365,7 +358,7 @@ def _live_job(tmp_path: Path, env) -> tuple[LiveServer, str, str]:
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="population_table"; '
         f'filename="pop.csv"\r\nContent-Type: text/csv\r\n\r\n'
-        + env["table"].read_text(encoding="utf-8")
+        + table.read_text(encoding="utf-8")
         + f"\r\n--{boundary}--\r\n"
     )
     url = call(
@@ -385,8 +378,9 @@ def _live_job(tmp_path: Path, env) -> tuple[LiveServer, str, str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_no_process_of_the_server_is_left_after_it_stops_mid_job(tmp_path, env, sig):
-    server, _url, job_id = _live_job(tmp_path, env)
+@pytest.mark.both_backends
+def test_no_process_of_the_server_is_left_after_it_stops_mid_job(tmp_path, db_url, sig):
+    server, _url, job_id = _live_job(tmp_path, db_url)
     assert server.proc is not None
     # "running" is set when the job is claimed; its worker process appears once spawned
     deadline = time.monotonic() + 30

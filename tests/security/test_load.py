@@ -74,8 +74,9 @@ async def _crowd(port: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_200_kept_alive_clients_are_all_answered_fast(tmp_path):
-    server = LiveServer(tmp_path).start()
+@pytest.mark.both_backends
+def test_200_kept_alive_clients_are_all_answered_fast(tmp_path, db_url):
+    server = LiveServer(tmp_path, db_url=db_url).start()
     try:
         results = in_fresh_thread(asyncio.run, _crowd(server.port))
     finally:

@@ -29,7 +29,7 @@ import support
 from geo.errors import FileFormatError, YizhanError
 from geo.store import StationRepository, UserRepository
 from security.payloads import CONTROL_TEXTS, MALFORMED_UPLOADS, xlsx_bomb, xlsx_many_rows
-from support import LiveServer, cli
+from support import LiveServer, cli, close_app
 from webapp.services import services
 
 PASSWORD = "correct horse battery"
@@ -69,7 +69,7 @@ def app(env):
     application = make_app(env)
     yield application
     services(application).jobs.shutdown()
-    services(application).repo.engine.dispose()
+    close_app(application)
 
 
 def logged_in(app):
@@ -175,7 +175,7 @@ def test_body_over_the_route_limit_is_refused_with_413(env):
         assert job_folders(env) == set()
     finally:
         services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        close_app(app)
 
 
 def _dir_bytes(folder: Path) -> int:
