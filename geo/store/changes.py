@@ -505,4 +505,3 @@ class ChangeStore:
         with self.repo.transaction() as conn:
             self._decide(conn, change, "withdrawn", author, "")
             return self._get_in(conn, change.id)
-
