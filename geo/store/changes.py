@@ -264,7 +264,7 @@ class ChangeStore:
                 .where(c.station_id == sid, c.author == author, c.state == "pending")
                 .values(state="superseded", decided_at=now)
             )
-            new_id = conn.execute(
+            inserted = conn.execute(
                 station_changes.insert().values(
                     station_id=sid,
                     action=action,
@@ -282,8 +282,10 @@ class ChangeStore:
                     state="pending",
                     comment="",
                 )
-            ).inserted_primary_key[0]
-            return self._get_in(conn, int(new_id))
+            )
+            key = inserted.inserted_primary_key
+            assert key is not None
+            return self._get_in(conn, int(key[0]))
 
     # -- reading -----------------------------------------------------------------------
     def get(self, change_id: int) -> Change:
