@@ -168,7 +168,11 @@ def _utc(at: datetime) -> datetime:
 
 
 def _text(value: object, field: str) -> str:
-    text = str(value or "").strip()
+    """A reason or comment: control characters removed (PostgreSQL text refuses NUL),
+    trimmed, at most :data:`MAX_TEXT` characters."""
+    from geo.tables import strip_control
+
+    text = strip_control(str(value or ""))[0].strip()
     if len(text) > MAX_TEXT:
         raise ValidationError(
             f"{field} 过长（最多 {MAX_TEXT} 字）({field} is longer than {MAX_TEXT} characters)",
