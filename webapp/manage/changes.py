@@ -12,6 +12,7 @@ editor's own changes with their decisions, one change field by field, approve / 
   permission; decisions are atomic (:class:`geo.store.changes.ChangeStore`). Refusals:
   ``403`` (own change, outside the areas), ``409`` (decided already, or the station changed
   since: the answer says what changed; the change stays pending), ``400`` (no comment).
+  ``GET`` of these routes goes back to the change (JSON twin: the change).
 
 The store and its rules are :mod:`geo.store.changes`; this module only shows and forwards.
 """
@@ -170,16 +171,26 @@ def _refused(change_id: int, exc: Conflict | ValidationError, status: int):
     return _render_change(data, status)
 
 
+def _back(change_id: int):
+    """``GET`` of a decision route: the change (JSON twin) or back to its page."""
+    change = _visible(change_id)
+    if wants_json():
+        return jsonify({"change": _summary(change)})
+    return redirect(url_for("manage.change", change_id=change.id), 303)
+
+
 def _decided(change: Change):
     if wants_json():
         return jsonify({"change": _summary(change)})
     return redirect(url_for("manage.change", change_id=change.id), 303)
 
 
-@bp.post("/changes/<int:change_id>/approve")
+@bp.route("/changes/<int:change_id>/approve", methods=["GET", "POST"])
 @requires("review")
 def approve(change_id: int):
     """Approve: the change is written (atomic with its state) or refused as a whole."""
+    if request.method == "GET":
+        return _back(change_id)
     try:
         done = _store().approve(change_id, g.user, request.form.get("comment") or "")
     except Conflict as exc:
@@ -189,10 +200,12 @@ def approve(change_id: int):
     return _decided(done)
 
 
-@bp.post("/changes/<int:change_id>/reject")
+@bp.route("/changes/<int:change_id>/reject", methods=["GET", "POST"])
 @requires("review")
 def reject(change_id: int):
     """Reject with a comment; the station is untouched."""
+    if request.method == "GET":
+        return _back(change_id)
     try:
         done = _store().reject(change_id, g.user, request.form.get("comment") or "")
     except Conflict as exc:
@@ -202,10 +215,12 @@ def reject(change_id: int):
     return _decided(done)
 
 
-@bp.post("/changes/<int:change_id>/withdraw")
+@bp.route("/changes/<int:change_id>/withdraw", methods=["GET", "POST"])
 @requires("edit")
 def withdraw(change_id: int):
     """The author takes back a pending change."""
+    if request.method == "GET":
+        return _back(change_id)
     try:
         done = _store().withdraw(change_id, g.user.name)
     except Conflict as exc:
