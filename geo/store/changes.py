@@ -312,6 +312,13 @@ class ChangeStore:
         with self.engine.connect() as conn:
             return [Change.from_row(r) for r in conn.execute(sel).mappings()]
 
+    def current_record(self, station_id: str) -> tuple[dict[str, Any] | None, int]:
+        """The station's stored record (JSON values) and version; ``(None, 0)`` if absent."""
+        station = self.repo.get(station_id)
+        if station is None:
+            return None, 0
+        return hist.record_of(_to_row(station)), station.version
+
     def pending(self, areas: Sequence[str] | str | None = None) -> list[Change]:
         """Pending changes in ``areas`` (admin codes; none: all), oldest first."""
         areas = [areas] if isinstance(areas, str) else list(areas or ())

@@ -25,10 +25,8 @@ from flask import g, jsonify, redirect, request, url_for
 
 from geo import access
 from geo.errors import Conflict, Forbidden, ValidationError
-from geo.records.audit import ACTION_LABELS, _field_label
+from geo.records.audit import ACTION_LABELS, field_label
 from geo.store.changes import Change, ChangeStore, station_of
-from geo.store.history import record_of
-from geo.store.repository import _to_row
 from webapp import auth
 from webapp.errors import wants_json
 from webapp.manage import bp, render, requires
@@ -86,12 +84,11 @@ def changes():
 
 def _detail(change: Change, **extra: Any) -> dict[str, Any]:
     """The change field by field with the station as stored now."""
-    current = services().repo.get(change.station_id)
-    now = record_of(_to_row(current)) if current is not None else None
+    now, current_version = _store().current_record(change.station_id)
     rows = [
         {
             "field": field,
-            "label": _field_label(field, auth.page_lang()),
+            "label": field_label(field, auth.page_lang()),
             "before": before,
             "after": after,
             "now": now.get(field) if now is not None else None,
@@ -115,8 +112,8 @@ def _detail(change: Change, **extra: Any) -> dict[str, Any]:
     return {
         "change": data,
         "rows": rows,
-        "current_version": current.version if current is not None else 0,
-        "stale": (current.version if current is not None else 0) != change.base_version,
+        "current_version": current_version,
+        "stale": current_version != change.base_version,
         "position": position,
         "may_decide": _may_decide(change),
         "may_withdraw": change.state == "pending" and change.author == g.user.name,
