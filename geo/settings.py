@@ -140,6 +140,15 @@ class Settings:
         "min_services, require_phone).",
         "YIZHAN_LIUYOU_RULES",
     )
+    # approval (issue 15 item 5): editors' changes wait for a reviewer of the area
+    approval: bool = setting(
+        True,
+        "Approval of editors' changes: on, a change by an editor (a role without the review "
+        "permission) waits in /manage/changes until a reviewer of its area approves it, and "
+        "the public map, API, OGC and embed keep showing the approved data; off, edits "
+        "publish directly. Reviewers and administrators always publish directly.",
+        "YIZHAN_APPROVAL",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -492,6 +492,58 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "不能停用自己或取消自己的管理员角色。",
         "You cannot disable yourself or take away your own administrator role.",
     ),
+    # approval (issue 15 item 5): /manage/changes
+    "manage.changes.heading": ("修改审批", "Change approval"),
+    "manage.changes.approval_on": (
+        "本系统开启了审批：编辑提交的修改须经本区域审核员批准后才公开。",
+        "Approval is on: changes by editors are published once a reviewer of the area "
+        "approves them.",
+    ),
+    "manage.changes.approval_off": (
+        "本系统未开启审批：修改直接公开。",
+        "Approval is off: changes are published directly.",
+    ),
+    "manage.changes.queue": ("待我审批", "Waiting for my review"),
+    "manage.changes.mine": ("我提交的修改", "My changes"),
+    "manage.changes.none_pending": ("没有待审批的修改。", "No changes are waiting."),
+    "manage.changes.none_mine": ("您还没有提交修改。", "You have not proposed any changes."),
+    "manage.changes.pending_counts": ("待审批修改（按县区）", "Changes waiting (by county)"),
+    "manage.changes.one": ("修改 #{id}", "Change #{id}"),
+    "manage.changes.station": ("站点", "Station"),
+    "manage.changes.action": ("操作", "Action"),
+    "manage.changes.author": ("提交人", "Proposed by"),
+    "manage.changes.reason": ("原因", "Reason"),
+    "manage.changes.state": ("状态", "State"),
+    "manage.changes.state.pending": ("待审批", "Pending"),
+    "manage.changes.state.approved": ("已批准", "Approved"),
+    "manage.changes.state.rejected": ("已退回", "Rejected"),
+    "manage.changes.state.withdrawn": ("已撤回", "Withdrawn"),
+    "manage.changes.state.superseded": ("已被新修改取代", "Superseded"),
+    "manage.changes.own": ("本人", "mine"),
+    "manage.changes.comment": ("审核意见", "Reviewer's comment"),
+    "manage.changes.comment_hint": (
+        "退回时必须填写意见；批准时可选。",
+        "A comment is required to reject and optional to approve.",
+    ),
+    "manage.changes.base": ("基于版本", "Based on version"),
+    "manage.changes.stale": (
+        "站点在此之后已被修改（现为 v{version}），批准将被拒绝；请退回或让提交人重新提交。",
+        "The station changed since (now v{version}): approval will be refused; reject it or "
+        "ask the author to propose again.",
+    ),
+    "manage.changes.diff": ("逐项对比", "Field by field"),
+    "manage.changes.field": ("字段", "Field"),
+    "manage.changes.before": ("修改前", "Before"),
+    "manage.changes.after": ("修改后", "After"),
+    "manage.changes.now": ("当前", "Now"),
+    "manage.changes.map": ("位置变化地图", "Map of the position change"),
+    "manage.changes.approve": ("批准", "Approve"),
+    "manage.changes.reject": ("退回", "Reject"),
+    "manage.changes.withdraw": ("撤回修改", "Withdraw"),
+    "manage.changes.own_hint": (
+        "这是您本人提交的修改，须由其他审核员审批。",
+        "This is your own change: another reviewer must decide it.",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

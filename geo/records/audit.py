@@ -61,6 +61,10 @@ def _field_label(column: str, lang: str) -> str:
     return name
 
 
+#: A record column's label in ``lang`` (public: the approval pages label their diff alike).
+field_label = _field_label
+
+
 def _value(value: Any) -> Any:
     """A cell value: numbers and text as they are, lists and mappings as JSON, None empty."""
     if value is None:

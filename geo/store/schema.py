@@ -188,3 +188,36 @@ station_versions = Table(
     Column("area_codes", Text, nullable=False, default=""),
     Index("ix_station_versions_at", "at"),
 )
+
+
+# -- pending changes (issue 15 item 5, migration 0010_changes; geo.store.changes) ----------
+# An editor's proposed change of one station, waiting for a reviewer of its area. No foreign
+# key: a create's station does not exist until approved, a deleted one's changes stay.
+station_changes = Table(
+    "station_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station_id", String(64), nullable=False),  # a create's id is chosen at proposal
+    Column("action", String(16), nullable=False),  # create | edit | close | reopen | delete
+    Column("base_version", Integer, nullable=False),  # 0: a create
+    Column("record", JSON, nullable=False),  # the proposed full record (a delete: the last)
+    Column("changes", JSON, nullable=False),  # field -> [before, after] against the base
+    Column("author", String(128), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # the proposed record's codes (a delete: the station's), for geo.access.area_condition
+    Column("province_code", String(12)),
+    Column("prefecture_code", String(12)),
+    Column("county_code", String(12)),
+    Column("township_code", String(12)),
+    # pending | approved | rejected | withdrawn | superseded
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("reviewer", String(128)),
+    Column("comment", Text, nullable=False, default=""),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("applied_version", Integer),  # the station version the approval wrote
+    Index("ix_station_changes_state", "state"),
+    Index("ix_station_changes_station_id", "station_id"),
+    Index("ix_station_changes_author", "author"),
+)

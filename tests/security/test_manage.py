@@ -36,6 +36,9 @@ USERS = {
 FORMS = {
     "manage.users": {"name": "newcomer", "password": PASSWORD, "role": "admin"},
     "manage.user": {"role": "admin", "areas": ""},
+    # approval (issue 15 item 5)
+    "manage.approve": {"comment": "同意"},
+    "manage.reject": {"comment": "不同意"},
 }
 
 
@@ -72,7 +75,7 @@ def snapshot(env) -> list:
     with env["repo"].engine.connect() as conn:
         return [
             conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1, 2")).all()
-            for table in ("users", "user_areas", "stations")
+            for table in ("users", "user_areas", "stations", "station_changes")
         ]
 
 

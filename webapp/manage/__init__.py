@@ -42,11 +42,16 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.users", "/manage/users", "manage_users"),
     ("manage.user", "/manage/users/{user}", "manage_users"),
+    # approval (issue 15 item 5, webapp/manage/changes.py)
+    ("manage.approve", "/manage/changes/1/approve", "review"),
+    ("manage.reject", "/manage/changes/1/reject", "review"),
+    ("manage.withdraw", "/manage/changes/1/withdraw", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
+    from webapp.manage import changes as _approval  # noqa: F401 - issue 15 item 5
     from webapp.manage import users  # noqa: F401 - registers its routes on bp
 
     app.register_blueprint(bp)

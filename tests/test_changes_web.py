@@ -1,0 +1,247 @@
+"""Approval pages (issue 15 item 5): the queue and my changes, one change field by field,
+approve / reject through the web with CSRF; the public map's reads (``/api/stations``,
+``/api/nearest``, OGC items, the station page; the embed reads ``/api/stations``) show the
+old data until approval and the new after; refusals write nothing. On SQLite and PostgreSQL,
+through the real login form of a real app."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+
+import support
+from geo.models import Station
+from geo.store import StationRepository, UserRepository
+from geo.store.changes import ChangeStore
+from geo.store.schema import station_changes, station_versions
+from webapp.services import services
+
+pytestmark = pytest.mark.both_backends
+
+PASSWORD = "correct horse battery"
+RONGSHUI, LIUJIANG, LIUZHOU = "450225", "450206", "450200"
+USERS = {
+    "root": ("admin", ()),
+    "rs_editor": ("editor", (RONGSHUI,)),
+    "lz_reviewer": ("reviewer", (LIUZHOU,)),
+    "rs_reviewer": ("reviewer", (RONGSHUI,)),
+    "lj_reviewer": ("reviewer", (LIUJIANG,)),
+    "viewer": ("staff", (LIUJIANG,)),
+}
+
+
+def _station(id_: str, county: str = RONGSHUI, **kw) -> Station:
+    base = dict(
+        id=id_,
+        name=f"审批站{id_}",
+        kind="rest_stop",
+        lon=109.25,
+        lat=25.06,
+        province_code="450000",
+        prefecture_code=LIUZHOU,
+        county_code=county,
+        county="融水苗族自治县" if county == RONGSHUI else "柳江区",
+        phone="0772-1234567",
+    )
+    base.update(kw)
+    return Station(**base)
+
+
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def env(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("changes_web")
+    with support.module_database(request, tmp) as url:
+        repo = StationRepository.from_url(url)
+        repo.init_schema()
+        users = UserRepository(repo.engine)
+        for name, (role, areas) in USERS.items():
+            users.create(name, PASSWORD, role, areas)
+        app = support.make_app(
+            url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
+        )
+        # public reads see a write within the index's check interval (1 s); here at once
+        services(app).index.check_interval_s = 0
+        yield {"repo": repo, "store": ChangeStore(repo), "app": app}
+        services(app).jobs.shutdown()
+        services(app).repo.engine.dispose()
+        repo.engine.dispose()
+
+
+def login(env, name: str):
+    client = env["app"].test_client()
+    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
+    rv = client.post(
+        "/planner/login?format=json",
+        data={"name": name, "password": PASSWORD, "csrf_token": token},
+    )
+    assert rv.status_code == 200, rv.get_data(as_text=True)
+    client.csrf = rv.get_json()["csrf_token"]
+    return client
+
+
+def _counts(env) -> tuple[int, int, list]:
+    with env["repo"].engine.connect() as conn:
+        versions = conn.execute(sa.select(sa.func.count()).select_from(station_versions))
+        states = conn.execute(
+            sa.select(station_changes.c.id, station_changes.c.state).order_by(station_changes.c.id)
+        ).all()
+        return versions.scalar(), env["repo"].count(), [tuple(r) for r in states]
+
+
+def _public_view(env, sid: str, lon: float, lat: float) -> dict:
+    """What the public sees of one station through every read path."""
+    anon = env["app"].test_client()
+    listed = anon.get("/api/stations").get_json()
+    feature = next(f for f in listed["features"] if f["id"] == sid)
+    near = anon.get(f"/api/nearest?lon={lon}&lat={lat}&k=1").get_json()["features"][0]
+    ogc = anon.get(f"/ogc/collections/stations/items/{sid}?f=json").get_json()
+    page = anon.get(f"/stations/{sid}").get_data(as_text=True)
+    assert anon.get("/embed").status_code == 200  # the embed reads /api/stations
+    return {
+        "api": (feature["properties"]["name"], feature["geometry"]["coordinates"]),
+        "nearest": (near["id"], near["properties"]["name"]),
+        "ogc": (ogc["properties"]["name"], ogc["geometry"]["coordinates"]),
+        "page": re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip(),
+    }
+
+
+def test_public_reads_show_old_data_until_approval_then_new(env):
+    repo, store = env["repo"], env["store"]
+    repo.save([_station("W1")], actor="cli:x", source="cli")
+    proposed = _station("W1", name="审批站W1新址", lon=109.26, lat=25.07)
+    change = store.propose("edit", proposed, base_version=1, author="rs_editor", reason="挪位置")
+    old = _public_view(env, "W1", 109.26, 25.07)
+    assert old["api"] == ("审批站W1", [109.25, 25.06])
+    assert old["nearest"] == ("W1", "审批站W1")
+    assert old["ogc"][0] == "审批站W1" and "审批站W1" in old["page"]
+    assert "新址" not in json.dumps(old, ensure_ascii=False)
+
+    rev = login(env, "lz_reviewer")
+    queue = rev.get("/manage/changes?format=json").get_json()
+    assert [c["id"] for c in queue["queue"]] == [change.id] and queue["approval"] is True
+    detail = rev.get(f"/manage/changes/{change.id}?format=json").get_json()
+    assert detail["may_decide"] and detail["position"]["after"] == [109.26, 25.07]
+    assert {r["field"] for r in detail["rows"]} == {"name", "lon", "lat"}
+    html = rev.get(f"/manage/changes/{change.id}").get_data(as_text=True)
+    assert 'id="mg-change-map"' in html and "js/manage/changes.js" in html
+    assert "<script>" not in html  # strict CSP: JS files only
+    rv = rev.post(
+        f"/manage/changes/{change.id}/approve?format=json",
+        data={"comment": "已到现场核对", "csrf_token": rev.csrf},
+    )
+    assert rv.status_code == 200, rv.get_data(as_text=True)
+    assert rv.get_json()["change"]["state"] == "approved"
+
+    new = _public_view(env, "W1", 109.26, 25.07)
+    assert new["api"] == ("审批站W1新址", [109.26, 25.07])
+    assert new["nearest"] == ("W1", "审批站W1新址")
+    assert new["ogc"][0] == "审批站W1新址" and "审批站W1新址" in new["page"]
+    last = repo.history("W1")[-1]
+    assert (last.actor, last.source) == ("rs_editor", "review") and "lz_reviewer" in last.reason
+
+    editor = login(env, "rs_editor")
+    mine = editor.get("/manage/changes?format=json").get_json()
+    assert mine["queue"] == [] and mine["mine"][0]["state"] == "approved"
+    assert mine["mine"][0]["comment"] == "已到现场核对"
+
+
+def test_reject_with_comment_in_html_and_editor_sees_it(env):
+    repo, store = env["repo"], env["store"]
+    repo.save([_station("W2")])
+    change = store.propose("edit", _station("W2", phone="110"), base_version=1, author="rs_editor")
+    rev = login(env, "rs_reviewer")
+    before = _counts(env)
+    rv = rev.post(f"/manage/changes/{change.id}/reject", data={"csrf_token": rev.csrf})
+    assert rv.status_code == 400 and _counts(env) == before  # a comment is required
+    rv = rev.post(
+        f"/manage/changes/{change.id}/reject",
+        data={"comment": "电话号码不对", "csrf_token": rev.csrf},
+    )
+    assert rv.status_code == 303 and rv.location.endswith(f"/manage/changes/{change.id}")
+    assert repo.get("W2").phone == "0772-1234567" and len(repo.history("W2")) == 1
+    editor = login(env, "rs_editor")
+    page = editor.get("/manage/changes").get_data(as_text=True)
+    assert "电话号码不对" in page and "已退回" in page
+    one = editor.get(f"/manage/changes/{change.id}").get_data(as_text=True)
+    assert 'id="mg-comment"' in one and "电话号码不对" in one
+
+
+def test_self_out_of_area_and_editor_refused_403_nothing_written(env):
+    repo, store = env["repo"], env["store"]
+    repo.save([_station("W3")])
+    own = store.propose("edit", _station("W3", phone="1"), base_version=1, author="lz_reviewer")
+    for name in ("lz_reviewer", "lj_reviewer", "rs_editor", "viewer"):
+        client = login(env, name)
+        before = _counts(env)
+        for path in ("approve", "reject"):
+            rv = client.post(
+                f"/manage/changes/{own.id}/{path}?format=json",
+                data={"comment": "x", "csrf_token": client.csrf},
+            )
+            assert rv.status_code == 403, (name, path, rv.status_code)
+        assert _counts(env) == before
+    page = login(env, "lz_reviewer").get(f"/manage/changes/{own.id}").get_data(as_text=True)
+    assert 'id="mg-own"' in page and 'id="mg-decide"' not in page
+    # another county's staff may not even look at it
+    assert login(env, "lj_reviewer").get(f"/manage/changes/{own.id}").status_code == 403
+
+
+def test_approval_after_a_direct_change_is_refused_with_what_changed(env):
+    repo, store = env["repo"], env["store"]
+    repo.save([_station("W4")])
+    change = store.propose("edit", _station("W4", name="乙"), base_version=1, author="rs_editor")
+    repo.save([_station("W4", hours="08:00-18:00")], actor="root", source="web", reason="直改")
+    rev = login(env, "lz_reviewer")
+    before = _counts(env)
+    rv = rev.post(f"/manage/changes/{change.id}/approve?format=json", data={"csrf_token": rev.csrf})
+    assert rv.status_code == 409
+    body = rv.get_json()
+    assert body["error"]["changes"][0]["actor"] == "root"
+    assert body["error"]["changes"][0]["fields"] == ["hours"]
+    assert _counts(env) == before and store.get(change.id).state == "pending"
+    page = rev.post(f"/manage/changes/{change.id}/approve", data={"csrf_token": rev.csrf})
+    assert page.status_code == 409
+    html = page.get_data(as_text=True)
+    assert 'id="mg-conflict"' in html and 'id="mg-stale"' in html
+
+
+def test_dashboard_shows_pending_counts_per_county(env):
+    store, repo = env["store"], env["repo"]
+    repo.save([_station("W5", county=LIUJIANG)])
+    store.propose("edit", _station("W5", county=LIUJIANG, phone="2"), base_version=1, author="root")
+    html = login(env, "lj_reviewer").get("/manage/").get_data(as_text=True)
+    section = html[html.index('id="mg-pending"') :]
+    assert LIUJIANG in section and RONGSHUI not in section
+    pending_lz = sum(c["pending"] for c in store.pending_counts([LIUZHOU]))
+    assert pending_lz >= 1
+
+
+def test_withdraw_by_author(env):
+    repo, store = env["repo"], env["store"]
+    repo.save([_station("W6")])
+    change = store.propose("edit", _station("W6", phone="3"), base_version=1, author="rs_editor")
+    editor = login(env, "rs_editor")
+    rv = editor.post(
+        f"/manage/changes/{change.id}/withdraw?format=json", data={"csrf_token": editor.csrf}
+    )
+    assert rv.status_code == 200 and rv.get_json()["change"]["state"] == "withdrawn"
+    other = login(env, "root")
+    again = store.propose("edit", _station("W6", phone="4"), base_version=1, author="rs_editor")
+    rv = other.post(
+        f"/manage/changes/{again.id}/withdraw?format=json", data={"csrf_token": other.csrf}
+    )
+    assert rv.status_code == 403 and store.get(again.id).state == "pending"
+
+
+def test_english_page(env):
+    store, repo = env["store"], env["repo"]
+    repo.save([_station("W7")])
+    change = store.propose("edit", _station("W7", phone="5"), base_version=1, author="rs_editor")
+    rev = login(env, "lz_reviewer")
+    html = rev.get(f"/manage/changes/{change.id}?lang=en").get_data(as_text=True)
+    assert "Field by field" in html and "Approve" in html
+    assert dataclasses.replace(_station("W7"), phone="5").phone == "5"
