@@ -140,6 +140,12 @@ class Settings:
         "min_services, require_phone).",
         "YIZHAN_LIUYOU_RULES",
     )
+    # review queue (issue 15 item 4)
+    stale_days: int = setting(
+        365,
+        "A station not updated for this many days is listed as stale in the review queue.",
+        "YIZHAN_STALE_DAYS",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -42,12 +42,14 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.users", "/manage/users", "manage_users"),
     ("manage.user", "/manage/users/{user}", "manage_users"),
+    # review queue (issue 15 item 4)
+    ("manage.review_decide", "/manage/review/stale:S1", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
-    from webapp.manage import users  # noqa: F401 - registers its routes on bp
+    from webapp.manage import liuyou, review, users  # noqa: F401 - register their routes on bp
 
     app.register_blueprint(bp)
 
