@@ -36,6 +36,8 @@ USERS = {
 FORMS = {
     "manage.users": {"name": "newcomer", "password": PASSWORD, "role": "admin"},
     "manage.user": {"role": "admin", "areas": ""},
+    # review queue (issue 15 item 4)
+    "manage.review_decide": {"action": "dismiss", "reason": "x"},
 }
 
 
