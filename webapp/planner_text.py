@@ -537,7 +537,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.review.dismiss": ("忽略", "Dismiss"),
     "manage.review.keep": ("保留哪一个站点", "Station to keep"),
     "manage.review.merge": ("合并重复站点", "Merge duplicates"),
-    "manage.liuyou.heading": ("六有达标情况", "六有 (six-haves) completeness"),
+    "manage.liuyou.heading": ("六有达标情况", "Six-haves (liuyou) completeness"),
     "manage.liuyou.legend": (
         "每项标准的数字为：达标 / 不达标 / 未知。",
         "Each criterion shows: pass / fail / unknown.",
@@ -550,7 +550,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.liuyou.townships": ("乡镇汇总", "Townships"),
     "manage.liuyou.detail": ("站点明细", "Stations"),
     "manage.liuyou.score": ("得分（0-6）", "Score (0-6)"),
-    "manage.liuyou.download": ("下载六有报告（Excel）", "Download the 六有 report (Excel)"),
+    "manage.liuyou.download": ("下载六有报告（Excel）", "Download the six-haves report (Excel)"),
     "manage.liuyou.area_required": ("请指定区域代码", "Give an area code"),
 }
 
