@@ -149,6 +149,12 @@ class Settings:
         "publish directly. Reviewers and administrators always publish directly.",
         "YIZHAN_APPROVAL",
     )
+    # review queue (issue 15 item 4)
+    stale_days: int = setting(
+        365,
+        "A station not updated for this many days is listed as stale in the review queue.",
+        "YIZHAN_STALE_DAYS",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

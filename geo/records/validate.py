@@ -739,6 +739,48 @@ def _name_key(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
 
 
+def _same_name_near(
+    others: Iterable[tuple[str, float, float, str]],
+    own_id: str,
+    lon: float,
+    lat: float,
+    radius_m: float,
+) -> tuple[str, float] | None:
+    """The label and distance of the first of ``others`` (same-name ``(id, lon, lat, label)``)
+    within ``radius_m`` of the point, not ``own_id``; ``None`` if there is none."""
+    for other_id, x, y, label in others:
+        if other_id == own_id:
+            continue
+        d = float(_crs.distance_m(lon, lat, x, y))
+        if d <= radius_m:
+            return label, d
+    return None
+
+
+def duplicate_pairs(
+    stations: Iterable[tuple[str, str, float | None, float | None]], radius_m: float
+) -> list[tuple[str, str, float]]:
+    """Stored stations that the import's duplicate check would call duplicates of each other:
+    ``(first id, second id, metres)`` for each pair with the same name (ignoring width, case
+    and spaces) within ``radius_m``, in input order (the review queue, :mod:`geo.review_queue`).
+    """
+    by_name: dict[str, list[tuple[str, float, float, str]]] = defaultdict(list)
+    pairs = []
+    for sid, name, x, y in stations:
+        if x is None or y is None:
+            continue
+        group = by_name[_name_key(name)]
+        rest = list(group)
+        while True:
+            near = _same_name_near(rest, sid, x, y, radius_m)
+            if near is None:
+                break
+            pairs.append((near[0], sid, near[1]))
+            rest = rest[[r[3] for r in rest].index(near[0]) + 1 :]
+        group.append((sid, x, y, sid))
+    return pairs
+
+
 def _drop_duplicates(
     stations: list[Station],
     lines: dict[int, int],
@@ -766,14 +808,8 @@ def _drop_duplicates(
             )
             report.rejected.append(RowIssue(line, "id", reason, s.id, s.id, s.name))
             continue
-        dup = None
-        for other_id, x, y, label in by_name.get(_name_key(s.name), ()):
-            if other_id == s.id:
-                continue
-            d = float(_crs.distance_m(lon, lat, x, y))
-            if d <= radius_m:
-                dup = f"duplicate of {label} with the same name, {d:.0f} m away"
-                break
+        near = _same_name_near(by_name.get(_name_key(s.name), ()), s.id, lon, lat, radius_m)
+        dup = f"duplicate of {near[0]} with the same name, {near[1]:.0f} m away" if near else None
         if dup:
             report.rejected.append(RowIssue(line, "name", dup, s.name, s.id, s.name))
             continue

@@ -221,3 +221,24 @@ station_changes = Table(
     Index("ix_station_changes_station_id", "station_id"),
     Index("ix_station_changes_author", "author"),
 )
+
+
+# -- review queue (issue 15 item 4, migration 0011_review) ----------------------------------
+# One row per decided review item (geo.review_queue): its key "kind:id[:id]", the decision,
+# who, when, why, and the station versions it was taken at (an item accepted at version v
+# comes back when the station's version is above v).
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),  # coarse | county | duplicate | stale
+    Column("station_ids", JSON, nullable=False),  # [id, ...]
+    Column("state", String(16), nullable=False),  # open|accepted|fixed|merged|dismissed
+    Column("versions", JSON, nullable=False),  # {station id: version decided at}
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # ",province,prefecture,county,township," codes of the stations (as station_versions)
+    Column("area_codes", Text, nullable=False, default=""),
+)

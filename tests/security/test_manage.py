@@ -39,6 +39,8 @@ FORMS = {
     # approval (issue 15 item 5)
     "manage.approve": {"comment": "同意"},
     "manage.reject": {"comment": "不同意"},
+    # review queue (issue 15 item 4)
+    "manage.review_decide": {"action": "dismiss", "reason": "x"},
 }
 
 

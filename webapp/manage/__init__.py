@@ -46,13 +46,14 @@ WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.approve", "/manage/changes/1/approve", "review"),
     ("manage.reject", "/manage/changes/1/reject", "review"),
     ("manage.withdraw", "/manage/changes/1/withdraw", "edit"),
+    # review queue (issue 15 item 4)
+    ("manage.review_decide", "/manage/review/stale:S1", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
-    from webapp.manage import changes as _approval  # noqa: F401 - issue 15 item 5
-    from webapp.manage import users  # noqa: F401 - registers its routes on bp
+    from webapp.manage import changes, liuyou, review, users  # noqa: F401 - register routes on bp
 
     app.register_blueprint(bp)
 

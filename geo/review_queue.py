@@ -1,0 +1,502 @@
+"""The review queue of the registry workspace (issue 15 item 4): what to review in an area,
+and the decisions taken on it.
+
+This module owns the *queue*: it computes the items of an area from the stored stations with
+the existing checks — :func:`geo.review.review_stations` (coarse positions; coordinates that
+contradict the stated county by code or name, with the GCJ-02 hint) and the import's duplicate
+check (:func:`geo.records.validate.duplicate_pairs`) — plus *stale* records (not updated for
+``stale_days``), and it keeps each item's decision in ``review_items`` (migration 0011_review).
+:mod:`geo.review` stays a pure check over stations; nothing here repeats it.
+
+An item's key is ``kind:id`` (``kind:id1:id2`` for duplicates; ids URL-quoted). Kinds:
+``coarse``, ``conflict`` (the stated county contradicts the coordinates), ``duplicate``,
+``stale``. States: ``open``, ``accepted`` (as is, with a
+reason), ``fixed``, ``merged``, ``dismissed``. A decision stores the versions of the item's
+stations at that time; an item whose station has a later version (it changed since) is open
+again.
+
+Actions (:func:`apply`): accept (reason required), dismiss, fix (a new WGS-84 position from a
+pin or one of the item's candidates, saved through
+:meth:`geo.store.StationRepository.save` with ``expected_versions``, source ``review``), merge
+(duplicates: keep one, fill its empty fields from the other, delete the other through
+:meth:`~geo.store.StationRepository.delete`). Each action writes the stations' history and
+the decision in one transaction; a station outside the user's areas is refused
+(:class:`geo.errors.Forbidden`) before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, unquote
+
+import sqlalchemy as sa
+
+from geo import access
+from geo import crs as _crs
+from geo.crs import CoordSystem
+from geo.errors import Forbidden, NotFound, ValidationError
+from geo.models import Precision, Station
+from geo.review import looks_like_gcj02_declared_wgs84, review_stations
+from geo.store import history as hist
+from geo.store.schema import review_items
+
+__all__ = [
+    "ACTIONS",
+    "KINDS",
+    "STATES",
+    "Candidate",
+    "QueueItem",
+    "apply",
+    "county_counts",
+    "get_item",
+    "item_key",
+    "parse_key",
+    "queue",
+]
+
+#: Item kinds, in the order they are listed.
+KINDS = ("coarse", "conflict", "duplicate", "stale")
+#: Item states (``open`` is never stored: an item without a valid decision is open).
+STATES = ("open", "accepted", "fixed", "merged", "dismissed")
+#: Actions and the state each leaves.
+ACTIONS = {"accept": "accepted", "fix": "fixed", "merge": "merged", "dismiss": "dismissed"}
+#: Reasons of geo.review about the position's precision only (the rest are county conflicts).
+_POSITION_ONLY = ("no coordinates", "position known only")
+
+
+@dataclass
+class Candidate:
+    """A position the item could be fixed to (WGS-84) and where it comes from."""
+
+    source: str  # "gcj02": the original read as GCJ-02; "bd09": as BD-09
+    lon: float
+    lat: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class QueueItem:
+    """One item of the review queue."""
+
+    kind: str
+    station_ids: tuple[str, ...]
+    names: tuple[str, ...]
+    reasons: list[str]
+    county_code: str
+    county: str
+    lon: float | None = None
+    lat: float | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+    state: str = "open"
+    actor: str = ""
+    at: datetime | None = None
+    decision_reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return item_key(self.kind, self.station_ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "station_ids": list(self.station_ids),
+            "names": list(self.names),
+            "reasons": list(self.reasons),
+            "county_code": self.county_code,
+            "county": self.county,
+            "lon": self.lon,
+            "lat": self.lat,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "versions": dict(self.versions),
+            "state": self.state,
+            "actor": self.actor,
+            "at": self.at.isoformat() if self.at else None,
+            "decision_reason": self.decision_reason,
+        }
+
+
+def item_key(kind: str, station_ids: Sequence[str]) -> str:
+    """``kind:id[:id]`` with each id URL-quoted (so ``:`` and ``/`` in an id stay apart)."""
+    return ":".join([kind, *(quote(str(i), safe="") for i in station_ids)])
+
+
+def parse_key(key: str) -> tuple[str, tuple[str, ...]]:
+    """``(kind, station ids)`` of a key; :class:`ValidationError` for a malformed one."""
+    parts = str(key or "").split(":")
+    kind, ids = parts[0], tuple(unquote(p) for p in parts[1:])
+    count = 2 if kind == "duplicate" else 1
+    if kind not in KINDS or len(ids) != count or not all(ids) or len(key) > 200:
+        raise ValidationError(f"not a review item: {key[:80]!r}", field="key")
+    return kind, ids
+
+
+def _codes(s: Station) -> dict[str, Any]:
+    return {f: getattr(s, f, None) for f in hist.AREA_FIELDS}
+
+
+def _candidates(s: Station, gazetteer) -> list[Candidate]:
+    """Positions that would put ``s`` in its stated county: its original coordinate read as
+    GCJ-02 (geo.review's hint) or as BD-09."""
+    out = []
+    if looks_like_gcj02_declared_wgs84(s, gazetteer):
+        assert s.orig_lon is not None and s.orig_lat is not None
+        x, y = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
+        out.append(Candidate("gcj02", round(float(x), 7), round(float(y), 7)))
+    if s.orig_crs is CoordSystem.WGS84 and s.orig_lon is not None and s.orig_lat is not None:
+        x, y = _crs.bd09_to_wgs84(s.orig_lon, s.orig_lat)
+        if s.county_code and gazetteer.county_codes_at(x, y)[0] == s.county_code:
+            out.append(Candidate("bd09", round(float(x), 7), round(float(y), 7)))
+    return out
+
+
+def _computed(
+    stations: Sequence[Station],
+    gazetteer,
+    stale_days: int,
+    duplicate_radius_m: float,
+    now: datetime,
+) -> list[QueueItem]:
+    """Every item the checks raise for ``stations`` (all open; decisions not applied)."""
+    from geo.records.validate import duplicate_pairs
+
+    by_id = {s.id: s for s in stations}
+
+    def item(kind: str, ss: Sequence[Station], reasons: list[str]) -> QueueItem:
+        first = ss[0]
+        return QueueItem(
+            kind,
+            tuple(s.id for s in ss),
+            tuple(s.name for s in ss),
+            reasons,
+            first.county_code or "",
+            first.county or "",
+            first.lon,
+            first.lat,
+            versions={s.id: s.version for s in ss},
+        )
+
+    items: list[QueueItem] = []
+    for r in review_stations(stations, gazetteer):
+        s = by_id[r.id]
+        coarse = [x for x in r.reasons if x.startswith(_POSITION_ONLY)]
+        county = [x for x in r.reasons if not x.startswith(_POSITION_ONLY)]
+        if coarse:
+            items.append(item("coarse", [s], coarse))
+        if county:
+            it = item("conflict", [s], county)
+            it.candidates = _candidates(s, gazetteer)
+            items.append(it)
+    for a, b, d in duplicate_pairs(
+        [(s.id, s.name, s.lon, s.lat) for s in stations], duplicate_radius_m
+    ):
+        items.append(
+            item(
+                "duplicate",
+                [by_id[a], by_id[b]],
+                [f"same name, {d:.0f} m apart (import duplicate radius {duplicate_radius_m:g} m)"],
+            )
+        )
+    limit = now - timedelta(days=stale_days)
+    for s in stations:
+        at = s.updated_at
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        if at is None or at < limit:
+            when = at.date().isoformat() if at else "never"
+            items.append(item("stale", [s], [f"not updated since {when} (over {stale_days} days)"]))
+    return items
+
+
+def _decisions(conn: sa.Connection, keys: Iterable[str]) -> dict[str, Any]:
+    keys = list(keys)
+    out: dict[str, Any] = {}
+    for i in range(0, len(keys), 500):
+        sel = review_items.select().where(review_items.c.key.in_(keys[i : i + 500]))
+        out.update({r.key: r for r in conn.execute(sel)})
+    return out
+
+
+def _apply_decision(item: QueueItem, row: Any) -> None:
+    """Put a stored decision on ``item`` unless a station changed after it (then open)."""
+    if row is None:
+        return
+    decided = {str(k): int(v) for k, v in (row.versions or {}).items()}
+    if any(v > decided.get(sid, 0) for sid, v in item.versions.items()):
+        return
+    at = row.at
+    item.state, item.actor, item.decision_reason = row.state, row.actor, row.reason
+    item.at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def queue(
+    repo,
+    areas: Sequence[str],
+    gazetteer,
+    *,
+    stale_days: int = 365,
+    duplicate_radius_m: float = 50.0,
+    kinds: Iterable[str] | None = None,
+    states: Iterable[str] | None = ("open",),
+    now: datetime | None = None,
+) -> list[QueueItem]:
+    """The review items of the stations ``areas`` cover (all for no areas), with their state.
+
+    Parameters
+    ----------
+    repo
+        A :class:`geo.store.StationRepository`.
+    areas
+        Admin codes (:func:`geo.access.areas_cover`).
+    stale_days, duplicate_radius_m
+        A station not updated for ``stale_days`` is stale; same-name stations within
+        ``duplicate_radius_m`` are possible duplicates (the import's rule).
+    kinds, states
+        Keep only these (``None``: all). By default only open items.
+    """
+    now = now or datetime.now(UTC)
+    stations = access.filter_to_areas(repo.all(), areas)
+    items = _computed(stations, gazetteer, stale_days, duplicate_radius_m, now)
+    with repo.engine.connect() as conn:
+        stored = _decisions(conn, [i.key for i in items])
+    for it in items:
+        _apply_decision(it, stored.get(it.key))
+    kinds = set(kinds) if kinds is not None else None
+    states = set(states) if states is not None else None
+    order = {k: n for n, k in enumerate(KINDS)}
+    return sorted(
+        (
+            i
+            for i in items
+            if (kinds is None or i.kind in kinds) and (states is None or i.state in states)
+        ),
+        key=lambda i: (i.county_code, order[i.kind], i.station_ids),
+    )
+
+
+def county_counts(items: Iterable[QueueItem]) -> list[dict[str, Any]]:
+    """Open items per county and kind: ``[{"county_code", "county", "<kind>": n, "total"}]``,
+    ordered by code (the dashboard's counts)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for i in items:
+        if i.state != "open":
+            continue
+        row = rows.setdefault(
+            i.county_code,
+            {
+                "county_code": i.county_code,
+                "county": i.county,
+                **dict.fromkeys(KINDS, 0),
+                "total": 0,
+            },
+        )
+        row["county"] = row["county"] or i.county
+        row[i.kind] += 1
+        row["total"] += 1
+    return sorted(rows.values(), key=lambda r: (r["county_code"] == "", r["county_code"]))
+
+
+def _position(lon: object, lat: object) -> tuple[float, float]:
+    try:
+        x, y = float(lon), float(lat)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError("经纬度必须是数字 (lon/lat must be numbers)", field="lon") from None
+    if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+        raise ValidationError("经纬度超出范围 (lon/lat out of range)", field="lon")
+    if not _crs.in_china(x, y):
+        raise ValidationError("位置不在中国境内 (the position is outside China)", field="lon")
+    return x, y
+
+
+def _merged(keep: Station, other: Station) -> Station:
+    """``keep`` with its empty fields filled from ``other`` (services and facilities joined)."""
+    changes: dict[str, Any] = {}
+    for f in ("name_en", "address", "phone", "hours", "union", "notes"):
+        if not getattr(keep, f) and getattr(other, f):
+            changes[f] = getattr(other, f)
+    for f in ("services", "facilities"):
+        joined = tuple(sorted(set(getattr(keep, f)) | set(getattr(other, f))))
+        if joined != tuple(sorted(getattr(keep, f))):
+            changes[f] = joined
+    checks = {**(other.liuyou or {}), **(keep.liuyou or {})}
+    if checks != (keep.liuyou or {}):
+        changes["liuyou"] = checks
+    return dataclasses.replace(keep, **changes) if changes else keep
+
+
+def _load(
+    repo, gazetteer, key: str, areas: Sequence[str], stale_days: int, duplicate_radius_m: float
+) -> tuple[QueueItem, list[Station]]:
+    """The current item ``key`` (its decision not applied) and its stored stations."""
+    _kind, ids = parse_key(key)
+    stations = [repo.get(i) for i in ids]
+    found = [s for s in stations if s is not None]
+    if len(found) != len(ids):
+        raise NotFound(f"review item {key} is not in the queue")
+    if not all(access.areas_cover(areas, s) for s in found):
+        raise Forbidden("站点不在您的管辖区域内 (station outside your areas)")
+    now = datetime.now(UTC)
+    current = [
+        i for i in _computed(found, gazetteer, stale_days, duplicate_radius_m, now) if i.key == key
+    ]
+    if not current:
+        raise NotFound(f"review item {key} is not in the queue")
+    return current[0], found
+
+
+def get_item(
+    repo,
+    gazetteer,
+    key: str,
+    areas: Sequence[str],
+    *,
+    stale_days: int = 365,
+    duplicate_radius_m: float = 50.0,
+) -> tuple[QueueItem, list[Station]]:
+    """One item of the queue with its state, and its stations; :class:`NotFound` when the
+    checks no longer raise it, :class:`Forbidden` when ``areas`` do not cover its stations."""
+    item, found = _load(repo, gazetteer, key, areas, stale_days, duplicate_radius_m)
+    with repo.engine.connect() as conn:
+        _apply_decision(item, _decisions(conn, [key]).get(key))
+    return item, found
+
+
+def apply(
+    repo,
+    gazetteer,
+    key: str,
+    action: str,
+    *,
+    actor: str,
+    areas: Sequence[str],
+    reason: str = "",
+    lon: object = None,
+    lat: object = None,
+    candidate: object = None,
+    keep: str | None = None,
+    stale_days: int = 365,
+    duplicate_radius_m: float = 50.0,
+) -> QueueItem:
+    """Decide a review item; return it with its new state.
+
+    ``accept`` needs a ``reason``; ``fix`` a position (``lon``/``lat``, WGS-84, e.g. from a
+    pin) or ``candidate`` (the index of one of the item's candidates); ``merge`` (duplicates
+    only) the id to ``keep``. Raises :class:`NotFound` for an item that is not in the queue
+    (any more), :class:`Forbidden` when ``areas`` do not cover each of its stations,
+    :class:`ValidationError` for a missing or wrong field and :class:`geo.errors.Conflict`
+    when a station changed since the queue was computed — in every case nothing is written.
+    """
+    if action not in ACTIONS:
+        raise ValidationError(f"unknown action {action!r}", field="action")
+    item, found = _load(repo, gazetteer, key, areas, stale_days, duplicate_radius_m)
+    kind, ids = item.kind, item.station_ids
+    now = datetime.now(UTC)
+    reason = (reason or "").strip()
+    if action == "accept" and not reason:
+        raise ValidationError("请填写接受的理由 (a reason is required)", field="reason")
+    expected = dict(item.versions)
+    versions = dict(item.versions)
+    with repo.transaction() as conn:
+        if action == "fix":
+            if len(found) != 1:
+                raise ValidationError(
+                    "合并重复站点请用“合并” (use merge for duplicates)", field="action"
+                )
+            if candidate not in (None, ""):
+                try:
+                    chosen = item.candidates[int(str(candidate))]
+                except (ValueError, IndexError):
+                    raise ValidationError(
+                        "没有这个候选位置 (no such candidate)", field="candidate"
+                    ) from None
+                x, y = chosen.lon, chosen.lat
+            else:
+                x, y = _position(lon, lat)
+            s = found[0]
+            fixed = dataclasses.replace(
+                s,
+                lon=x,
+                lat=y,
+                precision=Precision.EXACT,
+                orig_lon=x,
+                orig_lat=y,
+                orig_crs=CoordSystem.WGS84,
+                updated_at=None,
+            )
+            repo.save(
+                [fixed],
+                conn,
+                actor=actor,
+                source="review",
+                reason=reason or f"review {key}: position fixed",
+                expected_versions=expected,
+            )
+            versions[s.id] = s.version + 1
+        elif action == "merge":
+            if kind != "duplicate":
+                raise ValidationError(
+                    "只有重复站点可以合并 (only duplicates merge)", field="action"
+                )
+            if keep not in ids:
+                raise ValidationError("请选择保留的站点 (choose the station to keep)", field="keep")
+            kept = next(s for s in found if s.id == keep)
+            other = next(s for s in found if s.id != keep)
+            why = reason or f"review {key}: merged {other.id} into {kept.id}"
+            merged = _merged(kept, other)
+            if merged is not kept:
+                repo.save(
+                    [merged],
+                    conn,
+                    actor=actor,
+                    source="review",
+                    reason=why,
+                    expected_versions={kept.id: kept.version},
+                )
+                versions[kept.id] = kept.version + 1
+            repo.delete(
+                [other.id],
+                conn,
+                actor=actor,
+                source="review",
+                reason=why,
+                expected_versions={other.id: other.version},
+            )
+            versions[other.id] = other.version + 1
+        else:  # accept / dismiss: nothing of the station changes; check it did not either
+            stored = _stored_versions(conn, ids)
+            for sid, v in sorted(expected.items()):
+                if stored.get(sid, 0) != v:
+                    raise hist.conflict(conn, sid, v, stored.get(sid, 0))
+        state = ACTIONS[action]
+        record = {
+            "key": key,
+            "kind": kind,
+            "station_ids": list(ids),
+            "state": state,
+            "versions": versions,
+            "actor": actor or "unknown",
+            "reason": reason,
+            "at": now,
+            "area_codes": hist.area_codes(*(_codes(s) for s in found)),
+        }
+        conn.execute(review_items.delete().where(review_items.c.key == key))
+        conn.execute(review_items.insert(), [record])
+    item.state, item.actor, item.at, item.decision_reason = state, actor, now, reason
+    item.versions = versions
+    return item
+
+
+def _stored_versions(conn: sa.Connection, ids: Sequence[str]) -> dict[str, int]:
+    """``{id: version}`` of the stored stations among ``ids``."""
+    from geo.store.schema import stations
+
+    sel = sa.select(stations.c.id, stations.c.version).where(stations.c.id.in_(list(ids)))
+    return {sid: int(v) for sid, v in conn.execute(sel)}

@@ -1,0 +1,138 @@
+"""The review queue under ``/manage/review`` (issue 15 item 4); the queue itself, its checks
+and its decisions are :mod:`geo.review_queue`.
+
+- ``GET /manage/review``: the open items of the user's areas (``?kind=`` one of
+  coarse/conflict/duplicate/stale, ``?state=`` one of the states or ``all``), with counts per
+  county. JSON twin: ``{"items": [...], "counts": [...], "kind", "state"}``.
+- ``GET /manage/review/<key>``: one item — its reasons, its stations, candidate positions.
+- ``POST /manage/review/<key>`` (``action=accept|fix|merge|dismiss``, ``reason``; ``fix``:
+  ``candidate`` (index) or ``lon``/``lat``; ``merge``: ``keep``): decide it (permission
+  ``edit``). A station outside the user's areas is refused with ``403`` and nothing written;
+  a bad field ``400`` naming it; a station changed meanwhile ``409``.
+"""
+
+from __future__ import annotations
+
+from flask import g, jsonify, redirect, request, url_for
+
+from geo import review_queue
+from geo.errors import ValidationError
+from geo.gazetteer import default_gazetteer
+from webapp import auth
+from webapp.errors import wants_json
+from webapp.manage import bp, render, requires
+from webapp.services import services
+
+
+def _limits() -> dict:
+    s = services().settings
+    return {"stale_days": s.stale_days, "duplicate_radius_m": s.duplicate_radius_m}
+
+
+def area_queue(areas) -> list[review_queue.QueueItem]:
+    """Every item (any state) of ``areas`` with the deployment's limits."""
+    return review_queue.queue(
+        services().repo, areas, default_gazetteer(), states=None, kinds=None, **_limits()
+    )
+
+
+def dashboard_counts(areas) -> list[dict]:
+    """Open items per county of ``areas`` (the dashboard partial)."""
+    return review_queue.county_counts(area_queue(areas))
+
+
+@bp.app_context_processor
+def _review_globals():
+    return {"review_counts": dashboard_counts}
+
+
+@bp.get("/review")
+@requires("view_manage")
+def review():
+    """The queue of my areas, filtered by kind and state."""
+    kind = request.args.get("kind") or ""
+    state = request.args.get("state") or "open"
+    if kind and kind not in review_queue.KINDS:
+        raise ValidationError(auth.text("manage.review.bad_filter"), field="kind")
+    if state != "all" and state not in review_queue.STATES:
+        raise ValidationError(auth.text("manage.review.bad_filter"), field="state")
+    items = area_queue(g.user.areas)
+    shown = [
+        i for i in items if (not kind or i.kind == kind) and (state == "all" or i.state == state)
+    ]
+    data = {
+        "kind": kind,
+        "state": state,
+        "kinds": list(review_queue.KINDS),
+        "states": list(review_queue.STATES),
+        "items": [i.to_dict() for i in shown],
+        "counts": review_queue.county_counts(items),
+    }
+    return render("manage/review.html", data)
+
+
+def _station_dicts(stations) -> list[dict]:
+    return [
+        {
+            "id": s.id,
+            "name": s.name,
+            "county": s.county or "",
+            "county_code": s.county_code or "",
+            "township": s.township or "",
+            "address": s.address or "",
+            "lon": s.lon,
+            "lat": s.lat,
+            "precision": s.precision.value,
+            "version": s.version,
+            "updated_at": s.updated_at.isoformat() if s.updated_at else None,
+        }
+        for s in stations
+    ]
+
+
+def _item_page(key: str, status: int = 200, error: str | None = None, field: str | None = None):
+    item, stations = review_queue.get_item(
+        services().repo, default_gazetteer(), key, g.user.areas, **_limits()
+    )
+    data = {
+        "item": item.to_dict(),
+        "stations": _station_dicts(stations),
+        "can_edit": g.user.can("edit"),
+    }
+    return render("manage/review_item.html", data, status, error=error, error_field=field)
+
+
+@bp.get("/review/<path:key>")
+@requires("view_manage")
+def review_item(key: str):
+    """One item: its reasons, stations and candidate positions."""
+    return _item_page(key)
+
+
+@bp.post("/review/<path:key>")
+@requires("edit")
+def review_decide(key: str):
+    """Decide an item (accept, fix, merge, dismiss); out of area: 403, nothing written."""
+    form = request.form
+    try:
+        item = review_queue.apply(
+            services().repo,
+            default_gazetteer(),
+            key,
+            form.get("action") or "",
+            actor=g.user.name,
+            areas=g.user.areas,
+            reason=form.get("reason") or "",
+            lon=form.get("lon"),
+            lat=form.get("lat"),
+            candidate=form.get("candidate"),
+            keep=form.get("keep"),
+            **_limits(),
+        )
+    except ValidationError as exc:
+        if wants_json():
+            return jsonify(exc.to_dict()), 400
+        return _item_page(key, 400, exc.message, exc.field)
+    if wants_json():
+        return jsonify({"item": item.to_dict()})
+    return redirect(url_for("manage.review", done=item.state), 303)
