@@ -42,11 +42,19 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.users", "/manage/users", "manage_users"),
     ("manage.user", "/manage/users/{user}", "manage_users"),
+    # stations on a map, history and revert (issue 15 items 2 and 6; webapp/manage/stations.py)
+    ("manage.station_new", "/manage/stations/new", "edit"),
+    ("manage.station", "/manage/stations/S1", "edit"),
+    ("manage.station_close", "/manage/stations/S1/close", "edit"),
+    ("manage.station_reopen", "/manage/stations/S1/reopen", "edit"),
+    ("manage.station_delete", "/manage/stations/S1/delete", "edit"),
+    ("manage.station_revert", "/manage/stations/S1/revert", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
+    import webapp.manage.stations  # noqa: F401 - stations on a map (issue 15 items 2, 6)
     from webapp.manage import users  # noqa: F401 - registers its routes on bp
 
     app.register_blueprint(bp)
