@@ -36,6 +36,13 @@ USERS = {
 FORMS = {
     "manage.users": {"name": "newcomer", "password": PASSWORD, "role": "admin"},
     "manage.user": {"role": "admin", "areas": ""},
+    # stations on a map (issue 15 items 2 and 6)
+    "manage.station_new": {"name": "新站", "kind": "rest_stop", "lon": "109.256", "lat": "25.066"},
+    "manage.station": {"base_version": "1", "hours": "09:00-17:00"},
+    "manage.station_close": {"base_version": "1"},
+    "manage.station_reopen": {"base_version": "1"},
+    "manage.station_delete": {"base_version": "1"},
+    "manage.station_revert": {"base_version": "1", "version": "1"},
 }
 
 
