@@ -190,9 +190,7 @@ def _edit_page(
         "editable": g.user.can("edit"),
         "text": {k: auth.text(f"manage.stations.js.{k}") for k in _JS_TEXTS},
     }
-    from webapp.planner import _map_config
-
-    config.update(_map_config())
+    config.update(_map_base())
     return render(
         "manage/station_edit.html",
         data,
@@ -201,6 +199,23 @@ def _edit_page(
         config=config,
         label=field_label,
     )
+
+
+def _map_base() -> dict:
+    """The map's base as the planner's result maps have it: the configured basemaps
+    (:func:`webapp.public.basemap_layers`; offline county outlines by default) and the
+    attribution line (data sources, 审图号, ICP record; :func:`geo.maps.attribution_html`)."""
+    from geo.maps import DATA_SOURCES, attribution_html
+    from webapp.public import COUNTIES, basemap_layers
+
+    settings = _settings()
+    return {
+        "basemaps": basemap_layers(settings),
+        "outlinesUrl": url_for("public.basemap") if COUNTIES.exists() else "",
+        "attributionHtml": attribution_html(
+            DATA_SOURCES, map_approval=settings.map_approval, icp=settings.icp
+        ),
+    }
 
 
 def _get_covered(station_id: str) -> Station:
@@ -309,24 +324,31 @@ def _state_change(station_id: str, action: str):
     return _after_submit(result, s, _form_of(s))
 
 
-@bp.post("/stations/<station_id>/close")
+@bp.route("/stations/<station_id>/close", methods=["GET", "POST"])
 @requires("edit")
 def station_close(station_id: str):
-    """Close a station (it stays in the registry as closed)."""
+    """Close a station (it stays in the registry as closed). ``GET``: back to the station's page."""
+    if request.method == "GET":
+        return redirect(url_for("manage.station", station_id=station_id), 303)
     return _state_change(station_id, "close")
 
 
-@bp.post("/stations/<station_id>/reopen")
+@bp.route("/stations/<station_id>/reopen", methods=["GET", "POST"])
 @requires("edit")
 def station_reopen(station_id: str):
-    """Reopen a closed station."""
+    """Reopen a closed station. ``GET``: back to the station's page."""
+    if request.method == "GET":
+        return redirect(url_for("manage.station", station_id=station_id), 303)
     return _state_change(station_id, "reopen")
 
 
-@bp.post("/stations/<station_id>/delete")
+@bp.route("/stations/<station_id>/delete", methods=["GET", "POST"])
 @requires("edit")
 def station_delete(station_id: str):
-    """Delete a station (soft: its history keeps it; a revert restores it)."""
+    """Delete a station (soft: its history keeps it; a revert restores it). ``GET``: back
+    to the station's page."""
+    if request.method == "GET":
+        return redirect(url_for("manage.station", station_id=station_id), 303)
     return _state_change(station_id, "delete")
 
 
@@ -369,10 +391,13 @@ def station_history(station_id: str):
     return render("manage/station_history.html", data, label=field_label)
 
 
-@bp.post("/stations/<station_id>/revert")
+@bp.route("/stations/<station_id>/revert", methods=["GET", "POST"])
 @requires("edit")
 def station_revert(station_id: str):
-    """Make an earlier version current again (a new ``revert`` version, version-checked)."""
+    """Make an earlier version current again (a new ``revert`` version, version-checked);
+    ``GET``: back to the history page."""
+    if request.method == "GET":
+        return redirect(url_for("manage.station_history", station_id=station_id), 303)
     versions = _covered_history(station_id)
     try:
         target = int(request.form.get("version", ""))
