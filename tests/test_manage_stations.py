@@ -130,6 +130,8 @@ def test_edit_page_and_json_twin_show_all_three_systems(env, stations):
     assert 'id="ms-map"' in html and "js/manage/stations.js" in html
     assert "vendor/leaflet/leaflet.js" in html and "<script>" not in html
     assert "GCJ-02（从高德复制）" in html and "演示数据" in html
+    english = client.get("/manage/stations/RS1?lang=en").get_data(as_text=True)
+    assert "GCJ-02 (copied from Amap)" in english and "Use my position" in english
     assert client.get("/manage/stations/SJ1?format=json").status_code == 403
     assert client.get("/manage/stations/nope?format=json").status_code == 404
 
@@ -169,6 +171,9 @@ def test_save_moves_the_station_and_history_shows_old_and_new(env, stations):
     assert top["changes"]["lon"] == [IN_RONGSHUI[0], new_lon]
     html = client.get("/manage/stations/RS1/history").get_data(as_text=True)
     assert str(new_lon) in html and str(IN_RONGSHUI[0]) in html and "现场核实" in html
+    assert ">经度</th>" in html and "网页" in html
+    english = client.get("/manage/stations/RS1/history?lang=en").get_data(as_text=True)
+    assert ">lon</th>" in english and "Edited" in english
 
 
 def test_field_errors_are_next_to_the_field_and_nothing_is_written(env, stations):

@@ -69,6 +69,11 @@ def _choices() -> dict:
     }
 
 
+def _label(name: str) -> str:
+    """A field's name in the page's language (Chinese: the import's header, ``名称``)."""
+    return name if auth.page_lang() == "en" else field_label(name)
+
+
 def _score(s: Station) -> int:
     return assess(s, _settings().liuyou()).score
 
@@ -197,7 +202,7 @@ def _edit_page(
         status,
         choices=_choices(),
         config=config,
-        label=field_label,
+        label=_label,
     )
 
 
@@ -388,7 +393,7 @@ def station_history(station_id: str):
         ],
         "can_edit": g.user.can("edit"),
     }
-    return render("manage/station_history.html", data, label=field_label)
+    return render("manage/station_history.html", data, label=_label)
 
 
 @bp.route("/stations/<station_id>/revert", methods=["GET", "POST"])
@@ -430,7 +435,7 @@ def station_revert(station_id: str):
             "can_edit": True,
             "conflict": exc.to_dict()["error"],
         }
-        return render("manage/station_history.html", data, 409, label=field_label)
+        return render("manage/station_history.html", data, 409, label=_label)
     if wants_json():
         return {"reverted": done.to_dict() if done else None, "written": done is not None}
     return redirect(url_for("manage.station_history", station_id=station_id), 303)
