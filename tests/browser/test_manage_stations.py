@@ -1,7 +1,8 @@
 """Editing a station on a map (``/manage/stations``, issue 15 items 2 and 6) in a real Chromium
-against a real ``yizhan serve``, zh-CN, on a 360 px phone and a 1280 px desktop: an editor
-of 融水 (450225) opens a station, drags the pin, saves, sees the new position, and the
-history shows the change with the old and new coordinates. The position is shown in WGS-84,
+against a real ``yizhan serve`` on SQLite and on PostgreSQL, zh-CN, on a 360 px phone (the pin
+dragged by touch) and a 1280 px desktop (by mouse): an editor of 融水 (450225) opens a
+station, drags the pin, saves, sees the new position, and the history shows the change with
+the old and new coordinates. The position is shown in WGS-84,
 GCJ-02 and BD-09; no page scrolls sideways; no console errors, no CSP violations."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import support
 from support import ROOT, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,10 +35,15 @@ document.addEventListener('securitypolicyviolation', function (e) {
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def server(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("manage-stations-browser")
-    srv = LiveServer(tmp)
+    with support.module_database(request, tmp) as url:
+        yield from _serve(tmp, url)
+
+
+def _serve(tmp: Path, url: str):
+    srv = LiveServer(tmp, db_url=url)
     srv.env["YIZHAN_PLANNER_DIR"] = str(tmp / "jobs")
     srv.start()
     command = ["user", "add", "ed", "--role", "editor", "--area", "450225", "--password-stdin"]
@@ -50,8 +57,10 @@ def server(tmp_path_factory):
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    yield srv
-    srv.stop()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -92,11 +101,22 @@ def test_editor_drags_the_pin_saves_and_sees_the_history(browser, server, size):
         box = pin.bounding_box()
         assert box is not None
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 20, y, steps=4)
-        page.mouse.move(x + 40, y + 10, steps=4)
-        page.mouse.up()
+        if size[0] == 360:  # a phone: the finger drags the pin (touch events)
+            cdp = context.new_cdp_session(page)
+            for kind, dx, dy in (
+                ("touchStart", 0, 0),
+                *(("touchMove", 10 * k, 2.5 * k) for k in range(1, 5)),
+                ("touchEnd", 40, 10),
+            ):
+                points = [] if kind == "touchEnd" else [{"x": x + dx, "y": y + dy}]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+            cdp.detach()
+        else:
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 20, y, steps=4)
+            page.mouse.move(x + 40, y + 10, steps=4)
+            page.mouse.up()
         page.wait_for_selector("#ms-map[data-moved='1']")
         new_lon = float(page.input_value("#ms-f-lon"))
         assert new_lon > old_lon + 1e-5
@@ -120,6 +140,9 @@ def test_editor_drags_the_pin_saves_and_sees_the_history(browser, server, size):
         row = top.locator("tr[data-field=lon]")
         assert float(row.locator(".ms-before").inner_text()) == pytest.approx(old_lon)
         assert float(row.locator(".ms-after").inner_text()) == pytest.approx(new_lon, abs=1e-7)
+        assert page.evaluate(OVERFLOW) <= 0
+        page.goto(server.url + "/manage/stations?q=" + sid)
+        assert page.locator(".ms-item").count() == 1
         assert page.evaluate(OVERFLOW) <= 0
         assert page.evaluate("() => window.__csp") == []
         assert errors == []
