@@ -41,6 +41,13 @@ FORMS = {
     "manage.reject": {"comment": "不同意"},
     # review queue (issue 15 item 4)
     "manage.review_decide": {"action": "dismiss", "reason": "x"},
+    # stations on a map (issue 15 items 2 and 6)
+    "manage.station_new": {"name": "新站", "kind": "rest_stop", "lon": "109.256", "lat": "25.066"},
+    "manage.station": {"base_version": "1", "hours": "09:00-17:00"},
+    "manage.station_close": {"base_version": "1"},
+    "manage.station_reopen": {"base_version": "1"},
+    "manage.station_delete": {"base_version": "1"},
+    "manage.station_revert": {"base_version": "1", "version": "1"},
 }
 
 

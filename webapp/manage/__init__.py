@@ -48,12 +48,20 @@ WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.withdraw", "/manage/changes/1/withdraw", "edit"),
     # review queue (issue 15 item 4)
     ("manage.review_decide", "/manage/review/stale:S1", "edit"),
+    # stations on a map, history and revert (issue 15 items 2 and 6; webapp/manage/stations.py)
+    ("manage.station_new", "/manage/stations/new", "edit"),
+    ("manage.station", "/manage/stations/S1", "edit"),
+    ("manage.station_close", "/manage/stations/S1/close", "edit"),
+    ("manage.station_reopen", "/manage/stations/S1/reopen", "edit"),
+    ("manage.station_delete", "/manage/stations/S1/delete", "edit"),
+    ("manage.station_revert", "/manage/stations/S1/revert", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
-    from webapp.manage import changes, liuyou, review, users  # noqa: F401 - register routes on bp
+    # each module registers its routes on bp
+    from webapp.manage import changes, liuyou, review, stations, users  # noqa: F401
 
     app.register_blueprint(bp)
 

@@ -1,0 +1,150 @@
+"""Editing a station on a map (``/manage/stations``, issue 15 items 2 and 6) in a real Chromium
+against a real ``yizhan serve`` on SQLite and on PostgreSQL, zh-CN, on a 360 px phone (the pin
+dragged by touch) and a 1280 px desktop (by mouse): an editor of 融水 (450225) opens a
+station, drags the pin, saves, sees the new position, and the history shows the change with
+the old and new coordinates. The position is shown in WGS-84,
+GCJ-02 and BD-09; no page scrolls sideways; no console errors, no CSP violations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import support
+from support import ROOT, LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+SIZES = [(360, 740), (1280, 800)]
+#: One demo station of 融水 per size (each test moves its own).
+STATIONS = {360: ("DEMO-LZ-RS-040", 109.246039), 1280: ("DEMO-LZ-RS-041", 109.249537)}
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+@pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
+def server(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("manage-stations-browser")
+    with support.module_database(request, tmp) as url:
+        yield from _serve(tmp, url)
+
+
+def _serve(tmp: Path, url: str):
+    srv = LiveServer(tmp, db_url=url)
+    srv.env["YIZHAN_PLANNER_DIR"] = str(tmp / "jobs")
+    srv.start()
+    command = ["user", "add", "ed", "--role", "editor", "--area", "450225", "--password-stdin"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", *command],
+        input=PASSWORD + "\n",
+        env=srv.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_editor_drags_the_pin_saves_and_sees_the_history(browser, server, size):
+    sid, old_lon = STATIONS[size[0]]
+    context = browser.new_context(
+        viewport={"width": size[0], "height": size[1]},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        has_touch=size[0] == 360,
+    )
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    try:
+        page.goto(server.url + f"/manage/stations/{sid}")
+        assert "/planner/login" in page.url
+        page.fill("#pl-name", "ed")
+        page.fill("#pl-password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#ms-map[data-ready='1'][data-pin]")
+        assert page.locator(".pl-demo").is_visible()  # the demo label, as on other pages
+        assert page.evaluate(OVERFLOW) <= 0
+        gcj_before = page.locator("#ms-systems tr[data-crs=gcj02] .ms-sys-value").inner_text()
+        assert gcj_before != "—"
+
+        pin = page.locator(".ms-pin")
+        pin.scroll_into_view_if_needed()
+        box = pin.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        if size[0] == 360:  # a phone: the finger drags the pin (touch events)
+            cdp = context.new_cdp_session(page)
+            for kind, dx, dy in (
+                ("touchStart", 0, 0),
+                *(("touchMove", 10 * k, 2.5 * k) for k in range(1, 5)),
+                ("touchEnd", 40, 10),
+            ):
+                points = [] if kind == "touchEnd" else [{"x": x + dx, "y": y + dy}]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+            cdp.detach()
+        else:
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 20, y, steps=4)
+            page.mouse.move(x + 40, y + 10, steps=4)
+            page.mouse.up()
+        page.wait_for_selector("#ms-map[data-moved='1']")
+        new_lon = float(page.input_value("#ms-f-lon"))
+        assert new_lon > old_lon + 1e-5
+        assert page.input_value("#ms-f-crs") == "wgs84"
+        page.wait_for_function(
+            "(before) => document.querySelector("
+            "'#ms-systems tr[data-crs=gcj02] .ms-sys-value').textContent !== before",
+            arg=gcj_before,
+        )
+        page.fill("#ms-reason", "现场核实位置")
+        page.click("#ms-save")
+        page.wait_for_url("**saved=1")
+        assert page.locator("#ms-notice").inner_text() == "已保存。"
+        assert float(page.input_value("#ms-f-lon")) == pytest.approx(new_lon, abs=1e-7)
+        assert page.evaluate(OVERFLOW) <= 0
+
+        page.click("#ms-history-link")
+        page.wait_for_selector("#ms-versions")
+        top = page.locator(".ms-version").first
+        assert "现场核实位置" in top.inner_text() and "ed" in top.inner_text()
+        row = top.locator("tr[data-field=lon]")
+        assert float(row.locator(".ms-before").inner_text()) == pytest.approx(old_lon)
+        assert float(row.locator(".ms-after").inner_text()) == pytest.approx(new_lon, abs=1e-7)
+        assert page.evaluate(OVERFLOW) <= 0
+        page.goto(server.url + "/manage/stations?q=" + sid)
+        assert page.locator(".ms-item").count() == 1
+        assert page.evaluate(OVERFLOW) <= 0
+        assert page.evaluate("() => window.__csp") == []
+        assert errors == []
+    finally:
+        context.close()
