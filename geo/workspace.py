@@ -127,6 +127,10 @@ class SubmitResult:
     conflict: Conflict | None = None
     written: bool = False
     version: int | None = None
+    #: With approval on and a user who may not review (an editor): the pending change that
+    #: waits for a reviewer (:class:`geo.store.changes.Change`); nothing of the station was
+    #: written, and ``station`` is the station as it stands.
+    pending: Any = None
 
     @property
     def ok(self) -> bool:
@@ -144,6 +148,9 @@ class SubmitResult:
             "errors": self.errors,
             "warnings": self.warnings,
             "conflict": self.conflict.to_dict()["error"] if self.conflict else None,
+            "pending": (
+                {"id": self.pending.id, "state": self.pending.state} if self.pending else None
+            ),
         }
 
 
@@ -293,8 +300,13 @@ def submit(
             raise NotFound(f"no station {station_id!r}", station_id=station_id)
         if not access.user_covers(user, before):
             raise Forbidden("站点不在您负责的区域内 (the station is outside your areas)")
+    approval = _approval_needed(user, settings)
     if action == "delete":
         assert before is not None
+        if approval:
+            return _propose(
+                repo, user, result, "delete", None, before, base_version, reason, source
+            )
         try:
             repo.delete(
                 [before.id],
@@ -344,6 +356,8 @@ def submit(
         user, gazetteer, station.lon, station.lat
     ):
         raise Forbidden("修改后的站点不在您负责的区域内 (the change leaves your areas)")
+    if approval:
+        return _propose(repo, user, result, action, station, before, base_version, reason, source)
     try:
         done = repo.save(
             [station],
@@ -358,4 +372,45 @@ def submit(
     result.written = bool(done.inserted or done.updated)
     result.station = repo.get(station.id)
     result.version = result.station.version if result.station else None
+    return result
+
+
+def _approval_needed(user, settings) -> bool:
+    """Whether ``user``'s change waits for a reviewer: ``settings.approval`` (the deployment's
+    ``YIZHAN_APPROVAL``) is on and the role may not review. Without settings (a library
+    caller) changes publish directly."""
+    from geo.store.changes import needs_approval
+
+    return needs_approval(user, bool(getattr(settings, "approval", False)))
+
+
+def _propose(
+    repo,
+    user,
+    result: SubmitResult,
+    action: str,
+    station: Station | None,
+    before: Station | None,
+    base_version: int,
+    reason: str,
+    source: str,
+) -> SubmitResult:
+    """Store the change as pending (:meth:`geo.store.changes.ChangeStore.propose`)."""
+    from geo.store.changes import ChangeStore
+
+    try:
+        result.pending = ChangeStore(repo).propose(
+            action,
+            station,
+            station_id=before.id if before is not None else None,
+            base_version=0 if action == "create" else int(base_version),
+            author=user.name,
+            reason=reason,
+            source=source,
+        )
+    except Conflict as exc:
+        result.conflict = exc
+        return result
+    result.station = before
+    result.version = before.version if before is not None else None
     return result

@@ -245,3 +245,49 @@ def test_english_page(env):
     html = rev.get(f"/manage/changes/{change.id}?lang=en").get_data(as_text=True)
     assert "Field by field" in html and "Approve" in html
     assert dataclasses.replace(_station("W7"), phone="5").phone == "5"
+
+
+def test_an_editors_form_edit_waits_for_approval_and_history_shows_both_steps(env):
+    """The issue's path without a browser: an editor of 融水 moves a station with the edit
+    form (geo.workspace.submit with approval on), the change waits and the public reads keep
+    the old position; a reviewer of 柳州 approves; the public reads show the new position and
+    the station's history page shows the proposal, the approval and the approved version."""
+    repo = env["repo"]
+    lon, lat = 109.256, 25.066  # inside 融水 by the bundled outlines
+    repo.save([_station("W9", lon=lon, lat=lat)], actor="cli:x", source="cli")
+    editor = login(env, "rs_editor")
+    rv = editor.post(
+        "/manage/stations/W9",
+        data={
+            "csrf_token": editor.csrf,
+            "base_version": "1",
+            "lon": str(lon + 0.002),
+            "lat": str(lat),
+            "crs": "wgs84",
+            "reason": "现场核实",
+        },
+    )
+    assert rv.status_code == 303 and "/manage/changes/" in rv.location, rv.location
+    change_id = int(rv.location.rsplit("/", 1)[1])
+    assert repo.get("W9").lon == lon and repo.get("W9").version == 1  # nothing published
+    assert _public_view(env, "W9", lon, lat)["api"][1] == [lon, lat]
+
+    reviewer = login(env, "lz_reviewer")
+    rv = reviewer.post(
+        f"/manage/changes/{change_id}/approve?format=json",
+        data={"comment": "同意", "csrf_token": reviewer.csrf},
+    )
+    assert rv.status_code == 200, rv.get_data(as_text=True)
+    assert repo.get("W9").lon == lon + 0.002 and repo.get("W9").version == 2
+    assert _public_view(env, "W9", lon + 0.002, lat)["api"][1] == [lon + 0.002, lat]
+
+    doc = editor.get("/manage/stations/W9/history?format=json").get_json()
+    top = doc["versions"][0]
+    assert (top["version"], top["actor"], top["reviewer"]) == (2, "rs_editor", "lz_reviewer")
+    assert top["change_id"] == change_id and top["changes"]["lon"] == [lon, lon + 0.002]
+    assert [(s["kind"], s["actor"]) for s in doc["steps"]] == [
+        ("approved", "lz_reviewer"),
+        ("proposed", "rs_editor"),
+    ]
+    html = editor.get("/manage/stations/W9/history").get_data(as_text=True)
+    assert 'id="ms-steps"' in html and "审核人 lz_reviewer 批准" in html

@@ -55,8 +55,14 @@ def env(request, tmp_path_factory):
         users = UserRepository(repo.engine)
         for name, (role, areas) in USERS.items():
             users.create(name, PASSWORD, role, areas)
+        # Editing itself, with edits publishing directly (YIZHAN_APPROVAL=off); the path
+        # through approval is tests/test_changes_web.py::test_an_editors_form_edit_waits_...
         app = support.make_app(
-            url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
+            url,
+            planner_dir=str(tmp / "jobs"),
+            tile_url="",
+            login_rate_per_minute=1000,
+            approval=False,
         )
         yield {"repo": repo, "app": app}
         services(app).jobs.shutdown()

@@ -31,6 +31,7 @@ from geo.errors import Conflict, Forbidden, InvalidParameter, NotFound, Validati
 from geo.liuyou import FACILITIES, assess
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Precision, Station
 from geo.records import station_record
+from geo.store.changes import ChangeStore
 from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, field_label, submit
 from webapp import auth
 from webapp.errors import wants_json
@@ -258,6 +259,10 @@ def _after_submit(result: SubmitResult, before: Station | None, form: dict):
             return result.to_dict(), 400
         version = before.version if before else 0
         return _edit_page(before, form=form, result=result, status=400, base_version=version)
+    if result.pending is not None:  # approval on: the change waits for a reviewer
+        if wants_json():
+            return result.to_dict(), 202
+        return redirect(url_for("manage.change", change_id=result.pending.id), 303)
     status = 201 if result.action == "create" and result.written else 200
     if wants_json():
         return result.to_dict(), status
@@ -383,13 +388,27 @@ def station_history(station_id: str):
     versions = _covered_history(station_id)
     current = _repo().get(station_id)
     latest = versions[-1].version if versions else 0
+    # approval (issue 15 item 5): the proposals and decisions, and who approved a version
+    timeline = ChangeStore(_repo()).timeline(station_id)
+    approved = {e["version"]: e for e in timeline if e["kind"] == "version" and e["reviewer"]}
     data = {
         "id": station_id,
         "name": (current.name if current else (versions[-1].name if versions else "")),
         "deleted": current is None,
         "version": current.version if current else latest,
         "versions": [
-            {k: v for k, v in ver.to_dict().items() if k != "record"} for ver in reversed(versions)
+            {
+                **{k: v for k, v in ver.to_dict().items() if k != "record"},
+                "change_id": approved.get(ver.version, {}).get("change_id"),
+                "reviewer": approved.get(ver.version, {}).get("reviewer"),
+            }
+            for ver in reversed(versions)
+        ],
+        "steps": [
+            {k: e.get(k) for k in ("kind", "change_id", "action", "actor", "at", "reason")}
+            | {"comment": e.get("comment", "")}
+            for e in reversed(timeline)
+            if e["kind"] != "version"
         ],
         "can_edit": g.user.can("edit"),
     }
