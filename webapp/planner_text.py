@@ -604,14 +604,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.liuyou.score": ("得分（0-6）", "Score (0-6)"),
     "manage.liuyou.download": ("下载六有报告（Excel）", "Download the six-haves report (Excel)"),
     "manage.liuyou.area_required": ("请指定区域代码", "Give an area code"),
-    # registry workspace: stations on a map, history and revert (issue 15 items 2 and 6)
     # history page with approvals (issue 15 items 5 and 6, integration)
     "manage.stations.approved_by": (
         "审核人 {reviewer} 批准（修改 #{id}）",
         "approved by {reviewer} (change #{id})",
     ),
     "manage.stations.steps": ("提交与审批", "Proposals and decisions"),
-    "manage.stations.step.proposed": ("提交修改", "proposed"),
+    "manage.stations.step.proposed": ("提交修改", "Proposed"),
+    # registry workspace: stations on a map, history and revert (issue 15 items 2 and 6)
     "manage.stations.nav": ("站点", "Stations"),
     "manage.stations.heading": ("我的区域站点", "Stations in my areas"),
     "manage.stations.new": ("新建站点", "New station"),
