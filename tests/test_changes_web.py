@@ -291,3 +291,22 @@ def test_an_editors_form_edit_waits_for_approval_and_history_shows_both_steps(en
     ]
     html = editor.get("/manage/stations/W9/history").get_data(as_text=True)
     assert 'id="ms-steps"' in html and "审核人 lz_reviewer 批准" in html
+
+
+def test_an_editors_revert_waits_for_approval_like_any_edit(env):
+    """With approval on, an editor cannot bypass it through the history page's revert: the
+    earlier record is proposed over the current version and nothing is published."""
+    repo = env["repo"]
+    repo.save([_station("W10")], actor="cli:x", source="cli")
+    repo.save([_station("W10", phone="0772-7654321")], actor="cli:x", source="cli")
+    editor = login(env, "rs_editor")
+    rv = editor.post(
+        "/manage/stations/W10/revert?format=json",
+        data={"csrf_token": editor.csrf, "version": "1", "base_version": "2", "reason": "改回"},
+    )
+    assert rv.status_code == 202, rv.get_data(as_text=True)
+    pending = rv.get_json()["pending"]
+    assert repo.get("W10").phone == "0772-7654321" and repo.get("W10").version == 2
+    change = env["store"].get(pending["id"])
+    assert change.state == "pending" and change.changes["phone"] == ["0772-7654321", "0772-1234567"]
+    assert "恢复到版本 1：改回" in change.reason

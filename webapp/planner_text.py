@@ -450,6 +450,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.nav.dashboard": ("概览", "Overview"),
     "manage.nav.users": ("用户", "Users"),
     "manage.nav.planner": ("规划", "Planning"),
+    "manage.nav.changes": ("审批", "Approvals"),
+    "manage.nav.review": ("审核", "Review"),
+    "manage.nav.liuyou": ("六有", "Six-haves"),
     "manage.forbidden": ("您的角色无权执行此操作。", "Your role may not do this."),
     "manage.out_of_area": ("此操作超出您负责的区域。", "This is outside your areas."),
     "manage.heading": ("名录管理", "Registry workspace"),
@@ -611,6 +614,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "manage.stations.steps": ("提交与审批", "Proposals and decisions"),
     "manage.stations.step.proposed": ("提交修改", "Proposed"),
+    "manage.stations.revert_reason": (
+        "恢复到版本 {version}：{reason}",
+        "back to version {version}: {reason}",
+    ),
     # registry workspace: stations on a map, history and revert (issue 15 items 2 and 6)
     "manage.stations.nav": ("站点", "Stations"),
     "manage.stations.heading": ("我的区域站点", "Stations in my areas"),

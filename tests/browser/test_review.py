@@ -6,7 +6,7 @@ item leaves the open queue. No page scrolls sideways, no console errors, no CSP 
 from __future__ import annotations
 
 import pytest
-from browser.test_manage import CSP_LISTENER, OVERFLOW, PASSWORD, SIZES, _login, _page
+from browser.test_manage_pages import CSP_LISTENER, OVERFLOW, PASSWORD, SIZES, _login, _page
 
 import support
 from geo.gazetteer import default_gazetteer

@@ -31,7 +31,7 @@ from geo.errors import Conflict, Forbidden, InvalidParameter, NotFound, Validati
 from geo.liuyou import FACILITIES, assess
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Precision, Station
 from geo.records import station_record
-from geo.store.changes import ChangeStore
+from geo.store.changes import ChangeStore, needs_approval, station_of
 from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, field_label, submit
 from webapp import auth
 from webapp.errors import wants_json
@@ -431,6 +431,8 @@ def station_revert(station_id: str):
     if chosen is None:
         raise NotFound(auth.text("manage.stations.not_found"), station_id=station_id)
     require_covers(_codes(chosen.record))  # reverting must not bring in another area's record
+    if needs_approval(g.user, bool(_settings().approval)):
+        return _propose_revert(station_id, chosen)
     try:
         done = _repo().revert(
             station_id,
@@ -458,6 +460,31 @@ def station_revert(station_id: str):
     if wants_json():
         return {"reverted": done.to_dict() if done else None, "written": done is not None}
     return redirect(url_for("manage.station_history", station_id=station_id), 303)
+
+
+def _propose_revert(station_id: str, chosen):
+    """With approval on, an editor's revert is a pending change like any edit: the earlier
+    record proposed over the current version (a create when the station was deleted)."""
+    current = _repo().get(station_id)
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        change = ChangeStore(_repo()).propose(
+            "edit" if current is not None else "create",
+            station_of(chosen.record),
+            base_version=_base_version() if current is not None else 0,
+            author=g.user.name,
+            reason=auth.text(
+                "manage.stations.revert_reason", version=chosen.version, reason=reason
+            ),
+            source="revert",
+        )
+    except Conflict as exc:
+        if wants_json():
+            return exc.to_dict(), 409
+        return redirect(url_for("manage.station_history", station_id=station_id), 303)
+    if wants_json():
+        return {"pending": {"id": change.id, "state": change.state}, "written": False}, 202
+    return redirect(url_for("manage.change", change_id=change.id), 303)
 
 
 # -- coordinates --------------------------------------------------------------------------
