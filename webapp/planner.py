@@ -105,13 +105,14 @@ REGION_LEVELS = OUTLINE_LEVELS
 LEVEL_ZH = {"province": "省", "prefecture": "地市", "county": "县区", "township": "乡镇"}
 LEVEL_EN = {"province": "province", "prefecture": "prefecture", "county": "county"}
 #: Endpoints whose forms take files (a larger request body; see ``webapp._register_body_limits``).
-UPLOAD_ENDPOINTS = frozenset({"planner.index", "planner.coverage"})
+UPLOAD_ENDPOINTS = frozenset({"planner.index", "planner.coverage", "manage.upload"})
 UPLOAD_SUFFIXES = {
     "population_table": (".csv", ".xlsx"),
     "population": (".tif", ".tiff"),
     "demand_points": (".csv", ".geojson", ".json"),
     "candidates": (".csv", ".xlsx", ".geojson", ".json"),
     "township_table": (".csv", ".xlsx", ".geojson", ".json"),
+    "registry": (".csv", ".xlsx", ".geojson", ".json"),  # /manage/upload (issue 15 item 3)
 }
 #: Report files offered for download, besides ``report.zip`` (Chinese labels; both
 #: languages in :data:`webapp.planner_text.DOWNLOAD_LABELS`).

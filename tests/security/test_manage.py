@@ -36,6 +36,9 @@ USERS = {
 FORMS = {
     "manage.users": {"name": "newcomer", "password": PASSWORD, "role": "admin"},
     "manage.user": {"role": "admin", "areas": ""},
+    # upload (issue 15 item 3)
+    "manage.upload": {"reason": "年度更新"},
+    "manage.upload_commit": {"strict": "1"},
 }
 
 

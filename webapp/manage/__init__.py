@@ -42,12 +42,19 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.users", "/manage/users", "manage_users"),
     ("manage.user", "/manage/users/{user}", "manage_users"),
+    # upload (issue 15 item 3): a well-formed preview token nobody holds
+    ("manage.upload", "/manage/upload", "edit"),
+    ("manage.upload_commit", "/manage/upload/" + "T" * 32 + "/commit", "edit"),
+    ("manage.upload_cancel", "/manage/upload/" + "T" * 32 + "/cancel", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
-    from webapp.manage import users  # noqa: F401 - registers its routes on bp
+    from webapp.manage import (
+        upload,  # noqa: F401 - issue 15 item 3
+        users,  # noqa: F401 - registers its routes on bp
+    )
 
     app.register_blueprint(bp)
 
