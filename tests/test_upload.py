@@ -417,3 +417,12 @@ def test_reviewer_without_edit_area_and_staff_roles(seeded):
     client = login(seeded, "lz_reviewer")
     body = upload(client, upload_bytes(seeded)).get_json()
     assert body["counts"]["outside"] == 0 and body["counts"]["new"] == 2
+
+
+def test_upload_form_json_twin_and_roles(seeded):
+    client = login(seeded, "rs_editor")
+    body = client.get("/manage/upload?format=json").get_json()
+    assert body["areas"] == [RONGSHUI] and ".xlsx" in body["types"] and body["max_upload_mb"] > 0
+    html = client.get("/manage/upload").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in html and 'name="csrf_token"' in html
+    assert 'href="/manage/upload"' in client.get("/manage/").get_data(as_text=True)
