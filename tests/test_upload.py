@@ -426,3 +426,13 @@ def test_upload_form_json_twin_and_roles(seeded):
     html = client.get("/manage/upload").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in html and 'name="csrf_token"' in html
     assert 'href="/manage/upload"' in client.get("/manage/").get_data(as_text=True)
+
+
+def test_get_of_a_write_route_only_shows(seeded):
+    client = login(seeded, "rs_editor")
+    before = snapshot(seeded)
+    body = upload(client, upload_bytes(seeded)).get_json()
+    for url in (body["urls"]["commit"], body["urls"]["cancel"]):
+        assert client.get(url).status_code == 303
+        assert client.get(url + "?format=json").get_json()["token"] == body["token"]
+    assert snapshot(seeded) == before

@@ -18,7 +18,7 @@ The preview is kept server-side by :class:`PreviewStore`: one JSON file per toke
 instance folder (``<instance>/uploads``), bound to the user and expiring
 (``MANAGE_UPLOAD_TTL_S``, default one hour), so every worker of ``yizhan serve --workers N``
 on the machine finds it. A token of another user, unknown or expired answers ``404``. The
-upload's size and type limits are the planner's (:func:`webapp.planner._save_upload`,
+upload's size and type limits are the planner's (:func:`webapp.planner.save_upload`,
 ``YIZHAN_PLANNER_MAX_UPLOAD_MB``). Every page has a JSON twin.
 """
 
@@ -222,14 +222,14 @@ def upload():
     if request.method == "GET":
         return _form_page()
     from geo.gazetteer import default_gazetteer
-    from webapp.planner import _save_upload
+    from webapp.planner import save_upload
 
     reason = (request.form.get("reason") or "").strip()
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_tmp_root()))
     try:
         if not reason:
             raise ValidationError(auth.text("manage.upload.reason_missing"), field="reason")
-        path = _save_upload(FIELD, folder, required=True)
+        path = save_upload(FIELD, folder, required=True)
         assert path is not None
         name = request.files[FIELD].filename or Path(path).name
         settings = services().settings
@@ -270,10 +270,20 @@ def upload_preview(token: str):
     return _preview_page(token, store().get(token, g.user.name))
 
 
-@bp.post("/upload/<token>/commit")
+def _show(token: str):
+    """``GET`` of a write route: the preview (JSON twin) or a redirect to its page."""
+    entry = store().get(token, g.user.name)
+    if wants_json():
+        return jsonify(_entry_data(token, entry))
+    return redirect(url_for("manage.upload_preview", token=token), 303)
+
+
+@bp.route("/upload/<token>/commit", methods=["GET", "POST"])
 @requires("edit")
 def upload_commit(token: str):
-    """Write the preview's new and changed stations (one transaction)."""
+    """POST writes the preview's new and changed stations (one transaction); GET shows it."""
+    if request.method == "GET":
+        return _show(token)
     strict = request.form.get("strict") in ("1", "on", "true", "yes")
     previews_ = store()
     entry, claimed = previews_.claim(token, g.user.name)
@@ -302,10 +312,12 @@ def upload_commit(token: str):
     return redirect(url_for("manage.upload_preview", token=token), 303)
 
 
-@bp.post("/upload/<token>/cancel")
+@bp.route("/upload/<token>/cancel", methods=["GET", "POST"])
 @requires("edit")
 def upload_cancel(token: str):
-    """Forget the preview (nothing was written)."""
+    """POST forgets the preview (nothing was written); GET shows it."""
+    if request.method == "GET":
+        return _show(token)
     entry = store().get(token, g.user.name)
     if entry.get("committed") is not None:
         raise Conflict(auth.text("manage.upload.already"), token=token)
