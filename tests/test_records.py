@@ -362,3 +362,22 @@ def test_review_checks_the_name_of_a_station_stored_with_the_found_code():
     assert len(items) == 1 and items[0].reasons == [
         "stated county 融水苗族自治县 but the position is in 柳北区 (450225 stated, 450205 found)"
     ]
+
+
+# -- issue 15 item 3: a row stating only its county code gets the province and prefecture ------
+def test_county_code_that_agrees_gets_province_and_prefecture_codes(repo, tmp_path):
+    """An area of any level covers an imported station (``geo.access.covers`` compares the
+    stored codes): the missing levels above a stated county that agrees are filled."""
+    from geo.access import covers
+    from geo.gazetteer import default_gazetteer
+
+    g = default_gazetteer()
+    lon, lat = _point_in(g, "450225")
+    path = tmp_path / "r.csv"
+    path.write_text(
+        f"编号,名称,类型,县区代码,经度,纬度\nC,融水驿站,驿站,450225,{lon},{lat}\n", encoding="utf-8"
+    )
+    import_registry(repo, path, gazetteer=g)
+    s = repo.get("C")
+    assert (s.province_code, s.prefecture_code, s.county_code) == ("450000", "450200", "450225")
+    assert s.prefecture == "柳州市" and covers("450200", s)

@@ -105,13 +105,14 @@ REGION_LEVELS = OUTLINE_LEVELS
 LEVEL_ZH = {"province": "省", "prefecture": "地市", "county": "县区", "township": "乡镇"}
 LEVEL_EN = {"province": "province", "prefecture": "prefecture", "county": "county"}
 #: Endpoints whose forms take files (a larger request body; see ``webapp._register_body_limits``).
-UPLOAD_ENDPOINTS = frozenset({"planner.index", "planner.coverage"})
+UPLOAD_ENDPOINTS = frozenset({"planner.index", "planner.coverage", "manage.upload"})
 UPLOAD_SUFFIXES = {
     "population_table": (".csv", ".xlsx"),
     "population": (".tif", ".tiff"),
     "demand_points": (".csv", ".geojson", ".json"),
     "candidates": (".csv", ".xlsx", ".geojson", ".json"),
     "township_table": (".csv", ".xlsx", ".geojson", ".json"),
+    "registry": (".csv", ".xlsx", ".geojson", ".json"),  # /manage/upload (issue 15 item 3)
 }
 #: Report files offered for download, besides ``report.zip`` (Chinese labels; both
 #: languages in :data:`webapp.planner_text.DOWNLOAD_LABELS`).
@@ -667,7 +668,7 @@ GRID_KM = Param(
 )
 
 
-def _save_upload(field: str, folder: Path, required: bool = False) -> str | None:
+def save_upload(field: str, folder: Path, required: bool = False) -> str | None:
     """Save the upload of ``field`` into ``folder`` after cheap checks (type, size, structure:
     :func:`geo.tables.check_table_file`); its rows are read later, in the job's worker."""
     from geo.errors import FileFormatError
@@ -735,7 +736,7 @@ def _coverage_params(folder: Path) -> dict:
         params["network"] = network
     demand = params["demand"] = _form(DEMAND)
     if demand != "seats":
-        params[demand] = _save_upload(demand, folder, required=True)
+        params[demand] = save_upload(demand, folder, required=True)
     table = _township_table(folder, demand)
     if table:
         params["township_table"] = table
@@ -747,7 +748,7 @@ def _coverage_params(folder: Path) -> dict:
 def _township_table(folder: Path, demand: str) -> str | None:
     """The optional township table upload (positions and/or populations of townships); its
     rows are read in the worker (``webapp.jobs``), which refuses an unusable file."""
-    path = _save_upload("township_table", folder)
+    path = save_upload("township_table", folder)
     if path is None:
         return None
     if demand != "seats":
@@ -780,7 +781,7 @@ def _plan_params(cov: dict, folder: Path):
     candidates_path = None
     n_candidates = None
     if source == "file":  # its rows are checked in the worker (webapp.jobs.check_candidates)
-        candidates_path = _save_upload("candidates", folder, required=True)
+        candidates_path = save_upload("candidates", folder, required=True)
     elif source == "townships":
         n_candidates = len(cand.township_positions(cov["region"]))
     if budget is not None and source != "file" and cost is None:

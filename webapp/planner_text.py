@@ -741,6 +741,87 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "在地图上查看和修改您区域内的站点。",
         "See and change your areas' stations on a map.",
     ),
+    # -- manage.upload.*: registry upload through the web (issue 15 item 3) --
+    "manage.nav.upload": ("上传名录", "Upload"),
+    "manage.upload.heading": ("上传站点名录", "Upload a station registry"),
+    "manage.upload.intro": (
+        "上传 CSV、XLSX 或 GeoJSON 文件（不超过 {mb} MB）。写入前先预览："
+        "新增、修改、未变、拒绝和区域外的行，确认后才写入。",
+        "Upload a CSV, XLSX or GeoJSON file (at most {mb} MB). You see a preview first — new, "
+        "changed, unchanged, rejected and outside-area rows — and nothing is written until you "
+        "confirm.",
+    ),
+    "manage.upload.file": ("名录文件", "Registry file"),
+    "manage.upload.reason": ("修改原因（记入历史）", "Reason (kept in the history)"),
+    "manage.upload.submit": ("预览", "Preview"),
+    "manage.upload.reason_missing": ("请填写修改原因", "Give a reason for the change"),
+    "manage.upload.not_found": (
+        "找不到这次上传的预览（可能已取消或不属于您）。",
+        "This upload preview was not found (cancelled, or not yours).",
+    ),
+    "manage.upload.expired": (
+        "这次上传的预览已过期，请重新上传。",
+        "This upload preview has expired; upload the file again.",
+    ),
+    "manage.upload.already": ("这次上传已经写入。", "This upload has already been written."),
+    "manage.upload.preview_heading": ("上传预览：{file}", "Upload preview: {file}"),
+    "manage.upload.rows": ("共 {n} 行", "{n} rows"),
+    "manage.upload.reason_shown": ("原因：{reason}", "Reason: {reason}"),
+    "manage.upload.class.new": ("新增", "New"),
+    "manage.upload.class.changed": ("修改", "Changed"),
+    "manage.upload.class.unchanged": ("未变", "Unchanged"),
+    "manage.upload.class.rejected": ("拒绝", "Rejected"),
+    "manage.upload.class.outside": ("区域外", "Outside your areas"),
+    "manage.upload.warnings": ("提醒", "Warnings"),
+    "manage.upload.col.line": ("行号", "Line"),
+    "manage.upload.col.id": ("编号", "ID"),
+    "manage.upload.col.name": ("名称", "Name"),
+    "manage.upload.col.county": ("县区", "County"),
+    "manage.upload.col.field": ("字段", "Field"),
+    "manage.upload.col.before": ("原值", "Before"),
+    "manage.upload.col.after": ("新值", "After"),
+    "manage.upload.col.reason": ("原因", "Reason"),
+    "manage.upload.outside.outside": (
+        "站点不在您负责的区域内",
+        "The station is outside your areas",
+    ),
+    "manage.upload.outside.stored_outside": (
+        "已存站点不在您负责的区域内",
+        "The stored station is outside your areas",
+    ),
+    "manage.upload.outside.moved_out": (
+        "此修改会把站点移出您负责的区域",
+        "This change would move the station out of your areas",
+    ),
+    "manage.upload.none": ("无", "None"),
+    "manage.upload.commit": ("确认写入 {n} 个站点", "Write {n} stations"),
+    "manage.upload.strict": (
+        "只在全部行都有效且在我的区域内时才写入（否则一行也不写）",
+        "Write only if every row is valid and in my areas (otherwise write nothing)",
+    ),
+    "manage.upload.commit_note": (
+        "拒绝和区域外的行不会写入；写入在一个事务中完成。",
+        "Rejected and outside-area rows are never written; the write is one transaction.",
+    ),
+    "manage.upload.cancel": ("取消", "Cancel"),
+    "manage.upload.report": ("下载报告", "Download the report"),
+    "manage.upload.committed": (
+        "已写入：新增 {inserted} 个，修改 {updated} 个。",
+        "Written: {inserted} new, {updated} changed.",
+    ),
+    "manage.upload.conflict": (
+        "以下站点在预览后被他人修改，本次未写入任何内容。请重新上传。",
+        "These stations were changed by someone else after the preview; nothing was written. "
+        "Upload the file again.",
+    ),
+    "manage.upload.pending": (
+        "已提交 {n} 项修改，等待所在区域的审核员批准后才会公开。",
+        "{n} changes submitted; they are published once a reviewer of their area approves.",
+    ),
+    "manage.upload.card": (
+        "用文件批量新增或修改您区域内的站点。",
+        "Add or change your areas' stations from a file.",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

@@ -33,6 +33,8 @@ class ImportReport:
     warnings: list[RowIssue] = field(default_factory=list)
     committed: bool = False
     strict: bool = False
+    #: Station id -> the line it was read from, for every valid row (not in :meth:`to_dict`).
+    lines: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def rejected_lines(self) -> list[int]:

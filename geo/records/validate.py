@@ -342,13 +342,14 @@ def _reverse_fill(
                 )
             )
             continue
-        if not s.county_code:
-            path = gazetteer.path(county)
-            _fill_admin(
-                s,
-                {f"{lvl}_code": d.code for lvl, d in path.items()},
-                {lvl: d.name for lvl, d in path.items()},
-            )
+        # The county agrees (or is missing): fill the missing levels above and beside it
+        # (province, prefecture), so an area of any level covers the station.
+        path = gazetteer.path(county)
+        _fill_admin(
+            s,
+            {f"{lvl}_code": d.code for lvl, d in path.items()},
+            {lvl: d.name for lvl, d in path.items()},
+        )
         if not s.township_code:
             rev = gazetteer.reverse_township(x, y, code)
             if rev is not None:
@@ -815,5 +816,6 @@ def _drop_duplicates(
             continue
         seen_ids[s.id] = line
         by_name[_name_key(s.name)].append((s.id, lon, lat, f"line {line}"))
+        report.lines[s.id] = line
         kept.append(s)
     return kept

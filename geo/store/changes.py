@@ -238,58 +238,93 @@ class ChangeStore:
         sid = station_id or (station.id if station is not None else "")
         if not sid or (station is not None and station.id != sid):
             raise ValidationError("station id missing or inconsistent", field="station_id")
+        with self.repo.transaction() as conn:
+            return self._propose_in(
+                conn, action, station, sid, int(base_version), author, reason, source
+            )
+
+    def propose_many(
+        self,
+        items: Sequence[tuple[str, Station, int]],
+        *,
+        author: str,
+        reason: str = "",
+        source: str = "upload",
+    ) -> list[Change]:
+        """Store several proposed changes ``(action, station, base_version)`` in ONE
+        transaction (an upload by an editor): all pending, or none when one is refused
+        (:class:`geo.errors.Conflict`, :class:`geo.errors.ValidationError`)."""
+        for action, station, _ in items:
+            if action not in ("create", "edit") or station is None:
+                raise ValidationError(f"cannot propose {action!r} in a batch", field="action")
+        with self.repo.transaction() as conn:
+            return [
+                self._propose_in(conn, action, st, st.id, int(base), author, reason, source)
+                for action, st, base in items
+            ]
+
+    def _propose_in(
+        self,
+        conn: Connection,
+        action: str,
+        station: Station | None,
+        sid: str,
+        base_version: int,
+        author: str,
+        reason: str,
+        source: str,
+    ) -> Change:
         reason = _text(reason, "reason")
         now = datetime.now(UTC)
-        with self.repo.transaction() as conn:
-            row = conn.execute(stations.select().where(stations.c.id == sid)).mappings().first()
-            current = int(row["version"]) if row is not None else 0
-            if current != int(base_version):
-                raise hist.conflict(conn, sid, int(base_version), current)
-            before = hist.record_of(_to_row(_from_row(row))) if row is not None else None
-            if action == "delete":
-                if before is None:
-                    raise NotFound(f"station {sid} does not exist", station_id=sid)
-                record = before
-                changes = {"status": [before.get("status"), "deleted"]}
-            else:
-                assert station is not None
-                record = hist.record_of(_to_row(station))
-                record["updated_at"] = None
-                changes = hist.diff(before, record)
-                if not changes:
-                    raise ValidationError(
-                        "没有修改 (the proposed station equals the stored one)",
-                        field="station",
-                        reason="unchanged",
-                    )
-            c = station_changes.c
-            conn.execute(
-                station_changes.update()
-                .where(c.station_id == sid, c.author == author, c.state == "pending")
-                .values(state="superseded", decided_at=now)
-            )
-            inserted = conn.execute(
-                station_changes.insert().values(
-                    station_id=sid,
-                    action=action,
-                    base_version=int(base_version),
-                    record=record,
-                    changes=changes,
-                    author=author,
-                    source=source or "web",
-                    reason=reason,
-                    created_at=now,
-                    province_code=record.get("province_code"),
-                    prefecture_code=record.get("prefecture_code"),
-                    county_code=record.get("county_code"),
-                    township_code=record.get("township_code"),
-                    state="pending",
-                    comment="",
+        row = conn.execute(stations.select().where(stations.c.id == sid)).mappings().first()
+        current = int(row["version"]) if row is not None else 0
+        if current != int(base_version):
+            raise hist.conflict(conn, sid, int(base_version), current)
+        before = hist.record_of(_to_row(_from_row(row))) if row is not None else None
+        if action == "delete":
+            if before is None:
+                raise NotFound(f"station {sid} does not exist", station_id=sid)
+            record = before
+            changes = {"status": [before.get("status"), "deleted"]}
+        else:
+            assert station is not None
+            record = hist.record_of(_to_row(station))
+            record["updated_at"] = None
+            changes = hist.diff(before, record)
+            if not changes:
+                raise ValidationError(
+                    "没有修改 (the proposed station equals the stored one)",
+                    field="station",
+                    reason="unchanged",
                 )
+        c = station_changes.c
+        conn.execute(
+            station_changes.update()
+            .where(c.station_id == sid, c.author == author, c.state == "pending")
+            .values(state="superseded", decided_at=now)
+        )
+        inserted = conn.execute(
+            station_changes.insert().values(
+                station_id=sid,
+                action=action,
+                base_version=int(base_version),
+                record=record,
+                changes=changes,
+                author=author,
+                source=source or "web",
+                reason=reason,
+                created_at=now,
+                province_code=record.get("province_code"),
+                prefecture_code=record.get("prefecture_code"),
+                county_code=record.get("county_code"),
+                township_code=record.get("township_code"),
+                state="pending",
+                comment="",
             )
-            key = inserted.inserted_primary_key
-            assert key is not None
-            return self._get_in(conn, int(key[0]))
+        )
+        key = inserted.inserted_primary_key
+        assert key is not None
+        return self._get_in(conn, int(key[0]))
 
     # -- reading -----------------------------------------------------------------------
     def get(self, change_id: int) -> Change:

@@ -48,6 +48,9 @@ FORMS = {
     "manage.station_reopen": {"base_version": "1"},
     "manage.station_delete": {"base_version": "1"},
     "manage.station_revert": {"base_version": "1", "version": "1"},
+    # upload (issue 15 item 3)
+    "manage.upload": {"reason": "年度更新"},
+    "manage.upload_commit": {"strict": "1"},
 }
 
 

@@ -55,13 +55,17 @@ WRITE_ROUTES: list[tuple[str, str, str]] = [
     ("manage.station_reopen", "/manage/stations/S1/reopen", "edit"),
     ("manage.station_delete", "/manage/stations/S1/delete", "edit"),
     ("manage.station_revert", "/manage/stations/S1/revert", "edit"),
+    # upload (issue 15 item 3): a well-formed preview token nobody holds
+    ("manage.upload", "/manage/upload", "edit"),
+    ("manage.upload_commit", "/manage/upload/" + "T" * 32 + "/commit", "edit"),
+    ("manage.upload_cancel", "/manage/upload/" + "T" * 32 + "/cancel", "edit"),
 ]
 
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
     # each module registers its routes on bp
-    from webapp.manage import changes, liuyou, review, stations, users  # noqa: F401
+    from webapp.manage import changes, liuyou, review, stations, upload, users  # noqa: F401
 
     app.register_blueprint(bp)
 
