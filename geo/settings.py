@@ -140,6 +140,15 @@ class Settings:
         "min_services, require_phone).",
         "YIZHAN_LIUYOU_RULES",
     )
+    # demand signals from the public map (issue 15 item 8)
+    demand_signals: bool = setting(
+        True,
+        "Count the public map's demand signals for planners: searches and 'use my location' "
+        "by H3 cell (resolution 7, about 5 km²) and day, station-page views and navigation "
+        "clicks by station and day. Counts only: no IP, no exact position (README: Privacy). "
+        "Off: nothing is recorded and the planner's layer says so.",
+        "YIZHAN_DEMAND_SIGNALS",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
