@@ -492,6 +492,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "不能停用自己或取消自己的管理员角色。",
         "You cannot disable yourself or take away your own administrator role.",
     ),
+    # demand signals of the public map (issue 15 item 8)
+    "demand.signals": (
+        "公众地图需求信号（近一年未被服务的搜索和定位，按 H3 网格计数）",
+        "Public-map demand signals (unserved searches and located points of the past year, "
+        "counted per H3 cell)",
+    ),
+    "err.signals_off": (
+        "本系统已关闭需求信号记录（YIZHAN_DEMAND_SIGNALS），请选择其他需求来源。",
+        "Demand signals are switched off here (YIZHAN_DEMAND_SIGNALS); choose another source.",
+    ),
+    "err.signals_none": (
+        "该区域近一年没有达到 {n} 次的需求信号网格，请选择其他需求来源。",
+        "No cell of this region has {n} or more demand signals in the past year; choose "
+        "another source.",
+    ),
+    "signals.off": ("需求信号记录已关闭", "Demand signals are switched off"),
+    "legend.signals": ("需求信号", "Demand signals"),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

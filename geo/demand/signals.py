@@ -298,7 +298,7 @@ def cell_counts(
         raise ValidationError(f"unknown signal kinds {unknown}", field="kinds")
     t = demand_signals.c
     query = (
-        sa.select(t.cell, sa.func.sum(t.count).label("count"))
+        sa.select(t.cell, sa.func.sum(t.count).label("n"))
         .where(t.kind.in_(kinds), *_period(t.day, since, until))
         .group_by(t.cell)
         .order_by(t.cell)
@@ -306,7 +306,7 @@ def cell_counts(
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return pd.DataFrame(
-        {"cell": [r.cell for r in rows], "count": [int(r.count) for r in rows]},
+        {"cell": [r.cell for r in rows], "count": [int(r.n) for r in rows]},
         columns=["cell", "count"],
     )
 
@@ -463,14 +463,14 @@ def station_counts(
     if station_ids is not None:
         where.append(t.station_id.in_(list(station_ids)))
     query = (
-        sa.select(t.station_id, t.kind, sa.func.sum(t.count).label("count"))
+        sa.select(t.station_id, t.kind, sa.func.sum(t.count).label("n"))
         .where(*where)
         .group_by(t.station_id, t.kind)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     frame = pd.DataFrame(
-        [(r.station_id, r.kind, int(r.count)) for r in rows],
+        [(r.station_id, r.kind, int(r.n)) for r in rows],
         columns=["station_id", "kind", "count"],
     )
     if frame.empty:
