@@ -193,7 +193,7 @@ class SignalRecorder:
         if not self.enabled or self._closed:
             return
         kind = point_kind(origin, served)
-        self._add(self._cells, (china_day(self.clock()), cell_of(lon, lat), kind))
+        self._add("cells", (china_day(self.clock()), cell_of(lon, lat), kind))
 
     def record_station(self, station_id: str, kind: str) -> None:
         """Count a station-page view or navigation click (``kind`` in :data:`STATION_KINDS`)."""
@@ -201,11 +201,11 @@ class SignalRecorder:
             return
         if kind not in STATION_KINDS:
             raise ValidationError(f"kind must be one of {', '.join(STATION_KINDS)}", field="kind")
-        self._add(self._stations, (china_day(self.clock()), str(station_id)[:64], kind))
+        self._add("stations", (china_day(self.clock()), str(station_id)[:64], kind))
 
-    def _add(self, counter: Counter, key: tuple[date, str, str]) -> None:
-        with self._lock:
-            counter[key] += 1
+    def _add(self, which: str, key: tuple[date, str, str]) -> None:
+        with self._lock:  # the buffer is looked up under the lock: flush() swaps it
+            (self._cells if which == "cells" else self._stations)[key] += 1
             self._events += 1
             full = self._events >= self.flush_events
             if self._thread is None:
