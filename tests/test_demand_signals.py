@@ -449,3 +449,32 @@ def test_cli_exports_geojson_and_csv(repo, db_url, tmp_path):
         env=env,
     )
     assert json.loads(out.read_text(encoding="utf-8"))["features"] == []
+
+
+# -- the workspace dashboard ------------------------------------------------------------------
+
+
+def test_dashboard_shows_views_and_navigations_of_my_area_only(web):
+    """T-001 (鱼峰区 450203) and T-002 (城中区 450202) have counts; an editor of 鱼峰区 sees
+    only T-001's, on the dashboard and in the JSON twin of /manage/signals."""
+    client = web.test_client()
+    for _ in range(2):
+        client.get("/stations/T-001")
+    client.post("/signals/navigate/T-001")
+    client.get("/stations/T-002")
+    services(web).signals.flush()
+    UserRepository(services(web).repo.engine).create(
+        "yf_editor", PASSWORD, role="editor", areas=["450203"]
+    )
+    c = web.test_client()
+    tok = c.get("/planner/login?format=json").get_json()["csrf_token"]
+    rv = c.post(
+        "/planner/login?format=json",
+        data={"name": "yf_editor", "password": PASSWORD, "csrf_token": tok},
+    )
+    assert rv.status_code == 200
+    doc = c.get("/manage/signals?format=json").get_json()
+    assert doc["enabled"] is True and doc["days"] == 30
+    assert [(r["station_id"], r["view"], r["navigate"]) for r in doc["rows"]] == [("T-001", 2, 1)]
+    html = c.get("/manage/").get_data(as_text=True)
+    assert 'id="mg-signals"' in html and "T-001" in html and "T-002" not in html

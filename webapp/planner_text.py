@@ -509,6 +509,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "signals.off": ("需求信号记录已关闭", "Demand signals are switched off"),
     "legend.signals": ("需求信号", "Demand signals"),
+    "manage.signals.heading": (
+        "近 {days} 天站点页面浏览和导航次数",
+        "Station-page views and navigation clicks, last {days} days",
+    ),
+    "manage.signals.station": ("站点", "Station"),
+    "manage.signals.views": ("浏览", "Views"),
+    "manage.signals.navigations": ("导航", "Navigations"),
+    "manage.signals.none": ("暂无记录。", "Nothing recorded yet."),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

@@ -47,6 +47,7 @@ WRITE_ROUTES: list[tuple[str, str, str]] = [
 
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
+    import webapp.manage.signals  # noqa: F401 - views and navigations (issue 15 item 8)
     from webapp.manage import users  # noqa: F401 - registers its routes on bp
 
     app.register_blueprint(bp)
