@@ -4,7 +4,8 @@
 bounded otherwise: unknown or hostile ids count nothing (404), a flood for one station counts
 at most :data:`webapp.signals.BEACON_PER_MINUTE` a minute (429 beyond), the buckets are keyed
 by station (no client address is stored), GET is refused, and a hostile ``origin`` of
-``/api/nearest`` is a 400 that counts nothing.
+``/api/nearest`` is a 400 that counts nothing. A counted station whose name is markup is
+shown as text on the workspace dashboard.
 """
 
 from __future__ import annotations
@@ -79,3 +80,38 @@ def test_hostile_origin_is_refused_and_counts_nothing(web, origin):
     )
     assert rv.status_code == 400
     assert services(web).signals.pending == 0
+
+
+@pytest.mark.parametrize("name", PAYLOADS[:4])
+def test_hostile_station_name_on_the_dashboard_is_text(db_url, tmp_path, name):
+    """A counted station whose name is markup shows as text on the workspace dashboard."""
+    import csv
+
+    from geo.store.users import UserRepository
+
+    lines = (support.DATA / "registry_zh.csv").read_text(encoding="utf-8").splitlines()
+    rows = list(csv.reader(lines[1:]))
+    rows[1][1] = name  # T-001's name
+    path = tmp_path / "hostile.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(lines[0] + "\n")
+        csv.writer(f).writerows(rows)
+    app = support.make_app(db_url, tile_url="", login_rate_per_minute=1000)
+    try:
+        import_registry(services(app).repo, path)
+        client = app.test_client()
+        assert client.get("/stations/T-001").status_code == 200
+        services(app).signals.flush()
+        UserRepository(services(app).repo.engine).create("root", "correct horse battery", "admin")
+        c = app.test_client()
+        tok = c.get("/planner/login?format=json").get_json()["csrf_token"]
+        data = {"name": "root", "password": "correct horse battery", "csrf_token": tok}
+        assert c.post("/planner/login", data=data).status_code == 303
+        html = c.get("/manage/").get_data(as_text=True)
+        assert 'id="mg-signals"' in html
+        assert name not in html
+        from markupsafe import escape
+
+        assert str(escape(name)) in html
+    finally:
+        services(app).close()
