@@ -478,3 +478,38 @@ def test_dashboard_shows_views_and_navigations_of_my_area_only(web):
     assert [(r["station_id"], r["view"], r["navigate"]) for r in doc["rows"]] == [("T-001", 2, 1)]
     html = c.get("/manage/").get_data(as_text=True)
     assert 'id="mg-signals"' in html and "T-001" in html and "T-002" not in html
+
+
+# -- several served processes ----------------------------------------------------------------
+
+
+def test_two_gunicorn_workers_add_up(db_url, tmp_path):
+    """``yizhan serve --workers 2`` (forked workers, each with its own buffer and writer
+    thread): every counted request over HTTP ends up in the one row of its cell and day."""
+    import time
+    import urllib.request
+
+    server = support.LiveServer(tmp_path, db_url=db_url, workers=2).start()
+    try:
+        n = 40
+        for _ in range(n):  # a new connection each time: both workers answer some
+            url = f"{server.url}/api/nearest?lon={LON}&lat={LAT}&origin=locate&mode=car"
+            with urllib.request.urlopen(url, timeout=10) as rv:
+                assert rv.status == 200
+        repo = StationRepository.from_url(db_url)
+        try:
+            deadline = time.monotonic() + 3 * signals.FLUSH_EVERY_S + 5
+            total = 0
+            while time.monotonic() < deadline:
+                counted = signals.cell_counts(repo.engine, kinds=signals.POINT_KINDS)
+                total = int(counted["count"].sum())
+                if total >= n:
+                    break
+                time.sleep(0.5)
+            time.sleep(0.5)
+            counts = signals.cell_counts(repo.engine, kinds=signals.POINT_KINDS)
+            assert counts.to_dict("records") == [{"cell": signals.cell_of(LON, LAT), "count": n}]
+        finally:
+            repo.engine.dispose()
+    finally:
+        server.stop()

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -185,6 +186,7 @@ class SignalRecorder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._closed = False
 
     # -- recording (cheap: a dict increment; the thread does the database work) ----------
@@ -205,6 +207,9 @@ class SignalRecorder:
 
     def _add(self, which: str, key: tuple[date, str, str]) -> None:
         with self._lock:  # the buffer is looked up under the lock: flush() swaps it
+            if self._pid != os.getpid():  # a forked worker (gunicorn): its own buffer, thread
+                self._cells, self._stations, self._events = Counter(), Counter(), 0
+                self._thread, self._pid = None, os.getpid()
             (self._cells if which == "cells" else self._stations)[key] += 1
             self._events += 1
             full = self._events >= self.flush_events
