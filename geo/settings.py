@@ -155,6 +155,15 @@ class Settings:
         "A station not updated for this many days is listed as stale in the review queue.",
         "YIZHAN_STALE_DAYS",
     )
+    # demand signals from the public map (issue 15 item 8)
+    demand_signals: bool = setting(
+        True,
+        "Count the public map's demand signals for planners: searches and 'use my location' "
+        "by H3 cell (resolution 7, about 5 km²) and day, station-page views and navigation "
+        "clicks by station and day. Counts only: no IP, no exact position (README: Privacy). "
+        "Off: nothing is recorded and the planner's layer says so.",
+        "YIZHAN_DEMAND_SIGNALS",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

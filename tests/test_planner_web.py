@@ -292,7 +292,9 @@ def test_coverage_page_and_layers(coverage_job, app):
     assert "融水苗族自治县" in html and 'id="pl-plan-form"' in html
     assert "<script>" not in html.replace('<script type="application/json"', "")
     config = json.loads(re.search(r'id="pl-config">(.*?)</script>', html, re.S).group(1))
-    assert set(config["layers"]) == {"cells", "gaps", "stations"}
+    # the demand signals of the public map next to the gaps (issue 15 item 8)
+    assert set(config["layers"]) == {"cells", "gaps", "stations", "signals"}
+    assert config["layers"]["signals"].endswith("/planner/signals/450225.geojson")
     cells = json.loads(fetch(c, config["layers"]["cells"])[2])
     assert len(cells["features"]) == doc["result"]["summary"]["cells"]
     stations = json.loads(fetch(c, config["layers"]["stations"])[2])

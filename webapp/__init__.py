@@ -81,6 +81,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from webapp import embed
 
     embed.init_app(app)  # validates YIZHAN_EMBED_ORIGINS; /embed, /embed/builder
+    from webapp import signals
+
+    signals.init_app(app)  # demand signals (issue 15 item 8): recorder, /signals/navigate
     _register_favicon(app)
     errors.register(app)
     _register_body_limits(app, settings)

@@ -54,6 +54,7 @@ from webapp.params import (
     setting,
 )
 from webapp.services import services as app_services
+from webapp.signals import recorder as signal_recorder
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -203,6 +204,16 @@ def station(a, station_id: str):
         maximum=20_037_509,
     ),
     MODE,
+    # demand signals (issue 15 item 8): where the locator's point came from
+    Param(
+        "origin",
+        "string",
+        "Where the point came from: `search` (an address search) or `locate` (the device's "
+        "position). Given, the answer is counted on its H3 cell (about 5 km²) and day as a "
+        "demand signal for planners (no position is stored; YIZHAN_DEMAND_SIGNALS). "
+        "Default: not counted.",
+        enum=lambda: ["search", "locate"],
+    ),
     response="NearestCollection",
     media_type="application/geo+json",
 )
@@ -216,6 +227,10 @@ def nearest(a):
     model = CrowflyModel(a["mode"])
     minutes = model.minutes_for([h.distance_m for h in hits]).tolist()
     order = sorted(range(len(hits)), key=lambda i: (minutes[i], hits[i].distance_m))
+    # Served: the quickest station is inside the one-hour circle (issue 12 item 5).
+    served = bool(minutes) and min(minutes) <= SERVICE_MINUTES
+    if a["origin"]:  # a demand signal: the point's H3 cell and day only (issue 15 item 8)
+        signal_recorder().record_point(a["origin"], a["lon"], a["lat"], served)
     # The cached per-station encodings of /api/stations, with distance and minutes added.
     body = stations_geojson_bytes(
         [hits[i].station for i in order],
@@ -228,8 +243,7 @@ def nearest(a):
         numberReturned=len(hits),
         query={"lon": a["lon"], "lat": a["lat"], "k": a["k"], "mode": model.mode},
         travel=_travel_member(model),
-        # Served: the quickest station is inside the one-hour circle (issue 12 item 5).
-        served=bool(minutes) and min(minutes) <= SERVICE_MINUTES,
+        served=served,
     )
     return Response(body, mimetype="application/geo+json")
 

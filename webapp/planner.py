@@ -93,7 +93,7 @@ LANGS = planner_text.LANGS
 #: ``problem.*`` of the catalogue (Chinese here).
 DEMAND_SOURCES = {
     k: planner_text.text("demand." + k)
-    for k in ("seats", "population_table", "population", "demand_points")
+    for k in ("seats", "population_table", "population", "demand_points", "signals")
 }
 CANDIDATE_SOURCES = {
     k: planner_text.text("candidates." + k) for k in ("townships", "gaps", "grid", "file")
@@ -735,7 +735,9 @@ def _coverage_params(folder: Path) -> dict:
             raise ValidationError(_t("err.network"), field="model")
         params["network"] = network
     demand = params["demand"] = _form(DEMAND)
-    if demand != "seats":
+    if demand == "signals":  # the public map's demand signals (issue 15 item 8)
+        params["demand_points"] = _signal_points_file(unit.code, folder)
+    elif demand != "seats":
         params[demand] = save_upload(demand, folder, required=True)
     table = _township_table(folder, demand)
     if table:
@@ -743,6 +745,60 @@ def _coverage_params(folder: Path) -> dict:
     params["table_limits"] = _table_limits()
     params["map_notices"] = _map_notices()
     return params
+
+
+# -- demand signals of the public map (issue 15 item 8) ------------------------------------
+#: Days of demand signals the planner's layer and the "signals" demand sum (up to today).
+SIGNAL_DAYS = 365
+
+
+def _signal_cells(region: str):
+    """The region's unsuppressed demand-signal cells of the last :data:`SIGNAL_DAYS` days."""
+    from geo.demand import signals
+
+    since = signals.days_before(SIGNAL_DAYS)
+    return signals.signal_cells(services().repo.engine, region, since=since), since
+
+
+def _signal_points_file(region: str, folder: Path) -> str:
+    """Write the region's demand signals as a weighted demand-points CSV into ``folder`` (the
+    job then reads it like an uploaded ``demand_points`` file)."""
+    from geo.demand import signals
+
+    if not _settings().demand_signals:
+        raise ValidationError(_t("err.signals_off"), field="demand")
+    cells, _ = _signal_cells(region)
+    if not len(cells):
+        raise ValidationError(_t("err.signals_none", n=signals.MIN_COUNT), field="demand")
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(signals.write_signals(cells, folder / "demand_points-signals.csv"))
+
+
+@bp.get("/signals/<region>.geojson")
+def signal_layer(region: str):
+    """The demand-signal layer of a region (H3 r7 cells, unserved searches and located
+    points of the last :data:`SIGNAL_DAYS` days, cells below the threshold suppressed); its
+    ``signals`` member says whether recording is on and what was suppressed."""
+    from geo.demand import signals
+
+    unit = planner_region(region)
+    info: dict[str, Any] = {
+        "enabled": bool(_settings().demand_signals),
+        "min_count": signals.MIN_COUNT,
+        "resolution": signals.RESOLUTION,
+        "days": SIGNAL_DAYS,
+    }
+    if not info["enabled"]:
+        fc: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+        info["note"] = _t("signals.off")
+    else:
+        cells, since = _signal_cells(unit.code)
+        fc = cells.to_geo_dict(na="null", drop_id=True)
+        info.update(cells.attrs, since=since.isoformat())
+    fc["signals"] = info
+    resp = jsonify(fc)
+    resp.mimetype = "application/geo+json"
+    return resp
 
 
 def _township_table(folder: Path, demand: str) -> str | None:
@@ -890,6 +946,8 @@ def _job_page(job, template: str, **extra):
             k: url_for("planner.download", job_id=job.id, name=v)
             for k, v in (job.result.get("layers") or {}).items()
         }
+        if job.params.get("region"):  # demand signals next to the gaps (issue 15 item 8)
+            layer_urls["signals"] = url_for("planner.signal_layer", region=job.params["region"])
     return render_template(
         template,
         job=job,

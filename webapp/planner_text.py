@@ -822,6 +822,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "用文件批量新增或修改您区域内的站点。",
         "Add or change your areas' stations from a file.",
     ),
+    # demand signals of the public map (issue 15 item 8)
+    "demand.signals": (
+        "公众地图需求信号（近一年未被服务的搜索和定位，按 H3 网格计数）",
+        "Public-map demand signals (unserved searches and located points of the past year, "
+        "counted per H3 cell)",
+    ),
+    "err.signals_off": (
+        "本系统已关闭需求信号记录（YIZHAN_DEMAND_SIGNALS），请选择其他需求来源。",
+        "Demand signals are switched off here (YIZHAN_DEMAND_SIGNALS); choose another source.",
+    ),
+    "err.signals_none": (
+        "该区域近一年没有达到 {n} 次的需求信号网格，请选择其他需求来源。",
+        "No cell of this region has {n} or more demand signals in the past year; choose "
+        "another source.",
+    ),
+    "signals.off": ("需求信号记录已关闭", "Demand signals are switched off"),
+    "legend.signals": ("需求信号", "Demand signals"),
+    "manage.signals.heading": (
+        "近 {days} 天站点页面浏览和导航次数",
+        "Station-page views and navigation clicks, last {days} days",
+    ),
+    "manage.signals.station": ("站点", "Station"),
+    "manage.signals.views": ("浏览", "Views"),
+    "manage.signals.navigations": ("导航", "Navigations"),
+    "manage.signals.none": ("暂无记录。", "Nothing recorded yet."),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

@@ -39,6 +39,7 @@ from geo.models import MODES, SERVICES
 from geo.navigation import navigation_links
 from geo.regions import Region
 from geo.settings import DATA_DIR
+from webapp import signals
 from webapp.errors import wants_json
 from webapp.params import KIND, MODE, OPEN_NOW, REGION, SERVICE, Param, choice, parse_args
 from webapp.services import services as app_services
@@ -450,6 +451,7 @@ def station(station_id: str):
         )
         response.mimetype = "application/geo+json"
         return response
+    signals.recorder().record_station(s.id, "view")  # a count per day (issue 15 item 8)
     return render_template(
         "station.html",
         facilities=facilities,
@@ -486,6 +488,7 @@ def station(station_id: str):
             "outlinesAttribution": OUTLINES_ATTRIBUTION,
             "approval": settings.map_approval,
             "demo": s.demo,
+            "beaconUrl": signals.beacon_url(s.id),  # navigation clicks (issue 15 item 8)
         },
         approval=settings.map_approval,
         icp=settings.icp,

@@ -20,6 +20,7 @@ from webapp.ratelimit import RateLimiter
 from webapp.settings import WebSettings
 
 if TYPE_CHECKING:  # pragma: no cover - types only
+    from geo.demand.signals import SignalRecorder
     from geo.geocode import GeocoderChain
     from geo.index import LiveIndex
     from geo.store import StationRepository
@@ -43,6 +44,8 @@ class Services:
     #: The planner's background jobs and login limiter (:func:`webapp.planner.init_app`).
     jobs: JobRunner | None = None
     login_limiter: RateLimiter | None = None
+    #: Demand signals' recorder (issue 15 item 8, :func:`webapp.signals.init_app`).
+    signals: SignalRecorder | None = None
 
     def close(self) -> None:
         """Stop the threads the app started, then close its database connections.
@@ -55,6 +58,8 @@ class Services:
         if self.jobs is not None:
             self.jobs.shutdown(timeout_s=2)
         self.index.close()
+        if self.signals is not None:
+            self.signals.close()  # writes its last counts before the engine goes
         self.repo.engine.dispose()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -241,4 +242,31 @@ review_items = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     # ",province,prefecture,county,township," codes of the stations (as station_versions)
     Column("area_codes", Text, nullable=False, default=""),
+)
+
+
+# -- demand signals from the public map (issue 15 item 8, migration 0012_demand) -----------
+# Counts only: no address, no IP, no coordinate. A point becomes its H3 cell (resolution 7,
+# geo.demand.signals.RESOLUTION) before it is counted; rows are added to with one atomic
+# INSERT … ON CONFLICT DO UPDATE (geo.demand.signals.add_counts).
+
+demand_signals = Table(
+    "demand_signals",
+    metadata,
+    Column("day", Date, primary_key=True),  # the day in China time (UTC+8)
+    Column("cell", String(16), primary_key=True),  # an H3 cell id (hex), resolution 7
+    # search_unserved | locate_unserved | search_served | locate_served
+    Column("kind", String(24), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Index("ix_demand_signals_day", "day"),
+)
+
+station_signals = Table(
+    "station_signals",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("station_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # view | navigate
+    Column("count", Integer, nullable=False),
+    Index("ix_station_signals_day", "day"),
 )

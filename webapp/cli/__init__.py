@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # each module registers its verbs: admin, analysis, registry; print (issue 15 item 9),
 # history and audit (item 6), 六有 report (item 7)
+import webapp.cli.demand  # noqa: F401  (demand signals, issue 15 item 8)
 from webapp.cli import admin, analysis, audit, liuyou, paper, registry  # noqa: F401
 from webapp.cli._base import DEMO_REGISTRY, Context, main
 

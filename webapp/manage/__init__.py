@@ -65,7 +65,7 @@ WRITE_ROUTES: list[tuple[str, str, str]] = [
 def init_app(app: Flask) -> None:
     """Register ``/manage/`` (the session cookie flags and login are the planner's)."""
     # each module registers its routes on bp
-    from webapp.manage import changes, liuyou, review, stations, upload, users  # noqa: F401
+    from webapp.manage import changes, liuyou, review, signals, stations, upload, users  # noqa: F401
 
     app.register_blueprint(bp)
 

@@ -500,6 +500,15 @@
     'liuyouOutcome.pass': { zh: '达标', en: 'met' },
     'liuyouOutcome.fail': { zh: '未达标', en: 'not met' },
     'liuyouOutcome.unknown': { zh: '未知', en: 'unknown' },
+
+    // ---- demand signals on the planner map (issue 15 item 8)
+    layerSignals: { zh: '需求信号（未被服务的搜索）', en: 'Demand signals (unserved searches)' },
+    signalTooltip: { zh: '近一年 {n} 次未被服务的搜索或定位', en: '{n} unserved searches or located points in the past year' },
+    signalsOff: { zh: '需求信号记录已关闭', en: 'Demand signals are switched off' },
+    signalsSuppressed: {
+      zh: '另有 {cells} 个网格（共 {n} 次）少于 {min} 次，未显示',
+      en: '{cells} more cells ({n} in all) have fewer than {min} and are not shown'
+    },
   };
 
   var LANGS = ['zh', 'en'];

@@ -172,6 +172,41 @@
     new Toggle().addTo(map);
   }
 
+  /**
+   * Demand signals of the public map next to the gaps (issue 15 item 8): H3 cells with the
+   * count of unserved searches and located points; a note says when recording is off or how
+   * many small cells were suppressed. A failure leaves the other layers alone.
+   */
+  function signalLayer(map, control, el, cfg) {
+    if (!cfg.layers.signals) { return null; }
+    return C.getJSON(cfg.layers.signals).then(function (data) {
+      var info = data.signals || {};
+      var note = null;
+      if (info.enabled === false) {
+        note = t('signalsOff');
+      } else if (info.suppressed_cells) {
+        note = t('signalsSuppressed',
+          { cells: info.suppressed_cells, n: info.suppressed_count, min: info.min_count });
+      }
+      if (note) {
+        var p = document.createElement('p');
+        p.className = 'pl-hint';
+        p.id = 'pl-signals-note';
+        p.textContent = note;
+        el.parentNode.insertBefore(p, el.nextSibling);
+      }
+      var layer = L.geoJSON(data, {
+        style: function () { return { color: '#6a3d9a', weight: 1, fillColor: '#6a3d9a', fillOpacity: 0.35 }; },
+        onEachFeature: function (f, lyr) {
+          lyr.bindTooltip(text(t('signalTooltip', { n: f.properties.count })));
+        }
+      }).addTo(map);
+      control.addOverlay(layer, t('layerSignals'));
+      el.setAttribute('data-layers', (el.getAttribute('data-layers') || '') + ' signals');
+      return layer;
+    }).catch(function () { return null; });
+  }
+
   function drawMap(cfg) {
     var el = document.getElementById('pl-map');
     if (!el || !window.L || !cfg.layers || !cfg.layers.cells) { return; }
@@ -228,6 +263,8 @@
         }, 'gaps');
       }
       return null;
+    }).then(function () {
+      return signalLayer(map, control, el, cfg);
     }).then(function () {
       return add(t('layerStations'), cfg.layers.stations, {
         pointToLayer: point('#08306b', 5),

@@ -188,6 +188,10 @@
     params.lat = point.lat.toFixed(6);
     params.k = this.hasList ? Locator.NEAREST_K : 5;
     params.mode = this.mode;
+    // A demand signal (issue 15 item 8), once per chosen point: a search or "use my location"
+    // (a map pick is not counted); the server keeps only its H3 cell and day.
+    var origin = { search: 'search', geo: 'locate' }[point.source];
+    if (origin && !point.counted) { params.origin = origin; point.counted = true; }
     C.getJSON(C.apiUrl(this.apiBase, '/nearest', params)).then(function (fc) {
       if (seq !== self.listSeq) { return; }
       var feats = (fc && Array.isArray(fc.features)) ? fc.features : [];

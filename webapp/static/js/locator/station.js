@@ -128,6 +128,23 @@
     });
   }
 
+  /**
+   * Count a followed navigation link (issue 15 item 8): a bodiless navigator.sendBeacon to
+   * cfg.beaconUrl (empty when the deployment's demand signals are off). Only the station and
+   * the day are counted on the server; nothing about the visitor is sent.
+   */
+  function bindBeacon(cfg) {
+    var links = document.getElementById('yz-navlinks');
+    if (!links || !cfg.beaconUrl || !navigator.sendBeacon) { return; }
+    var sent = false;
+    links.addEventListener('click', function (e) {
+      var a = e.target && e.target.closest ? e.target.closest('a') : null;
+      if (!a || sent) { return; }
+      sent = true;                  // once per page view
+      try { navigator.sendBeacon(cfg.beaconUrl); } catch (err) { /* counting is optional */ }
+    });
+  }
+
   C.onReady(function () {
     window.YizhanLocator = {
       formatDistance: Y.locator.format.formatDistance,
@@ -138,5 +155,6 @@
     translatePage(cfg);
     window.YizhanStation = { map: drawMap(cfg) };
     bindCopy();
+    bindBeacon(cfg);
   });
 }(window.Yizhan = window.Yizhan || {}));
