@@ -69,6 +69,7 @@ def pg_cluster():
     reason = missing()
     if reason:
         pytest.fail(reason)
+    Cluster.sweep_orphans()  # clusters left by killed sessions
     cluster = Cluster(free_port())
     try:
         cluster.init().start()

@@ -60,7 +60,36 @@ class Cluster:
             )
         return proc
 
+    @classmethod
+    def sweep_orphans(cls) -> list[Path]:
+        """Stop and remove the clusters of test sessions that died without cleaning up (a
+        killed or timed-out run): each cluster's folder names the pid of the session that
+        made it (``owner.pid``); a cluster whose session is gone is an orphan."""
+        swept = []
+        for root in Path(tempfile.gettempdir()).glob("yizhan-pg-*"):
+            try:
+                owner = int((root / "owner.pid").read_text())
+            except (OSError, ValueError):
+                continue  # not ours, or still being made
+            try:
+                os.kill(owner, 0)
+                continue  # its session is alive
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            orphan = cls.__new__(cls)
+            orphan.root, orphan.data = root, root / "data"
+            orphan.as_root = os.geteuid() == 0
+            try:
+                orphan.destroy()
+            except (RuntimeError, OSError, subprocess.SubprocessError):
+                shutil.rmtree(root, ignore_errors=True)
+            swept.append(root)
+        return swept
+
     def init(self) -> Cluster:
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         if self.as_root:
             shutil.chown(self.root, SUPERUSER, SUPERUSER)
         self._run(

@@ -414,7 +414,7 @@ def test_migration_downgrades_and_upgrades(repo):
         command.downgrade(cfg, "0009_liuyou")
     names = sa.inspect(repo.engine).get_table_names()
     assert "demand_signals" not in names and "station_signals" not in names
-    assert repo.init_schema() == "0012_demand"
+    assert repo.init_schema() >= "0012_demand"
     _seed(repo.engine, {(LON, LAT): 3})
     assert signals.cell_counts(repo.engine)["count"].tolist() == [3]
 
