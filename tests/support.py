@@ -474,3 +474,45 @@ VISIBLE_UI_TEXT_JS = """
   return out.join('\\n');
 }
 """
+
+
+def login(app, name: str, password: str):
+    """A test client of ``app`` logged in as ``name`` through the planner's login form (the
+    workspace's too): ``client.csrf`` is the session's CSRF token for POSTs, ``client.next``
+    where the login sends the user."""
+    client = app.test_client()
+    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
+    rv = client.post(
+        "/planner/login?format=json",
+        data={"name": name, "password": password, "csrf_token": token},
+    )
+    assert rv.status_code == 200, rv.get_data(as_text=True)
+    client.csrf = rv.get_json()["csrf_token"]
+    client.next = rv.get_json()["next"]
+    return client
+
+
+@contextlib.contextmanager
+def workspace(request, tmp: Path, users: dict, password: str, stations=(), **settings):
+    """A module's registry workspace on its backend (``params=BACKEND_PARAMS``): a fresh
+    database with ``users`` (``{name: (role, areas)}``, all with ``password``) and
+    ``stations``, and an app on it (planner jobs in ``tmp``, no tile server, no login
+    throttle, ``settings`` on top). Yields ``{"url", "repo", "users", "app", "tmp"}``."""
+    from geo.store import StationRepository
+    from geo.store.users import UserRepository
+
+    with module_database(request, tmp) as url:
+        repo = StationRepository.from_url(url)
+        repo.init_schema()
+        accounts = UserRepository(repo.engine)
+        for name, (role, areas) in users.items():
+            accounts.create(name, password, role, areas)
+        if stations:
+            repo.save(list(stations))
+        options = {"planner_dir": str(tmp / "jobs"), "tile_url": "", "login_rate_per_minute": 1000}
+        app = make_app(url, **{**options, **settings})
+        try:
+            yield {"url": url, "repo": repo, "users": accounts, "app": app, "tmp": tmp}
+        finally:
+            close_app(app)
+            repo.engine.dispose()

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 
 import support
 from geo.models import Station
-from geo.store import StationRepository, UserRepository
 from geo.store.changes import ChangeStore
 from geo.store.schema import station_changes, station_versions
 from webapp.services import services
@@ -53,34 +52,14 @@ def _station(id_: str, county: str = RONGSHUI, **kw) -> Station:
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("changes_web")
-    with support.module_database(request, tmp) as url:
-        repo = StationRepository.from_url(url)
-        repo.init_schema()
-        users = UserRepository(repo.engine)
-        for name, (role, areas) in USERS.items():
-            users.create(name, PASSWORD, role, areas)
-        app = support.make_app(
-            url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
-        )
+    with support.workspace(request, tmp_path_factory.mktemp("changes_web"), USERS, PASSWORD) as env:
         # public reads see a write within the index's check interval (1 s); here at once
-        services(app).index.check_interval_s = 0
-        yield {"repo": repo, "store": ChangeStore(repo), "app": app}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
-        repo.engine.dispose()
+        services(env["app"]).index.check_interval_s = 0
+        yield {**env, "store": ChangeStore(env["repo"])}
 
 
 def login(env, name: str):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json",
-        data={"name": name, "password": PASSWORD, "csrf_token": token},
-    )
-    assert rv.status_code == 200, rv.get_data(as_text=True)
-    client.csrf = rv.get_json()["csrf_token"]
-    return client
+    return support.login(env["app"], name, PASSWORD)
 
 
 def _counts(env) -> tuple[int, int, list]:

@@ -13,8 +13,6 @@ import pytest
 
 import support
 from geo.models import Station, Status
-from geo.store import StationRepository, UserRepository
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -47,41 +45,19 @@ def _station(id_: str, county: str, name: str, status: Status = Status.OPEN) -> 
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
+    stations = [
+        _station("A", RONGSHUI, "融水苗族自治县"),
+        _station("B", RONGSHUI, "融水苗族自治县", Status.CLOSED),
+        _station("C", LIUJIANG, "柳江区"),
+        _station("D", "450102", "兴宁区", Status.PLANNED),
+    ]
     tmp = tmp_path_factory.mktemp("manage")
-    with support.module_database(request, tmp) as url:
-        repo = StationRepository.from_url(url)
-        repo.init_schema()
-        users = UserRepository(repo.engine)
-        for name, (role, areas) in USERS.items():
-            users.create(name, PASSWORD, role, areas)
-        repo.save(
-            [
-                _station("A", RONGSHUI, "融水苗族自治县"),
-                _station("B", RONGSHUI, "融水苗族自治县", Status.CLOSED),
-                _station("C", LIUJIANG, "柳江区"),
-                _station("D", "450102", "兴宁区", Status.PLANNED),
-            ]
-        )
-        app = support.make_app(
-            url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
-        )
-        yield {"url": url, "repo": repo, "users": users, "app": app}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
-        repo.engine.dispose()
+    with support.workspace(request, tmp, USERS, PASSWORD, stations) as env:
+        yield env
 
 
 def login(env, name: str):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json",
-        data={"name": name, "password": PASSWORD, "csrf_token": token},
-    )
-    assert rv.status_code == 200, rv.get_data(as_text=True)
-    client.csrf = rv.get_json()["csrf_token"]
-    client.next = rv.get_json()["next"]
-    return client
+    return support.login(env["app"], name, PASSWORD)
 
 
 def test_anonymous_is_sent_to_the_planner_login(env):

@@ -12,8 +12,6 @@ import sqlalchemy as sa
 import support
 from geo import crs
 from geo.models import Station, Status
-from geo.store import StationRepository, UserRepository
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -48,26 +46,11 @@ def _station(id_, county, lon, lat, name, status=Status.OPEN):
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
+    # Editing itself, with edits publishing directly (YIZHAN_APPROVAL=off); the path
+    # through approval is tests/test_changes_web.py::test_an_editors_form_edit_waits_...
     tmp = tmp_path_factory.mktemp("manage_stations")
-    with support.module_database(request, tmp) as url:
-        repo = StationRepository.from_url(url)
-        repo.init_schema()
-        users = UserRepository(repo.engine)
-        for name, (role, areas) in USERS.items():
-            users.create(name, PASSWORD, role, areas)
-        # Editing itself, with edits publishing directly (YIZHAN_APPROVAL=off); the path
-        # through approval is tests/test_changes_web.py::test_an_editors_form_edit_waits_...
-        app = support.make_app(
-            url,
-            planner_dir=str(tmp / "jobs"),
-            tile_url="",
-            login_rate_per_minute=1000,
-            approval=False,
-        )
-        yield {"repo": repo, "app": app}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
-        repo.engine.dispose()
+    with support.workspace(request, tmp, USERS, PASSWORD, approval=False) as env:
+        yield env
 
 
 @pytest.fixture
@@ -89,15 +72,8 @@ def stations(env):
     return repo
 
 
-def login(env, name):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json", data={"name": name, "password": PASSWORD, "csrf_token": token}
-    )
-    assert rv.status_code == 200
-    client.csrf = rv.get_json()["csrf_token"]
-    return client
+def login(env, name: str):
+    return support.login(env["app"], name, PASSWORD)
 
 
 def snapshot(repo):

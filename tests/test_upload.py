@@ -25,8 +25,6 @@ from geo.errors import Conflict, ImportRefused
 from geo.gazetteer import default_gazetteer
 from geo.records import import_registry
 from geo.records.preview import UploadPreview, commit, preview
-from geo.store import StationRepository, UserRepository
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -70,24 +68,10 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("upload")
-    with support.module_database(request, tmp) as url:
-        repo = StationRepository.from_url(url)
-        repo.init_schema()
-        users = UserRepository(repo.engine)
-        for name, (role, areas) in USERS.items():
-            users.create(name, PASSWORD, role, areas)
-        app = support.make_app(
-            url,
-            planner_dir=str(tmp / "jobs"),
-            instance_path=str(tmp / "instance"),
-            tile_url="",
-            login_rate_per_minute=1000,
-            approval=False,  # uploads publishing directly; with approval: the last test
-        )
-        yield {"url": url, "repo": repo, "app": app, "tmp": tmp}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
-        repo.engine.dispose()
+    # uploads publishing directly; with approval: the last test
+    settings = {"instance_path": str(tmp / "instance"), "approval": False}
+    with support.workspace(request, tmp, USERS, PASSWORD, **settings) as env:
+        yield env
 
 
 @pytest.fixture
@@ -116,14 +100,7 @@ def snapshot(env) -> list:
 
 
 def login(env, name: str):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json", data={"name": name, "password": PASSWORD, "csrf_token": token}
-    )
-    assert rv.status_code == 200, rv.get_data(as_text=True)
-    client.csrf = rv.get_json()["csrf_token"]
-    return client
+    return support.login(env["app"], name, PASSWORD)
 
 
 def upload(client, data: bytes, name: str = "registry.csv", reason: str = "年度更新"):

@@ -40,14 +40,8 @@ def env(request, tmp_path_factory):
         repo.engine.dispose()
 
 
-def login(env, name):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json", data={"name": name, "password": PASSWORD, "csrf_token": token}
-    )
-    client.csrf = rv.get_json()["csrf_token"]
-    return client
+def login(env, name: str):
+    return support.login(env["app"], name, PASSWORD)
 
 
 def _station(sid: str, **kw) -> Station:

@@ -16,10 +16,8 @@ from markupsafe import escape
 
 import support
 from geo import access
-from geo.store import StationRepository, UserRepository
 from security.payloads import CONTROL_TEXTS, PAYLOADS
 from webapp.manage import WRITE_ROUTES
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -56,30 +54,12 @@ FORMS = {
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("sec_manage")
-    with support.module_database(request, tmp) as url:
-        repo = StationRepository.from_url(url)
-        repo.init_schema()
-        users = UserRepository(repo.engine)
-        for name, (role, areas) in USERS.items():
-            users.create(name, PASSWORD, role, areas)
-        app = support.make_app(
-            url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
-        )
-        yield {"repo": repo, "users": users, "app": app}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
-        repo.engine.dispose()
+    with support.workspace(request, tmp_path_factory.mktemp("sec_manage"), USERS, PASSWORD) as env:
+        yield env
 
 
-def login(env, name):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json", data={"name": name, "password": PASSWORD, "csrf_token": token}
-    )
-    client.csrf = rv.get_json()["csrf_token"]
-    return client
+def login(env, name: str):
+    return support.login(env["app"], name, PASSWORD)
 
 
 def snapshot(env) -> list:

@@ -40,13 +40,7 @@ def env(request, tmp_path_factory):
 
 
 def login(env):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    rv = client.post(
-        "/planner/login?format=json", data={"name": "ed", "password": PASSWORD, "csrf_token": token}
-    )
-    client.csrf = rv.get_json()["csrf_token"]
-    return client
+    return support.login(env["app"], "ed", PASSWORD)
 
 
 def _no_markup(html: str) -> None:

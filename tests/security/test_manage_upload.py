@@ -15,10 +15,8 @@ import pytest
 from markupsafe import escape
 
 import support
-from geo.store import StationRepository, UserRepository
 from security.payloads import FORMULAS, PAYLOADS
 from security.test_outputs import _assert_csv_quoted, _assert_no_formula
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -55,28 +53,11 @@ def _rows() -> list[list[str]]:
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sec_upload")
-    with support.module_database(request, tmp) as url:
-        repo = StationRepository.from_url(url)
-        repo.init_schema()
-        UserRepository(repo.engine).create("ed", PASSWORD, "editor", ["450225"])
-        app = support.make_app(
-            url,
-            planner_dir=str(tmp / "jobs"),
-            instance_path=str(tmp / "instance"),
-            tile_url="",
-            login_rate_per_minute=1000,
-        )
-        client = app.test_client()
-        token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-        rv = client.post(
-            "/planner/login?format=json",
-            data={"name": "ed", "password": PASSWORD, "csrf_token": token},
-        )
-        client.csrf = rv.get_json()["csrf_token"]
-        yield {"repo": repo, "app": app, "client": client, "tmp": tmp}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
-        repo.engine.dispose()
+    users = {"ed": ("editor", ["450225"])}
+    # the upload's own escaping, published directly (approval: tests/test_upload.py)
+    settings = {"instance_path": str(tmp / "instance"), "approval": False}
+    with support.workspace(request, tmp, users, PASSWORD, **settings) as env:
+        yield {**env, "client": support.login(env["app"], "ed", PASSWORD)}
 
 
 def _csv(rows: list[list[str]]) -> bytes:

@@ -66,12 +66,7 @@ def env(request, tmp_path_factory):
 
 
 def _login(env):
-    client = env["app"].test_client()
-    token = client.get("/planner/login?format=json").get_json()["csrf_token"]
-    client.post(
-        "/planner/login?format=json", data={"name": "ed", "password": PASSWORD, "csrf_token": token}
-    )
-    return client
+    return support.login(env["app"], "ed", PASSWORD)
 
 
 def _no_raw(html: str, text: str) -> None:
