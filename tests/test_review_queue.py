@@ -109,10 +109,15 @@ def env(request, tmp_path_factory):
             ],
             actor="seed",
         )
+        # The queue's own actions by an editor (approval off); with approval: the last test.
         app = support.make_app(
-            url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
+            url,
+            planner_dir=str(tmp / "jobs"),
+            tile_url="",
+            login_rate_per_minute=1000,
+            approval=False,
         )
-        yield {"repo": repo, "app": app, "wgs": (wx, wy), "gazetteer": g}
+        yield {"repo": repo, "app": app, "wgs": (wx, wy), "gazetteer": g, "url": url, "tmp": tmp}
         services(app).jobs.shutdown()
         services(app).repo.engine.dispose()
         repo.engine.dispose()
@@ -321,3 +326,39 @@ def test_merge_is_one_transaction(repo, monkeypatch):
     assert item.state == "merged" and repo.get("B") is None and repo.get("A").phone == "1"
     with pytest.raises(Forbidden):  # out of area: refused before anything else
         review_queue.apply(repo, g, "coarse:A", "accept", actor="x", areas=["450206"], reason="r")
+
+
+def test_with_approval_fix_and_merge_are_for_reviewers(env):
+    """YIZHAN_APPROVAL on: an editor may accept or dismiss an item (nothing of a station
+    changes) but not fix or merge (403, nothing written); a reviewer of the area may."""
+    app = support.make_app(
+        env["url"],
+        planner_dir=str(env["tmp"] / "jobs-approval"),
+        tile_url="",
+        login_rate_per_minute=1000,
+        approval=True,
+    )
+    try:
+        editor = support.login(app, "rs_editor", PASSWORD)
+        before = env["repo"].get("C2")
+        fix = {"action": "fix", "lon": "109.3", "lat": "25.1", "csrf_token": editor.csrf}
+        rv = editor.post("/manage/review/coarse:C2?format=json", data=fix)
+        assert rv.status_code == 403, rv.get_data(as_text=True)
+        merge = {"action": "merge", "keep": "D1", "csrf_token": editor.csrf}
+        rv = editor.post("/manage/review/duplicate:D1:D2?format=json", data=merge)
+        assert rv.status_code == 403, rv.get_data(as_text=True)
+        assert env["repo"].get("C2") == before
+        reviewer = support.login(app, "lz_reviewer", PASSWORD)
+        rv = reviewer.post(
+            "/manage/review/coarse:C2?format=json",
+            data={
+                "action": "fix",
+                "lon": "109.2425",
+                "lat": "25.0672",
+                "csrf_token": reviewer.csrf,
+            },
+        )
+        assert rv.status_code == 200, rv.get_data(as_text=True)
+        assert env["repo"].get("C2").lon == 109.2425
+    finally:
+        support.close_app(app)

@@ -814,6 +814,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "These stations were changed by someone else after the preview; nothing was written. "
         "Upload the file again.",
     ),
+    "manage.review.needs_reviewer": (
+        "审批开启时，修正位置和合并重复由审核员执行",
+        "With approval on, fixing positions and merging duplicates is for reviewers",
+    ),
     "manage.upload.pending": (
         "已提交 {n} 项修改，等待所在区域的审核员批准后才会公开。",
         "{n} changes submitted; they are published once a reviewer of their area approves.",

@@ -16,8 +16,9 @@ from __future__ import annotations
 from flask import g, jsonify, redirect, request, url_for
 
 from geo import review_queue
-from geo.errors import ValidationError
+from geo.errors import Forbidden, ValidationError
 from geo.gazetteer import default_gazetteer
+from geo.store.changes import needs_approval
 from webapp import auth
 from webapp.errors import wants_json
 from webapp.manage import bp, render, requires
@@ -114,6 +115,12 @@ def review_item(key: str):
 def review_decide(key: str):
     """Decide an item (accept, fix, merge, dismiss); out of area: 403, nothing written."""
     form = request.form
+    if form.get("action") in ("fix", "merge") and needs_approval(
+        g.user, bool(services().settings.approval)
+    ):
+        # Fix and merge change stations: with approval on they are a reviewer's to do, as
+        # every other change of an editor waits for one (accept and dismiss change nothing).
+        raise Forbidden(auth.text("manage.review.needs_reviewer"), permission="review")
     try:
         item = review_queue.apply(
             services().repo,
