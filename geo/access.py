@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Protocol
 
 from geo.errors import ValidationError
@@ -184,6 +185,33 @@ def filter_to_areas(stations: Iterable, areas: Iterable[str]) -> list:
     """The stations ``areas`` cover (all of them when ``areas`` is empty)."""
     areas = list(areas)
     return [s for s in stations if areas_cover(areas, s)]
+
+
+def point_covered(areas: Iterable[str], lon: float | None, lat: float | None, gazetteer) -> bool:
+    """Whether ``areas`` cover the county that the point lies in (by the gazetteer's county
+    outlines), so a record cannot claim an area its coordinates are not in. A township area
+    is finer than the outlines: its county must be the point's. ``True`` without areas (all),
+    without a point or a gazetteer, or where the gazetteer has no county (the stated codes
+    decide there)."""
+    areas = list(areas)
+    if not areas or gazetteer is None or lon is None or lat is None:
+        return True
+    import numpy as np
+
+    found = gazetteer.county_codes_at(np.array([float(lon)]), np.array([float(lat)])).tolist()[0]
+    county = gazetteer.get(found) if found else None
+    if county is None:
+        return True
+    codes = {f"{level}_code": d.code for level, d in gazetteer.path(county).items()}
+    place = SimpleNamespace(**{f: codes.get(f) for f in _STATION_CODES})
+    for area in areas:
+        key = _key(area)
+        if len(key) > 6:  # a township: the outline decides only its county
+            if _key(codes.get("county_code")) == key[:6]:
+                return True
+        elif covers(area, place):
+            return True
+    return False
 
 
 def check_user_areas(role: Role, areas: Sequence[str]) -> None:

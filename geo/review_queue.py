@@ -421,6 +421,7 @@ def apply(
             else:
                 x, y = _position(lon, lat)
             s = found[0]
+            _check_fix_position(gazetteer, areas, s, x, y)
             fixed = dataclasses.replace(
                 s,
                 lon=x,
@@ -500,3 +501,22 @@ def _stored_versions(conn: sa.Connection, ids: Sequence[str]) -> dict[str, int]:
 
     sel = sa.select(stations.c.id, stations.c.version).where(stations.c.id.in_(list(ids)))
     return {sid: int(v) for sid, v in conn.execute(sel)}
+
+
+def _check_fix_position(gazetteer, areas: Sequence[str], s: Station, lon: float, lat: float):
+    """A fixed position must lie in the user's areas and in the county the record states (a
+    fix corrects a position inside its county; moving a station elsewhere is an edit)."""
+    if not access.point_covered(areas, lon, lat, gazetteer):
+        raise Forbidden("修正后的位置不在您负责的区域内 (the position is outside your areas)")
+    if gazetteer is None or not s.county_code:
+        return
+    import numpy as np
+
+    found = gazetteer.county_codes_at(np.array([lon]), np.array([lat])).tolist()[0]
+    if found and str(found)[:6] != str(s.county_code)[:6]:
+        raise ValidationError(
+            f"修正后的位置不在站点所述的县区 {s.county or s.county_code} 内 "
+            "(the position is outside the county the record states)",
+            field="lon",
+            reason="outside_county",
+        )

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from geo import access
@@ -174,24 +173,6 @@ def all_systems(lon: float, lat: float, crs: str | CoordSystem = "wgs84") -> dic
         cx, cy = _crs.from_wgs84(x, y, system)
         out[system.value] = [round(float(cx), 7), round(float(cy), 7)]
     return out
-
-
-def _covers_point(user, gazetteer, lon: float | None, lat: float | None) -> bool:
-    """Whether the user's areas cover the county (with its prefecture and province) that the
-    point lies in; ``True`` when the gazetteer has no county there (the stated codes decide)."""
-    if gazetteer is None or lon is None or lat is None or not user.areas:
-        return True
-    import numpy as np
-
-    found = gazetteer.county_codes_at(np.array([lon]), np.array([lat])).tolist()[0]
-    county = gazetteer.get(found) if found else None
-    if county is None:
-        return True
-    codes = {f"{lvl}_code": d.code for lvl, d in gazetteer.path(county).items()}
-    place = SimpleNamespace(**{k: codes.get(k) for k in _AREA_CODES})
-    # a township area is finer than the outline: its stated township code decides
-    township_areas = [a for a in user.areas if len(a) > 6]
-    return access.user_covers(user, place) or bool(township_areas)
 
 
 def _moved(before: Station | None, values: Mapping[str, Any]) -> bool:
@@ -352,8 +333,8 @@ def submit(
         result.errors["id"] = _message("id", f"station {station.id} exists already")
         return result
     # After the change: the stated codes and the county its point lies in.
-    if not access.user_covers(user, station) or not _covers_point(
-        user, gazetteer, station.lon, station.lat
+    if not access.user_covers(user, station) or not access.point_covered(
+        user.areas, station.lon, station.lat, gazetteer
     ):
         raise Forbidden("修改后的站点不在您负责的区域内 (the change leaves your areas)")
     if approval:
@@ -411,6 +392,10 @@ def _propose(
     except Conflict as exc:
         result.conflict = exc
         return result
+    except ValidationError as exc:
+        if exc.details.get("reason") != "unchanged":
+            raise
+        # nothing differs from the stored station: nothing to wait for (as a direct save)
     result.station = before
     result.version = before.version if before is not None else None
     return result

@@ -289,3 +289,24 @@ def test_an_editors_revert_waits_for_approval_like_any_edit(env):
     change = env["store"].get(pending["id"])
     assert change.state == "pending" and change.changes["phone"] == ["0772-7654321", "0772-1234567"]
     assert "恢复到版本 1：改回" in change.reason
+
+
+def test_an_unchanged_save_with_approval_waits_for_nothing(env):
+    """Saving the form without a change, approval on: nothing to approve, no pending change,
+    the form answers as a save that changed nothing (not an error page)."""
+    repo, store = env["repo"], env["store"]
+    repo.save([_station("W11", lon=109.256, lat=25.066)], actor="cli:x", source="cli")
+    reviewer = login(env, "rs_reviewer")  # publishes directly: the record as the form keeps it
+    rv = reviewer.post(
+        "/manage/stations/W11?format=json",
+        data={"csrf_token": reviewer.csrf, "base_version": "1", "phone": "0772-1234567"},
+    )
+    version = rv.get_json()["version"]
+    editor = login(env, "rs_editor")
+    rv = editor.post(
+        "/manage/stations/W11?format=json",
+        data={"csrf_token": editor.csrf, "base_version": str(version), "phone": "0772-1234567"},
+    )
+    assert rv.status_code == 200, rv.get_data(as_text=True)
+    assert rv.get_json()["pending"] is None and rv.get_json()["written"] is False
+    assert [c for c in store.mine("rs_editor") if c.station_id == "W11"] == []

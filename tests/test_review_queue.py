@@ -362,3 +362,26 @@ def test_with_approval_fix_and_merge_are_for_reviewers(env):
         assert env["repo"].get("C2").lon == 109.2425
     finally:
         support.close_app(app)
+
+
+def test_a_fix_stays_in_my_areas_and_in_the_stated_county(env):
+    """Fixing a position cannot move a station elsewhere: a point outside the editor's areas is
+    refused (403), and one outside the county the record states is refused (400) even for a
+    prefecture reviewer who covers it; nothing is written."""
+    from geo.gazetteer import default_gazetteer
+
+    seat = default_gazetteer().get(LIUJIANG)  # 柳江's seat: outside 融水
+    before = env["repo"].get("C1")
+    for name, status in (("rs_editor", 403), ("lz_reviewer", 400)):
+        client = login(env, name)
+        rv = client.post(
+            "/manage/review/coarse:C1?format=json",
+            data={
+                "action": "fix",
+                "lon": str(seat.lon),
+                "lat": str(seat.lat),
+                "csrf_token": client.csrf,
+            },
+        )
+        assert rv.status_code == status, (name, rv.get_data(as_text=True))
+        assert env["repo"].get("C1") == before

@@ -450,3 +450,26 @@ def test_with_approval_an_editors_upload_becomes_pending_changes(seeded):
         assert snapshot(seeded) == before  # stations and history untouched
     finally:
         support.close_app(app)
+
+
+def test_rows_claiming_my_county_with_coordinates_elsewhere_are_outside(seeded):
+    """A 融水 editor's row that states 融水 (450225) but whose coordinates lie in 柳江 (the
+    gazetteer's seat of 450206): outside, as a new station and as a move of RS-1; nothing of
+    them is written (the stated codes alone would have let them in)."""
+    from geo.gazetteer import default_gazetteer
+
+    seat = default_gazetteer().get(LIUJIANG)
+    x, y = f"{seat.lon:.4f}", f"{seat.lat:.4f}"
+    client = login(seeded, "rs_editor")
+    rows = [
+        ["RS-FAR", "融水远端驿站", KIND, *RS, x, y, HOURS, OPEN],
+        ["RS-1", "融水镇工会驿站一", KIND, *RS, x, y, HOURS, OPEN],
+    ]
+    body = upload(client, write_csv(seeded["tmp"] / "far.csv", rows).read_bytes()).get_json()
+    assert {(r["id"], r["kind"], r["reason"]) for r in body["items"]} == {
+        ("RS-FAR", "outside", "outside"),
+        ("RS-1", "outside", "moved_out"),
+    }
+    rv = client.post(body["urls"]["commit"] + "?format=json", data={"csrf_token": client.csrf})
+    assert rv.status_code == 200 and rv.get_json()["committed"]["inserted"] == []
+    assert seeded["repo"].get("RS-FAR") is None and seeded["repo"].get("RS-1").lon == 109.2432

@@ -41,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from geo.access import areas_cover
+from geo.access import areas_cover, point_covered
 from geo.errors import ImportRefused
 from geo.models import Station
 from geo.records.import_ import read_registry
@@ -252,7 +252,8 @@ def preview(
         if old is not None and not areas_cover(areas, old):
             out.items.append(_row("outside", s, line, {}, "stored_outside"))
             continue
-        if not areas_cover(areas, s):
+        if not areas_cover(areas, s) or not point_covered(areas, s.lon, s.lat, gazetteer):
+            # the stated codes, and the county its coordinates lie in, must both be mine
             moved = {k: v for k, v in diff(before, after).items() if k.endswith("_code")}
             reason = "moved_out" if old is not None else "outside"
             out.items.append(_row("outside", s, line, moved, reason))

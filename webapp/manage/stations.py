@@ -467,10 +467,16 @@ def _propose_revert(station_id: str, chosen):
     record proposed over the current version (a create when the station was deleted)."""
     current = _repo().get(station_id)
     reason = (request.form.get("reason") or "").strip()
+    deleting = chosen.action == "delete"  # back to a deleted state: propose the delete
+    if deleting and current is None:  # deleted already: nothing to do
+        if wants_json():
+            return {"pending": None, "written": False}
+        return redirect(url_for("manage.station_history", station_id=station_id), 303)
     try:
         change = ChangeStore(_repo()).propose(
-            "edit" if current is not None else "create",
-            station_of(chosen.record),
+            "delete" if deleting else ("edit" if current is not None else "create"),
+            None if deleting else station_of(chosen.record),
+            station_id=station_id,
             base_version=_base_version() if current is not None else 0,
             author=g.user.name,
             reason=auth.text(
