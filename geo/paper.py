@@ -138,15 +138,14 @@ def _sign_fields(station: Station, en: bool) -> list[tuple[str, str]]:
         (t("开放时间", "Hours"), "\n".join(hours_lines(station, "en" if en else "zh"))),
         (t("服务项目", "Services"), _services_text(station, en) or "—"),
     ]
-    facilities = getattr(station, "facilities", None)  # hook: 六有 健全设施 (issue 15 item 7)
-    if facilities:
-        if isinstance(facilities, dict):  # {facility: present}
-            items = [k for k, v in facilities.items() if v]
-        elif isinstance(facilities, (list, tuple, set, frozenset)):
-            items = sorted(map(str, facilities))
-        else:
-            items = [facilities]
-        rows.append((t("设施", "Facilities"), (", " if en else "、").join(map(str, items))))
+    if station.facilities:  # 六有 健全设施 (issue 15 item 7): codes of geo.liuyou.FACILITIES
+        from geo.liuyou import FACILITIES
+
+        names = [
+            (term.en if en else term.zh) if (term := FACILITIES.get(code)) else code
+            for code in station.facilities
+        ]
+        rows.append((t("设施", "Facilities"), (", " if en else "、").join(names)))
     rows.append((t("联系电话", "Phone"), station.phone or "—"))
     rows.append((t("地址", "Address"), _station_address(station) or "—"))
     return rows
