@@ -65,7 +65,6 @@ def make_app(env, **settings):
 def app(env):
     application = make_app(env)
     yield application
-    services(application).jobs.shutdown()
     close_app(application)
 
 
@@ -685,7 +684,6 @@ def test_uploads_are_read_in_the_worker_within_the_table_limits(env):
         assert "乡镇表无法使用" in doc["job"]["message"]
         assert "more than 5 rows" in doc["job"]["message"]
     finally:
-        services(app).jobs.shutdown()
         close_app(app)
 
 
@@ -783,7 +781,6 @@ def test_report_map_of_a_job_carries_the_map_approval_number(env):
             # in the attribution option of the map's script: as text or JSON-escaped
             assert notice in text or json.dumps(notice)[1:-1] in text, notice
     finally:
-        services(app).jobs.shutdown()
         close_app(app)
 
 
@@ -875,7 +872,6 @@ def test_result_map_carries_the_attribution_line(env):
         assert "桂ICP备00000001号" in line and "beian.miit.gov.cn" in line
         assert DATA_SOURCES.split("：")[0] in line
     finally:
-        services(app).jobs.shutdown()
         close_app(app)
 
 

@@ -118,8 +118,7 @@ def env(request, tmp_path_factory):
             approval=False,
         )
         yield {"repo": repo, "app": app, "wgs": (wx, wy), "gazetteer": g, "url": url, "tmp": tmp}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        support.close_app(app)
         repo.engine.dispose()
 
 

@@ -63,7 +63,6 @@ def make_app(env, **settings):
 def app(env):
     application = make_app(env)
     yield application
-    services(application).jobs.shutdown()
     close_app(application)
 
 
@@ -487,5 +486,4 @@ def test_trusted_proxies_setting_is_read_from_the_environment(env):
         assert seen.status_code == 200
         assert application.wsgi_app.x_for == 2  # type: ignore[attr-defined]
     finally:
-        services(application).jobs.shutdown()
         close_app(application)

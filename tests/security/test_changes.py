@@ -14,7 +14,6 @@ from geo.models import Station
 from geo.store import StationRepository, UserRepository
 from geo.store.changes import ChangeStore
 from security.payloads import CONTROL_TEXTS, PAYLOADS
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -35,8 +34,7 @@ def env(request, tmp_path_factory):
             url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
         )
         yield {"repo": repo, "store": ChangeStore(repo), "app": app}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        support.close_app(app)
         repo.engine.dispose()
 
 

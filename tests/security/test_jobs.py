@@ -136,8 +136,7 @@ def make(env, tmp_path):
 
     yield build
     for app in apps:
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        support.close_app(app)
     left = spawned_workers(os.getpid()) - before
     kill_all(left)
     assert not left, "a job worker outlived its runner"

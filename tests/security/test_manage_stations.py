@@ -14,7 +14,6 @@ import support
 from geo.store import StationRepository, UserRepository
 from geo.workspace import submit
 from security.payloads import LAYOUT_TEXTS, PAYLOADS
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -34,8 +33,7 @@ def env(request, tmp_path_factory):
             url, planner_dir=str(tmp / "jobs"), tile_url="", login_rate_per_minute=1000
         )
         yield {"repo": repo, "users": users, "app": app}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        support.close_app(app)
         repo.engine.dispose()
 
 

@@ -21,7 +21,6 @@ from geo.review_queue import item_key
 from geo.spreadsheet import FORMULA_TRIGGERS
 from geo.store import StationRepository, UserRepository
 from security.payloads import FORMULAS, PAYLOADS
-from webapp.services import services
 
 pytestmark = pytest.mark.both_backends
 
@@ -60,8 +59,7 @@ def env(request, tmp_path_factory):
         repo.save(stations)
         app = support.make_app(url, planner_dir=str(tmp / "jobs"), tile_url="")
         yield {"app": app, "repo": repo}
-        services(app).jobs.shutdown()
-        services(app).repo.engine.dispose()
+        support.close_app(app)
         repo.engine.dispose()
 
 

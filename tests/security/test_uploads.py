@@ -30,7 +30,6 @@ from geo.errors import FileFormatError, YizhanError
 from geo.store import StationRepository, UserRepository
 from security.payloads import CONTROL_TEXTS, MALFORMED_UPLOADS, xlsx_bomb, xlsx_many_rows
 from support import LiveServer, cli, close_app
-from webapp.services import services
 
 PASSWORD = "correct horse battery"
 
@@ -68,7 +67,6 @@ def make_app(env, **settings):
 def app(env):
     application = make_app(env)
     yield application
-    services(application).jobs.shutdown()
     close_app(application)
 
 
@@ -174,7 +172,6 @@ def test_body_over_the_route_limit_is_refused_with_413(env):
         assert rv.status_code == 400 and "MB" in rv.get_json()["error"]["message"]
         assert job_folders(env) == set()
     finally:
-        services(app).jobs.shutdown()
         close_app(app)
 
 
