@@ -686,8 +686,8 @@ def _remove_outputs(folder: Path) -> None:
     if not folder.is_dir():
         return
     for path in folder.iterdir():
-        if path.name in _KEEP or path.name.startswith("job.json."):  # or one being written
-            continue
+        if path.name in _KEEP or path.name.startswith(f"job.json.{os.getpid()}."):
+            continue  # kept, or being written by a thread of this process (Job.save)
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
