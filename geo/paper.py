@@ -35,6 +35,7 @@ from geo.report_pdf import (
     MUTED_RGB,
     STATION_COLOUR,
     attribution_text,
+    label_units,
     new_pdf,
     north_arrow_and_scale,
     pdf_text,
@@ -330,19 +331,7 @@ def poster_map_png(county_code: str, stations: Sequence[Station], lang: str = "z
         if len(others):
             lines = shapely.clip_by_rect(shapely.boundary(others.geometry.values), *box)
             gpd.GeoSeries(lines).plot(ax=ax, color="#9a9a9a", linewidth=0.6, linestyle="--")
-            for name, point in zip(
-                others["name"], shapely.point_on_surface(others.geometry.values), strict=True
-            ):
-                if box[0] < point.x < box[2] and box[1] < point.y < box[3]:
-                    ax.text(
-                        point.x,
-                        point.y,
-                        pdf_text(name, 20),
-                        fontsize=8,
-                        color="#888888",
-                        ha="center",
-                        va="center",
-                    )
+            label_units(ax, others, box, fontsize=8, color="#888888")
         if len(own):
             own.plot(ax=ax, facecolor="#f3f6fb", edgecolor=HEADING_HEX, linewidth=1.6)
         xs = [float(s.lon or 0.0) for s in stations]

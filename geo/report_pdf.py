@@ -302,6 +302,17 @@ def north_arrow_and_scale(ax, box: tuple[float, float, float, float], en: bool) 
     )
 
 
+def label_units(ax, units, box, **style) -> None:
+    """Write each unit's name (``units["name"]``, cut to 20 characters) at a point inside its
+    outline, for the units whose point lies inside ``box`` (lon/lat bounds of the map)."""
+    import shapely
+
+    points = shapely.point_on_surface(units.geometry.values)
+    for name, point in zip(units["name"], points, strict=True):
+        if box[0] < point.x < box[2] and box[1] < point.y < box[3]:
+            ax.text(point.x, point.y, pdf_text(name, 20), ha="center", va="center", **style)
+
+
 def map_png(result, lang: str = "zh", sites=None) -> bytes:
     """The report map as PNG: county outlines and names around the demand, demand coloured by
     travel-time band (grey beyond the last), gaps outlined, stations as dots, ``sites`` (the
@@ -384,20 +395,7 @@ def map_png(result, lang: str = "zh", sites=None) -> bytes:
                     color=CHOSEN_COLOUR,
                     zorder=7,
                 )
-        labels = shapely.point_on_surface(near.geometry.values)
-        for name, point in zip(near["name"], labels, strict=True):
-            if box[0] < point.x < box[2] and box[1] < point.y < box[3]:
-                ax.text(
-                    point.x,
-                    point.y,
-                    pdf_text(name, 20),
-                    fontsize=7.5,
-                    color="#333333",
-                    ha="center",
-                    va="center",
-                    alpha=0.85,
-                    zorder=2,
-                )
+        label_units(ax, near, box, fontsize=7.5, color="#333333", alpha=0.85, zorder=2)
         ax.set_xlim(box[0], box[2])
         ax.set_ylim(box[1], box[3])
         ax.set_aspect(1 / math.cos(math.radians(mid_lat)))
