@@ -212,6 +212,28 @@ class Settings:
         return LiuyouRules.from_text(self.liuyou_rules)
 
 
+#: The spellings a yes/no setting accepts (case-insensitive); blank is off.
+BOOL_TRUE = ("1", "true", "yes", "on")
+BOOL_FALSE = ("0", "false", "no", "off")
+
+
+def parse_bool(raw: str) -> bool:
+    """A yes/no setting: 1/0, true/false, yes/no, on/off (any case; blank is off).
+
+    Raises
+    ------
+    ValueError
+        Any other value (a typo such as ``flase`` must not silently mean off).
+    """
+    text = raw.strip().lower()
+    if text in BOOL_TRUE:
+        return True
+    if text in BOOL_FALSE or not text:
+        return False
+    accepted = ", ".join(f"{t}/{f}" for t, f in zip(BOOL_TRUE, BOOL_FALSE, strict=True))
+    raise ValueError(f"not a yes/no value; use one of {accepted} (case-insensitive)")
+
+
 def _convert(type_name: str, raw: str):
     if "Path" in type_name:
         return Path(raw)
@@ -220,7 +242,7 @@ def _convert(type_name: str, raw: str):
     if type_name.startswith("float"):
         return float(raw)
     if type_name.startswith("bool"):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return parse_bool(raw)
     if type_name.startswith("dict"):
         return json.loads(raw)
     return raw

@@ -41,6 +41,7 @@ from geo.crs import CoordSystem
 from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.models import Station
 from geo.records.export import station_record
+from geo.records.issues import RowIssue
 from geo.records.read import HEADER_ALIASES, RawRow
 from geo.records.validate import validate_rows
 
@@ -110,6 +111,9 @@ class SubmitResult:
         import validator's (see :func:`field_label`).
     warnings
         Field -> message of what the validator warned about (the change was written).
+    issues
+        Field -> the :class:`geo.records.issues.RowIssue` behind each of ``errors`` and
+        ``warnings`` (its ``code`` and ``params`` let a page say it in its own language).
     conflict
         The :class:`Conflict` when the station changed since ``base_version`` (nothing was
         written); its ``details["changes"]`` say what changed, who and when.
@@ -123,6 +127,7 @@ class SubmitResult:
     station: Station | None = None
     errors: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
+    issues: dict[str, RowIssue] = field(default_factory=dict)
     conflict: Conflict | None = None
     written: bool = False
     version: int | None = None
@@ -322,15 +327,21 @@ def submit(
         source="web",
         gazetteer=gazetteer,
     )
+    for issue in report.rejected:  # a field's rejection before its warning
+        result.errors.setdefault(issue.field or "", _message(issue.field, issue.reason))
+        result.issues.setdefault(issue.field or "", issue)
     for issue in report.warnings:
         result.warnings.setdefault(issue.field or "", _message(issue.field, issue.reason))
-    for issue in report.rejected:
-        result.errors.setdefault(issue.field or "", _message(issue.field, issue.reason))
+        result.issues.setdefault(issue.field or "", issue)
     if result.errors or not stations:
         return result
     station = stations[0]
     if action == "create" and repo.get(station.id) is not None:
-        result.errors["id"] = _message("id", f"station {station.id} exists already")
+        reason = f"station {station.id} exists already"
+        result.errors["id"] = _message("id", reason)
+        result.issues["id"] = RowIssue(
+            1, "id", reason, station.id, code="id_exists", params={"id": station.id}
+        )
         return result
     # After the change: the stated codes and the county its point lies in.
     if not access.user_covers(user, station) or not access.point_covered(

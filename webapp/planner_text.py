@@ -851,6 +851,160 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.signals.views": ("浏览", "Views"),
     "manage.signals.navigations": ("导航", "Navigations"),
     "manage.signals.none": ("暂无记录。", "Nothing recorded yet."),
+    # WORDS (issue 15 wave 3): validator reasons (``reason.<code>`` of
+    # geo.records.issues.RowIssue, the same {placeholders} in both), conflicts, strict refusals
+    "reason.outside_china": (
+        "位置在中国服务范围（内地、香港、澳门）之外：({lon}, {lat})；请检查坐标及其顺序",
+        "point is outside China's service area (mainland, Hong Kong, Macau): ({lon}, {lat}); "
+        "check the coordinates and their order",
+    ),
+    "reason.geocode_failed": (
+        "没有坐标，地址「{address}」也无法定位",
+        "no coordinates, and the address {address!r} could not be geocoded",
+    ),
+    "reason.geocoded_county": (
+        "地址只定位到县区（{formatted}），位置为近似，请核对",
+        "geocoded only to the county ({formatted}); the position is approximate: please review",
+    ),
+    "reason.geocoded_prefecture": (
+        "地址只定位到地市（{formatted}），位置为近似，请核对",
+        "geocoded only to the prefecture ({formatted}); the position is approximate: please review",
+    ),
+    "reason.county_conflict": (
+        "所报县区为{stated}，但位置在{found}（所报 {stated_code}，实际 {found_code}）",
+        "stated county {stated} but the position is in {found} "
+        "({stated_code} stated, {found_code} found)",
+    ),
+    "reason.county_code_conflict": (
+        "坐标位于{found}（{found_code}），不在所报的{stated}（{stated_code}）",
+        "the coordinates fall in {found} ({found_code}), not in the stated {stated} "
+        "({stated_code})",
+    ),
+    "reason.county_code_conflict_gcj02": (
+        "坐标位于{found}（{found_code}），不在所报的{stated}（{stated_code}）；"
+        "看起来是标为 WGS-84 的 GCJ-02（高德/腾讯）坐标：请把坐标系设为 gcj02",
+        "the coordinates fall in {found} ({found_code}), not in the stated {stated} "
+        "({stated_code}); it looks like a GCJ-02 (Amap/Tencent) coordinate declared as WGS-84: "
+        "set 坐标系 to gcj02",
+    ),
+    "reason.name_missing": ("缺少名称", "name is missing"),
+    "reason.kind_missing": ("缺少类型", "kind is missing"),
+    "reason.kind_unknown": ("未知的类型「{value}」", "unknown kind {value!r}"),
+    "reason.kind_unknown_hint": (
+        "未知的类型「{value}」；是否指{suggestion}？",
+        "unknown kind {value!r}; did you mean {suggestion}?",
+    ),
+    "reason.status_unknown": ("未知的状态「{value}」", "unknown status {value!r}"),
+    "reason.status_unknown_hint": (
+        "未知的状态「{value}」；是否指{suggestion}？",
+        "unknown status {value!r}; did you mean {suggestion}?",
+    ),
+    "reason.facility_unknown": ("未知的设施「{value}」", "unknown facility {value!r}"),
+    "reason.facility_unknown_hint": (
+        "未知的设施「{value}」；是否指{suggestion}？",
+        "unknown facility {value!r}; did you mean {suggestion}?",
+    ),
+    "reason.geometry_not_point": ("要素的几何不是点（Point）", "the geometry is not a Point"),
+    "reason.lon_not_number": ("经度不是数字", "longitude is not a number"),
+    "reason.lat_not_number": ("纬度不是数字", "latitude is not a number"),
+    "reason.coordinates_missing": ("缺少坐标（经度/纬度）", "coordinates are missing (经度/纬度)"),
+    "reason.coordinates_missing_no_address": (
+        "缺少坐标（经度/纬度），也没有可定位的地址",
+        "coordinates are missing (经度/纬度), and there is no address to geocode",
+    ),
+    "reason.coordinates_half": ("经度和纬度只填了一个", "only one of longitude/latitude is given"),
+    "reason.swapped_fixed": ("经纬度填反了，已对调", "longitude and latitude were swapped; fixed"),
+    "reason.swapped": ("经纬度似乎填反了", "longitude and latitude look swapped"),
+    "reason.lon_range": ("经度超出 -180 至 180 的范围", "longitude out of range -180..180"),
+    "reason.lat_range": ("纬度超出 -90 至 90 的范围", "latitude out of range -90..90"),
+    "reason.crs_unknown": (
+        "未知的坐标系「{value}」；可用 wgs84、gcj02（高德/腾讯）、bd09（百度）",
+        "unknown coordinate system {value!r}; use wgs84, gcj02 (Amap/Tencent) or bd09 (Baidu)",
+    ),
+    "reason.service_unknown": (
+        "未知的服务「{value}」，已忽略",
+        "unknown service {value!r} ignored",
+    ),
+    "reason.not_yes_no": ("「{value}」不是 是/否", "not a yes/no value (是/否): {value!r}"),
+    "reason.not_datetime": (
+        "不是日期或时间（请写 2026-11-01 或 2026-11-01T08:00:00）",
+        "not a date/time (use 2026-11-01 or 2026-11-01T08:00:00)",
+    ),
+    "reason.hours_unreadable": (
+        "无法识别的营业时间「{value}」；按原文保存，无法判断是否正在营业",
+        "unreadable opening hours {value!r}; kept as text, open-now unknown",
+    ),
+    "reason.precision_unknown": (
+        "未知的位置精度「{value}」；可用 {accepted}",
+        "unknown precision {value!r}; use one of {accepted}",
+    ),
+    "reason.admin_code_length": (
+        "区划代码应为 {digits} 位数字，已忽略",
+        "admin code must be {digits} digits; ignored",
+    ),
+    "reason.phone_chars": ("电话号码含有非电话字符", "phone number has unexpected characters"),
+    "reason.orig_unreadable": (
+        "原始坐标列无法读取，已替换",
+        "original coordinate columns unreadable; replaced",
+    ),
+    "reason.control_removed": (
+        "已删除控制字符（NUL、ESC 等）",
+        "control characters (NUL, ESC …) removed",
+    ),
+    "reason.control_removed_extra": (
+        "已从「{column}」删除控制字符",
+        "control characters removed from {column!r}",
+    ),
+    "reason.extra_not_json": (
+        "extra 不是 JSON 对象，按文本保存",
+        "extra is not a JSON object; kept as text",
+    ),
+    "reason.manager_named": (
+        "负责人填的是姓名：记为已明确负责人，姓名不保存",
+        "负责人 given as a name: recorded as named, the name is not stored",
+    ),
+    "reason.duplicate_id": (
+        "编号重复（首次出现在第 {line} 行）",
+        "duplicate id (first on line {line})",
+    ),
+    "reason.duplicate_row": (
+        "与第 {line} 行重复：名称、类型和地点相同",
+        "duplicate of line {line}: same name, kind and place",
+    ),
+    "reason.duplicate_near": (
+        "与第 {other} 行同名，相距 {distance_m} 米：疑似重复",
+        "duplicate of line {other} with the same name, {distance_m} m away",
+    ),
+    "reason.duplicate_near_stored": (
+        "与已有站点 {other} 同名，相距 {distance_m} 米：疑似重复",
+        "duplicate of stored station {other} with the same name, {distance_m} m away",
+    ),
+    "reason.id_exists": ("站点 {id} 已存在", "station {id} exists already"),
+    "manage.words.field_reason": ("{field}：{reason}", "{field}: {reason}"),
+    "manage.words.conflict": (
+        "站点 {station_id} 在您打开的版本 {expected} 之后已被修改"
+        "（现为版本 {current}，修改人：{who}）；请重新载入后再提交您的修改。",
+        "Station {station_id} changed since version {expected} (now {current}, by {who}); "
+        "reload and apply the change again.",
+    ),
+    "manage.words.conflict_change": (
+        "版本 {version}：{actor} 于 {at} 修改了 {fields}",
+        "version {version}: {actor} changed {fields} at {at}",
+    ),
+    "manage.words.someone": ("他人", "someone"),
+    "manage.words.conflict_other": (
+        "数据已被他人修改，请重新载入后再试。",
+        "The data changed meanwhile: reload and try again.",
+    ),
+    "manage.words.change_decided": (
+        "变更 #{change_id} 已处理（{state}），无法再次决定。",
+        "Change #{change_id} was already decided ({state}).",
+    ),
+    "manage.words.strict_refused": (
+        "严格模式：{rejected} 行被拒绝、{outside} 行在您负责的区域外，未写入任何数据。",
+        "Strict mode: {rejected} rows rejected and {outside} outside your areas; nothing was "
+        "written.",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.
@@ -1542,3 +1696,68 @@ def headline(summary: Mapping, unit: str, lang: str = "zh") -> str:
     if unplaced:
         out += f"; {unplaced} more units have no position"
     return out
+
+
+# ---------------------------------------------------------------- reasons and conflicts
+# WORDS (issue 15 wave 3): what geo says in English (a RowIssue's reason, a Conflict) in the
+# page's language, from their codes and details.
+
+
+def _get(obj: object, name: str) -> object:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def reason_text(issue: object, lang: str = "zh") -> str:
+    """A validation issue's reason (a :class:`geo.records.issues.RowIssue`, or a mapping /
+    object with ``code``, ``params`` and ``reason``) in ``lang``: the catalogue's
+    ``reason.<code>`` filled with its params; the English ``reason`` for an issue without a
+    known code (an older stored preview)."""
+    code = str(_get(issue, "code") or "")
+    params = _get(issue, "params") or {}
+    if code and f"reason.{code}" in MESSAGES and isinstance(params, Mapping):
+        try:
+            return text(f"reason.{code}", lang, **params)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return str(_get(issue, "reason") or "")
+
+
+def field_reason(field_label: str, issue: object, lang: str = "zh") -> str:
+    """``名称：<reason>`` (``name: <reason>``) of one issue in ``lang``."""
+    reason = reason_text(issue, lang)
+    if not field_label:
+        return reason
+    return text("manage.words.field_reason", lang, field=field_label, reason=reason)
+
+
+def conflict_text(details: Mapping, lang: str = "zh", when: Callable | None = None) -> str:
+    """The refusal of a write whose station changed since the version the user saw, from a
+    :class:`geo.errors.Conflict`'s details (``station_id``, ``expected_version``,
+    ``current_version``, ``changes``: actor, time, fields), in ``lang``; one line per later
+    change follows. ``when`` formats a change's ISO time (default: as it is). A conflict
+    without a station (e.g. a decided change) gets the general sentence."""
+    if not details.get("station_id"):
+        return text("manage.words.conflict_other", lang)
+    changes = list(details.get("changes") or [])
+    actors = sorted({str(c.get("actor")) for c in changes if c.get("actor")})
+    sep = text("list.sep", lang)
+    out = text(
+        "manage.words.conflict",
+        lang,
+        station_id=details.get("station_id"),
+        expected=details.get("expected_version", "?"),
+        current=details.get("current_version", "?"),
+        who=sep.join(actors) or text("manage.words.someone", lang),
+    )
+    lines = [
+        text(
+            "manage.words.conflict_change",
+            lang,
+            version=c.get("version", "?"),
+            actor=c.get("actor") or text("manage.words.someone", lang),
+            at=(when(c.get("at")) if when else c.get("at")) or "",
+            fields=sep.join(str(f) for f in c.get("fields") or []),
+        )
+        for c in changes
+    ]
+    return " ".join([out, *lines])

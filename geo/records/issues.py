@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 
 @dataclass
 class RowIssue:
-    """One problem with one input row. ``line`` is the file line / sheet row / feature number."""
+    """One problem with one input row. ``line`` is the file line / sheet row / feature number.
+
+    ``reason`` is the English sentence (the CLI's); ``code`` names the reason and ``params``
+    fill its template, so a page can say it in its own language (``reason.<code>`` in
+    :data:`webapp.planner_text.MESSAGES`, zh and en, the same ``{placeholders}``).
+    """
 
     line: int
     field: str | None
@@ -17,6 +22,8 @@ class RowIssue:
     value: str | None = None
     id: str | None = None
     name: str | None = None
+    code: str = ""
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass

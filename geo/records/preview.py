@@ -35,7 +35,7 @@ A preview is plain JSON-ready data (:meth:`UploadPreview.to_dict` /
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -85,6 +85,9 @@ class PreviewRow:
         ``outside``: ``reason`` is one of :data:`OUTSIDE_REASONS`.
     county_code, county
         Where the row places the station (as read).
+    code, params
+        ``rejected`` / warnings: the reason's code and its params
+        (:class:`geo.records.issues.RowIssue`), for pages in other languages.
     """
 
     kind: str
@@ -97,6 +100,8 @@ class PreviewRow:
     value: str | None = None
     county_code: str | None = None
     county: str | None = None
+    code: str = ""
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -277,6 +282,8 @@ def preview(
                 field=issue.field,
                 reason=issue.reason,
                 value=issue.value,
+                code=issue.code,
+                params=dict(issue.params),
             )
         )
     for issue in report.warnings:
@@ -289,6 +296,8 @@ def preview(
                 field=issue.field,
                 reason=issue.reason,
                 value=issue.value,
+                code=issue.code,
+                params=dict(issue.params),
             )
         )
     out.items.sort(key=lambda r: (r.line is None, r.line or 0, CLASSES.index(r.kind)))
@@ -404,9 +413,10 @@ def _text(value: Any) -> Any:
     return str(value)
 
 
-def report_frame(upload: UploadPreview):
+def report_frame(upload: UploadPreview, reason_text: Callable[[PreviewRow], str] | None = None):
     """The report as a pandas DataFrame: one row per changed field, per rejection, per
-    warning and per other row (columns :data:`REPORT_HEADERS`)."""
+    warning and per other row (columns :data:`REPORT_HEADERS`). ``reason_text`` says a
+    rejection's or warning's reason (default: its English ``reason``)."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
@@ -418,7 +428,10 @@ def report_frame(upload: UploadPreview):
             "name": r.name,
             "county": r.county or r.county_code,
         }
-        reason = OUTSIDE_ZH.get(r.reason or "", r.reason) if r.kind == "outside" else r.reason
+        if r.kind == "outside":
+            reason = OUTSIDE_ZH.get(r.reason or "", r.reason)
+        else:
+            reason = reason_text(r) if reason_text and r.reason else r.reason
         if r.kind in ("changed", "new") or (r.kind == "outside" and r.changes):
             for name, (old, new) in r.changes.items():
                 rows.append(
@@ -444,13 +457,18 @@ def report_frame(upload: UploadPreview):
     return pd.DataFrame(rows, columns=list(REPORT_HEADERS))
 
 
-def write_report(upload: UploadPreview, out, fmt: str = "xlsx") -> None:
+def write_report(
+    upload: UploadPreview,
+    out,
+    fmt: str = "xlsx",
+    reason_text: Callable[[PreviewRow], str] | None = None,
+) -> None:
     """Write the report to ``out`` (a path or a binary file) as ``xlsx`` or ``csv`` (UTF-8
     with BOM); every text cell that a spreadsheet would run as a formula is neutralised
-    (:mod:`geo.spreadsheet`)."""
+    (:mod:`geo.spreadsheet`). ``reason_text``: as :func:`report_frame`."""
     from geo.spreadsheet import csv_frame, neutralise_workbook, write_notes, write_table
 
-    frame = report_frame(upload)
+    frame = report_frame(upload, reason_text)
     if fmt == "csv":
         data = csv_frame(frame.rename(columns=REPORT_HEADERS)).to_csv(index=False)
         payload = ("\ufeff" + data).encode("utf-8")

@@ -198,6 +198,8 @@ def validate_rows(
                     f"{cand.in_lon}, {cand.in_lat}",
                     s.id,
                     s.name,
+                    code="outside_china",
+                    params={"lon": f"{x:.5f}", "lat": f"{y:.5f}"},
                 )
             )
             continue
@@ -244,6 +246,8 @@ def _geocode_candidates(
                     text,
                     s.id,
                     s.name,
+                    code="geocode_failed",
+                    params={"address": text},
                 )
             )
             continue
@@ -262,6 +266,12 @@ def _geocode_candidates(
                     text,
                     s.id,
                     s.name,
+                    code=(
+                        "geocoded_county"
+                        if result.precision.value == "county"
+                        else "geocoded_prefecture"
+                    ),
+                    params={"formatted": str(result.formatted)},
                 )
             )
         out.append(cand)
@@ -312,6 +322,13 @@ def _reverse_fill(
                     f"{s.county}; {x}, {y}",
                     s.id,
                     s.name,
+                    code="county_conflict",
+                    params={
+                        "stated": named.name,
+                        "found": county.name,
+                        "stated_code": named.code,
+                        "found_code": county.code,
+                    },
                 )
             )
             if not s.county_code:
@@ -325,7 +342,8 @@ def _reverse_fill(
         if s.county_code and s.county_code != code and s.county_code in gazetteer.by_code:
             stated = gazetteer.get(s.county_code)
             hint = ""
-            if looks_like_gcj02_declared_wgs84(s, gazetteer):
+            gcj02 = looks_like_gcj02_declared_wgs84(s, gazetteer)
+            if gcj02:
                 hint = (
                     "; it looks like a GCJ-02 (Amap/Tencent) coordinate declared as "
                     "WGS-84: set 坐标系 to gcj02"
@@ -339,6 +357,13 @@ def _reverse_fill(
                     f"{x}, {y}",
                     s.id,
                     s.name,
+                    code="county_code_conflict_gcj02" if gcj02 else "county_code_conflict",
+                    params={
+                        "found": county.name,
+                        "found_code": code,
+                        "stated": stated.name,
+                        "stated_code": s.county_code,
+                    },
                 )
             )
             continue
@@ -370,7 +395,9 @@ class _RowCheck:
     errors: list[RowIssue] = field(default_factory=list)
     warnings: list[RowIssue] = field(default_factory=list)
 
-    def _issue(self, field_name: str, reason: str, value: object) -> RowIssue:
+    def _issue(
+        self, field_name: str, reason: str, value: object, code: str, params: dict[str, object]
+    ) -> RowIssue:
         return RowIssue(
             self.line,
             field_name,
@@ -378,29 +405,59 @@ class _RowCheck:
             None if value is None else str(value),
             self.id,
             self.name,
+            code=code,
+            params={k: str(v) for k, v in params.items()},
         )
 
-    def reject(self, field_name: str, reason: str, value: object = None) -> None:
-        self.errors.append(self._issue(field_name, reason, value))
+    def reject(
+        self, field_name: str, reason: str, raw: object = None, /, *, code: str, **params: object
+    ) -> None:
+        """Reject the row: ``reason`` in English, ``code`` and ``params`` for the pages."""
+        self.errors.append(self._issue(field_name, reason, raw, code, params))
 
-    def warn(self, field_name: str, reason: str, value: object = None) -> None:
-        self.warnings.append(self._issue(field_name, reason, value))
+    def warn(
+        self, field_name: str, reason: str, raw: object = None, /, *, code: str, **params: object
+    ) -> None:
+        """Warn about the row (it is kept): as :meth:`reject`."""
+        self.warnings.append(self._issue(field_name, reason, raw, code, params))
+
+
+_HINT = re.compile(r"did you mean (.+) \((\w+)\)\?")
+
+
+def _suggestion(message: str) -> str:
+    """The ``did you mean 驿站 (yizhan)`` suggestion of a taxonomy error, or ``""``."""
+    found = _HINT.search(message)
+    return f"{found.group(1)} ({found.group(2)})" if found else ""
+
+
+def _unknown_term(check: _RowCheck, field_name: str, what: str, exc: ValidationError, value):
+    """Reject an unknown taxonomy term (kind, status, facility) with its suggestion."""
+    hint = _suggestion(exc.message)
+    check.reject(
+        field_name,
+        exc.message,
+        value,
+        code=f"{what}_unknown_hint" if hint else f"{what}_unknown",
+        value=value,
+        **({"suggestion": hint} if hint else {}),
+    )
 
 
 def _check_identity(v: dict, text: dict[str, str], check: _RowCheck) -> str | None:
     """Name and kind are required (the kind must be known); a feature must be a point."""
     if not text["name"]:
-        check.reject("name", "name is missing")
+        check.reject("name", "name is missing", code="name_missing")
     kind = None
     if not text["kind"]:
-        check.reject("kind", "kind is missing")
+        check.reject("kind", "kind is missing", code="kind_missing")
     else:
         try:
             kind = parse_kind(text["kind"])
         except ValidationError as exc:
-            check.reject("kind", exc.message, text["kind"])
+            _unknown_term(check, "kind", "kind", exc, text["kind"])
     if "_geometry_error" in v:
-        check.reject("geometry", str(v["_geometry_error"]))
+        check.reject("geometry", str(v["_geometry_error"]), code="geometry_not_point")
     return kind
 
 
@@ -421,11 +478,11 @@ def _check_coordinates(
     try:
         lon = _float(v.get("lon"))
     except (TypeError, ValueError):
-        check.reject("lon", "longitude is not a number", v.get("lon"))
+        check.reject("lon", "longitude is not a number", v.get("lon"), code="lon_not_number")
     try:
         lat = _float(v.get("lat"))
     except (TypeError, ValueError):
-        check.reject("lat", "latitude is not a number", v.get("lat"))
+        check.reject("lat", "latitude is not a number", v.get("lat"), code="lat_not_number")
     coord_error = any(e.field in ("lon", "lat", "geometry") for e in check.errors)
     has_place = any(text[k] for k in _PLACE_FIELDS)
     geocode = lon is None and lat is None and not coord_error and can_geocode and has_place
@@ -434,28 +491,40 @@ def _check_coordinates(
             "lon",
             "coordinates are missing (经度/纬度)"
             + ("" if has_place else ", and there is no address to geocode"),
+            code="coordinates_missing" if has_place else "coordinates_missing_no_address",
         )
     elif (lon is None) != (lat is None) and not coord_error:
-        check.reject("lat" if lat is None else "lon", "only one of longitude/latitude is given")
+        check.reject(
+            "lat" if lat is None else "lon",
+            "only one of longitude/latitude is given",
+            code="coordinates_half",
+        )
     if lon is not None and lat is not None:
         x0, y0, x1, y1 = CHINA_BOUNDS
         looks_swapped = (y0 <= lon <= y1) and (x0 <= lat <= x1)
         if looks_swapped:
             if fix_swapped:
-                check.warn("lon", "longitude and latitude were swapped; fixed", f"{lon}, {lat}")
+                check.warn(
+                    "lon",
+                    "longitude and latitude were swapped; fixed",
+                    f"{lon}, {lat}",
+                    code="swapped_fixed",
+                )
                 lon, lat = lat, lon
             else:
-                check.reject("lon", "longitude and latitude look swapped", f"{lon}, {lat}")
+                check.reject(
+                    "lon", "longitude and latitude look swapped", f"{lon}, {lat}", code="swapped"
+                )
         elif not (-180 <= lon <= 180):
-            check.reject("lon", "longitude out of range -180..180", lon)
+            check.reject("lon", "longitude out of range -180..180", lon, code="lon_range")
         elif not (-90 <= lat <= 90):
-            check.reject("lat", "latitude out of range -90..90", lat)
+            check.reject("lat", "latitude out of range -90..90", lat, code="lat_range")
     row_crs = default_crs
     if text["crs"]:
         try:
             row_crs = CoordSystem.parse(text["crs"])
         except ValidationError as exc:
-            check.reject("crs", exc.message, text["crs"])
+            check.reject("crs", exc.message, text["crs"], code="crs_unknown", value=text["crs"])
     return lon, lat, row_crs, geocode
 
 
@@ -481,7 +550,13 @@ def _check_services(raw: object, check: _RowCheck) -> list[str]:
                     continue
                 except ValidationError:
                     pass
-            check.warn("services", f"unknown service {part!r} ignored", part)
+            check.warn(
+                "services",
+                f"unknown service {part!r} ignored",
+                part,
+                code="service_unknown",
+                value=part,
+            )
     return services
 
 
@@ -490,7 +565,7 @@ def _check_status(text: dict[str, str], check: _RowCheck):
     try:
         return parse_status(text["status"])
     except ValidationError as exc:
-        check.reject("status", exc.message, text["status"])
+        _unknown_term(check, "status", "status", exc, text["status"])
         return None
 
 
@@ -499,7 +574,7 @@ def _check_demo(raw: object, check: _RowCheck) -> bool:
     try:
         return _bool(raw) if raw is not None else False
     except ValueError as exc:
-        check.reject("demo", str(exc), raw)
+        check.reject("demo", str(exc), raw, code="not_yes_no", value=raw)
         return False
 
 
@@ -508,7 +583,12 @@ def _check_updated(raw: object, check: _RowCheck) -> datetime | None:
     try:
         return _datetime(raw)
     except ValueError:
-        check.reject("updated_at", "not a date/time (use 2026-11-01 or 2026-11-01T08:00:00)", raw)
+        check.reject(
+            "updated_at",
+            "not a date/time (use 2026-11-01 or 2026-11-01T08:00:00)",
+            raw,
+            code="not_datetime",
+        )
         return None
 
 
@@ -518,7 +598,13 @@ def _check_hours(text: dict[str, str], check: _RowCheck) -> None:
         try:
             OpeningHours.parse(text["hours"])
         except ValidationError as exc:
-            check.warn("hours", f"{exc.message}; kept as text, open-now unknown", text["hours"])
+            check.warn(
+                "hours",
+                f"{exc.message}; kept as text, open-now unknown",
+                text["hours"],
+                code="hours_unreadable",
+                value=text["hours"],
+            )
 
 
 def _check_precision(text: dict[str, str], check: _RowCheck) -> Precision:
@@ -533,6 +619,9 @@ def _check_precision(text: dict[str, str], check: _RowCheck) -> Precision:
             f"unknown precision {text['precision']!r}; "
             f"use one of {', '.join(p.value for p in Precision)}",
             text["precision"],
+            code="precision_unknown",
+            value=text["precision"],
+            accepted=", ".join(p.value for p in Precision),
         )
         return Precision.UNKNOWN
 
@@ -546,7 +635,11 @@ def _check_admin_codes(text: dict[str, str], check: _RowCheck) -> dict[str, str 
             code = code[:-2]  # Excel numbers
         if code and not (code.isdigit() and len(code) in lengths):
             check.warn(
-                fname, f"admin code must be {' or '.join(map(str, lengths))} digits; ignored", code
+                fname,
+                f"admin code must be {' or '.join(map(str, lengths))} digits; ignored",
+                code,
+                code="admin_code_length",
+                digits="/".join(map(str, lengths)),
             )
             code = ""
         codes[fname] = code or None
@@ -557,7 +650,7 @@ def _check_phone(text: dict[str, str], check: _RowCheck) -> str:
     """The phone text, warned when it has characters a phone number does not."""
     phone = text["phone"]
     if phone and not re.fullmatch(r"[0-9+\-() 转,，/、]+", phone):
-        check.warn("phone", "phone number has unexpected characters", phone)
+        check.warn("phone", "phone number has unexpected characters", phone, code="phone_chars")
     return phone
 
 
@@ -572,7 +665,12 @@ def _check_original(v: dict, text: dict[str, str], check: _RowCheck) -> dict:
             "orig_crs": CoordSystem.parse(text["orig_crs"]),
         }
     except (ValueError, ValidationError):
-        check.warn("orig_crs", "original coordinate columns unreadable; replaced", text["orig_crs"])
+        check.warn(
+            "orig_crs",
+            "original coordinate columns unreadable; replaced",
+            text["orig_crs"],
+            code="orig_unreadable",
+        )
         return {}
 
 
@@ -581,7 +679,12 @@ def _check_control(text: dict[str, str], check: _RowCheck) -> None:
     for fname, value in text.items():
         clean, removed = strip_control(value)
         if removed:
-            check.warn(fname, "control characters (NUL, ESC …) removed", repr(value))
+            check.warn(
+                fname,
+                "control characters (NUL, ESC …) removed",
+                repr(value),
+                code="control_removed",
+            )
             text[fname] = clean
 
 
@@ -594,7 +697,13 @@ def _check_extra(row: RawRow, check: _RowCheck) -> dict[str, str]:
         clean_key, removed_key = strip_control(str(key))
         clean, removed = strip_control("" if value is None else str(value))
         if removed_key or removed:
-            check.warn("extra", f"control characters removed from {clean_key!r}", repr(value))
+            check.warn(
+                "extra",
+                f"control characters removed from {clean_key!r}",
+                repr(value),
+                code="control_removed_extra",
+                column=clean_key,
+            )
         out[clean_key] = clean if isinstance(value, str) or removed else value
     return out
 
@@ -608,7 +717,12 @@ def _check_extra_json(row: RawRow, check: _RowCheck) -> dict[str, str]:
         try:
             extra.update({str(k): normalise_text(x) for k, x in json.loads(str(raw_extra)).items()})
         except (ValueError, AttributeError):
-            check.warn("extra", "extra is not a JSON object; kept as text", raw_extra)
+            check.warn(
+                "extra",
+                "extra is not a JSON object; kept as text",
+                raw_extra,
+                code="extra_not_json",
+            )
             extra["extra"] = normalise_text(raw_extra)
     return extra
 
@@ -629,7 +743,7 @@ def _check_facilities(raw: object, text: dict[str, str], check: _RowCheck) -> tu
         try:
             codes.add(parse_facility(part))
         except ValidationError as exc:
-            check.reject("facilities", exc.message, part)
+            _unknown_term(check, "facilities", "facility", exc, part)
     return tuple(sorted(codes))
 
 
@@ -649,9 +763,16 @@ def _check_liuyou(text: dict[str, str], check: _RowCheck) -> dict[str, bool]:
                 check.warn(
                     "liuyou_manager",
                     "负责人 given as a name: recorded as named, the name is not stored",
+                    code="manager_named",
                 )
             else:
-                check.reject(f"liuyou_{code}", "not a yes/no value (是/否)", value)
+                check.reject(
+                    f"liuyou_{code}",
+                    "not a yes/no value (是/否)",
+                    value,
+                    code="not_yes_no",
+                    value=value,
+                )
     return checks
 
 
@@ -807,12 +928,40 @@ def _drop_duplicates(
                 if id(s) not in derived
                 else f"duplicate of line {seen_ids[s.id]}: same name, kind and place"
             )
-            report.rejected.append(RowIssue(line, "id", reason, s.id, s.id, s.name))
+            report.rejected.append(
+                RowIssue(
+                    line,
+                    "id",
+                    reason,
+                    s.id,
+                    s.id,
+                    s.name,
+                    code="duplicate_id" if id(s) not in derived else "duplicate_row",
+                    params={"line": str(seen_ids[s.id])},
+                )
+            )
             continue
         near = _same_name_near(by_name.get(_name_key(s.name), ()), s.id, lon, lat, radius_m)
         dup = f"duplicate of {near[0]} with the same name, {near[1]:.0f} m away" if near else None
         if dup:
-            report.rejected.append(RowIssue(line, "name", dup, s.name, s.id, s.name))
+            assert near is not None
+            report.rejected.append(
+                RowIssue(
+                    line,
+                    "name",
+                    dup,
+                    s.name,
+                    s.id,
+                    s.name,
+                    code="duplicate_near_stored"
+                    if near[0].startswith("stored")
+                    else "duplicate_near",
+                    params={
+                        "other": near[0].removeprefix("stored station ").removeprefix("line "),
+                        "distance_m": f"{near[1]:.0f}",
+                    },
+                )
+            )
             continue
         seen_ids[s.id] = line
         by_name[_name_key(s.name)].append((s.id, lon, lat, f"line {line}"))

@@ -29,8 +29,8 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify, render_template
 
 from geo import access
-from geo.errors import Forbidden
-from webapp import auth
+from geo.errors import Conflict, Forbidden
+from webapp import auth, planner_text
 from webapp.errors import wants_json
 from webapp.services import services
 
@@ -127,9 +127,75 @@ def render(template: str, data: dict, status: int = 200, **html: Any):
     return render_template(template, **data, **html), status
 
 
+def reason_text(issue: Any) -> str:
+    """A validation issue's reason in the page's language
+    (:func:`webapp.planner_text.reason_text`)."""
+    return planner_text.reason_text(issue, auth.page_lang())
+
+
+def field_reason(field: str | None, issue: Any) -> str:
+    """``名称：<reason>`` of one validation issue in the page's language (the field's Chinese
+    name on a Chinese page, its code on an English one)."""
+    from geo.workspace import field_label
+
+    lang = auth.page_lang()
+    label = (field_label(field) if lang == "zh" else field) if field else ""
+    return planner_text.field_reason(label, issue, lang)
+
+
+def conflict_message(exc: Conflict) -> str:
+    """A :class:`geo.errors.Conflict` in the page's language, from its details: a station
+    changed since the version the user saw (who, when, which fields), or a change already
+    decided; any other conflict's message is the web layer's own (already in the page's
+    language)."""
+    from webapp.planner import china_time_text
+
+    lang = auth.page_lang()
+    details = exc.details
+    if details.get("station_id") and "current_version" in details:
+        return planner_text.conflict_text(details, lang, china_time_text)
+    if details.get("change_id") and details.get("state"):
+        state = str(details["state"])
+        return planner_text.text(
+            "manage.words.change_decided",
+            lang,
+            change_id=details["change_id"],
+            state=planner_text.text(f"manage.changes.state.{state}", lang),
+        )
+    return exc.message
+
+
+def error_dict(exc: Any) -> dict:
+    """``exc.to_dict()`` with a :class:`Conflict`'s message in the page's language."""
+    body = exc.to_dict()
+    if isinstance(exc, Conflict):
+        body["error"]["message"] = conflict_message(exc)
+    return body
+
+
+def error_message(exc: Any) -> str:
+    """An error's message for a page: a :class:`Conflict` in the page's language."""
+    return conflict_message(exc) if isinstance(exc, Conflict) else str(exc.message)
+
+
+@bp.errorhandler(Conflict)
+def _conflict(exc: Conflict):
+    """Every ``/manage/`` route: a :class:`Conflict` nobody caught answers ``409`` with its
+    error dict (JSON twin; ``message`` in the page's language) or the error page with the
+    conflict in the page's language — never a generic error."""
+    if wants_json():
+        return jsonify(error_dict(exc)), 409
+    return render_template("planner/error.html", status=409, message=conflict_message(exc)), 409
+
+
 @bp.app_context_processor
 def _template_globals():
-    return {"role_name": role_name, "area_label": area_label}
+    return {
+        "role_name": role_name,
+        "area_label": area_label,
+        "reason_text": reason_text,
+        "field_reason": field_reason,
+    }
 
 
 @bp.get("/")

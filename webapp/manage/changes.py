@@ -29,7 +29,7 @@ from geo.records.audit import ACTION_LABELS, field_label
 from geo.store.changes import Change, ChangeStore, station_of
 from webapp import auth
 from webapp.errors import wants_json
-from webapp.manage import bp, render, requires
+from webapp.manage import bp, error_dict, error_message, render, requires
 from webapp.services import services
 
 
@@ -162,9 +162,9 @@ def _render_change(data: dict[str, Any], status: int = 200):
 def _refused(change_id: int, exc: Conflict | ValidationError, status: int):
     """The change page (or JSON) with the refusal; nothing was written."""
     if wants_json():
-        return jsonify(exc.to_dict()), status
+        return jsonify(error_dict(exc)), status
     change = _store().get(change_id)
-    data = _detail(change, error=exc.message, conflict=exc.details.get("changes") or [])
+    data = _detail(change, error=error_message(exc), conflict=exc.details.get("changes") or [])
     return _render_change(data, status)
 
 

@@ -35,7 +35,7 @@ from geo.store.changes import ChangeStore, needs_approval, station_of
 from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, field_label, submit
 from webapp import auth
 from webapp.errors import wants_json
-from webapp.manage import bp, render, require_covers, requires
+from webapp.manage import bp, field_reason, render, require_covers, requires
 from webapp.services import services
 
 #: Stations per list page.
@@ -182,8 +182,8 @@ def _edit_page(
         "version": version,
         "form": form,
         "positions": _positions(form),
-        "errors": result.errors if result else {},
-        "warnings": result.warnings if result else {},
+        "errors": _said(result, result.errors) if result else {},
+        "warnings": _said(result, result.warnings) if result else {},
         "conflict": conflict.to_dict()["error"] if conflict else None,
         "notice": notice,
         "can_edit": g.user.can("edit"),
@@ -205,6 +205,14 @@ def _edit_page(
         config=config,
         label=_label,
     )
+
+
+def _said(result: SubmitResult, messages: dict[str, str]) -> dict[str, str]:
+    """Field -> message of the validator's issues in the page's language (WORDS)."""
+    return {
+        k: field_reason(k, result.issues[k]) if k in result.issues else v
+        for k, v in messages.items()
+    }
 
 
 def _map_base() -> dict:

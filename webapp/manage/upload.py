@@ -42,7 +42,7 @@ from geo.records import preview as previews
 from geo.store.changes import needs_approval
 from webapp import auth
 from webapp.errors import wants_json
-from webapp.manage import bp, render, requires
+from webapp.manage import bp, error_dict, error_message, reason_text, render, requires
 from webapp.services import services
 
 #: Seconds a preview stays committable.
@@ -187,6 +187,9 @@ def _entry_data(token: str, entry: dict) -> dict[str, Any]:
     upload = previews.UploadPreview.from_dict(entry["preview"])
     body = upload.to_dict()
     body.pop("stations")
+    for row in [*body["items"], *body["warnings"]]:  # the reason in the page's language too
+        if row["kind"] in ("rejected", "warning"):
+            row["reason_text"] = reason_text(row)
     return {
         "token": token,
         "reason": entry.get("reason") or "",
@@ -203,10 +206,24 @@ def _entry_data(token: str, entry: dict) -> dict[str, Any]:
     }
 
 
+def _refusal(error: Any) -> str:
+    """What a refused commit says in the page's language: a strict refusal with its counts,
+    a conflict from its details, else the error's message."""
+    if isinstance(error, ImportRefused) and "rejected" in error.details:
+        return auth.text(
+            "manage.words.strict_refused",
+            rejected=error.details.get("rejected", 0),
+            outside=error.details.get("outside", 0),
+        )
+    return error_message(error)
+
+
 def _preview_page(token: str, entry: dict, status: int = 200, error: Any = None):
     data = _entry_data(token, entry)
     if error is not None and wants_json():
-        return jsonify({**error.to_dict(), "upload": data}), status
+        body = error_dict(error)
+        body["error"]["message"] = _refusal(error)
+        return jsonify({**body, "upload": data}), status
     upload = previews.UploadPreview.from_dict(entry["preview"])
     return render(
         "manage/upload_preview.html",
@@ -214,7 +231,7 @@ def _preview_page(token: str, entry: dict, status: int = 200, error: Any = None)
         status,
         classes=previews.CLASSES,
         by_class={k: upload.of(k) for k in previews.CLASSES},
-        error=error.message if error is not None else None,
+        error=_refusal(error) if error is not None else None,
         conflict=error.details.get("changes") if isinstance(error, Conflict) else None,
     )
 
@@ -340,7 +357,7 @@ def upload_report(token: str, fmt: str):
         raise NotFound(auth.text("manage.upload.not_found"))
     upload = previews.UploadPreview.from_dict(store().get(token, g.user.name)["preview"])
     buf = io.BytesIO()
-    previews.write_report(upload, buf, fmt)
+    previews.write_report(upload, buf, fmt, reason_text)
     buf.seek(0)
     mimetype = (
         "text/csv; charset=utf-8"
