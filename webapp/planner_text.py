@@ -851,6 +851,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.signals.views": ("浏览", "Views"),
     "manage.signals.navigations": ("导航", "Navigations"),
     "manage.signals.none": ("暂无记录。", "Nothing recorded yet."),
+    # township contradictions in the review queue (issue 15 item 4, slice TOWN)
+    "manage.town.outlines": (
+        "乡镇：已按部署提供的乡镇边界核对站点坐标（{path}）。",
+        "Townships: station positions are checked against the deployment's township "
+        "outlines ({path}).",
+    ),
+    "manage.town.no_outlines": (
+        "乡镇：只核对乡镇名称和代码；未配置乡镇边界（YIZHAN_TOWNSHIP_BOUNDARIES），"
+        "站点坐标没有按乡镇边界核对。",
+        "Townships: only names and codes are checked; no township outlines are configured "
+        "(YIZHAN_TOWNSHIP_BOUNDARIES), so positions were not checked against townships.",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.
