@@ -225,6 +225,34 @@ def test_outlines_in_another_crs_are_converted(tmp_path):
     assert outlines.codes_at(ex, ey) == [frozenset({"450225100000"})]
 
 
+# -- the import warns (never rejects) through the same check ---------------------------------------
+def test_import_warns_on_township_contradictions_and_keeps_the_rows(tmp_path, outlines_file):
+    from geo.records import import_registry
+    from geo.store import StationRepository
+
+    g = default_gazetteer()
+    (wx, wy), (wx2, wy2) = _points_in(WEST, RONGSHUI, 2)
+    (ex, ey), *_ = _points_in(EAST, RONGSHUI, 1)
+    path = tmp_path / "towns.csv"
+    path.write_text(
+        "编号,名称,类型,省,市,县区,乡镇,乡镇代码,经度,纬度\n"
+        f"A,甲驿站,驿站,广西壮族自治区,柳州市,融水,三防镇,{HEMU},{wx},{wy}\n"
+        f"B,乙驿站,驿站,广西壮族自治区,柳州市,融水,和睦镇,{HEMU},{ex},{ey}\n"
+        f"OK,丙驿站,驿站,广西壮族自治区,柳州市,融水,和睦,{HEMU},{wx2},{wy2}\n",
+        encoding="utf-8",
+    )
+    repo = StationRepository.from_url(f"sqlite:///{tmp_path / 'i.db'}")
+    repo.init_schema()
+    use_township_outlines(outlines_file)
+    report = import_registry(repo, path, gazetteer=g)
+    warned = {(w.id, w.field): w.reason for w in report.warnings if w.field == "township"}
+    assert set(warned) == {("A", "township"), ("B", "township")}
+    assert "450225101（和睦镇）" in warned[("A", "township")]
+    assert "融水镇（450225100000）" in warned[("B", "township")]
+    assert not report.rejected and {s.id for s in repo.all()} == {"A", "B", "OK"}
+    repo.engine.dispose()
+
+
 # -- the queue, on both backends -----------------------------------------------------------------
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):
