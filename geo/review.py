@@ -13,7 +13,11 @@ township of the county — exact, from the gazetteer's codes and names (short an
 count); and a position inside another township's outline when the deployment supplies
 township outlines (:func:`geo.gazetteer.use_township_outlines`). Without outlines no township
 position is checked: the gazetteer's township positions are bounding-box centres (a quarter
-of the townships have none), too rough to say a point is in another township.
+of the townships have none), too rough to say a point is in another township. Measured on
+the exact analogue one level up (Guangxi's county outlines and seats, 22,200 seeded points
+inside their counties): 22% of the points are nearer another county's seat of the same
+prefecture, and even "over 30 km from its own seat and 3 times nearer another" still fires
+for 0.4% of correctly placed points — with seat points better than bounding-box centres.
 """
 
 from __future__ import annotations

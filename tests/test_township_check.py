@@ -264,6 +264,7 @@ def env(request, tmp_path_factory):
         _station("T-NAME", wx, wy, township_code=HEMU, township="三防镇"),
         _station("T-OUT", ex, ey, township_code=HEMU, township="和睦镇"),
         _station("T-OK", wx, wy, township_code=HEMU, township="和睦镇"),
+        _station("T-XSS", wx, wy, township='<img src=x onerror="alert(1)">镇'),
     ]
     users = {"rs_editor": ("editor", (RONGSHUI,))}
     with support.workspace(request, tmp, users, PASSWORD, stations, approval=False) as ws:
@@ -278,7 +279,7 @@ def _queue(env) -> dict[str, review_queue.QueueItem]:
 def test_queue_lists_township_contradictions_and_says_positions_were_not_checked(env):
     use_township_outlines(None)
     items = _queue(env)
-    assert set(items) == {"conflict:T-CODE", "conflict:T-NAME"}
+    assert set(items) == {"conflict:T-CODE", "conflict:T-NAME", "conflict:T-XSS"}
     assert "丹洲镇" in items["conflict:T-CODE"].reasons[0]
     client = support.login(env["app"], "rs_editor", PASSWORD)
     doc = client.get("/manage/review?format=json").get_json()
@@ -286,12 +287,19 @@ def test_queue_lists_township_contradictions_and_says_positions_were_not_checked
     assert {i["key"] for i in doc["items"]} >= {"conflict:T-CODE", "conflict:T-NAME"}
     page = client.get("/manage/review").get_data(as_text=True)
     assert "站点坐标没有按乡镇边界核对" in page
+    # the stated name is the user's text: escaped in the reason
+    assert "<img src=x" not in page and "&lt;img src=x" in page
 
 
 def test_queue_with_outlines_lists_a_point_in_another_township(env, outlines_file):
     use_township_outlines(outlines_file)
     items = _queue(env)
-    assert set(items) == {"conflict:T-CODE", "conflict:T-NAME", "conflict:T-OUT"}
+    assert set(items) == {
+        "conflict:T-CODE",
+        "conflict:T-NAME",
+        "conflict:T-OUT",
+        "conflict:T-XSS",
+    }
     (reason,) = items["conflict:T-OUT"].reasons
     assert "和睦镇（450225101000）" in reason and "融水镇（450225100000）" in reason
     client = support.login(env["app"], "rs_editor", PASSWORD)
