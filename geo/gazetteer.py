@@ -619,6 +619,51 @@ class Gazetteer:
         xy, ds = group
         return ds[int(np.argmin(distance_m(lon, lat, xy[:, 0], xy[:, 1])))]
 
+    # -- townships by code and name (issue 15 item 4) --------------------------------------
+    def township(self, code: object) -> Division | None:
+        """The township of a 9- or 12-digit code (``450225101`` or ``450225101000``), or
+        ``None`` when the code is not a township the gazetteer knows."""
+        from geo.regions import clean_code, code_key
+
+        if code in (None, ""):
+            return None
+        found = self.by_code.get(code_key(clean_code(code)))
+        return found if found is not None and found.level == "township" else None
+
+    def townships_of(self, county_code: str) -> list[Division]:
+        """Every township of a county (with or without a position), in code order."""
+        return self._townships_of_county.get(county_code, [])
+
+    @cached_property
+    def _townships_of_county(self) -> dict[str, list[Division]]:
+        out: dict[str, list[Division]] = {}
+        for d in self.units:
+            if d.level == "township":
+                out.setdefault(d.county_code, []).append(d)
+        return out
+
+    @cached_property
+    def _township_names(self) -> dict[str, frozenset[str]]:
+        """Township code → its names (full, short, former) and their stems."""
+        names: dict[str, set[str]] = {}
+        for name, entries in self.names.items():
+            for d, _short, _former in entries:
+                if d.level == "township":
+                    names.setdefault(d.code, set()).update((name, township_stem(name)))
+        return {code: frozenset(n) for code, n in names.items()}
+
+    def township_has_name(self, township: Division, name: str) -> bool:
+        """Whether ``name`` names ``township``: its name, short name or a former name the
+        gazetteer knows, also with another township suffix (四荣镇 for 四荣乡, 同练乡 for
+        同练瑶族乡), since a township's level changes more often than its place."""
+        text = normalise_address(name)
+        known = self._township_names.get(township.code, frozenset((township.name,)))
+        return bool(text) and (text in known or township_stem(text) in known)
+
+    def townships_named(self, county_code: str, name: str) -> list[Division]:
+        """The townships of a county that ``name`` names (:meth:`township_has_name`)."""
+        return [d for d in self.townships_of(county_code) if self.township_has_name(d, name)]
+
     def reverse(self, lon: float, lat: float) -> ReverseResult | None:
         """The county containing a point, and the nearest township position within it.
 
@@ -662,6 +707,19 @@ class ReverseResult:
         if self.township is not None:
             out["township"] = self.township.name
         return out
+
+
+#: Suffixes of a township's name, longest first (民族乡 before 乡).
+_TOWNSHIP_SUFFIXES = ("街道办事处", "民族乡", "街道办", "街道", "苏木", "镇", "乡")
+
+
+def township_stem(name: str) -> str:
+    """A township name without its suffix (和睦镇 → 和睦, 同练瑶族乡 → 同练瑶族), when at
+    least two characters remain; otherwise the name."""
+    for suffix in _TOWNSHIP_SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
 
 
 def _finest_level(chain: dict[str, Match]) -> str:
@@ -745,8 +803,167 @@ _DEFAULT_LOCK = threading.Lock()
 
 def default_gazetteer() -> Gazetteer:
     """The bundled gazetteer, loaded once per process."""
-    global _DEFAULT
     with _DEFAULT_LOCK:
-        if _DEFAULT is None:
-            _DEFAULT = Gazetteer()
-        return _DEFAULT
+        return _default_unlocked()
+
+
+def _default_unlocked() -> Gazetteer:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Gazetteer()
+    return _DEFAULT
+
+
+# -- township outlines a deployment supplies (issue 15 item 4) ------------------------------
+#: Column names read as the township code, in this order, before any other column of codes.
+TOWNSHIP_CODE_COLUMNS = ("township_code", "code", "乡镇代码", "xzqdm", "adcode", "gb")
+
+
+@dataclass
+class TownshipOutlines:
+    """Township outlines of a deployment (``YIZHAN_TOWNSHIP_BOUNDARIES``), WGS-84.
+
+    ``frame`` has ``code`` (the township code in the gazetteer's 12-digit form) and
+    ``geometry``; ``unknown_codes`` are codes of the file that are no township of the
+    gazetteer (kept, and reported when loaded).
+    """
+
+    path: Path
+    column: str
+    frame: object  # geopandas.GeoDataFrame
+    unknown_codes: tuple[str, ...] = ()
+
+    def codes_at(self, lon, lat) -> list[frozenset[str]]:
+        """The codes of the outlines containing each point (several on a shared edge, none
+        outside every outline), vectorised."""
+        import shapely
+
+        lon = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        gdf = self.frame
+        src, idx = gdf.sindex.query(shapely.points(lon, lat), predicate="intersects")  # type: ignore[attr-defined]
+        codes = gdf["code"].to_numpy()  # type: ignore[index]
+        out: list[set[str]] = [set() for _ in range(len(lon))]
+        for i, j in zip(src.tolist(), idx.tolist(), strict=True):
+            out[i].add(str(codes[j]))
+        return [frozenset(o) for o in out]
+
+
+def load_township_outlines(
+    path: Path | str, gazetteer: Gazetteer | None = None
+) -> TownshipOutlines:
+    """Read a township outline file (GeoJSON, GeoPackage, shapefile … anything pyogrio
+    reads) with a column of 9- or 12-digit township codes, converted to WGS-84.
+
+    The code column is the first of :data:`TOWNSHIP_CODE_COLUMNS` present, else the only
+    column whose every value is a 9- or 12-digit code. Codes the gazetteer does not know are
+    kept and logged (count and the first ones).
+
+    Raises
+    ------
+    ValidationError
+        The file cannot be read, has no CRS, no (or no single) code column, rows without a
+        code, or geometries that are not polygons.
+    """
+    import logging
+
+    import geopandas as gpd
+    import shapely
+
+    from geo.errors import ValidationError
+    from geo.regions import clean_code, code_key
+
+    env = "YIZHAN_TOWNSHIP_BOUNDARIES"
+    path = Path(path)
+
+    def fail(zh: str, en: str) -> ValidationError:
+        return ValidationError(f"{env}={str(path)!r}: {zh} ({en})", field=env)
+
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several kinds for a missing or bad file
+        raise fail("无法读取乡镇边界文件", f"cannot read the township outlines: {exc}") from None
+    if gdf.crs is None:
+        raise fail("乡镇边界文件没有坐标系", "the file states no coordinate system")
+    if len(gdf) == 0:
+        raise fail("乡镇边界文件是空的", "the file has no outlines")
+    code_re = re.compile(r"\d{9}|\d{12}")
+
+    def codes_of(column: str) -> list[str]:
+        return ["" if v is None or v != v else clean_code(v) for v in gdf[column].tolist()]
+
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    lowered = {str(c).lower(): c for c in columns}
+    column = next((lowered[n] for n in TOWNSHIP_CODE_COLUMNS if n in lowered), None)
+    if column is None:
+        coded = [
+            c
+            for c in columns
+            if all(code_re.fullmatch(v) for v in codes_of(c) if v) and any(codes_of(c))
+        ]
+        if len(coded) != 1:
+            raise fail(
+                "找不到唯一的乡镇代码列（9 或 12 位）",
+                f"no single column of 9- or 12-digit township codes among {columns}; "
+                f"name it one of {', '.join(TOWNSHIP_CODE_COLUMNS)}",
+            )
+        column = coded[0]
+    raw = codes_of(column)
+    bad = [i for i, v in enumerate(raw) if not code_re.fullmatch(v)]
+    if bad:
+        raise fail(
+            f"{len(bad)} 个边界没有有效的乡镇代码",
+            f"{len(bad)} outlines have no 9- or 12-digit code in column {column!r} "
+            f"(first: row {bad[0] + 1}, {raw[bad[0]]!r})",
+        )
+    kinds = set(gdf.geometry.geom_type.dropna())
+    if not kinds or not kinds <= {"Polygon", "MultiPolygon"}:
+        raise fail("乡镇边界必须是面", f"outlines must be polygons, not {sorted(kinds)}")
+    gdf = gdf.to_crs(4326)
+    geometry = shapely.make_valid(gdf.geometry.to_numpy())
+    frame = gpd.GeoDataFrame({"code": [code_key(v) for v in raw]}, geometry=geometry, crs=4326)
+    frame.sindex  # build the STRtree now, not inside a request  # noqa: B018
+    g = gazetteer if gazetteer is not None else default_gazetteer()
+    unknown = tuple(sorted({c for c in frame["code"] if g.township(c) is None}))
+    if unknown:
+        logging.getLogger(__name__).warning(
+            "%s: %d township codes are not in the gazetteer (kept): %s",
+            path,
+            len(unknown),
+            ", ".join(unknown[:10]),
+        )
+    return TownshipOutlines(path, str(column), frame, unknown)
+
+
+_OUTLINES: TownshipOutlines | None = None
+_OUTLINES_CACHE: dict[tuple[str, int, int], TownshipOutlines] = {}
+
+
+def use_township_outlines(path: Path | str | None) -> TownshipOutlines | None:
+    """Make the outlines of ``path`` this process's (``None``: none); read once per file
+    version. Raises :class:`ValidationError` for a bad file (at start, not in a request)."""
+    global _OUTLINES
+    if not path or str(path) in ("", "."):  # unset, or set to nothing
+        _OUTLINES = None
+        return None
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (str(path), 0, 0)  # load_township_outlines says why it cannot read it
+    with _DEFAULT_LOCK:
+        if key not in _OUTLINES_CACHE:
+            _OUTLINES_CACHE[key] = load_township_outlines(path, _default_unlocked())
+        _OUTLINES = _OUTLINES_CACHE[key]
+    return _OUTLINES
+
+
+def township_outlines() -> TownshipOutlines | None:
+    """This process's township outlines (:func:`use_township_outlines`), or ``None``."""
+    return _OUTLINES
+
+
+def township_outlines_name() -> str | None:
+    """The file name of this process's township outlines (what a page may show), or
+    ``None`` when township positions are not checked."""
+    return _OUTLINES.path.name if _OUTLINES is not None else None

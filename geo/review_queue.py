@@ -9,7 +9,9 @@ check (:func:`geo.records.validate.duplicate_pairs`) — plus *stale* records (n
 :mod:`geo.review` stays a pure check over stations; nothing here repeats it.
 
 An item's key is ``kind:id`` (``kind:id1:id2`` for duplicates; ids URL-quoted). Kinds:
-``coarse``, ``conflict`` (the stated county contradicts the coordinates), ``duplicate``,
+``coarse``, ``conflict`` (the stated county contradicts the coordinates; or the stated
+township contradicts its county, code or name, or — with township outlines — the
+coordinates: :func:`geo.review.township_conflicts`), ``duplicate``,
 ``stale``. States: ``open``, ``accepted`` (as is, with a
 reason), ``fixed``, ``merged``, ``dismissed``. A decision stores the versions of the item's
 stations at that time; an item whose station has a later version (it changed since) is open
@@ -40,8 +42,9 @@ from geo import access
 from geo import crs as _crs
 from geo.crs import CoordSystem
 from geo.errors import Forbidden, NotFound, ValidationError
+from geo.gazetteer import township_outlines
 from geo.models import Precision, Station
-from geo.review import looks_like_gcj02_declared_wgs84, review_stations
+from geo.review import looks_like_gcj02_declared_wgs84, review_stations, township_conflicts
 from geo.store import history as hist
 from geo.store.schema import review_items
 
@@ -195,6 +198,22 @@ def _computed(
             it = item("conflict", [s], county)
             it.candidates = _candidates(s, gazetteer)
             items.append(it)
+    # Township contradictions (TOWN): names and codes, and positions against the deployment's
+    # township outlines; added to the station's conflict item (one item per station).
+    outlines = township_outlines()
+    conflicts = {i.station_ids[0]: i for i in items if i.kind == "conflict"}
+    for sid, found in township_conflicts(stations, gazetteer, outlines).items():
+        entry = conflicts.get(sid)
+        if entry is None:
+            entry = conflicts[sid] = item("conflict", [by_id[sid]], [])
+            if found.by_outline and outlines is not None and found.stated is not None:
+                entry.candidates = [  # only positions inside the stated township's outline
+                    c
+                    for c in _candidates(by_id[sid], gazetteer)
+                    if found.stated.code in outlines.codes_at(c.lon, c.lat)[0]
+                ]
+            items.append(entry)
+        entry.reasons.extend(found.reasons)
     for a, b, d in duplicate_pairs(
         [(s.id, s.name, s.lon, s.lat) for s in stations], duplicate_radius_m
     ):

@@ -155,6 +155,16 @@ class Settings:
         "A station not updated for this many days is listed as stale in the review queue.",
         "YIZHAN_STALE_DAYS",
     )
+    # township outlines for the review queue (issue 15 item 4, TOWN)
+    township_boundaries: Path | None = setting(
+        None,
+        "Township outlines (GeoJSON, GeoPackage, shapefile …) with a column of 9- or 12-digit "
+        "township codes (named township_code, code, 乡镇代码, XZQDM, adcode or gb, or the only "
+        "column of such codes) and a stated CRS (converted to WGS-84). When set, the review "
+        "queue lists stations whose point lies in another township's outline; read once at "
+        "start, a bad file refuses to start. Unset: township positions are not checked.",
+        "YIZHAN_TOWNSHIP_BOUNDARIES",
+    )
     # demand signals from the public map (issue 15 item 8)
     demand_signals: bool = setting(
         True,
@@ -204,6 +214,9 @@ class Settings:
         from geo.liuyou import register_facilities_text  # 六有 (issue 15 item 7)
 
         register_facilities_text(self.extra_facilities)
+        from geo.gazetteer import use_township_outlines  # township outlines (issue 15 item 4)
+
+        use_township_outlines(self.township_boundaries)
 
     def liuyou(self) -> LiuyouRules:
         """The configured 六有 rules (:class:`geo.liuyou.LiuyouRules`)."""

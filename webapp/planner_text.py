@@ -870,6 +870,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "地址只定位到地市（{formatted}），位置为近似，请核对",
         "geocoded only to the prefecture ({formatted}); the position is approximate: please review",
     ),
+    "reason.township_conflict": (
+        "乡镇与代码或坐标不符：{detail}",
+        "the stated township contradicts its code or position: {detail}",
+    ),
     "reason.county_conflict": (
         "所报县区为{stated}，但位置在{found}（所报 {stated_code}，实际 {found_code}）",
         "stated county {stated} but the position is in {found} "
@@ -1004,6 +1008,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "严格模式：{rejected} 行被拒绝、{outside} 行在您负责的区域外，未写入任何数据。",
         "Strict mode: {rejected} rows rejected and {outside} outside your areas; nothing was "
         "written.",
+    ),
+    # township contradictions in the review queue (issue 15 item 4, slice TOWN)
+    "manage.town.outlines": (
+        "乡镇：已按部署提供的乡镇边界核对站点坐标（{path}）。",
+        "Townships: station positions are checked against the deployment's township "
+        "outlines ({path}).",
+    ),
+    "manage.town.no_outlines": (
+        "乡镇：只核对乡镇名称和代码；未配置乡镇边界（YIZHAN_TOWNSHIP_BOUNDARIES），"
+        "站点坐标没有按乡镇边界核对。",
+        "Townships: only names and codes are checked; no township outlines are configured "
+        "(YIZHAN_TOWNSHIP_BOUNDARIES), so positions were not checked against townships.",
     ),
 }
 

@@ -380,6 +380,26 @@ def _reverse_fill(
             if rev is not None:
                 s.township_code, s.township = rev.code, s.township or rev.name
                 s.extra = {**s.extra, "township_source": "nearest"}
+    # Township contradictions (issue 15 item 4): warned, not rejected; the review queue's check.
+    from geo.gazetteer import township_outlines
+    from geo.review import township_conflicts
+
+    towns = township_conflicts(kept, gazetteer, township_outlines())
+    for s in kept:
+        found_town = towns.get(s.id)
+        for reason in found_town.reasons if found_town else ():
+            report.warnings.append(
+                RowIssue(
+                    lines[id(s)],
+                    "township",
+                    reason,
+                    s.township or s.township_code,
+                    s.id,
+                    s.name,
+                    code="township_conflict",
+                    params={"detail": reason},
+                )
+            )
 
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from flask import g, jsonify, redirect, request, url_for
 
 from geo import review_queue
 from geo.errors import Forbidden, ValidationError
-from geo.gazetteer import default_gazetteer
+from geo.gazetteer import default_gazetteer, township_outlines_name
 from geo.store.changes import needs_approval
 from webapp import auth
 from webapp.errors import wants_json
@@ -68,6 +68,7 @@ def review():
         "states": list(review_queue.STATES),
         "items": [i.to_dict() for i in shown],
         "counts": review_queue.county_counts(items),
+        "township_outlines": township_outlines_name(),  # TOWN: None = unchecked
     }
     return render("manage/review.html", data)
 
