@@ -1021,6 +1021,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Townships: only names and codes are checked; no township outlines are configured "
         "(YIZHAN_TOWNSHIP_BOUNDARIES), so positions were not checked against townships.",
     ),
+    # LIST slice (issue 15 wave 3: the list's review state, pending changes on the form)
+    "manage.list.review": ("审核状态", "Review state"),
+    "manage.list.review.pending": ("待审批", "Pending approval"),
+    "manage.list.review.rejected": ("已退回", "Rejected"),
+    "manage.list.review.queue": ("待核查", "In the review queue"),
+    "manage.list.review.clear": ("无待办", "Clear"),
+    "manage.list.review_counts": ("按审核状态", "By review state"),
+    "manage.list.own_pending": (
+        "您对此站点有一项待审核的修改（提交于{at}）：再次保存将替换它",
+        "You have a change of this station waiting for review (submitted {at}): "
+        "saving again replaces it",
+    ),
+    "manage.list.other_pending": (
+        "{author} 提交的修改正在等待审核（提交于{at}），此处只读显示",
+        "A change by {author} is waiting for review (submitted {at}); shown read-only",
+    ),
+    "manage.list.open_change": ("查看修改 #{id}", "Open change #{id}"),
+    "manage.list.superseded_by": ("已被修改 #{id} 取代", "Superseded by change #{id}"),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

@@ -55,6 +55,7 @@ from geo.store.schema import station_changes, stations
 
 __all__ = [
     "ACTIONS",
+    "REVIEW_STATES",
     "STATES",
     "Change",
     "ChangeStore",
@@ -65,6 +66,11 @@ __all__ = [
 ACTIONS = ("create", "edit", "close", "reopen", "delete")
 #: Where a change is in its life.
 STATES = ("pending", "approved", "rejected", "withdrawn", "superseded")
+#: A station's review state in the workspace's list, in the order one wins over the next:
+#: a pending change waits for a reviewer; the latest proposal was rejected (the editor sees
+#: the decision); an open item of the review queue (decided by the caller, who has the
+#: queue); none of these.
+REVIEW_STATES = ("pending", "rejected", "queue", "clear")
 #: Longest comment and reason kept (characters).
 MAX_TEXT = 2000
 
@@ -371,6 +377,50 @@ class ChangeStore:
         """Every change of one station, oldest first."""
         return self._select(station_changes.c.station_id == station_id)
 
+    def pending_for(self, station_id: str) -> list[Change]:
+        """The pending changes of one station, oldest first (at most one per author)."""
+        c = station_changes.c
+        return self._select(c.station_id == station_id, c.state == "pending")
+
+    def successor(self, change: Change) -> int | None:
+        """The id of the change that superseded ``change`` (the same author's next proposal
+        for the same station); ``None`` unless ``change`` is superseded."""
+        if change.state != "superseded":
+            return None
+        c = station_changes.c
+        sel = sa.select(sa.func.min(c.id)).where(
+            c.station_id == change.station_id, c.author == change.author, c.id > change.id
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(sel).scalar()
+        return int(found) if found is not None else None
+
+    def review_states(self) -> dict[str, str]:
+        """Each station with changes: ``"pending"`` (a change waits for a reviewer),
+        ``"rejected"`` (its latest change was rejected) or ``"clear"``, in ONE query (the
+        list of an area reads every station's state at once). Stations without any change
+        are absent (clear)."""
+        c = station_changes.c
+        latest = (
+            sa.select(
+                c.station_id,
+                sa.func.max(c.id).label("latest_id"),
+                sa.func.sum(sa.case((c.state == "pending", 1), else_=0)).label("waiting"),
+            )
+            .group_by(c.station_id)
+            .subquery()
+        )
+        sel = sa.select(latest.c.station_id, latest.c.waiting, c.state).join(
+            station_changes, c.id == latest.c.latest_id
+        )
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for sid, waiting, state in conn.execute(sel):
+                out[sid] = (
+                    "pending" if waiting else ("rejected" if state == "rejected" else "clear")
+                )
+        return out
+
     def pending_counts(self, areas: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Pending changes per county in ``areas``: ``[{"county_code", "pending"}]``."""
         c = station_changes.c
@@ -392,6 +442,16 @@ class ChangeStore:
         proposal and decision (``kind`` ``"proposed"`` / ``"approved"`` / ``"rejected"`` /
         ...), as dicts with ``at``, ``actor``, ``action``, ``reason`` / ``comment``."""
         changes = self.for_station(station_id)
+        successors: dict[int, int] = {}
+        for newer in changes:  # a proposal supersedes the same author's earlier pending ones
+            for older in changes:
+                if (
+                    older.state == "superseded"
+                    and older.author == newer.author
+                    and older.id < newer.id
+                    and older.id not in successors
+                ):
+                    successors[older.id] = newer.id
         by_version = {c.applied_version: c for c in changes if c.applied_version is not None}
         events: list[tuple[datetime, int, dict[str, Any]]] = []
         for v in self.repo.history(station_id):
@@ -437,6 +497,7 @@ class ChangeStore:
                             "comment": ch.comment,
                             "at": ch.decided_at.isoformat(),
                             "version": ch.applied_version,
+                            "superseded_by": successors.get(ch.id),
                         },
                     )
                 )

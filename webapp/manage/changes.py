@@ -117,6 +117,7 @@ def _detail(change: Change, **extra: Any) -> dict[str, Any]:
         "position": position,
         "may_decide": _may_decide(change),
         "may_withdraw": change.state == "pending" and change.author == g.user.name,
+        "superseded_by": _store().successor(change),
         **extra,
     }
 
@@ -182,34 +183,35 @@ def _decided(change: Change):
     return redirect(url_for("manage.change", change_id=change.id), 303)
 
 
-@bp.route("/changes/<int:change_id>/approve", methods=["GET", "POST"])
-@requires("review")
-def approve(change_id: int):
-    """Approve: the change is written (atomic with its state) or refused as a whole."""
+def _decide(change_id: int, action: str):
+    """One decision route: ``GET`` goes back to the change; ``POST`` asks the store to
+    ``approve`` or ``reject`` (atomic; see :class:`ChangeStore`) with the comment and answers
+    with the decided change, or the refusal (``409`` conflict, ``400`` bad comment) with
+    nothing written."""
     if request.method == "GET":
         return _back(change_id)
+    decide = {"approve": ChangeStore.approve, "reject": ChangeStore.reject}[action]
     try:
-        done = _store().approve(change_id, g.user, request.form.get("comment") or "")
+        done = decide(_store(), change_id, g.user, request.form.get("comment") or "")
     except Conflict as exc:
         return _refused(change_id, exc, 409)
     except ValidationError as exc:
         return _refused(change_id, exc, 400)
     return _decided(done)
+
+
+@bp.route("/changes/<int:change_id>/approve", methods=["GET", "POST"])
+@requires("review")
+def approve(change_id: int):
+    """Approve: the change is written (atomic with its state) or refused as a whole."""
+    return _decide(change_id, "approve")
 
 
 @bp.route("/changes/<int:change_id>/reject", methods=["GET", "POST"])
 @requires("review")
 def reject(change_id: int):
     """Reject with a comment; the station is untouched."""
-    if request.method == "GET":
-        return _back(change_id)
-    try:
-        done = _store().reject(change_id, g.user, request.form.get("comment") or "")
-    except Conflict as exc:
-        return _refused(change_id, exc, 409)
-    except ValidationError as exc:
-        return _refused(change_id, exc, 400)
-    return _decided(done)
+    return _decide(change_id, "reject")
 
 
 @bp.route("/changes/<int:change_id>/withdraw", methods=["GET", "POST"])

@@ -2,10 +2,17 @@
 create, edit on a map, close, reopen, delete (soft), history and revert.
 
 - ``GET /manage/stations``: the stations the user's areas cover; filters ``kind``,
-  ``status``, ``liuyou`` (``complete`` / ``incomplete``, :func:`geo.liuyou.assess`), ``q``
-  (text in id, name, address, county, township); ``page`` (:data:`PAGE_SIZE` a page).
+  ``status``, ``liuyou`` (``complete`` / ``incomplete``, :func:`geo.liuyou.assess`),
+  ``review`` (the review state, :data:`geo.store.changes.REVIEW_STATES`: ``pending``,
+  ``rejected``, ``queue`` (an open item of the review queue), ``clear``), ``q`` (text in id,
+  name, address, county, township); ``page`` (:data:`PAGE_SIZE` a page). Each row has its
+  review state; ``review_counts`` counts the states over the other filters' result. The
+  states come from one query of the changes and one reading of the review queue per page,
+  never one per station.
 - ``GET|POST /manage/stations/new``: the empty form; ``POST`` creates.
-- ``GET|POST /manage/stations/<id>``: the edit form with the map; ``POST`` saves.
+- ``GET|POST /manage/stations/<id>``: the edit form with the map; ``POST`` saves. The form
+  shows the station's pending changes (``pending_changes``): the user's own (saving again
+  supersedes it) with its fields before/after, and other users' (read-only).
 - ``POST /manage/stations/<id>/close|reopen|delete``.
 - ``GET /manage/stations/<id>/history``: every version with each field before/after, who,
   when, through what and why; ``POST /manage/stations/<id>/revert`` (``version``,
@@ -31,7 +38,7 @@ from geo.errors import Conflict, Forbidden, InvalidParameter, NotFound, Validati
 from geo.liuyou import FACILITIES, assess
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Precision, Station
 from geo.records import station_record
-from geo.store.changes import ChangeStore, needs_approval, station_of
+from geo.store.changes import REVIEW_STATES, Change, ChangeStore, needs_approval, station_of
 from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, field_label, submit
 from webapp import auth
 from webapp.errors import wants_json
@@ -87,6 +94,9 @@ def stations():
     args = request.args
     kind, status = args.get("kind") or "", args.get("status") or ""
     liuyou, q = args.get("liuyou") or "", (args.get("q") or "").strip()[:80]
+    review = args.get("review") or ""
+    if review and review not in REVIEW_STATES:
+        raise InvalidParameter("review", "must be one of " + ", ".join(REVIEW_STATES))
     try:
         page = max(1, int(args.get("page") or 1))
     except ValueError:
@@ -106,6 +116,12 @@ def stations():
         found = [s for s in found if scores[s.id] == 6]
     elif liuyou == "incomplete":
         found = [s for s in found if scores[s.id] < 6]
+    states = _review_states(found)
+    counts = dict.fromkeys(REVIEW_STATES, 0)
+    for s in found:
+        counts[states[s.id]] += 1
+    if review:
+        found = [s for s in found if states[s.id] == review]
     total = len(found)
     pages = max(1, -(-total // PAGE_SIZE))
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -119,6 +135,8 @@ def stations():
             "township": s.township or "",
             "version": s.version,
             "liuyou_score": scores[s.id],
+            "review_state": states[s.id],
+            "review_label": auth.text(f"manage.list.review.{states[s.id]}"),
             "url": url_for("manage.station", station_id=s.id),
         }
         for s in shown
@@ -128,10 +146,31 @@ def stations():
         "total": total,
         "page": page,
         "pages": pages,
-        "filters": {"kind": kind, "status": status, "liuyou": liuyou, "q": q},
+        "filters": {"kind": kind, "status": status, "liuyou": liuyou, "review": review, "q": q},
+        "review_states": list(REVIEW_STATES),
+        "review_counts": counts,
         "can_edit": g.user.can("edit"),
     }
     return render("manage/stations.html", data, choices=_choices())
+
+
+def _review_states(found: list[Station]) -> dict[str, str]:
+    """Each listed station's review state (:data:`REVIEW_STATES`, the first that holds):
+    its changes' states in one query (:meth:`ChangeStore.review_states`), then the open
+    items of the review queue of the user's areas (read once, as the review page reads it)."""
+    from webapp.manage.review import area_queue
+
+    by_changes = ChangeStore(_repo()).review_states()
+    queued = {
+        sid for item in area_queue(g.user.areas) if item.state == "open" for sid in item.station_ids
+    }
+    out = {}
+    for s in found:
+        state = by_changes.get(s.id, "clear")
+        if state == "clear" and s.id in queued:
+            state = "queue"
+        out[s.id] = state
+    return out
 
 
 # -- one station --------------------------------------------------------------------------
@@ -186,6 +225,7 @@ def _edit_page(
         "warnings": _said(result, result.warnings) if result else {},
         "conflict": conflict.to_dict()["error"] if conflict else None,
         "notice": notice,
+        "pending_changes": _pending_changes(s.id) if s else [],
         "can_edit": g.user.can("edit"),
     }
     config = {
@@ -213,6 +253,37 @@ def _said(result: SubmitResult, messages: dict[str, str]) -> dict[str, str]:
         k: field_reason(k, result.issues[k]) if k in result.issues else v
         for k, v in messages.items()
     }
+
+
+def _pending_changes(station_id: str) -> list[dict]:
+    """The station's pending changes for its form: the user's own first (saving again
+    supersedes it, :meth:`ChangeStore.propose`), then other users' (read-only), each with
+    its fields before/after and the link to its page."""
+    from geo.records.audit import field_label as audit_label
+
+    def row(c: Change) -> dict:
+        return {
+            "id": c.id,
+            "action": c.action,
+            "author": c.author,
+            "own": c.author == g.user.name,
+            "created_at": c.created_at.isoformat(),
+            "base_version": c.base_version,
+            "reason": c.reason,
+            "fields": [
+                {
+                    "field": f,
+                    "label": audit_label(f, auth.page_lang()),
+                    "before": before,
+                    "after": after,
+                }
+                for f, (before, after) in sorted(c.changes.items())
+            ],
+            "url": url_for("manage.change", change_id=c.id),
+        }
+
+    rows = [row(c) for c in ChangeStore(_repo()).pending_for(station_id)]
+    return sorted(rows, key=lambda r: (not r["own"], r["id"]))
 
 
 def _map_base() -> dict:
@@ -414,7 +485,7 @@ def station_history(station_id: str):
         ],
         "steps": [
             {k: e.get(k) for k in ("kind", "change_id", "action", "actor", "at", "reason")}
-            | {"comment": e.get("comment", "")}
+            | {"comment": e.get("comment", ""), "superseded_by": e.get("superseded_by")}
             for e in reversed(timeline)
             if e["kind"] != "version"
         ],
