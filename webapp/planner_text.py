@@ -851,6 +851,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.signals.views": ("浏览", "Views"),
     "manage.signals.navigations": ("导航", "Navigations"),
     "manage.signals.none": ("暂无记录。", "Nothing recorded yet."),
+    # review queue: decisions carry the versions seen; the item's map (issue 15 wave 3, QUEUE)
+    "manage.queue.conflict": (
+        "您查看此事项后，涉及的站点已被他人修改，本次处理未执行。下面是对方的修改；"
+        "页面已显示最新情况，请确认后重新处理。",
+        "A station of this item was changed by someone else after you opened it; your decision "
+        "was not applied. Their change is below; the page now shows the current state: check "
+        "it and decide again.",
+    ),
+    "manage.queue.conflict_gone": (
+        "您查看此事项后，涉及的站点已被他人修改，此事项已不在审核队列中，本次处理未执行。"
+        "下面是对方的修改。",
+        "A station of this item was changed by someone else after you opened it and the item "
+        "is no longer in the queue; your decision was not applied. Their change is below.",
+    ),
+    "manage.queue.conflict_by": (
+        "站点 {station} 第 {version} 版，{actor}，{at}：{fields}",
+        "Station {station}, version {version}, {actor}, {at}: {fields}",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.
