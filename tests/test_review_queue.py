@@ -358,6 +358,9 @@ def test_with_approval_fix_and_merge_are_for_reviewers(env):
     )
     try:
         editor = support.login(app, "rs_editor", PASSWORD)
+        page = editor.get("/manage/review/coarse:C2").get_data(as_text=True)
+        assert 'id="mg-fix"' not in page and 'id="mg-accept"' in page  # not offered
+        assert '"editable": false' in page  # nor is the map's pin
         before = env["repo"].get("C2")
         fix = {
             "action": "fix",
@@ -378,6 +381,8 @@ def test_with_approval_fix_and_merge_are_for_reviewers(env):
         assert rv.status_code == 403, rv.get_data(as_text=True)
         assert env["repo"].get("C2") == before
         reviewer = support.login(app, "lz_reviewer", PASSWORD)
+        page = reviewer.get("/manage/review/coarse:C2").get_data(as_text=True)
+        assert 'id="mg-fix"' in page and '"editable": true' in page
         rv = reviewer.post(
             "/manage/review/coarse:C2?format=json",
             data={

@@ -869,6 +869,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "站点 {station} 第 {version} 版，{actor}，{at}：{fields}",
         "Station {station}, version {version}, {actor}, {at}: {fields}",
     ),
+    "manage.queue.map": (
+        "审核事项地图：站点、候选位置和修正图钉",
+        "Review item map: stations, candidate positions and the fix pin",
+    ),
+    "manage.queue.map_hint": (
+        "拖动图钉或点按地图设置修正位置，也可在下方选择带编号的候选位置。",
+        "Drag the pin or tap the map to set the fixed position, or pick a numbered candidate "
+        "below.",
+    ),
+    "manage.queue.map_station": ("站点当前位置", "Station's current position"),
+    "manage.queue.map_candidate": ("候选位置", "Candidate position"),
+    "manage.queue.map_pin": ("修正位置（可拖动）", "Fixed position (drag to move)"),
+    "manage.queue.map_demo": ("演示数据，位置近似", "Demo data, approximate positions"),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

@@ -114,10 +114,45 @@ def _item_page(
         "item": item.to_dict() if item else None,
         "stations": _station_dicts(stations),
         "can_edit": g.user.can("edit"),
+        "can_change": _can_change(),
         "conflict": conflict,
     }
     return render(
-        "manage/review_item.html", data, status, error=error, error_field=field, label=_label
+        "manage/review_item.html",
+        data,
+        status,
+        error=error,
+        error_field=field,
+        label=_label,
+        config=_map_config(item, stations) if item else {},
+    )
+
+
+def _map_config(item, stations) -> dict:
+    """The item map's data (JSON in the page; texts come as data attributes): the stations,
+    the candidate positions (numbered as the list), where the pin starts, whether it moves,
+    and the map base the station editor uses (``webapp.manage.stations._map_base``)."""
+    from webapp.manage.stations import _map_base
+
+    pinned = [s for s in stations if s.lon is not None and s.lat is not None]
+    return {
+        "stations": [{"id": s.id, "name": s.name, "lon": s.lon, "lat": s.lat} for s in pinned],
+        "candidates": [
+            {"n": n + 1, "source": c.source, "lon": c.lon, "lat": c.lat}
+            for n, c in enumerate(item.candidates)
+        ],
+        "pin": [item.lon, item.lat] if item.lon is not None and item.lat is not None else None,
+        "editable": _can_change() and item.kind != "duplicate",
+        **_map_base(),
+    }
+
+
+def _can_change() -> bool:
+    """May the user fix or merge (change stations) here: an editor with approval off, a
+    reviewer or an administrator (with approval on an editor's changes wait for a reviewer,
+    so the item page offers editors only accept and dismiss)."""
+    return bool(g.user.can("edit")) and not needs_approval(
+        g.user, bool(services().settings.approval)
     )
 
 
@@ -138,9 +173,7 @@ def review_item(key: str):
 def review_decide(key: str):
     """Decide an item (accept, fix, merge, dismiss); out of area: 403, nothing written."""
     form = request.form
-    if form.get("action") in ("fix", "merge") and needs_approval(
-        g.user, bool(services().settings.approval)
-    ):
+    if form.get("action") in ("fix", "merge") and not _can_change():
         # Fix and merge change stations: with approval on they are a reviewer's to do, as
         # every other change of an editor waits for one (accept and dismiss change nothing).
         raise Forbidden(auth.text("manage.review.needs_reviewer"), permission="review")
