@@ -91,7 +91,7 @@
     var lon = parseFloat(radio.getAttribute('data-lon'));
     var lat = parseFloat(radio.getAttribute('data-lat'));
     setPin(lat, lon, true);
-    map.panTo([lat, lon]);
+    if (!map.getBounds().contains([lat, lon])) { map.panTo([lat, lon]); }
     el.setAttribute('data-candidate', String(n));
   }
 
@@ -132,7 +132,11 @@
       [lonInput, latInput].forEach(function (input) {
         input.addEventListener('change', function () {
           var lon = parseFloat(lonInput.value), lat = parseFloat(latInput.value);
-          if (isFinite(lon) && isFinite(lat)) { setPin(lat, lon, false); map.panTo([lat, lon]); choosePin(); }
+          if (isFinite(lon) && isFinite(lat)) {
+            setPin(lat, lon, false);
+            map.panTo([lat, lon]);
+            choosePin();
+          }
         });
       });
     }
