@@ -60,6 +60,7 @@ __all__ = [
     "item_key",
     "parse_key",
     "queue",
+    "seen_versions",
 ]
 
 #: Item kinds, in the order they are listed.
@@ -351,17 +352,30 @@ def _merged(keep: Station, other: Station) -> Station:
     return dataclasses.replace(keep, **changes) if changes else keep
 
 
-def _load(
-    repo, gazetteer, key: str, areas: Sequence[str], stale_days: int, duplicate_radius_m: float
-) -> tuple[QueueItem, list[Station]]:
-    """The current item ``key`` (its decision not applied) and its stored stations."""
+def _stations(repo, key: str, areas: Sequence[str]) -> list[Station]:
+    """The stored stations of item ``key``: :class:`NotFound` when one is gone,
+    :class:`Forbidden` when ``areas`` do not cover each."""
     _kind, ids = parse_key(key)
-    stations = [repo.get(i) for i in ids]
-    found = [s for s in stations if s is not None]
+    found = [s for s in (repo.get(i) for i in ids) if s is not None]
     if len(found) != len(ids):
         raise NotFound(f"review item {key} is not in the queue")
     if not all(access.areas_cover(areas, s) for s in found):
         raise Forbidden("站点不在您的管辖区域内 (station outside your areas)")
+    return found
+
+
+def _load(
+    repo,
+    gazetteer,
+    key: str,
+    areas: Sequence[str],
+    stale_days: int,
+    duplicate_radius_m: float,
+    found: list[Station] | None = None,
+) -> tuple[QueueItem, list[Station]]:
+    """The current item ``key`` (its decision not applied) and its stored stations."""
+    if found is None:
+        found = _stations(repo, key, areas)
     now = datetime.now(UTC)
     current = [
         i for i in _computed(found, gazetteer, stale_days, duplicate_radius_m, now) if i.key == key
@@ -369,6 +383,43 @@ def _load(
     if not current:
         raise NotFound(f"review item {key} is not in the queue")
     return current[0], found
+
+
+def seen_versions(value: object, ids: Sequence[str]) -> dict[str, int] | None:
+    """The versions a decision was based on, ``{station id: version}`` for each of ``ids``,
+    from a mapping or its JSON text (a form field); ``None`` for none given;
+    :class:`ValidationError` (field ``versions``) for anything else."""
+    import json
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    bad = ValidationError(
+        "版本信息无效，请重新打开此事项 (versions must map each station id to its version)",
+        field="versions",
+    )
+    if not isinstance(value, dict) or set(map(str, value)) != set(ids):
+        raise bad
+    try:
+        out = {str(k): int(v) for k, v in value.items()}
+    except (TypeError, ValueError):
+        raise bad from None
+    if any(v < 0 for v in out.values()):
+        raise bad
+    return out
+
+
+def _check_versions(conn: sa.Connection, seen: dict[str, int]) -> None:
+    """:class:`geo.errors.Conflict` (with what changed since, who, when) when a stored
+    station's version is not the one ``seen``."""
+    stored = _stored_versions(conn, list(seen))
+    for sid, v in sorted(seen.items()):
+        if stored.get(sid, 0) != v:
+            raise hist.conflict(conn, sid, v, stored.get(sid, 0))
 
 
 def get_item(
@@ -401,6 +452,7 @@ def apply(
     lat: object = None,
     candidate: object = None,
     keep: str | None = None,
+    versions: object = None,
     stale_days: int = 365,
     duplicate_radius_m: float = 50.0,
 ) -> QueueItem:
@@ -408,21 +460,40 @@ def apply(
 
     ``accept`` needs a ``reason``; ``fix`` a position (``lon``/``lat``, WGS-84, e.g. from a
     pin) or ``candidate`` (the index of one of the item's candidates); ``merge`` (duplicates
-    only) the id to ``keep``. Raises :class:`NotFound` for an item that is not in the queue
-    (any more), :class:`Forbidden` when ``areas`` do not cover each of its stations,
+    only) the id to ``keep``.
+
+    ``versions`` are the versions of the item's stations the decision is based on (what the
+    user saw: ``{station id: version}``, or its JSON text as a form sends it). They are
+    checked inside the decision's transaction; a station at another version is a
+    :class:`geo.errors.Conflict` naming what changed since, by whom and when. ``fix`` and
+    ``merge`` change stations and require them; ``accept`` and ``dismiss`` without them
+    decide on the current versions (which the decision records).
+
+    Raises :class:`NotFound` for an item that is not in the queue (any more),
+    :class:`Forbidden` when ``areas`` do not cover each of its stations,
     :class:`ValidationError` for a missing or wrong field and :class:`geo.errors.Conflict`
-    when a station changed since the queue was computed — in every case nothing is written.
+    when a station changed since ``versions`` — in every case nothing is written.
     """
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}", field="action")
-    item, found = _load(repo, gazetteer, key, areas, stale_days, duplicate_radius_m)
+    found = _stations(repo, key, areas)  # out of area: Forbidden before anything else
+    seen = seen_versions(versions, parse_key(key)[1])
+    if seen is None and action in ("fix", "merge"):
+        raise ValidationError(
+            "缺少站点版本，请重新打开此事项后再处理 (versions are required to fix or merge)",
+            field="versions",
+        )
+    if seen is not None and any(seen[s.id] != s.version for s in found):
+        with repo.engine.connect() as conn:  # changed since seen (maybe no longer an item)
+            _check_versions(conn, seen)
+    item, found = _load(repo, gazetteer, key, areas, stale_days, duplicate_radius_m, found)
     kind, ids = item.kind, item.station_ids
     now = datetime.now(UTC)
     reason = (reason or "").strip()
     if action == "accept" and not reason:
         raise ValidationError("请填写接受的理由 (a reason is required)", field="reason")
-    expected = dict(item.versions)
-    versions = dict(item.versions)
+    expected = dict(seen if seen is not None else item.versions)
+    versions = dict(expected)
     with repo.transaction() as conn:
         if action == "fix":
             if len(found) != 1:
@@ -459,7 +530,7 @@ def apply(
                 reason=reason or f"review {key}: position fixed",
                 expected_versions=expected,
             )
-            versions[s.id] = s.version + 1
+            versions[s.id] = expected[s.id] + 1
         elif action == "merge":
             if kind != "duplicate":
                 raise ValidationError(
@@ -478,23 +549,20 @@ def apply(
                     actor=actor,
                     source="review",
                     reason=why,
-                    expected_versions={kept.id: kept.version},
+                    expected_versions={kept.id: expected[kept.id]},
                 )
-                versions[kept.id] = kept.version + 1
+                versions[kept.id] = expected[kept.id] + 1
             repo.delete(
                 [other.id],
                 conn,
                 actor=actor,
                 source="review",
                 reason=why,
-                expected_versions={other.id: other.version},
+                expected_versions={other.id: expected[other.id]},
             )
-            versions[other.id] = other.version + 1
+            versions[other.id] = expected[other.id] + 1
         else:  # accept / dismiss: nothing of the station changes; check it did not either
-            stored = _stored_versions(conn, ids)
-            for sid, v in sorted(expected.items()):
-                if stored.get(sid, 0) != v:
-                    raise hist.conflict(conn, sid, v, stored.get(sid, 0))
+            _check_versions(conn, expected)
         state = ACTIONS[action]
         record = {
             "key": key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -129,7 +130,16 @@ def _items(client, **args) -> dict[str, dict]:
     return {i["key"]: i for i in rv.get_json()["items"]}
 
 
+def _seen(client, key: str) -> str:
+    """The versions of item ``key``'s stations as its page shows them (the JSON twin), in
+    the form a decision sends them."""
+    rv = client.get(f"/manage/review/{key}?format=json")
+    return json.dumps(rv.get_json()["item"]["versions"]) if rv.status_code == 200 else ""
+
+
 def _post(client, key: str, **form):
+    """Decide ``key`` as the page does: with the versions the user saw."""
+    form.setdefault("versions", _seen(client, key))
     return client.post(
         f"/manage/review/{key}?format=json", data={**form, "csrf_token": client.csrf}
     )
@@ -235,7 +245,13 @@ def test_html_action_redirects_and_bad_position_names_its_field(env):
     client = login(env, "rs_editor")
     rv = client.post(
         "/manage/review/coarse:C2",
-        data={"action": "fix", "lon": "abc", "lat": "1", "csrf_token": client.csrf},
+        data={
+            "action": "fix",
+            "lon": "abc",
+            "lat": "1",
+            "versions": _seen(client, "coarse:C2"),
+            "csrf_token": client.csrf,
+        },
     )
     assert rv.status_code == 400 and 'data-field="lon"' in rv.get_data(as_text=True)
     rv = client.post(
@@ -314,13 +330,16 @@ def test_merge_is_one_transaction(repo, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(StationRepository, "delete", broken)
+    seen = {"A": repo.get("A").version, "B": repo.get("B").version}
     with pytest.raises(RuntimeError):
-        review_queue.apply(repo, g, "duplicate:A:B", "merge", actor="x", areas=[RONGSHUI], keep="A")
+        review_queue.apply(
+            repo, g, "duplicate:A:B", "merge", actor="x", areas=[RONGSHUI], keep="A", versions=seen
+        )
     assert repo.history("A") == before and repo.get("A").phone is None
     assert repo.get("B") is not None
     monkeypatch.undo()
     item = review_queue.apply(
-        repo, g, "duplicate:A:B", "merge", actor="x", areas=[RONGSHUI], keep="A"
+        repo, g, "duplicate:A:B", "merge", actor="x", areas=[RONGSHUI], keep="A", versions=seen
     )
     assert item.state == "merged" and repo.get("B") is None and repo.get("A").phone == "1"
     with pytest.raises(Forbidden):  # out of area: refused before anything else
@@ -339,21 +358,38 @@ def test_with_approval_fix_and_merge_are_for_reviewers(env):
     )
     try:
         editor = support.login(app, "rs_editor", PASSWORD)
+        page = editor.get("/manage/review/coarse:C2").get_data(as_text=True)
+        assert 'id="mg-fix"' not in page and 'id="mg-accept"' in page  # not offered
+        assert '"editable": false' in page  # nor is the map's pin
         before = env["repo"].get("C2")
-        fix = {"action": "fix", "lon": "109.3", "lat": "25.1", "csrf_token": editor.csrf}
+        fix = {
+            "action": "fix",
+            "lon": "109.3",
+            "lat": "25.1",
+            "versions": _seen(editor, "coarse:C2"),
+            "csrf_token": editor.csrf,
+        }
         rv = editor.post("/manage/review/coarse:C2?format=json", data=fix)
         assert rv.status_code == 403, rv.get_data(as_text=True)
-        merge = {"action": "merge", "keep": "D1", "csrf_token": editor.csrf}
+        merge = {
+            "action": "merge",
+            "keep": "D1",
+            "versions": _seen(editor, "duplicate:D1:D2"),
+            "csrf_token": editor.csrf,
+        }
         rv = editor.post("/manage/review/duplicate:D1:D2?format=json", data=merge)
         assert rv.status_code == 403, rv.get_data(as_text=True)
         assert env["repo"].get("C2") == before
         reviewer = support.login(app, "lz_reviewer", PASSWORD)
+        page = reviewer.get("/manage/review/coarse:C2").get_data(as_text=True)
+        assert 'id="mg-fix"' in page and '"editable": true' in page
         rv = reviewer.post(
             "/manage/review/coarse:C2?format=json",
             data={
                 "action": "fix",
                 "lon": "109.2425",
                 "lat": "25.0672",
+                "versions": _seen(reviewer, "coarse:C2"),
                 "csrf_token": reviewer.csrf,
             },
         )
@@ -379,6 +415,7 @@ def test_a_fix_stays_in_my_areas_and_in_the_stated_county(env):
                 "action": "fix",
                 "lon": str(seat.lon),
                 "lat": str(seat.lat),
+                "versions": _seen(client, "coarse:C1"),
                 "csrf_token": client.csrf,
             },
         )

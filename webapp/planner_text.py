@@ -1039,6 +1039,37 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "manage.list.open_change": ("查看修改 #{id}", "Open change #{id}"),
     "manage.list.superseded_by": ("已被修改 #{id} 取代", "Superseded by change #{id}"),
+    # review queue: decisions carry the versions seen; the item's map (issue 15 wave 3, QUEUE)
+    "manage.queue.conflict": (
+        "您查看此事项后，涉及的站点已被他人修改，本次处理未执行。下面是对方的修改；"
+        "页面已显示最新情况，请确认后重新处理。",
+        "A station of this item was changed by someone else after you opened it; your decision "
+        "was not applied. Their change is below; the page now shows the current state: check "
+        "it and decide again.",
+    ),
+    "manage.queue.conflict_gone": (
+        "您查看此事项后，涉及的站点已被他人修改，此事项已不在审核队列中，本次处理未执行。"
+        "下面是对方的修改。",
+        "A station of this item was changed by someone else after you opened it and the item "
+        "is no longer in the queue; your decision was not applied. Their change is below.",
+    ),
+    "manage.queue.conflict_by": (
+        "站点 {station} 第 {version} 版，{actor}，{at}：{fields}",
+        "Station {station}, version {version}, {actor}, {at}: {fields}",
+    ),
+    "manage.queue.map": (
+        "审核事项地图：站点、候选位置和修正图钉",
+        "Review item map: stations, candidate positions and the fix pin",
+    ),
+    "manage.queue.map_hint": (
+        "拖动图钉或点按地图设置修正位置，也可在下方选择带编号的候选位置。",
+        "Drag the pin or tap the map to set the fixed position, or pick a numbered candidate "
+        "below.",
+    ),
+    "manage.queue.map_station": ("站点当前位置", "Station's current position"),
+    "manage.queue.map_candidate": ("候选位置", "Candidate position"),
+    "manage.queue.map_pin": ("修正位置（可拖动）", "Fixed position (drag to move)"),
+    "manage.queue.map_demo": ("演示数据，位置近似", "Demo data, approximate positions"),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

@@ -101,3 +101,23 @@ def test_liuyou_workbook_writes_hostile_text_as_text(env):
                     if cell.value.startswith(FORMULA_TRIGGERS):
                         assert cell.quotePrefix, (ws.title, cell.coordinate, cell.value)
     assert {t for t in HOSTILE if not t.startswith("\r")} <= seen
+
+
+def test_item_map_data_carries_hostile_names_as_data(env):
+    """The item map's JSON block (read by static/js/manage/review.js, which shows names with
+    textContent) holds each hostile name exactly, with no raw ``<`` that could end the block."""
+    import json
+    import re
+
+    client = _login(env)
+    for n, text in enumerate(HOSTILE):
+        html = client.get(
+            f"/manage/review/{item_key('duplicate', [f'H{n}-0', f'H{n}-1'])}"
+        ).get_data(as_text=True)
+        block = re.search(
+            r'<script type="application/json" id="mg-review-config">(.*?)</script>', html, re.S
+        )
+        assert block is not None, text
+        assert "<" not in block.group(1), text
+        config = json.loads(block.group(1))
+        assert [s["name"] for s in config["stations"]] == [text, text]

@@ -6,9 +6,12 @@ and its decisions are :mod:`geo.review_queue`.
   county. JSON twin: ``{"items": [...], "counts": [...], "kind", "state"}``.
 - ``GET /manage/review/<key>``: one item — its reasons, its stations, candidate positions.
 - ``POST /manage/review/<key>`` (``action=accept|fix|merge|dismiss``, ``reason``; ``fix``:
-  ``candidate`` (index) or ``lon``/``lat``; ``merge``: ``keep``): decide it (permission
-  ``edit``). A station outside the user's areas is refused with ``403`` and nothing written;
-  a bad field ``400`` naming it; a station changed meanwhile ``409``.
+  ``candidate`` (index) or ``lon``/``lat``; ``merge``: ``keep``; ``versions``: the JSON
+  ``{station id: version}`` of the item's stations as the user saw them — the page sends
+  them, ``fix`` and ``merge`` require them): decide it (permission ``edit``). A station
+  outside the user's areas is refused with ``403`` and nothing written; a bad field ``400``
+  naming it; a station changed since the versions seen ``409`` with what changed, by whom,
+  when (the page shows the item again with its current versions; JSON: the error dict).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 from flask import g, jsonify, redirect, request, url_for
 
 from geo import review_queue
-from geo.errors import Forbidden, ValidationError
+from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.gazetteer import default_gazetteer, township_outlines_name
 from geo.store.changes import needs_approval
+from geo.workspace import field_label
 from webapp import auth
 from webapp.errors import wants_json
 from webapp.manage import bp, render, requires
@@ -92,16 +96,70 @@ def _station_dicts(stations) -> list[dict]:
     ]
 
 
-def _item_page(key: str, status: int = 200, error: str | None = None, field: str | None = None):
-    item, stations = review_queue.get_item(
-        services().repo, default_gazetteer(), key, g.user.areas, **_limits()
-    )
+def _item_page(
+    key: str,
+    status: int = 200,
+    error: str | None = None,
+    field: str | None = None,
+    conflict: dict | None = None,
+):
+    try:
+        item, stations = review_queue.get_item(
+            services().repo, default_gazetteer(), key, g.user.areas, **_limits()
+        )
+    except NotFound:
+        if conflict is None:
+            raise
+        item, stations = None, []  # the change meanwhile settled the item: say what it was
     data = {
-        "item": item.to_dict(),
+        "item": item.to_dict() if item else None,
         "stations": _station_dicts(stations),
         "can_edit": g.user.can("edit"),
+        "can_change": _can_change(),
+        "conflict": conflict,
     }
-    return render("manage/review_item.html", data, status, error=error, error_field=field)
+    return render(
+        "manage/review_item.html",
+        data,
+        status,
+        error=error,
+        error_field=field,
+        label=_label,
+        config=_map_config(item, stations) if item else {},
+    )
+
+
+def _map_config(item, stations) -> dict:
+    """The item map's data (JSON in the page; texts come as data attributes): the stations,
+    the candidate positions (numbered as the list), where the pin starts, whether it moves,
+    and the map base the station editor uses (``webapp.manage.stations._map_base``)."""
+    from webapp.manage.stations import _map_base
+
+    pinned = [s for s in stations if s.lon is not None and s.lat is not None]
+    return {
+        "stations": [{"id": s.id, "name": s.name, "lon": s.lon, "lat": s.lat} for s in pinned],
+        "candidates": [
+            {"n": n + 1, "source": c.source, "lon": c.lon, "lat": c.lat}
+            for n, c in enumerate(item.candidates)
+        ],
+        "pin": [item.lon, item.lat] if item.lon is not None and item.lat is not None else None,
+        "editable": _can_change() and item.kind != "duplicate",
+        **_map_base(),
+    }
+
+
+def _can_change() -> bool:
+    """May the user fix or merge (change stations) here: an editor with approval off, a
+    reviewer or an administrator (with approval on an editor's changes wait for a reviewer,
+    so the item page offers editors only accept and dismiss)."""
+    return bool(g.user.can("edit")) and not needs_approval(
+        g.user, bool(services().settings.approval)
+    )
+
+
+def _label(name: str) -> str:
+    """A field's name in the page's language (Chinese: the import's header)."""
+    return name if auth.page_lang() == "en" else field_label(name)
 
 
 @bp.get("/review/<path:key>")
@@ -116,9 +174,7 @@ def review_item(key: str):
 def review_decide(key: str):
     """Decide an item (accept, fix, merge, dismiss); out of area: 403, nothing written."""
     form = request.form
-    if form.get("action") in ("fix", "merge") and needs_approval(
-        g.user, bool(services().settings.approval)
-    ):
+    if form.get("action") in ("fix", "merge") and not _can_change():
         # Fix and merge change stations: with approval on they are a reviewer's to do, as
         # every other change of an editor waits for one (accept and dismiss change nothing).
         raise Forbidden(auth.text("manage.review.needs_reviewer"), permission="review")
@@ -135,8 +191,16 @@ def review_decide(key: str):
             lat=form.get("lat"),
             candidate=form.get("candidate"),
             keep=form.get("keep"),
+            versions=form.get("versions"),
             **_limits(),
         )
+    except Conflict as exc:
+        if wants_json():
+            return jsonify(exc.to_dict()), 409
+        error = exc.to_dict()["error"]
+        for c in error.get("changes") or []:
+            c["labels"] = [_label(str(f)) for f in c.get("fields") or []]
+        return _item_page(key, 409, conflict=error)
     except ValidationError as exc:
         if wants_json():
             return jsonify(exc.to_dict()), 400
