@@ -40,9 +40,10 @@ from geo import crs as _crs
 from geo.crs import CoordSystem
 from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.models import Station
+from geo.records.audit import field_label
 from geo.records.export import station_record
 from geo.records.issues import RowIssue
-from geo.records.read import HEADER_ALIASES, RawRow
+from geo.records.read import RawRow
 from geo.records.validate import validate_rows
 
 __all__ = [
@@ -156,12 +157,6 @@ class SubmitResult:
                 {"id": self.pending.id, "state": self.pending.state} if self.pending else None
             ),
         }
-
-
-def field_label(name: str) -> str:
-    """A field's Chinese name, the import's first header spelling (``name`` -> ``名称``)."""
-    aliases = HEADER_ALIASES.get(name)
-    return aliases[0] if aliases else name
 
 
 def _message(name: str | None, reason: str) -> str:

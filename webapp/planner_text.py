@@ -1801,6 +1801,8 @@ def conflict_text(details: Mapping, lang: str = "zh", when: Callable | None = No
     ``current_version``, ``changes``: actor, time, fields), in ``lang``; one line per later
     change follows. ``when`` formats a change's ISO time (default: as it is). A conflict
     without a station (e.g. a decided change) gets the general sentence."""
+    from geo.records.audit import field_label
+
     if not details.get("station_id"):
         return text("manage.words.conflict_other", lang)
     changes = list(details.get("changes") or [])
@@ -1821,7 +1823,7 @@ def conflict_text(details: Mapping, lang: str = "zh", when: Callable | None = No
             version=c.get("version", "?"),
             actor=c.get("actor") or text("manage.words.someone", lang),
             at=(when(c.get("at")) if when else c.get("at")) or "",
-            fields=sep.join(str(f) for f in c.get("fields") or []),
+            fields=sep.join(field_label(str(f), lang_of(lang)) for f in c.get("fields") or []),
         )
         for c in changes
     ]

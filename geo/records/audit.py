@@ -54,7 +54,9 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
 _FIELD_OF_COLUMN = {"union_name": "union"}
 
 
-def _field_label(column: str, lang: str) -> str:
+def _field_label(column: str, lang: str = "zh") -> str:
+    """A record column's (or field's) label: Chinese, the import's first header spelling
+    (``name`` -> ``名称``); English (``lang="en"``), the field's name."""
     name = _FIELD_OF_COLUMN.get(column, column)
     if lang == "zh" and name in HEADER_ALIASES:
         return HEADER_ALIASES[name][0]

@@ -136,10 +136,10 @@ def reason_text(issue: Any) -> str:
 def field_reason(field: str | None, issue: Any) -> str:
     """``名称：<reason>`` of one validation issue in the page's language (the field's Chinese
     name on a Chinese page, its code on an English one)."""
-    from geo.workspace import field_label
+    from geo.records.audit import field_label
 
     lang = auth.page_lang()
-    label = (field_label(field) if lang == "zh" else field) if field else ""
+    label = field_label(field, lang) if field else ""
     return planner_text.field_reason(label, issue, lang)
 
 

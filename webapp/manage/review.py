@@ -21,11 +21,11 @@ from flask import g, jsonify, redirect, request, url_for
 from geo import review_queue
 from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.gazetteer import default_gazetteer, township_outlines_name
+from geo.records.audit import field_label
 from geo.store.changes import needs_approval
-from geo.workspace import field_label
 from webapp import auth
 from webapp.errors import wants_json
-from webapp.manage import bp, render, requires
+from webapp.manage import bp, error_dict, render, requires
 from webapp.services import services
 
 
@@ -159,7 +159,7 @@ def _can_change() -> bool:
 
 def _label(name: str) -> str:
     """A field's name in the page's language (Chinese: the import's header)."""
-    return name if auth.page_lang() == "en" else field_label(name)
+    return field_label(name, auth.page_lang())
 
 
 @bp.get("/review/<path:key>")
@@ -196,7 +196,7 @@ def review_decide(key: str):
         )
     except Conflict as exc:
         if wants_json():
-            return jsonify(exc.to_dict()), 409
+            return jsonify(error_dict(exc)), 409
         error = exc.to_dict()["error"]
         for c in error.get("changes") or []:
             c["labels"] = [_label(str(f)) for f in c.get("fields") or []]

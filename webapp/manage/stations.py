@@ -38,8 +38,9 @@ from geo.errors import Conflict, Forbidden, InvalidParameter, NotFound, Validati
 from geo.liuyou import FACILITIES, assess
 from geo.models import KINDS, SERVICES, STATUS_TERMS, Precision, Station
 from geo.records import station_record
+from geo.records.audit import field_label
 from geo.store.changes import REVIEW_STATES, Change, ChangeStore, needs_approval, station_of
-from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, field_label, submit
+from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, submit
 from webapp import auth
 from webapp.errors import wants_json
 from webapp.manage import bp, field_reason, render, require_covers, requires
@@ -79,7 +80,7 @@ def _choices() -> dict:
 
 def _label(name: str) -> str:
     """A field's name in the page's language (Chinese: the import's header, ``名称``)."""
-    return name if auth.page_lang() == "en" else field_label(name)
+    return field_label(name, auth.page_lang())
 
 
 def _score(s: Station) -> int:
@@ -259,7 +260,6 @@ def _pending_changes(station_id: str) -> list[dict]:
     """The station's pending changes for its form: the user's own first (saving again
     supersedes it, :meth:`ChangeStore.propose`), then other users' (read-only), each with
     its fields before/after and the link to its page."""
-    from geo.records.audit import field_label as audit_label
 
     def row(c: Change) -> dict:
         return {
@@ -273,7 +273,7 @@ def _pending_changes(station_id: str) -> list[dict]:
             "fields": [
                 {
                     "field": f,
-                    "label": audit_label(f, auth.page_lang()),
+                    "label": field_label(f, auth.page_lang()),
                     "before": before,
                     "after": after,
                 }
