@@ -290,30 +290,36 @@ def test_approving_a_decided_change_in_the_pages_language(env, repo):
 def test_an_uncaught_conflict_on_any_manage_route_is_a_409_in_the_pages_language(
     env, repo, monkeypatch
 ):
-    """A Conflict a route does not catch (here from the review queue's apply) answers with
-    the blueprint's handler: 409, the conflict in the page's language; JSON keeps the dict."""
+    """A Conflict a route does not catch (here from the user store under /manage/users, a
+    route with no conflict handling of its own) answers with the blueprint's handler: 409,
+    the conflict in the page's language; JSON keeps the dict."""
     from geo.store.history import conflict
-    from webapp.manage import review
+    from geo.store.users import UserRepository
 
     repo.save([_station("W1", phone="1")], actor="root", source="web", reason="x")
     with repo.engine.connect() as conn:
         exc = conflict(conn, "W1", 1, 2)
 
-    def apply(*args, **kwargs):
+    def create(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(review.review_queue, "apply", apply)
-    client = login(env, "rs_ed")
-    form = {"csrf_token": client.csrf, "action": "accept", "reason": "核实"}
-    rv = client.post("/manage/review/stale:W1", data=form)
+    monkeypatch.setattr(UserRepository, "create", create)
+    client = login(env, "root")
+    form = {
+        "csrf_token": client.csrf,
+        "name": "newbie",
+        "password": "pw-123456789",
+        "role": "staff",
+    }
+    rv = client.post("/manage/users", data=form)
     assert rv.status_code == 409
     page = rv.get_data(as_text=True)
     assert "已被修改" in page and "changed since" not in page
-    rv = client.post("/manage/review/stale:W1?format=json", data=form)
+    rv = client.post("/manage/users?format=json", data=form)
     error = rv.get_json()["error"]
     assert rv.status_code == 409 and error["code"] == "conflict"
     assert error["current_version"] == 2 and "已被修改" in error["message"]
-    rv = client.post("/manage/review/stale:W1?lang=en", data=form)
+    rv = client.post("/manage/users?lang=en", data=form)
     assert "changed since version 1" in rv.get_data(as_text=True)
 
 
