@@ -267,6 +267,7 @@ def queue(
     kinds: Iterable[str] | None = None,
     states: Iterable[str] | None = ("open",),
     now: datetime | None = None,
+    stations: Sequence[Station] | None = None,
 ) -> list[QueueItem]:
     """The review items of the stations ``areas`` cover (all for no areas), with their state.
 
@@ -281,9 +282,13 @@ def queue(
         ``duplicate_radius_m`` are possible duplicates (the import's rule).
     kinds, states
         Keep only these (``None``: all). By default only open items.
+    stations
+        The stations ``areas`` cover, when the caller has read them already (the station
+        list); ``None`` reads them from ``repo``.
     """
     now = now or datetime.now(UTC)
-    stations = access.filter_to_areas(repo.all(), areas)
+    if stations is None:
+        stations = access.filter_to_areas(repo.all(), areas)
     items = _computed(stations, gazetteer, stale_days, duplicate_radius_m, now)
     with repo.engine.connect() as conn:
         stored = _decisions(conn, [i.key for i in items])

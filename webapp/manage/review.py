@@ -34,10 +34,17 @@ def _limits() -> dict:
     return {"stale_days": s.stale_days, "duplicate_radius_m": s.duplicate_radius_m}
 
 
-def area_queue(areas) -> list[review_queue.QueueItem]:
-    """Every item (any state) of ``areas`` with the deployment's limits."""
+def area_queue(areas, stations=None) -> list[review_queue.QueueItem]:
+    """Every item (any state) of ``areas`` with the deployment's limits (``stations``: the
+    stations of ``areas`` when the caller has read them)."""
     return review_queue.queue(
-        services().repo, areas, default_gazetteer(), states=None, kinds=None, **_limits()
+        services().repo,
+        areas,
+        default_gazetteer(),
+        states=None,
+        kinds=None,
+        stations=stations,
+        **_limits(),
     )
 
 

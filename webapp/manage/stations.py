@@ -102,7 +102,8 @@ def stations():
         page = max(1, int(args.get("page") or 1))
     except ValueError:
         raise InvalidParameter("page", "must be a whole number") from None
-    found = access.filter_to_areas(_repo().all(), g.user.areas)
+    mine = access.filter_to_areas(_repo().all(), g.user.areas)
+    found = list(mine)
     if kind:
         found = [s for s in found if s.kind == kind]
     if status:
@@ -117,7 +118,7 @@ def stations():
         found = [s for s in found if scores[s.id] == 6]
     elif liuyou == "incomplete":
         found = [s for s in found if scores[s.id] < 6]
-    states = _review_states(found)
+    states = _review_states(found, mine)
     counts = dict.fromkeys(REVIEW_STATES, 0)
     for s in found:
         counts[states[s.id]] += 1
@@ -155,15 +156,19 @@ def stations():
     return render("manage/stations.html", data, choices=_choices())
 
 
-def _review_states(found: list[Station]) -> dict[str, str]:
+def _review_states(found: list[Station], mine: list[Station]) -> dict[str, str]:
     """Each listed station's review state (:data:`REVIEW_STATES`, the first that holds):
     its changes' states in one query (:meth:`ChangeStore.review_states`), then the open
-    items of the review queue of the user's areas (read once, as the review page reads it)."""
+    items of the review queue of the user's areas (``mine``: their stations, read once by the
+    list; the queue needs all of them, not only the listed ones, to find duplicates)."""
     from webapp.manage.review import area_queue
 
     by_changes = ChangeStore(_repo()).review_states()
     queued = {
-        sid for item in area_queue(g.user.areas) if item.state == "open" for sid in item.station_ids
+        sid
+        for item in area_queue(g.user.areas, mine)
+        if item.state == "open"
+        for sid in item.station_ids
     }
     out = {}
     for s in found:
