@@ -253,6 +253,37 @@ def test_import_warns_on_township_contradictions_and_keeps_the_rows(tmp_path, ou
     repo.engine.dispose()
 
 
+def test_import_takes_a_stated_township_names_code_not_the_nearest_position(tmp_path):
+    """A row naming its township without a code gets that township's code; only a row that
+    names no township gets the nearest township position's (labelled as a guess). Before,
+    a row at 融水镇's position naming 和睦镇 was given 融水镇's code: name and code disagreed."""
+    from geo.records import import_registry
+    from geo.store import StationRepository
+
+    g = default_gazetteer()
+    seat = next(d for d in g.townships_of("450225") if d.name == "融水镇")
+    hemu = next(d for d in g.townships_of("450225") if d.name == "和睦镇")
+    path = tmp_path / "named.csv"
+    path.write_text(
+        "编号,名称,类型,县区,乡镇,经度,纬度\n"
+        f"N,和睦驿站,驿站,融水,和睦镇,{seat.lon},{seat.lat}\n"
+        f"G,无乡镇驿站,驿站,融水,,{seat.lon + 0.001},{seat.lat}\n"
+        f"U,不明乡镇驿站,驿站,融水,火星乡,{seat.lon + 0.002},{seat.lat}\n",
+        encoding="utf-8",
+    )
+    repo = StationRepository.from_url(f"sqlite:///{tmp_path / 'n.db'}")
+    repo.init_schema()
+    import_registry(repo, path, gazetteer=g)
+    named, guessed, unknown = repo.get("N"), repo.get("G"), repo.get("U")
+    assert g.township(named.township_code) == hemu and named.township == "和睦镇"
+    assert named.extra["township_source"] == "name"
+    assert g.township(guessed.township_code) == seat and guessed.township == "融水镇"
+    assert guessed.extra["township_source"] == "nearest"
+    # A name the county has no township of gets no guessed code (it would contradict it).
+    assert unknown.township == "火星乡" and not unknown.township_code
+    repo.engine.dispose()
+
+
 # -- the queue, on both backends -----------------------------------------------------------------
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
 def env(request, tmp_path_factory):

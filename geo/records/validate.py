@@ -376,10 +376,17 @@ def _reverse_fill(
             {lvl: d.name for lvl, d in path.items()},
         )
         if not s.township_code:
-            rev = gazetteer.reverse_township(x, y, code)
-            if rev is not None:
-                s.township_code, s.township = rev.code, s.township or rev.name
-                s.extra = {**s.extra, "township_source": "nearest"}
+            # A stated township name that names one township of the county gives its code;
+            # only without one is the nearest township position a guess (labelled so).
+            named_towns = gazetteer.townships_named(code, s.township) if s.township else []
+            if len(named_towns) == 1:
+                s.township_code = named_towns[0].code
+                s.extra = {**s.extra, "township_source": "name"}
+            elif not s.township:
+                rev = gazetteer.reverse_township(x, y, code)
+                if rev is not None:
+                    s.township_code, s.township = rev.code, rev.name
+                    s.extra = {**s.extra, "township_source": "nearest"}
     # Township contradictions (issue 15 item 4): warned, not rejected; the review queue's check.
     from geo.gazetteer import township_outlines
     from geo.review import township_conflicts
