@@ -85,6 +85,9 @@ class PreviewRow:
         ``outside``: ``reason`` is one of :data:`OUTSIDE_REASONS`.
     county_code, county
         Where the row places the station (as read).
+    lon, lat
+        The row's WGS-84 position as read (``None`` when the row gave none, e.g. rejected
+        rows); for a ``changed`` row the position before is in ``changes`` (``lon``/``lat``).
     """
 
     kind: str
@@ -97,6 +100,9 @@ class PreviewRow:
     value: str | None = None
     county_code: str | None = None
     county: str | None = None
+    # the upload preview's map (issue 15 wave 3, maps)
+    lon: float | None = None
+    lat: float | None = None
 
 
 @dataclass
@@ -201,6 +207,8 @@ def _row(
         reason=reason,
         county_code=s.county_code,
         county=s.county,
+        lon=s.lon,
+        lat=s.lat,
     )
 
 
