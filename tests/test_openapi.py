@@ -243,6 +243,17 @@ def test_facilities_in_the_station_api_the_collection_and_ogc_match_the_schema(a
         OAS30Validator(feature_schema, registry=registry).validate(feature)
     for feature in (bulk["FAC-2"], ogc["FAC-2"]):
         assert feature["properties"]["facilities"] == []
+    # a pending change's facilities are not published: the API reads approved data only
+    import dataclasses
+
+    from geo.store.changes import ChangeStore
+
+    repo = services(app).repo
+    pending = dataclasses.replace(repo.get("FAC-1"), facilities=("wifi",))
+    ChangeStore(repo).propose("edit", pending, base_version=1, author="ed", reason="加无线网络")
+    for url in ("/api/stations/FAC-1", "/ogc/collections/stations/items/FAC-1?f=json"):
+        facilities = client.get(url).get_json()["properties"]["facilities"]
+        assert facilities == ["drinking_water", "toilet"]
     bad = {**one, "properties": {**one["properties"], "facilities": "toilet"}}
     with pytest.raises(Exception, match="is not of type 'array'"):
         OAS30Validator(feature_schema, registry=registry).validate(bad)
