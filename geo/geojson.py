@@ -188,6 +188,7 @@ def _static_properties(s: Station) -> dict:
         "kind_label_en": term.en,
         "services": list(s.services),
         "service_labels": [SERVICES[c].zh if c in SERVICES else c for c in s.services],
+        "facilities": list(s.facilities),  # 六有 facility codes (geo.liuyou.FACILITIES)
         "address": s.address,
         "province": s.province,
         "prefecture": s.prefecture,

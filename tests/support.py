@@ -516,3 +516,73 @@ def workspace(request, tmp: Path, users: dict, password: str, stations=(), **set
         finally:
             close_app(app)
             repo.engine.dispose()
+
+
+# -- browser tests of the /manage/ pages (one set-up for every such module) -------------------
+#: The password of the users the /manage/ browser tests create.
+MANAGE_PASSWORD = "correct horse battery"
+#: The phone and the desktop every /manage/ page is tried at.
+MANAGE_SIZES = [(360, 740), (1280, 800)]
+#: Installed before any page script: Content-Security-Policy violations go to ``window.__csp``.
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+#: How far a page scrolls sideways (must be ≤ 0).
+OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+def manage_page(browser, size: tuple[int, int], **options):
+    """A new browser context at ``size`` (zh-CN, Asia/Shanghai, ``options`` on top, e.g.
+    ``has_touch``) with :data:`CSP_LISTENER`, and its page. Returns ``(context, page,
+    errors)``: ``errors`` collects uncaught exceptions and console errors (a resource that
+    failed to load is not one). The caller closes the context."""
+    context = browser.new_context(
+        viewport={"width": size[0], "height": size[1]},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        **options,
+    )
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    return context, page, errors
+
+
+def manage_login(
+    page, server, name: str, target: str = "/manage/", wait: str = "h1", password: str = ""
+) -> None:
+    """Open ``target`` on ``server`` (or a full URL), be sent to the planner's login form,
+    log in as ``name`` and wait for ``wait`` on the page the login leads to."""
+    page.goto(target if "://" in target else server.url + target)
+    assert "/planner/login" in page.url
+    page.fill("#pl-name", name)
+    page.fill("#pl-password", password or MANAGE_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(wait)
+
+
+def cli_user_add(server, name: str, *args: str, password: str = "") -> None:
+    """``yizhan user add NAME ARGS --password-stdin`` on ``server``'s database, as an
+    operator would (``args``: ``--role ROLE --area CODE …``)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "user", "add", name, *args, "--password-stdin"],
+        input=(password or MANAGE_PASSWORD) + "\n",
+        env=server.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr

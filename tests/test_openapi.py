@@ -199,3 +199,61 @@ def test_api_ogc_and_openapi_import_no_circle():
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert out.stdout.strip() == "False"
+
+
+def test_facilities_in_the_station_api_the_collection_and_ogc_match_the_schema(app, client):
+    """A station's 六有 facility codes are in /api/stations/<id>, the /api/stations features
+    and the OGC items, and each feature validates against the documented StationFeature."""
+    from openapi_schema_validator import OAS30Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    from geo.models import Station
+    from webapp.services import services
+
+    services(app).repo.save(
+        [
+            Station(
+                id="FAC-1",
+                name="设施站",
+                kind="rest_stop",
+                lon=108.3,
+                lat=22.8,
+                facilities=("drinking_water", "toilet"),
+            ),
+            Station(id="FAC-2", name="无设施站", kind="rest_stop", lon=108.4, lat=22.9),
+        ]
+    )
+    doc = _document(client)
+    resource = Resource.from_contents(doc, default_specification=DRAFT4)
+    registry = Registry().with_resource("urn:yizhan-api", resource)
+    feature_schema = {"$ref": "urn:yizhan-api#/components/schemas/StationFeature"}
+    assert doc["components"]["schemas"]["StationProperties"]["properties"]["facilities"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "六有 facility codes (the facility taxonomy; empty when none known).",
+    }
+    one = client.get("/api/stations/FAC-1").get_json()
+    bulk = {f["id"]: f for f in client.get("/api/stations").get_json()["features"]}
+    ogc_items = client.get("/ogc/collections/stations/items?f=json").get_json()["features"]
+    ogc = {f["id"]: f for f in ogc_items}
+    ogc_one = client.get("/ogc/collections/stations/items/FAC-1?f=json").get_json()
+    for feature in (one, bulk["FAC-1"], ogc["FAC-1"], ogc_one):
+        assert feature["properties"]["facilities"] == ["drinking_water", "toilet"]
+        OAS30Validator(feature_schema, registry=registry).validate(feature)
+    for feature in (bulk["FAC-2"], ogc["FAC-2"]):
+        assert feature["properties"]["facilities"] == []
+    # a pending change's facilities are not published: the API reads approved data only
+    import dataclasses
+
+    from geo.store.changes import ChangeStore
+
+    repo = services(app).repo
+    pending = dataclasses.replace(repo.get("FAC-1"), facilities=("wifi",))
+    ChangeStore(repo).propose("edit", pending, base_version=1, author="ed", reason="加无线网络")
+    for url in ("/api/stations/FAC-1", "/ogc/collections/stations/items/FAC-1?f=json"):
+        facilities = client.get(url).get_json()["properties"]["facilities"]
+        assert facilities == ["drinking_water", "toilet"]
+    bad = {**one, "properties": {**one["properties"], "facilities": "toilet"}}
+    with pytest.raises(Exception, match="is not of type 'array'"):
+        OAS30Validator(feature_schema, registry=registry).validate(bad)

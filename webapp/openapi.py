@@ -48,6 +48,11 @@ def _station_properties() -> dict:
         "kind_label_en": {"type": "string"},
         "services": {"type": "array", "items": {"type": "string"}},
         "service_labels": {"type": "array", "items": {"type": "string"}},
+        "facilities": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "六有 facility codes (the facility taxonomy; empty when none known).",
+        },
         "open_now": {"type": "boolean", "nullable": True},
         "status": {"type": "string", "enum": list(STATUS_TERMS)},
         "demo": {"type": "boolean"},

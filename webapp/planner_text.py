@@ -1070,6 +1070,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.queue.map_candidate": ("候选位置", "Candidate position"),
     "manage.queue.map_pin": ("修正位置（可拖动）", "Fixed position (drag to move)"),
     "manage.queue.map_demo": ("演示数据，位置近似", "Demo data, approximate positions"),
+    # upload preview map (issue 15 wave 3, maps)
+    "manage.maps.heading": ("上传行在地图上的位置", "Where the uploaded rows lie"),
+    "manage.maps.map": ("上传预览地图", "Map of the upload preview"),
+    "manage.maps.legend": ("图例", "Legend"),
+    "manage.maps.hint": (
+        "点击标记可在表格中突出显示对应行；点击表格行可在地图上找到它。",
+        "Click a marker to highlight its row in the table; click a row to find it on the map.",
+    ),
+    "manage.maps.no_position": ("{n} 行无坐标", "{n} rows without a position"),
+    "manage.maps.not_drawn": (
+        "标记过多：另有 {n} 行未在地图上画出（最多画 {limit} 个）。",
+        "Too many markers: {n} more rows are not drawn (at most {limit}).",
+    ),
+    "manage.maps.before": ("原位置", "Position before"),
+    "manage.maps.after": ("新位置", "New position"),
+    "manage.maps.line": ("第 {n} 行", "Line {n}"),
+    "manage.maps.show_row": ("在表格中查看", "Show in the table"),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

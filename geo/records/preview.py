@@ -88,6 +88,9 @@ class PreviewRow:
     code, params
         ``rejected`` / warnings: the reason's code and its params
         (:class:`geo.records.issues.RowIssue`), for pages in other languages.
+    lon, lat
+        The row's WGS-84 position as read (``None`` when the row gave none, e.g. rejected
+        rows); for a ``changed`` row the position before is in ``changes`` (``lon``/``lat``).
     """
 
     kind: str
@@ -102,6 +105,9 @@ class PreviewRow:
     county: str | None = None
     code: str = ""
     params: dict[str, str] = dataclasses.field(default_factory=dict)
+    # the upload preview's map (issue 15 wave 3, maps)
+    lon: float | None = None
+    lat: float | None = None
 
 
 @dataclass
@@ -206,6 +212,8 @@ def _row(
         reason=reason,
         county_code=s.county_code,
         county=s.county,
+        lon=s.lon,
+        lat=s.lat,
     )
 
 

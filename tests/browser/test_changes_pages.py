@@ -8,8 +8,6 @@ violations."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,22 +17,14 @@ import support
 from geo.models import Station
 from geo.store import StationRepository
 from geo.store.changes import ChangeStore
-from support import ROOT, LiveServer
+from support import MANAGE_SIZES as SIZES
+from support import OVERFLOW, LiveServer, cli_user_add, manage_login, manage_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-SIZES = [(360, 740), (1280, 800)]
-CSP_LISTENER = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
@@ -49,18 +39,8 @@ def server(request, tmp_path_factory):
                 ("ed", "--role", "editor", "--area", "450225"),
                 ("rev", "--role", "reviewer", "--area", "450200"),
             )
-            command = [sys.executable, "-m", "webapp.cli", "user", "add"]
             for name, *args in users:
-                proc = subprocess.run(
-                    [*command, name, *args, "--password-stdin"],
-                    input=PASSWORD + "\n",
-                    env=srv.env,
-                    cwd=ROOT,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                )
-                assert proc.returncode == 0, proc.stderr
+                cli_user_add(srv, name, *args)
             repo = StationRepository.from_url(url)
             srv.repo, srv.store = repo, ChangeStore(repo)
             yield srv
@@ -68,34 +48,6 @@ def server(request, tmp_path_factory):
             srv.stop()
             if getattr(srv, "repo", None) is not None:
                 srv.repo.engine.dispose()
-
-
-def _page(browser, size):
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]}, locale="zh-CN", timezone_id="Asia/Shanghai"
-    )
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return context, page, errors
-
-
-def _login(page, server, name, target):
-    page.goto(server.url + target)
-    assert "/planner/login" in page.url
-    page.fill("#pl-name", name)
-    page.fill("#pl-password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
 
 
 def _station(sid: str, lon: float, lat: float) -> Station:
@@ -132,9 +84,9 @@ def test_reviewer_approves_a_moved_pin_and_the_public_map_follows(browser, serve
         "edit", _station(sid, 109.2465, 25.0712), base_version=1, author="ed", reason="拖动定位"
     )
     assert _public_position(server, sid, [109.24, 25.06]) == [109.24, 25.06]
-    context, page, errors = _page(browser, size)
+    context, page, errors = manage_page(browser, size)
     try:
-        _login(page, server, "rev", "/manage/changes")
+        manage_login(page, server, "rev", "/manage/changes")
         assert page.evaluate(OVERFLOW) <= 0
         page.click(f"#mg-queue a[href='/manage/changes/{change.id}'] >> nth=0")
         page.wait_for_selector("#mg-change-map[data-ready='1']")
@@ -151,7 +103,7 @@ def test_reviewer_approves_a_moved_pin_and_the_public_map_follows(browser, serve
         assert page.evaluate("() => window.__csp") == []
         assert errors == []
         context.clear_cookies()
-        _login(page, server, "ed", "/manage/changes")
+        manage_login(page, server, "ed", "/manage/changes")
         row = page.locator("#mg-mine tr", has=page.locator(f"text={sid}"))
         assert "已批准" in row.inner_text() and "位置已核对" in row.inner_text()
         assert page.evaluate(OVERFLOW) <= 0

@@ -10,31 +10,21 @@ page scrolls sideways; no console errors, no CSP violations."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import support
-from support import ROOT, LiveServer
+from support import MANAGE_SIZES as SIZES
+from support import OVERFLOW, LiveServer, cli_user_add, manage_login, manage_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-SIZES = [(360, 740), (1280, 800)]
 #: One demo station of 融水 per size (each test moves its own).
 STATIONS = {360: ("DEMO-LZ-RS-040", 109.246039), 1280: ("DEMO-LZ-RS-041", 109.249537)}
-CSP_LISTENER = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
@@ -48,28 +38,8 @@ def _serve(tmp: Path, url: str):
     srv = LiveServer(tmp, db_url=url)
     srv.env["YIZHAN_PLANNER_DIR"] = str(tmp / "jobs")
     srv.start()
-    command = ["user", "add", "ed", "--role", "editor", "--area", "450225", "--password-stdin"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", *command],
-        input=PASSWORD + "\n",
-        env=srv.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    command = ["user", "add", "rev", "--role", "reviewer", "--area", "450200", "--password-stdin"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "webapp.cli", *command],
-        input=PASSWORD + "\n",
-        env=srv.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
+    cli_user_add(srv, "ed", "--role", "editor", "--area", "450225")
+    cli_user_add(srv, "rev", "--role", "reviewer", "--area", "450200")
     try:
         yield srv
     finally:
@@ -79,31 +49,11 @@ def _serve(tmp: Path, url: str):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_editor_drags_the_pin_saves_and_sees_the_history(browser, server, size):
     sid, old_lon = STATIONS[size[0]]
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]},
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        has_touch=size[0] == 360,
-    )
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    context, page, errors = manage_page(browser, size, has_touch=size[0] == 360)
     try:
-        page.goto(server.url + f"/manage/stations/{sid}")
-        assert "/planner/login" in page.url
-        page.fill("#pl-name", "ed")
-        page.fill("#pl-password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#ms-map[data-ready='1'][data-pin]")
+        manage_login(
+            page, server, "ed", f"/manage/stations/{sid}", "#ms-map[data-ready='1'][data-pin]"
+        )
         assert page.locator(".pl-demo").is_visible()  # the demo label, as on other pages
         assert page.evaluate(OVERFLOW) <= 0
         gcj_before = page.locator("#ms-systems tr[data-crs=gcj02] .ms-sys-value").inner_text()
@@ -148,19 +98,9 @@ def test_editor_drags_the_pin_saves_and_sees_the_history(browser, server, size):
         assert _public_lon(page, server, sid) == pytest.approx(old_lon)
 
         # The prefecture's reviewer approves, in a browser of their own.
-        reviewer = browser.new_context(
-            viewport={"width": size[0], "height": size[1]},
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-            has_touch=size[0] == 360,
-        )
+        reviewer, rpage, _ = manage_page(browser, size, has_touch=size[0] == 360)
         try:
-            rpage = reviewer.new_page()
-            rpage.goto(change_url)
-            rpage.fill("#pl-name", "rev")
-            rpage.fill("#pl-password", PASSWORD)
-            rpage.click("button[type=submit]")
-            rpage.wait_for_selector("#mg-decide")
+            manage_login(rpage, server, "rev", change_url, "#mg-decide")
             assert rpage.evaluate(OVERFLOW) <= 0
             rpage.fill("#mg-decide-comment", "已核对")
             rpage.click("#mg-approve")

@@ -6,16 +6,16 @@ item leaves the open queue. No page scrolls sideways, no console errors, no CSP 
 from __future__ import annotations
 
 import pytest
-from browser.test_manage_pages import CSP_LISTENER, OVERFLOW, PASSWORD, SIZES, _login, _page
 
 import support
 from geo.gazetteer import default_gazetteer
 from geo.models import Precision, Station
 from geo.store import StationRepository, UserRepository
-from support import LiveServer
+from support import MANAGE_PASSWORD as PASSWORD
+from support import MANAGE_SIZES as SIZES
+from support import OVERFLOW, LiveServer, manage_login, manage_page
 
 pytestmark = pytest.mark.browser
-assert CSP_LISTENER  # the page helper installs it
 RONGSHUI = "450225"
 
 
@@ -54,9 +54,9 @@ def server(request, tmp_path_factory):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_editor_accepts_a_review_item(browser, server, size):
-    context, page, errors = _page(browser, size)
+    context, page, errors = manage_page(browser, size)
     try:
-        _login(page, server, "ed", "/manage/")
+        manage_login(page, server, "ed", "/manage/")
         assert "位置粗略" in page.locator("#mg-review-counts").inner_text()
         page.click("#mg-review-counts a[href='/manage/review']")
         page.wait_for_selector("#mg-review-items")

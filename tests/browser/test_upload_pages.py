@@ -8,30 +8,20 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import support
 from geo.store import StationRepository
-from support import ROOT, LiveServer
+from support import MANAGE_SIZES as SIZES
+from support import OVERFLOW, LiveServer, cli_user_add, manage_login, manage_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-SIZES = [(360, 740), (1280, 800)]
-CSP_LISTENER = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 HEADER = ["编号", "名称", "类型", "县区", "县区代码", "经度", "纬度", "开放时间", "状态"]
 KIND, OPEN, HOURS = "工会爱心驿站", "运营中", "每天 08:00-18:00"
 RS = ("融水苗族自治县", "450225")
@@ -39,7 +29,10 @@ LJ = ("柳江区", "450206")
 SEED = [
     ["RS-1", "融水镇工会驿站一", KIND, *RS, "109.2432", "25.0628", HOURS, OPEN],
     ["RS-2", "融水镇工会驿站二", KIND, *RS, "109.2500", "25.0700", HOURS, OPEN],
+    ["RS-3", "融水镇工会驿站三", KIND, *RS, "109.2600", "25.0800", HOURS, OPEN],
 ]
+#: A station name that tries to end the script element and run its own.
+HOSTILE = "</script><img src=x onerror=alert(1)>"
 
 
 def _write(path: Path, rows: list[list[str]]) -> Path:
@@ -61,50 +54,10 @@ def server(request, tmp_path_factory):
         srv.env["YIZHAN_APPROVAL"] = "off"  # the upload path itself; approval: test_upload.py
         srv.start()
         try:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "webapp.cli",
-                    "user",
-                    "add",
-                    "ed",
-                    "--role",
-                    "editor",
-                    "--area",
-                    "450225",
-                    "--password-stdin",
-                ],
-                input=PASSWORD + "\n",
-                env=srv.env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert proc.returncode == 0, proc.stderr
+            cli_user_add(srv, "ed", "--role", "editor", "--area", "450225")
             yield srv
         finally:
             srv.stop()
-
-
-def _page(browser, size):
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]}, locale="zh-CN", timezone_id="Asia/Shanghai"
-    )
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return context, page, errors
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -127,14 +80,9 @@ def test_editor_uploads_previews_and_commits(browser, server, size, tmp_path):
         [f"LJ-{w}", f"柳江新建驿站{w}", KIND, *LJ, "109.3134", "24.2534", "", OPEN],  # outside
     ]
     upload = _write(tmp_path / "名录.csv", rows)
-    context, page, errors = _page(browser, size)
+    context, page, errors = manage_page(browser, size)
     try:
-        page.goto(server.url + "/manage/upload")
-        assert "/planner/login" in page.url
-        page.fill("#pl-name", "ed")
-        page.fill("#pl-password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#mg-upload")
+        manage_login(page, server, "ed", "/manage/upload", "#mg-upload")
         assert page.locator("h1").inner_text() == "上传站点名录"
         assert page.evaluate(OVERFLOW) <= 0
         page.set_input_files("#mg-upload-file", str(upload))
@@ -171,3 +119,74 @@ def test_editor_uploads_previews_and_commits(browser, server, size, tmp_path):
         assert (version.actor, version.source, version.reason) == ("ed", "upload", "年度核对")
     finally:
         repo.engine.dispose()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_preview_map_agrees_with_the_table(browser, server, size, tmp_path):
+    """The preview's map: a marker per row with a position, by class, the moved station with
+    a line from where it was; the legend's counts are the table's; a hostile name is text in
+    the popup; a marker's click highlights its row and a row's click opens its marker."""
+    w = size[0]
+    rows = [
+        [*SEED[0][:5], "109.2532", "25.0628", *SEED[0][7:]],  # changed: moved east
+        SEED[2],  # unchanged
+        [f"MAP-X-{w}", HOSTILE, KIND, *RS, "109.2300", "25.0500", "", OPEN],  # new
+        ["MAP-BAD", "坏行驿站", KIND, *RS, "abc", "25.0500", "", OPEN],  # rejected, no position
+        [f"MAP-LJ-{w}", f"柳江地图驿站{w}", KIND, *LJ, "109.3134", "24.2534", "", OPEN],  # outside
+    ]
+    upload = _write(tmp_path / "地图.csv", rows)
+    context, page, errors = manage_page(browser, size)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        manage_login(page, server, "ed", "/manage/upload", "#mg-upload")
+        page.set_input_files("#mg-upload-file", str(upload))
+        page.fill("#mg-upload-reason", "地图核对")
+        page.click("#mg-upload button[type=submit]")
+        page.wait_for_selector("#mg-upload-map[data-ready='1']")
+        table = {
+            li.get_attribute("data-class"): int(li.locator("strong").inner_text())
+            for li in page.locator("#mg-upload-counts li").all()
+        }
+        assert table == {"new": 1, "changed": 1, "unchanged": 1, "rejected": 1, "outside": 1}
+        legend = {
+            li.get_attribute("data-class"): (
+                int(li.get_attribute("data-drawn")),
+                int(li.get_attribute("data-rows")),
+                int(li.locator("strong").inner_text()),
+            )
+            for li in page.locator("#mg-upload-legend li").all()
+        }
+        for kind, n in table.items():
+            markers = page.locator(f"#mg-upload-map path.mg-mk--{kind}").count()
+            rows_in_table = page.locator(f"#mg-class-{kind} tbody tr[id^='mg-row-']").count()
+            assert legend[kind][1] == n == rows_in_table
+            expected = 0 if kind == "rejected" else n  # the bad row has no position
+            assert markers == legend[kind][0] == legend[kind][2] == expected, kind
+        rejected = page.locator("#mg-upload-legend li[data-class=rejected]").inner_text()
+        assert "1 行无坐标" in rejected
+        assert page.locator("#mg-upload-map path.mg-mk-move").count() == 1
+        assert page.locator("#mg-upload-map path.mg-mk-before").count() == 1
+        assert page.locator("#mg-upload-not-drawn").count() == 0
+
+        # marker -> row: the hostile name is text, in the popup and the highlighted row
+        page.locator("#mg-upload-map path.mg-mk--new").dispatch_event("click")
+        page.wait_for_selector(".leaflet-popup .mg-upload-popup")
+        assert page.locator(".leaflet-popup .mg-upload-popup strong").inner_text() == HOSTILE
+        assert page.locator(".leaflet-popup img, #mg-class-new img").count() == 0
+        assert page.locator("tr.mg-hl").count() >= 1
+        assert page.locator("tr.mg-hl").first.get_attribute("data-mk") == "new-0"
+        assert HOSTILE in page.locator("#mg-row-new-0").inner_text()
+
+        # row -> marker
+        page.locator("#mg-row-changed-0 th").click()
+        page.wait_for_function(
+            "() => { const s = document.querySelector('.leaflet-popup .mg-upload-popup strong');"
+            " return s && s.textContent === '融水镇工会驿站一'; }"
+        )
+        assert page.locator("tr.mg-hl").first.get_attribute("data-mk") == "changed-0"
+        assert page.evaluate(OVERFLOW) <= 0
+        assert page.evaluate("() => window.__csp") == []
+        assert dialogs == [] and errors == []
+    finally:
+        context.close()

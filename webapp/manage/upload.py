@@ -42,7 +42,7 @@ from geo.records import preview as previews
 from geo.store.changes import needs_approval
 from webapp import auth
 from webapp.errors import wants_json
-from webapp.manage import bp, error_dict, error_message, reason_text, render, requires
+from webapp.manage import bp, error_dict, error_message, reason_text, render, requires, upload_map
 from webapp.services import services
 
 #: Seconds a preview stays committable.
@@ -225,12 +225,14 @@ def _preview_page(token: str, entry: dict, status: int = 200, error: Any = None)
         body["error"]["message"] = _refusal(error)
         return jsonify({**body, "upload": data}), status
     upload = previews.UploadPreview.from_dict(entry["preview"])
+    by_class = {k: upload.of(k) for k in previews.CLASSES}
     return render(
         "manage/upload_preview.html",
         data,
         status,
         classes=previews.CLASSES,
-        by_class={k: upload.of(k) for k in previews.CLASSES},
+        by_class=by_class,
+        map_config=upload_map.map_config(by_class, upload.counts),
         error=_refusal(error) if error is not None else None,
         conflict=error.details.get("changes") if isinstance(error, Conflict) else None,
     )
