@@ -13,23 +13,17 @@ from pathlib import Path
 import pytest
 
 import support
+from support import MANAGE_PASSWORD as PASSWORD
+from support import MANAGE_SIZES as SIZES
+from support import OVERFLOW, manage_login, manage_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-SIZES = [(360, 740), (1280, 800)]
 #: One demo station of 融水 per size (each test changes its own).
 STATIONS = {360: "DEMO-LZ-RS-040", 1280: "DEMO-LZ-RS-041"}
-CSP_LISTENER = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 @pytest.fixture(scope="module", params=support.BACKEND_PARAMS)
@@ -47,30 +41,9 @@ def server(request, tmp_path_factory):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_filter_by_review_state_and_see_the_pending_notice(browser, server, size):
     sid = STATIONS[size[0]]
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]},
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        has_touch=size[0] == 360,
-    )
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    context, page, errors = manage_page(browser, size, has_touch=size[0] == 360)
     try:
-        page.goto(server.url + f"/manage/stations/{sid}")
-        page.fill("#pl-name", "ed")
-        page.fill("#pl-password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#ms-form")
+        manage_login(page, server, "ed", f"/manage/stations/{sid}", wait="#ms-form")
         assert page.locator(".ms-pending").count() == 0
         page.fill("#ms-f-phone", "0772-9990000")
         page.fill("#ms-reason", "电话已更换")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from browser.test_manage_pages import CSP_LISTENER, OVERFLOW, PASSWORD, SIZES, _login
 from test_review_queue import _gcj_trap
 
 import support
@@ -25,10 +24,11 @@ from geo.crs import CoordSystem
 from geo.gazetteer import default_gazetteer
 from geo.models import Precision, Station
 from geo.store import StationRepository, UserRepository
-from support import LiveServer
+from support import MANAGE_PASSWORD as PASSWORD
+from support import MANAGE_SIZES as SIZES
+from support import OVERFLOW, LiveServer, manage_login, manage_page
 
 pytestmark = pytest.mark.browser
-assert CSP_LISTENER  # installed by _page below
 RONGSHUI = "450225"
 
 
@@ -79,25 +79,7 @@ def server(request, tmp_path_factory):
 
 
 def _page(browser, size):
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]},
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        has_touch=size[0] == 360,
-    )
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return context, page, errors
+    return manage_page(browser, size, has_touch=size[0] == 360)
 
 
 def _public(page, server, sid: str, expect_lon: float) -> tuple[float, float]:
@@ -151,7 +133,7 @@ def test_fix_a_coarse_item_by_dragging_the_pin(browser, server, size):
     sid = f"P{size[0]}"
     context, page, errors = _page(browser, size)
     try:
-        _login(page, server, "rev", f"/manage/review/coarse:{sid}")
+        manage_login(page, server, "rev", f"/manage/review/coarse:{sid}")
         page.wait_for_selector("#mg-review-map[data-ready='1'][data-pin]")
         assert page.locator("#mg-review-map .mg-station-marker").count() == 1
         assert page.evaluate(OVERFLOW) <= 0
@@ -178,7 +160,7 @@ def test_fix_a_contradicting_item_with_a_numbered_candidate(browser, server, siz
     sid = f"G{size[0]}"
     context, page, errors = _page(browser, size)
     try:
-        _login(page, server, "rev", f"/manage/review/conflict:{sid}")
+        manage_login(page, server, "rev", f"/manage/review/conflict:{sid}")
         page.wait_for_selector("#mg-review-map[data-ready='1'][data-pin]")
         markers = page.locator("#mg-review-map .mg-cand-marker")
         assert markers.count() >= 1 and markers.first.inner_text() == "1"
