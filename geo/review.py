@@ -18,6 +18,9 @@ the exact analogue one level up (Guangxi's county outlines and seats, 22,200 see
 inside their counties): 22% of the points are nearer another county's seat of the same
 prefecture, and even "over 30 km from its own seat and 3 times nearer another" still fires
 for 0.4% of correctly placed points — with seat points better than bounding-box centres.
+Each reason is a :class:`Reason`: a stable code (:data:`REASON_CODES`) and params, which the
+web pages say in their language (``review.reason.<code>``), and the sentence the CLI and
+``/api/review`` print (English; the township reasons Chinese).
 """
 
 from __future__ import annotations
