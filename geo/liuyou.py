@@ -301,11 +301,10 @@ def _county_conflicts(stations: Sequence[Station], gazetteer) -> dict[str, Outco
     out: dict[str, Outcome] = {}
     if gazetteer is None:
         return out
-    position_only = ("no coordinates", "position known only")
     flagged = {
         item.id
         for item in review_stations(stations, gazetteer)
-        if any(not r.startswith(position_only) for r in item.reasons)
+        if any(not r.position_only for r in item.details)
     }
     for s in stations:
         stated = s.county_code or s.county

@@ -18,12 +18,15 @@ the exact analogue one level up (Guangxi's county outlines and seats, 22,200 see
 inside their counties): 22% of the points are nearer another county's seat of the same
 prefecture, and even "over 30 km from its own seat and 3 times nearer another" still fires
 for 0.4% of correctly placed points — with seat points better than bounding-box centres.
+Each reason is a :class:`Reason`: a stable code (:data:`REASON_CODES`) and params, which the
+web pages say in their language (``review.reason.<code>``), and the sentence the CLI and
+``/api/review`` print (English; the township reasons Chinese).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,21 +40,79 @@ if TYPE_CHECKING:
     from geo.gazetteer import Division, TownshipOutlines
 
 
+#: Codes of the reasons about the position's precision only (the rest are contradictions).
+POSITION_CODES = frozenset(
+    {"no_coordinates", "coarse_county", "coarse_prefecture", "coarse_unknown"}
+)
+#: Every reason code made here (``review.reason.<code>`` in the web catalogue, zh and en);
+#: :mod:`geo.review_queue` adds ``duplicate``, ``stale`` and ``stale_never``.
+REASON_CODES = POSITION_CODES | {
+    "county_conflict",
+    "county_conflict_gcj02",
+    "county_code_conflict",
+    "county_code_conflict_gcj02",
+    "township_code_county",
+    "township_code_county_found",
+    "township_name_code",
+    "township_name_code_others",
+    "township_unknown",
+    "township_unknown_found",
+    "township_outline",
+    "township_outline_unknown",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a station is listed: a stable ``code``, the ``params`` that fill its sentence
+    (``review.reason.<code>`` in :data:`webapp.planner_text.MESSAGES`, zh and en, the same
+    ``{placeholders}``), and ``text``, the sentence the CLI and ``/api/review`` print
+    (English; the township reasons in Chinese, as they always were)."""
+
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def position_only(self) -> bool:
+        """Whether the reason is about the position's precision only (no contradiction)."""
+        return self.code in POSITION_CODES
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"code", "params"}`` (JSON ``reason_codes``)."""
+        return {"code": self.code, "params": dict(self.params)}
+
+
 @dataclass
 class ReviewItem:
-    """One station to review and why."""
+    """One station to review and why (``details``: the reasons with their codes)."""
 
     id: str
     name: str
-    reasons: list[str] = field(default_factory=list)
+    details: list[Reason] = field(default_factory=list)
     precision: str = ""
     stated_county_code: str | None = None
     found_county_code: str | None = None
     lon: float | None = None
     lat: float | None = None
 
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons' sentences (:attr:`Reason.text`)."""
+        return [r.text for r in self.details]
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "reasons": self.reasons,
+            "reason_codes": [r.to_dict() for r in self.details],
+            "precision": self.precision,
+            "stated_county_code": self.stated_county_code,
+            "found_county_code": self.found_county_code,
+            "lon": self.lon,
+            "lat": self.lat,
+        }
 
 
 def looks_like_gcj02_declared_wgs84(s: Station, gazetteer) -> bool:
@@ -76,32 +137,52 @@ def county_conflict_reason(stated, found) -> str:
     )
 
 
+_GCJ02_HINT = ": likely a GCJ-02 coordinate declared as WGS-84"
+
+
+def county_conflict(stated, found, gcj02: bool = False) -> Reason:
+    """:func:`county_conflict_reason` as a :class:`Reason` (``gcj02``: with the GCJ-02 hint)."""
+    text = county_conflict_reason(stated, found) + (_GCJ02_HINT if gcj02 else "")
+    params = {
+        "stated": stated.name,
+        "found": found.name,
+        "stated_code": stated.code,
+        "found_code": found.code,
+    }
+    return Reason("county_conflict_gcj02" if gcj02 else "county_conflict", params, text)
+
+
 @dataclass
 class TownshipConflict:
     """The township contradictions of one station (:func:`township_conflicts`)."""
 
     station_id: str
-    reasons: list[str] = field(default_factory=list)
+    details: list[Reason] = field(default_factory=list)
     #: The township the record states (by code, else by a name unique in its county).
     stated: Division | None = None
     #: Whether a reason comes from the deployment's township outlines (the position).
     by_outline: bool = False
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons' sentences (Chinese, :attr:`Reason.text`)."""
+        return [r.text for r in self.details]
 
 
 def _unit(d: Division) -> str:
     return f"{d.name}（{d.code}）"
 
 
-def _record_county(s: Station, gazetteer, found_code: str) -> tuple[Division | None, str]:
+def _record_county(s: Station, gazetteer, found_code: str) -> tuple[Division | None, bool]:
     """The county to read the township under: the stated one (code, else names), else the
-    one the coordinates are in; and how to call it in a reason."""
+    one the coordinates are in; and whether it is the stated one."""
     stated = gazetteer.get(str(s.county_code)) if s.county_code else None
     if stated is None or stated.level != "county":
         stated = gazetteer.stated_county(s.province, s.prefecture, s.county)
     if stated is not None:
-        return stated, "所述县区"
+        return stated, True
     found = gazetteer.get(found_code) if found_code else None
-    return found, "坐标所在县区"
+    return found, False
 
 
 def township_conflict(
@@ -117,7 +198,9 @@ def township_conflict(
     (empty: not checked).
     """
     out = TownshipConflict(s.id)
-    county, called = _record_county(s, gazetteer, found_county_code)
+    county, is_stated = _record_county(s, gazetteer, found_county_code)
+    called = "所述县区" if is_stated else "坐标所在县区"
+    suffix = "" if is_stated else "_found"
     guessed = (s.extra or {}).get("township_source") == "nearest"  # filled on import, not stated
     code_unit = None if guessed else gazetteer.township(s.township_code)
     name = (s.township or "").strip()
@@ -128,33 +211,71 @@ def township_conflict(
     if code_unit is not None:
         if county is not None and code_unit.county_code != county.code:
             home = gazetteer.get(code_unit.county_code)
-            out.reasons.append(
-                f"所述乡镇代码 {s.township_code}（{code_unit.name}）属于 "
-                f"{_unit(home) if home else code_unit.county_code}，不在{called} {_unit(county)} 内"
+            out.details.append(
+                Reason(
+                    "township_code_county" + suffix,
+                    {
+                        "township_code": str(s.township_code),
+                        "township": code_unit.name,
+                        "home": home.name if home else "",
+                        "home_code": code_unit.county_code,
+                        "county": county.name,
+                        "county_code": county.code,
+                    },
+                    f"所述乡镇代码 {s.township_code}（{code_unit.name}）属于 "
+                    f"{_unit(home) if home else code_unit.county_code}，"
+                    f"不在{called} {_unit(county)} 内",
+                )
             )
         if name and not gazetteer.township_has_name(code_unit, name):
+            params = {
+                "name": name,
+                "township_code": str(s.township_code),
+                "township": code_unit.name,
+            }
             reason = f"所述乡镇名称 {name} 与所述乡镇代码 {s.township_code}（{code_unit.name}）不符"
             others = gazetteer.townships_named(code_unit.county_code, name)
             if others:
-                reason += "；该名称是 " + "、".join(_unit(d) for d in others[:3])
-            out.reasons.append(reason)
+                params["others"] = "、".join(_unit(d) for d in others[:3])
+                reason += "；该名称是 " + params["others"]
+            out.details.append(
+                Reason(
+                    "township_name_code_others" if others else "township_name_code",
+                    params,
+                    reason,
+                )
+            )
         out.stated = code_unit
     elif name and county is not None and gazetteer.townships_of(county.code):
         named = gazetteer.townships_named(county.code, name)
         if not named:
-            out.reasons.append(
-                f"所述乡镇 {name} 不是{called} {_unit(county)} 现有的乡镇"
-                "（地名库中该县区没有此名称或简称；如是撤并前的旧名，请改为现名）"
+            out.details.append(
+                Reason(
+                    "township_unknown" + suffix,
+                    {"name": name, "county": county.name, "county_code": county.code},
+                    f"所述乡镇 {name} 不是{called} {_unit(county)} 现有的乡镇"
+                    "（地名库中该县区没有此名称或简称；如是撤并前的旧名，请改为现名）",
+                )
             )
         elif len(named) == 1:
             out.stated = named[0]
     if out.stated is not None and found_townships and out.stated.code not in found_townships:
         found = sorted(found_townships)[0]
         unit = gazetteer.township(found)
-        out.reasons.append(
-            f"所述乡镇 {_unit(out.stated)}，坐标却在 "
-            f"{_unit(unit) if unit else found + '（地名库中无此代码）'} 的边界内"
-            "（依据部署提供的乡镇边界）"
+        params = {
+            "stated": out.stated.name,
+            "stated_code": out.stated.code,
+            "found": unit.name if unit else "",
+            "found_code": found,
+        }
+        out.details.append(
+            Reason(
+                "township_outline" if unit else "township_outline_unknown",
+                params,
+                f"所述乡镇 {_unit(out.stated)}，坐标却在 "
+                f"{_unit(unit) if unit else found + '（地名库中无此代码）'} 的边界内"
+                "（依据部署提供的乡镇边界）",
+            )
         )
         out.by_outline = True
     return out
@@ -217,29 +338,40 @@ def review_stations(stations: Sequence[Station], gazetteer) -> list[ReviewItem]:
             lat=s.lat,
         )
         if s.lon is None:
-            item.reasons.append("no coordinates")
+            item.details.append(Reason("no_coordinates", {}, "no coordinates"))
         elif precision_rank(s.precision) > coarse:
-            item.reasons.append(f"position known only to the {s.precision.value}")
+            level = s.precision.value
+            item.details.append(
+                Reason(f"coarse_{level}", {}, f"position known only to the {level}")
+            )
         code = found.get(id(s)) or None
         item.found_county_code = code
         named = gazetteer.stated_county(s.province, s.prefecture, s.county) if code else None
         here = gazetteer.get(code) if code else None
         if named is not None and here is not None and named.code != code:
-            reason = county_conflict_reason(named, here)
-            if looks_like_gcj02_declared_wgs84(s, gazetteer):
-                reason += ": likely a GCJ-02 coordinate declared as WGS-84"
-            item.reasons.append(reason)
+            gcj02 = looks_like_gcj02_declared_wgs84(s, gazetteer)
+            item.details.append(county_conflict(named, here, gcj02))
         elif code and s.county_code and code != s.county_code:
             here = gazetteer.get(code)
             stated = gazetteer.get(s.county_code)
-            reason = (
-                f"coordinates fall in {here.name if here else code} ({code}), not in "
-                f"the stated {stated.name if stated else s.county_code} "
-                f"({s.county_code})"
+            gcj02 = looks_like_gcj02_declared_wgs84(s, gazetteer)
+            params = {
+                "found": here.name if here else code,
+                "found_code": code,
+                "stated": stated.name if stated else s.county_code,
+                "stated_code": s.county_code,
+            }
+            text = (
+                f"coordinates fall in {params['found']} ({code}), not in "
+                f"the stated {params['stated']} ({s.county_code})"
             )
-            if looks_like_gcj02_declared_wgs84(s, gazetteer):
-                reason += ": likely a GCJ-02 coordinate declared as WGS-84"
-            item.reasons.append(reason)
-        if item.reasons:
+            item.details.append(
+                Reason(
+                    "county_code_conflict_gcj02" if gcj02 else "county_code_conflict",
+                    params,
+                    text + (_GCJ02_HINT if gcj02 else ""),
+                )
+            )
+        if item.details:
             items.append(item)
     return items

@@ -44,7 +44,7 @@ from geo.crs import CoordSystem
 from geo.errors import Forbidden, NotFound, ValidationError
 from geo.gazetteer import township_outlines
 from geo.models import Precision, Station
-from geo.review import looks_like_gcj02_declared_wgs84, review_stations, township_conflicts
+from geo.review import Reason, looks_like_gcj02_declared_wgs84, review_stations, township_conflicts
 from geo.store import history as hist
 from geo.store.schema import review_items
 
@@ -69,8 +69,8 @@ KINDS = ("coarse", "conflict", "duplicate", "stale")
 STATES = ("open", "accepted", "fixed", "merged", "dismissed")
 #: Actions and the state each leaves.
 ACTIONS = {"accept": "accepted", "fix": "fixed", "merge": "merged", "dismiss": "dismissed"}
-#: Reasons of geo.review about the position's precision only (the rest are county conflicts).
-_POSITION_ONLY = ("no coordinates", "position known only")
+#: The reason codes made here (those of :data:`geo.review.REASON_CODES` come with them).
+REASON_CODES = frozenset({"duplicate", "stale", "stale_never"})
 
 
 @dataclass
@@ -87,12 +87,13 @@ class Candidate:
 
 @dataclass
 class QueueItem:
-    """One item of the review queue."""
+    """One item of the review queue (``details``: its reasons with their codes,
+    :class:`geo.review.Reason`)."""
 
     kind: str
     station_ids: tuple[str, ...]
     names: tuple[str, ...]
-    reasons: list[str]
+    details: list[Reason]
     county_code: str
     county: str
     lon: float | None = None
@@ -108,13 +109,19 @@ class QueueItem:
     def key(self) -> str:
         return item_key(self.kind, self.station_ids)
 
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons' sentences (:attr:`geo.review.Reason.text`)."""
+        return [r.text for r in self.details]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "kind": self.kind,
             "station_ids": list(self.station_ids),
             "names": list(self.names),
-            "reasons": list(self.reasons),
+            "reasons": self.reasons,
+            "reason_codes": [r.to_dict() for r in self.details],
             "county_code": self.county_code,
             "county": self.county,
             "lon": self.lon,
@@ -174,7 +181,7 @@ def _computed(
 
     by_id = {s.id: s for s in stations}
 
-    def item(kind: str, ss: Sequence[Station], reasons: list[str]) -> QueueItem:
+    def item(kind: str, ss: Sequence[Station], reasons: list[Reason]) -> QueueItem:
         first = ss[0]
         return QueueItem(
             kind,
@@ -191,8 +198,8 @@ def _computed(
     items: list[QueueItem] = []
     for r in review_stations(stations, gazetteer):
         s = by_id[r.id]
-        coarse = [x for x in r.reasons if x.startswith(_POSITION_ONLY)]
-        county = [x for x in r.reasons if not x.startswith(_POSITION_ONLY)]
+        coarse = [x for x in r.details if x.position_only]
+        county = [x for x in r.details if not x.position_only]
         if coarse:
             items.append(item("coarse", [s], coarse))
         if county:
@@ -214,7 +221,7 @@ def _computed(
                     if found.stated.code in outlines.codes_at(c.lon, c.lat)[0]
                 ]
             items.append(entry)
-        entry.reasons.extend(found.reasons)
+        entry.details.extend(found.details)
     for a, b, d in duplicate_pairs(
         [(s.id, s.name, s.lon, s.lat) for s in stations], duplicate_radius_m
     ):
@@ -222,7 +229,14 @@ def _computed(
             item(
                 "duplicate",
                 [by_id[a], by_id[b]],
-                [f"same name, {d:.0f} m apart (import duplicate radius {duplicate_radius_m:g} m)"],
+                [
+                    Reason(
+                        "duplicate",
+                        {"distance_m": f"{d:.0f}", "radius_m": f"{duplicate_radius_m:g}"},
+                        f"same name, {d:.0f} m apart "
+                        f"(import duplicate radius {duplicate_radius_m:g} m)",
+                    )
+                ],
             )
         )
     limit = now - timedelta(days=stale_days)
@@ -232,7 +246,12 @@ def _computed(
             at = at.replace(tzinfo=UTC)
         if at is None or at < limit:
             when = at.date().isoformat() if at else "never"
-            items.append(item("stale", [s], [f"not updated since {when} (over {stale_days} days)"]))
+            why = Reason(
+                "stale" if at else "stale_never",
+                {"since": when, "days": str(stale_days)} if at else {"days": str(stale_days)},
+                f"not updated since {when} (over {stale_days} days)",
+            )
+            items.append(item("stale", [s], [why]))
     return items
 
 

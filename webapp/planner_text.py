@@ -1087,6 +1087,98 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.maps.after": ("新位置", "New position"),
     "manage.maps.line": ("第 {n} 行", "Line {n}"),
     "manage.maps.show_row": ("在表格中查看", "Show in the table"),
+    # REASONS (issue 15 item 4): the review queue's reasons (``review.reason.<code>`` of
+    # geo.review.Reason, made in geo.review and geo.review_queue; the same {placeholders})
+    "review.reason.no_coordinates": ("没有坐标", "no coordinates"),
+    "review.reason.coarse_county": ("位置只精确到县区", "position known only to the county"),
+    "review.reason.coarse_prefecture": (
+        "位置只精确到地市",
+        "position known only to the prefecture",
+    ),
+    "review.reason.coarse_unknown": ("位置精度未知", "position precision unknown"),
+    "review.reason.county_conflict": (
+        "所报县区为{stated}，但位置在{found}（所报 {stated_code}，实际 {found_code}）",
+        "stated county {stated} but the position is in {found} "
+        "({stated_code} stated, {found_code} found)",
+    ),
+    "review.reason.county_conflict_gcj02": (
+        "所报县区为{stated}，但位置在{found}（所报 {stated_code}，实际 {found_code}）："
+        "很可能是标为 WGS-84 的 GCJ-02（高德/腾讯）坐标",
+        "stated county {stated} but the position is in {found} "
+        "({stated_code} stated, {found_code} found): likely a GCJ-02 coordinate declared as "
+        "WGS-84",
+    ),
+    "review.reason.county_code_conflict": (
+        "坐标位于{found}（{found_code}），不在所报的{stated}（{stated_code}）",
+        "coordinates fall in {found} ({found_code}), not in the stated {stated} ({stated_code})",
+    ),
+    "review.reason.county_code_conflict_gcj02": (
+        "坐标位于{found}（{found_code}），不在所报的{stated}（{stated_code}）："
+        "很可能是标为 WGS-84 的 GCJ-02（高德/腾讯）坐标",
+        "coordinates fall in {found} ({found_code}), not in the stated {stated} "
+        "({stated_code}): likely a GCJ-02 coordinate declared as WGS-84",
+    ),
+    "review.reason.township_code_county": (
+        "所述乡镇代码 {township_code}（{township}）属于 {home}（{home_code}），"
+        "不在所述县区 {county}（{county_code}）内",
+        "the stated township code {township_code} ({township}) belongs to {home} "
+        "({home_code}), not to the stated county {county} ({county_code})",
+    ),
+    "review.reason.township_code_county_found": (
+        "所述乡镇代码 {township_code}（{township}）属于 {home}（{home_code}），"
+        "不在坐标所在县区 {county}（{county_code}）内",
+        "the stated township code {township_code} ({township}) belongs to {home} "
+        "({home_code}), not to {county} ({county_code}), the county of the coordinates",
+    ),
+    "review.reason.township_name_code": (
+        "所述乡镇名称 {name} 与所述乡镇代码 {township_code}（{township}）不符",
+        "the stated township name {name} does not match the stated township code "
+        "{township_code} ({township})",
+    ),
+    "review.reason.township_name_code_others": (
+        "所述乡镇名称 {name} 与所述乡镇代码 {township_code}（{township}）不符；该名称是 {others}",
+        "the stated township name {name} does not match the stated township code "
+        "{township_code} ({township}); that name is {others}",
+    ),
+    "review.reason.township_unknown": (
+        "所述乡镇 {name} 不是所述县区 {county}（{county_code}）现有的乡镇"
+        "（地名库中该县区没有此名称或简称；如是撤并前的旧名，请改为现名）",
+        "the stated township {name} is no current township of the stated county {county} "
+        "({county_code}) (the gazetteer has no such name or short name in it; a name from "
+        "before a merger should be changed to the current one)",
+    ),
+    "review.reason.township_unknown_found": (
+        "所述乡镇 {name} 不是坐标所在县区 {county}（{county_code}）现有的乡镇"
+        "（地名库中该县区没有此名称或简称；如是撤并前的旧名，请改为现名）",
+        "the stated township {name} is no current township of {county} ({county_code}), the "
+        "county of the coordinates (the gazetteer has no such name or short name in it; a "
+        "name from before a merger should be changed to the current one)",
+    ),
+    "review.reason.township_outline": (
+        "所述乡镇 {stated}（{stated_code}），坐标却在 {found}（{found_code}）的边界内"
+        "（依据部署提供的乡镇边界）",
+        "the stated township is {stated} ({stated_code}) but the coordinates are inside "
+        "{found} ({found_code}) (by the deployment's township outlines)",
+    ),
+    "review.reason.township_outline_unknown": (
+        "所述乡镇 {stated}（{stated_code}），坐标却在 {found_code}（地名库中无此代码）的边界内"
+        "（依据部署提供的乡镇边界）",
+        "the stated township is {stated} ({stated_code}) but the coordinates are inside "
+        "{found_code} (a code the gazetteer does not have) (by the deployment's township "
+        "outlines)",
+    ),
+    "review.reason.duplicate": (
+        "同名站点，相距 {distance_m} 米（导入查重半径 {radius_m} 米）",
+        "same name, {distance_m} m apart (import duplicate radius {radius_m} m)",
+    ),
+    "review.reason.stale": (
+        "自 {since} 起未更新（超过 {days} 天）",
+        "not updated since {since} (over {days} days)",
+    ),
+    "review.reason.stale_never": (
+        "从未更新（超过 {days} 天）",
+        "never updated (over {days} days)",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.
@@ -1802,6 +1894,21 @@ def reason_text(issue: object, lang: str = "zh") -> str:
         except (KeyError, IndexError, ValueError):
             pass
     return str(_get(issue, "reason") or "")
+
+
+def review_reason_text(reason: object, lang: str = "zh", fallback: str = "") -> str:
+    """A review queue reason (a :class:`geo.review.Reason`, or a mapping / object with
+    ``code`` and ``params``, as in a queue item's JSON ``reason_codes``) in ``lang``: the
+    catalogue's ``review.reason.<code>`` filled with its params; ``fallback`` (default: the
+    reason's ``text``) for a reason without a known code."""
+    code = str(_get(reason, "code") or "")
+    params = _get(reason, "params") or {}
+    if code and f"review.reason.{code}" in MESSAGES and isinstance(params, Mapping):
+        try:
+            return text(f"review.reason.{code}", lang, **params)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return fallback or str(_get(reason, "text") or "")
 
 
 def field_reason(field_label: str, issue: object, lang: str = "zh") -> str:

@@ -133,6 +133,12 @@ def reason_text(issue: Any) -> str:
     return planner_text.reason_text(issue, auth.page_lang())
 
 
+def review_reason_text(reason: Any, fallback: str = "") -> str:
+    """A review queue reason (``{code, params}``) in the page's language
+    (:func:`webapp.planner_text.review_reason_text`); ``fallback`` for an unknown code."""
+    return planner_text.review_reason_text(reason, auth.page_lang(), fallback)
+
+
 def field_reason(field: str | None, issue: Any) -> str:
     """``名称：<reason>`` of one validation issue in the page's language (the field's Chinese
     name on a Chinese page, its code on an English one)."""
@@ -194,6 +200,7 @@ def _template_globals():
         "role_name": role_name,
         "area_label": area_label,
         "reason_text": reason_text,
+        "review_reason_text": review_reason_text,
         "field_reason": field_reason,
     }
 
