@@ -191,6 +191,10 @@ class Settings:
             if env not in environ:
                 continue
             raw = environ[env]
+            if not raw.strip() and str(f.type).startswith("bool"):
+                # ``VAR=`` (an env file line, ``${VAR}`` of an unset host variable) is unset:
+                # the default, never "off" (a blank YIZHAN_APPROVAL must not publish edits).
+                continue
             try:
                 # A string: this module and its subclasses use postponed annotations.
                 values[f.name] = _convert(str(f.type), raw)
@@ -225,23 +229,25 @@ class Settings:
         return LiuyouRules.from_text(self.liuyou_rules)
 
 
-#: The spellings a yes/no setting accepts (case-insensitive); blank is off.
+#: The spellings a yes/no setting accepts (case-insensitive); blank is the setting's default
+#: (:meth:`Settings.from_env`), never "off": ``YIZHAN_APPROVAL=`` must not publish edits.
 BOOL_TRUE = ("1", "true", "yes", "on")
 BOOL_FALSE = ("0", "false", "no", "off")
 
 
 def parse_bool(raw: str) -> bool:
-    """A yes/no setting: 1/0, true/false, yes/no, on/off (any case; blank is off).
+    """A yes/no setting: 1/0, true/false, yes/no, on/off (any case).
 
     Raises
     ------
     ValueError
-        Any other value (a typo such as ``flase`` must not silently mean off).
+        Any other value, blank included (a typo such as ``flase`` must not silently mean
+        off; :meth:`Settings.from_env` reads a blank variable as unset).
     """
     text = raw.strip().lower()
     if text in BOOL_TRUE:
         return True
-    if text in BOOL_FALSE or not text:
+    if text in BOOL_FALSE:
         return False
     accepted = ", ".join(f"{t}/{f}" for t, f in zip(BOOL_TRUE, BOOL_FALSE, strict=True))
     raise ValueError(f"not a yes/no value; use one of {accepted} (case-insensitive)")

@@ -338,8 +338,22 @@ def test_a_yes_no_setting_with_a_typo_refuses_to_start(raw):
     ("raw", "value"),
     [
         *[("1", True), ("TRUE", True), ("Yes", True), ("on", True)],
-        *[("0", False), ("False", False), ("NO", False), ("off", False), ("", False)],
+        *[("0", False), ("False", False), ("NO", False), ("off", False)],
     ],
 )
 def test_a_yes_no_setting_accepts_the_usual_spellings(raw, value):
     assert Settings.from_env({"YIZHAN_APPROVAL": raw}).approval is value
+
+
+@pytest.mark.parametrize("raw", ["", " ", "\t"])
+def test_a_blank_yes_no_setting_is_its_default_not_off(raw):
+    """``YIZHAN_APPROVAL=`` (an env file line, or ``${VAR}`` of an unset host variable) is
+    unset: approval stays on (its default) and editors' changes still wait. Before, blank
+    meant off and editors published directly."""
+    from webapp.settings import WebSettings
+
+    assert Settings.from_env({"YIZHAN_APPROVAL": raw}).approval is True
+    assert Settings.from_env({"YIZHAN_DEMAND_SIGNALS": raw}).demand_signals is True
+    web = WebSettings.from_env({"YIZHAN_APPROVAL": raw, "YIZHAN_SESSION_SECURE": raw})
+    assert web.approval is True
+    assert web.session_secure is WebSettings().session_secure
