@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from geo import access
 from geo import crs as _crs
 from geo.crs import CoordSystem
-from geo.errors import Forbidden, NotFound, ValidationError
+from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.gazetteer import township_outlines
 from geo.models import Precision, Station
 from geo.review import Reason, looks_like_gcj02_declared_wgs84, review_stations, township_conflicts
@@ -428,12 +428,15 @@ def seen_versions(value: object, ids: Sequence[str]) -> dict[str, int] | None:
     )
     if not isinstance(value, dict) or set(map(str, value)) != set(ids):
         raise bad
-    try:
-        out = {str(k): int(v) for k, v in value.items()}
-    except (TypeError, ValueError):
-        raise bad from None
-    if any(v < 0 for v in out.values()):
-        raise bad
+    out: dict[str, int] = {}
+    for k, v in value.items():
+        # A whole number only: 1.9, true or 1e400 must not pass as (or overflow into) 1.
+        if isinstance(v, str) and v.strip().isdigit() and len(v.strip()) <= 9:
+            out[str(k)] = int(v)
+        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31:
+            out[str(k)] = v
+        else:
+            raise bad
     return out
 
 
@@ -477,6 +480,7 @@ def apply(
     candidate: object = None,
     keep: str | None = None,
     versions: object = None,
+    seen_state: str | None = None,
     stale_days: int = 365,
     duplicate_radius_m: float = 50.0,
 ) -> QueueItem:
@@ -492,6 +496,11 @@ def apply(
     :class:`geo.errors.Conflict` naming what changed since, by whom and when. ``fix`` and
     ``merge`` change stations and require them; ``accept`` and ``dismiss`` without them
     decide on the current versions (which the decision records).
+
+    ``seen_state`` is the item's state the user saw (default ``open``): an item someone
+    else decided meanwhile (e.g. a reviewer accepted it with a reason) is a
+    :class:`geo.errors.Conflict` naming that decision, so no decision silently replaces
+    another; re-deciding a decided item needs its current state.
 
     Raises :class:`NotFound` for an item that is not in the queue (any more),
     :class:`Forbidden` when ``areas`` do not cover each of its stations,
@@ -511,6 +520,11 @@ def apply(
         with repo.engine.connect() as conn:  # changed since seen (maybe no longer an item)
             _check_versions(conn, seen)
     item, found = _load(repo, gazetteer, key, areas, stale_days, duplicate_radius_m, found)
+    with repo.engine.connect() as conn:
+        loaded = _decisions(conn, [key]).get(key)
+    _apply_decision(item, loaded)
+    if item.state != (seen_state or "open"):
+        raise _decided_conflict(key, item)
     kind, ids = item.kind, item.station_ids
     now = datetime.now(UTC)
     reason = (reason or "").strip()
@@ -587,6 +601,11 @@ def apply(
             versions[other.id] = expected[other.id] + 1
         else:  # accept / dismiss: nothing of the station changes; check it did not either
             _check_versions(conn, expected)
+        now_row = _decisions(conn, [key]).get(key)
+        if (now_row.at if now_row else None) != (loaded.at if loaded else None):
+            # decided by someone else between the read above and this transaction
+            _apply_decision(item, now_row)
+            raise _decided_conflict(key, item)
         state = ACTIONS[action]
         record = {
             "key": key,
@@ -604,6 +623,20 @@ def apply(
     item.state, item.actor, item.at, item.decision_reason = state, actor, now, reason
     item.versions = versions
     return item
+
+
+def _decided_conflict(key: str, item: QueueItem) -> Conflict:
+    """The refusal of a decision on an item someone decided since the user saw it."""
+    at = item.at.isoformat() if item.at else None
+    return Conflict(
+        f"review item {key} was decided meanwhile ({item.state} by {item.actor} at {at}); "
+        "reload it before deciding",
+        key=key,
+        decided_state=item.state,
+        decided_by=item.actor,
+        decided_at=at,
+        decided_reason=item.decision_reason,
+    )
 
 
 def _stored_versions(conn: sa.Connection, ids: Sequence[str]) -> dict[str, int]:

@@ -137,9 +137,16 @@ def _seen(client, key: str) -> str:
     return json.dumps(rv.get_json()["item"]["versions"]) if rv.status_code == 200 else ""
 
 
+def _state(client, key: str) -> str:
+    """Item ``key``'s state as its page shows it (sent with a decision, as the page does)."""
+    rv = client.get(f"/manage/review/{key}?format=json")
+    return rv.get_json()["item"]["state"] if rv.status_code == 200 else ""
+
+
 def _post(client, key: str, **form):
-    """Decide ``key`` as the page does: with the versions the user saw."""
+    """Decide ``key`` as the page does: with the versions and the state the user saw."""
     form.setdefault("versions", _seen(client, key))
+    form.setdefault("state", _state(client, key))
     return client.post(
         f"/manage/review/{key}?format=json", data={**form, "csrf_token": client.csrf}
     )
@@ -390,6 +397,7 @@ def test_with_approval_fix_and_merge_are_for_reviewers(env):
                 "lon": "109.2425",
                 "lat": "25.0672",
                 "versions": _seen(reviewer, "coarse:C2"),
+                "state": _state(reviewer, "coarse:C2"),
                 "csrf_token": reviewer.csrf,
             },
         )

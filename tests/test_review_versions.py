@@ -57,6 +57,8 @@ def _stations() -> list[Station]:
         st("DIS", 0.003),
         st("NOV", 0.004),
         st("GONE", 0.005),
+        st("TWICE", 0.006),
+        st("BADV", 0.007),
         st("M1", -0.01, name="融水镇驿站", **exact),
         st("M2", -0.01, lon=seat.lon + 0.0002, name="融水镇 驿站", phone="0772-1", **exact),
     ]
@@ -182,4 +184,69 @@ def test_an_item_settled_meanwhile_is_409_not_a_crash(env):
         "/manage/review/coarse:GONE?format=json", data={**data, "csrf_token": client.csrf}
     )
     assert rv.status_code == 409 and rv.get_json()["error"]["code"] == "conflict"
+    assert _snapshot(env) == before
+
+
+def test_an_item_decided_by_someone_else_meanwhile_is_409_not_overwritten(env):
+    """Two people decide the same open item (accept and dismiss change no station, so the
+    versions still match): the second sees the first decision (who, when, reason) instead
+    of silently replacing it; re-deciding it with the state now shown is deliberate."""
+    ed = support.login(env["app"], "ed", PASSWORD)
+    page = ed.get("/manage/review/coarse:TWICE").get_data(as_text=True)
+    seen = _seen(page)
+    assert 'name="state" value="open"' in page
+    other = support.login(env["app"], "other", PASSWORD)
+    first = {
+        "action": "accept",
+        "reason": "现场核实，县级即可",
+        "versions": json.dumps(seen),
+        "state": "open",
+        "csrf_token": other.csrf,
+    }
+    rv = other.post("/manage/review/coarse:TWICE?format=json", data=first)
+    assert rv.status_code == 200 and rv.get_json()["item"]["state"] == "accepted"
+    before = _snapshot(env)
+    second = {"action": "dismiss", "versions": json.dumps(seen), "state": "open"}
+    rv = ed.post("/manage/review/coarse:TWICE", data={**second, "csrf_token": ed.csrf})
+    assert rv.status_code == 409
+    html = rv.get_data(as_text=True)
+    assert 'id="mg-decided-meanwhile"' in html
+    assert "other" in html and "现场核实，县级即可" in html and "已确认无误" in html
+    rv = ed.post("/manage/review/coarse:TWICE?format=json", data={**second, "csrf_token": ed.csrf})
+    err = rv.get_json()["error"]
+    assert rv.status_code == 409 and err["decided_state"] == "accepted"
+    assert err["decided_by"] == "other" and "现场核实" in err["message"]
+    # a script that sends no state decides only open items
+    rv = ed.post(
+        "/manage/review/coarse:TWICE?format=json",
+        data={"action": "dismiss", "csrf_token": ed.csrf},
+    )
+    assert rv.status_code == 409
+    assert _snapshot(env) == before  # the accept and its reason are kept
+    again = {**second, "state": "accepted", "csrf_token": ed.csrf}
+    rv = ed.post("/manage/review/coarse:TWICE?format=json", data=again)
+    assert rv.status_code == 200 and rv.get_json()["item"]["state"] == "dismissed"
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [
+        '{"BADV": 1e400}',
+        '{"BADV": 100000000000000000000000000000}',
+        '{"BADV": 1.9}',
+        '{"BADV": true}',
+        '{"BADV": "1.0"}',
+        '{"BADV": -1}',
+    ],
+)
+def test_versions_that_are_not_whole_numbers_are_a_400_not_a_500(env, versions):
+    """1e400 and a huge integer used to overflow (500); 1.9 and true passed as version 1."""
+    client = support.login(env["app"], "ed", PASSWORD)
+    before = _snapshot(env)
+    rv = client.post(
+        "/manage/review/coarse:BADV?format=json",
+        data={"action": "dismiss", "versions": versions, "csrf_token": client.csrf},
+    )
+    assert rv.status_code == 400, rv.get_data(as_text=True)[:300]
+    assert rv.get_json()["error"]["field"] == "versions"
     assert _snapshot(env) == before

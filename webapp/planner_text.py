@@ -1179,6 +1179,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "从未更新（超过 {days} 天）",
         "never updated (over {days} days)",
     ),
+    # review decisions: an item decided by someone else meanwhile (issue 15 item 4)
+    "manage.queue.decided_meanwhile": (
+        "您查看此事项后，{actor} 已于 {at} 将其处理为「{state}」（理由：{reason}）；"
+        "本次处理未执行。页面已显示最新情况，如仍需更改请重新处理。",
+        "After you opened this item, {actor} decided it as “{state}” at {at} (reason: {reason}); "
+        "your decision was not applied. The page shows the item as it is now; decide again if "
+        "it still needs changing.",
+    ),
 }
 
 #: Report files offered for download on a plan page: ``name: (zh, en)`` labels.

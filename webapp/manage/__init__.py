@@ -160,6 +160,15 @@ def conflict_message(exc: Conflict) -> str:
     details = exc.details
     if details.get("station_id") and "current_version" in details:
         return planner_text.conflict_text(details, lang, china_time_text)
+    if details.get("decided_state"):  # a review item decided meanwhile
+        return planner_text.text(
+            "manage.queue.decided_meanwhile",
+            lang,
+            actor=details.get("decided_by") or "",
+            at=china_time_text(details.get("decided_at")),
+            state=planner_text.text(f"manage.review.state.{details['decided_state']}", lang),
+            reason=details.get("decided_reason") or "—",
+        )
     if details.get("change_id") and details.get("state"):
         state = str(details["state"])
         return planner_text.text(

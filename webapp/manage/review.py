@@ -199,6 +199,7 @@ def review_decide(key: str):
             candidate=form.get("candidate"),
             keep=form.get("keep"),
             versions=form.get("versions"),
+            seen_state=form.get("state") or None,
             **_limits(),
         )
     except Conflict as exc:
