@@ -54,6 +54,7 @@ REASON_CODES = POSITION_CODES | {
     "township_code_county",
     "township_code_county_found",
     "township_name_code",
+    "township_guess_name",
     "township_name_code_others",
     "township_unknown",
     "township_unknown_found",
@@ -208,6 +209,17 @@ def township_conflict(
         filled = gazetteer.township(s.township_code)
         if filled is not None and gazetteer.township_has_name(filled, name):
             name = ""  # the name was filled with the guess too
+        elif filled is not None:
+            # The record names one township and carries the code of another, which an
+            # import guessed from the position (the stored record publishes both).
+            out.details.append(
+                Reason(
+                    "township_guess_name",
+                    {"name": name, "township_code": str(s.township_code), "township": filled.name},
+                    f"乡镇代码 {s.township_code}（{filled.name}）是导入时按位置估计的，"
+                    f"与所述乡镇名称 {name} 不符",
+                )
+            )
     if code_unit is not None:
         if county is not None and code_unit.county_code != county.code:
             home = gazetteer.get(code_unit.county_code)

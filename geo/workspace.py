@@ -30,6 +30,7 @@ No Flask here.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -209,15 +210,32 @@ def _raw_values(before: Station | None, fields: Mapping[str, Any], action: str) 
         values["status"] = "closed"
     elif action == "reopen":
         values["status"] = "open"
+    guessed = before is not None and (before.extra or {}).get("township_source") == "nearest"
+    moved = False
     if before is not None and ("lon" in fields or "lat" in fields):
         if _moved(before, values):
+            moved = True
             # A new position: its original is what was typed (set by the validator), and its
             # admin units are those of the new point (filled from the gazetteer).
             for key in ("orig_lon", "orig_lat", "orig_crs", *_PLACE_FIELDS):
                 if key not in fields or key.endswith("_code"):
                     values[key] = None
+            if guessed and str(values.get("township") or "") == (before.township or ""):
+                # the township was the old point's nearest (a guess, not a statement): the
+                # new point gets its own, not the old guess promoted to a stated name
+                values["township"] = None
         else:
             values["lon"], values["lat"], values["crs"] = before.lon, before.lat, "wgs84"
+    renamed = str(values.get("township") or "") != (before.township or "") if before else False
+    if before is not None and not moved and renamed:
+        # A township name edited without a move: its code is found from the new name (the
+        # import's rule), never kept from the old one (a name and a code of two different
+        # townships would be published).
+        values["township_code"] = None
+    if before is not None and (moved or values.get("township_code") is None) and guessed:
+        extra = dict(before.extra or {})
+        extra.pop("township_source", None)
+        values["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
     values.setdefault("crs", "wgs84")
     return values
 

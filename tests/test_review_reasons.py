@@ -128,6 +128,15 @@ def _stations(g):
         st("T-NONEF", RONGSHUI, x, y, township="火星乡", **no_county),
         st("T-OUT", RONGSHUI, x, y, township_code=tt.RONGSHUI_TOWN, township="融水镇"),
         st("T-OUTU", RONGSHUI, ex, ey, township_code=tt.HEMU, township="和睦镇"),
+        st(
+            "T-GUESS",
+            RONGSHUI,
+            x,
+            y,
+            township_code=tt.HEMU,
+            township="三防镇",
+            extra={"township_source": "nearest"},
+        ),
         # duplicates and stale
         st("D1", RONGSHUI, rs.lon, rs.lat - 0.01, name="融水镇职工驿站"),
         st("D2", RONGSHUI, rs.lon + 0.0002, rs.lat - 0.01, name="融水镇 职工驿站"),

@@ -206,3 +206,70 @@ def test_all_systems_uses_geo_crs():
     assert three["gcj02"] == pytest.approx(list(crs.wgs84_to_gcj02(*IN_RONGSHUI)), abs=1e-7)
     assert three["bd09"] == pytest.approx(list(crs.wgs84_to_bd09(*IN_RONGSHUI)), abs=1e-7)
     assert isinstance(Station, type)
+
+
+def _town(name: str):
+    from geo.gazetteer import default_gazetteer
+
+    g = default_gazetteer()
+    return next(d for d in g.townships_of(RONGSHUI) if d.name == name)
+
+
+def test_a_township_name_edited_gets_its_own_code_not_the_old_guess(repo):
+    """The import guessed the township from the position (nearest, labelled so); an editor
+    corrects the name without moving the station: the code follows the new name. Before,
+    the guessed code stayed, and the record published a name and a code of two townships
+    while the township check (which skips guesses) said nothing."""
+    from geo.gazetteer import default_gazetteer
+    from geo.review import township_conflict
+
+    seat = _town("融水镇")
+    done = _create(repo, lon=str(seat.lon + 0.002), lat=str(seat.lat))
+    s = done.station
+    assert s.township == "融水镇" and s.extra.get("township_source") == "nearest"
+    other = _town("四荣乡")
+    fields = {"township": "四荣乡", "lon": str(s.lon), "lat": str(s.lat)}
+    done = submit(repo, EDITOR, "edit", s.id, fields, base_version=s.version, reason="乡镇更正")
+    assert done.ok and done.written, done.errors
+    s = repo.get(s.id)
+    assert s.township == "四荣乡" and s.township_code[:9] == other.code[:9]
+    assert s.extra.get("township_source") == "name"
+    assert not township_conflict(s, default_gazetteer()).reasons
+
+
+def test_a_moved_station_gets_the_new_points_township_not_the_old_guess_as_stated(repo):
+    """The form sends back the township the import guessed for the old point; after a move
+    that guess is not promoted to a stated name: the new point gets its own nearest."""
+    seat, hemu = _town("融水镇"), _town("和睦镇")
+    s = _create(repo, lon=str(seat.lon + 0.002), lat=str(seat.lat)).station
+    assert s.township == "融水镇" and s.extra.get("township_source") == "nearest"
+    fields = {"township": "融水镇", "lon": str(hemu.lon + 0.002), "lat": str(hemu.lat)}
+    done = submit(repo, EDITOR, "edit", s.id, fields, base_version=s.version, reason="移位")
+    assert done.ok and done.written, done.errors
+    s = repo.get(s.id)
+    assert s.township == "和睦镇" and s.township_code[:9] == hemu.code[:9]
+    assert s.extra.get("township_source") == "nearest"
+
+
+def test_a_stored_guess_that_contradicts_the_name_is_a_review_reason():
+    """Records imported before a stated name took precedence carry a guessed code of
+    another township: the township check reports it (the public API publishes both)."""
+    from geo.gazetteer import default_gazetteer
+    from geo.review import township_conflict
+
+    seat, hemu = _town("融水镇"), _town("和睦镇")
+    s = Station(
+        id="G1",
+        name="旧导入驿站",
+        kind="rest_stop",
+        lon=seat.lon,
+        lat=seat.lat,
+        county_code=RONGSHUI,
+        township="和睦镇",
+        township_code=seat.code,
+        extra={"township_source": "nearest"},
+    )
+    found = township_conflict(s, default_gazetteer())
+    assert [r.code for r in found.details] == ["township_guess_name"]
+    assert "和睦镇" in found.reasons[0] and seat.name in found.reasons[0]
+    assert hemu.code  # the name names a real township of the county

@@ -1130,6 +1130,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the stated township code {township_code} ({township}) belongs to {home} "
         "({home_code}), not to {county} ({county_code}), the county of the coordinates",
     ),
+    "review.reason.township_guess_name": (
+        "乡镇代码 {township_code}（{township}）是导入时按位置估计的，与所述乡镇名称 {name} 不符",
+        "the township code {township_code} ({township}) was estimated from the position on "
+        "import and does not match the stated township name {name}",
+    ),
     "review.reason.township_name_code": (
         "所述乡镇名称 {name} 与所述乡镇代码 {township_code}（{township}）不符",
         "the stated township name {name} does not match the stated township code "
