@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +44,7 @@ from geo.crs import CoordSystem
 from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.gazetteer import township_outlines
 from geo.models import Precision, Station
-from geo.review import Reason, looks_like_gcj02_declared_wgs84, review_stations, township_conflicts
+from geo.review import Reason, review_stations, stated_county_readings, township_conflicts
 from geo.store import history as hist
 from geo.store.schema import review_items
 
@@ -154,19 +154,20 @@ def _codes(s: Station) -> dict[str, Any]:
     return {f: getattr(s, f, None) for f in hist.AREA_FIELDS}
 
 
-def _candidates(s: Station, gazetteer) -> list[Candidate]:
+def _candidates(
+    s: Station, gazetteer, readings: Mapping[str, tuple[float, float]] | None = None
+) -> list[Candidate]:
     """Positions that would put ``s`` in its stated county: its original coordinate read as
-    GCJ-02 (geo.review's hint) or as BD-09."""
-    out = []
-    if looks_like_gcj02_declared_wgs84(s, gazetteer):
-        assert s.orig_lon is not None and s.orig_lat is not None
-        x, y = _crs.gcj02_to_wgs84(s.orig_lon, s.orig_lat)
-        out.append(Candidate("gcj02", round(float(x), 7), round(float(y), 7)))
-    if s.orig_crs is CoordSystem.WGS84 and s.orig_lon is not None and s.orig_lat is not None:
-        x, y = _crs.bd09_to_wgs84(s.orig_lon, s.orig_lat)
-        if s.county_code and gazetteer.county_codes_at(x, y)[0] == s.county_code:
-            out.append(Candidate("bd09", round(float(x), 7), round(float(y), 7)))
-    return out
+    GCJ-02 (geo.review's hint) or as BD-09 (``readings``: already found by
+    :func:`geo.review.stated_county_readings`, else found here)."""
+    if readings is None:
+        readings = stated_county_readings([s], gazetteer).get(s.id, {})
+    return [
+        Candidate(system, round(x, 7), round(y, 7))
+        for system in ("gcj02", "bd09")
+        if system in readings
+        for x, y in [readings[system]]
+    ]
 
 
 def _computed(
@@ -204,7 +205,7 @@ def _computed(
             items.append(item("coarse", [s], coarse))
         if county:
             it = item("conflict", [s], county)
-            it.candidates = _candidates(s, gazetteer)
+            it.candidates = _candidates(s, gazetteer, r.readings)
             items.append(it)
     # Township contradictions (TOWN): names and codes, and positions against the deployment's
     # township outlines; added to the station's conflict item (one item per station).
