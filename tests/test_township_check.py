@@ -251,6 +251,13 @@ def test_import_warns_on_township_contradictions_and_keeps_the_rows(tmp_path, ou
     assert set(warned) == {("A", "township"), ("B", "township")}
     assert "450225101（和睦镇）" in warned[("A", "township")]
     assert "融水镇（450225100000）" in warned[("B", "township")]
+    # on a page, the warning is in the page's language (the queue's reason, by its code)
+    from webapp.planner_text import reason_text
+
+    issue = next(w for w in report.warnings if (w.id, w.field) == ("A", "township"))
+    english = reason_text(issue, "en")
+    assert english.startswith("the stated township contradicts") and "所述" not in english
+    assert "所述" in reason_text(issue, "zh")
     assert not report.rejected and {s.id for s in repo.all()} == {"A", "B", "OK"}
     repo.engine.dispose()
 

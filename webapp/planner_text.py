@@ -1901,6 +1901,12 @@ def reason_text(issue: object, lang: str = "zh") -> str:
     known code (an older stored preview)."""
     code = str(_get(issue, "code") or "")
     params = _get(issue, "params") or {}
+    if code == "township_conflict" and isinstance(params, Mapping) and params.get("review_code"):
+        # the review queue's township reason, carried with its own code and params
+        rest = {k: v for k, v in params.items() if k not in ("detail", "review_code")}
+        why = {"code": params["review_code"], "params": rest}
+        detail = review_reason_text(why, lang, fallback=str(params.get("detail") or ""))
+        return text("reason.township_conflict", lang, detail=detail)
     if code and f"reason.{code}" in MESSAGES and isinstance(params, Mapping):
         try:
             return text(f"reason.{code}", lang, **params)

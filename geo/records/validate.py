@@ -394,17 +394,19 @@ def _reverse_fill(
     towns = township_conflicts(kept, gazetteer, township_outlines())
     for s in kept:
         found_town = towns.get(s.id)
-        for reason in found_town.reasons if found_town else ():
+        for why in found_town.details if found_town else ():
+            # the review queue's reason (code and params) rides along, so a page renders
+            # it in its own language (webapp.planner_text.reason_text)
             report.warnings.append(
                 RowIssue(
                     lines[id(s)],
                     "township",
-                    reason,
+                    why.text,
                     s.township or s.township_code,
                     s.id,
                     s.name,
                     code="township_conflict",
-                    params={"detail": reason},
+                    params={"detail": why.text, "review_code": why.code, **why.params},
                 )
             )
 
