@@ -6,6 +6,8 @@ names the change that replaced it. On SQLite and PostgreSQL, through the real lo
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sqlalchemy as sa
 
@@ -105,6 +107,23 @@ def test_list_filters_by_review_state_and_counts_agree(env, stations):
     assert 'id="ms-review-counts"' in html
     english = client.get("/manage/stations?lang=en&format=json").get_json()["stations"]
     assert {s["id"]: s["review_label"] for s in english}["Q"] == "In the review queue"
+
+
+def test_a_rejection_settled_by_a_later_save_is_no_longer_rejected(env, stations):
+    """R's change was rejected; a reviewer then saves R directly (reviewers publish): the
+    list no longer says 已退回 (the rejection was about a version that is gone)."""
+    client = login(env, "ed")
+    states = {
+        s["id"]: s["review_state"]
+        for s in client.get("/manage/stations?format=json").get_json()["stations"]
+    }
+    assert states["R"] == "rejected"
+    repo = env["repo"]
+    r = repo.get("R")
+    repo.save([dataclasses.replace(r, phone="0772-2")], actor="rev", source="web", reason="改正")
+    doc = client.get("/manage/stations?format=json").get_json()
+    states = {s["id"]: s["review_state"] for s in doc["stations"]}
+    assert states["R"] == "clear" and doc["review_counts"]["rejected"] == 0
 
 
 def test_list_reads_the_changes_once_per_page_not_per_station(env, stations):

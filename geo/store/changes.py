@@ -397,9 +397,10 @@ class ChangeStore:
 
     def review_states(self) -> dict[str, str]:
         """Each station with changes: ``"pending"`` (a change waits for a reviewer),
-        ``"rejected"`` (its latest change was rejected) or ``"clear"``, in ONE query (the
-        list of an area reads every station's state at once). Stations without any change
-        are absent (clear)."""
+        ``"rejected"`` (its latest change was rejected and the station has not changed since
+        the version that change was based on: a later direct save by a reviewer, or with
+        approval off, settles it) or ``"clear"``, in ONE query (the list of an area reads
+        every station's state at once). Stations without any change are absent (clear)."""
         c = station_changes.c
         latest = (
             sa.select(
@@ -410,15 +411,18 @@ class ChangeStore:
             .group_by(c.station_id)
             .subquery()
         )
-        sel = sa.select(latest.c.station_id, latest.c.waiting, c.state).join(
-            station_changes, c.id == latest.c.latest_id
+        sel = (
+            sa.select(
+                latest.c.station_id, latest.c.waiting, c.state, c.base_version, stations.c.version
+            )
+            .join(station_changes, c.id == latest.c.latest_id)
+            .outerjoin(stations, stations.c.id == latest.c.station_id)
         )
         out: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for sid, waiting, state in conn.execute(sel):
-                out[sid] = (
-                    "pending" if waiting else ("rejected" if state == "rejected" else "clear")
-                )
+            for sid, waiting, state, base, now in conn.execute(sel):
+                rejected = state == "rejected" and (now is None or int(now) <= int(base))
+                out[sid] = "pending" if waiting else ("rejected" if rejected else "clear")
         return out
 
     def pending_counts(self, areas: Sequence[str] = ()) -> list[dict[str, Any]]:
