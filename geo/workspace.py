@@ -115,7 +115,10 @@ class SubmitResult:
         Field -> message of what the validator warned about (the change was written).
     issues
         Field -> the :class:`geo.records.issues.RowIssue` behind each of ``errors`` and
-        ``warnings`` (its ``code`` and ``params`` let a page say it in its own language).
+        ``warnings`` (its ``code`` and ``params`` let a page say it in its own language);
+        a field with both has its rejection here.
+    warning_issues
+        Field -> the :class:`geo.records.issues.RowIssue` behind each of ``warnings``.
     conflict
         The :class:`Conflict` when the station changed since ``base_version`` (nothing was
         written); its ``details["changes"]`` say what changed, who and when.
@@ -130,6 +133,7 @@ class SubmitResult:
     errors: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
     issues: dict[str, RowIssue] = field(default_factory=dict)
+    warning_issues: dict[str, RowIssue] = field(default_factory=dict)
     conflict: Conflict | None = None
     written: bool = False
     version: int | None = None
@@ -346,6 +350,7 @@ def submit(
     for issue in report.warnings:
         result.warnings.setdefault(issue.field or "", _message(issue.field, issue.reason))
         result.issues.setdefault(issue.field or "", issue)
+        result.warning_issues.setdefault(issue.field or "", issue)
     if result.errors or not stations:
         return result
     station = stations[0]

@@ -357,3 +357,23 @@ def test_a_blank_yes_no_setting_is_its_default_not_off(raw):
     web = WebSettings.from_env({"YIZHAN_APPROVAL": raw, "YIZHAN_SESSION_SECURE": raw})
     assert web.approval is True
     assert web.session_secure is WebSettings().session_secure
+
+
+def test_a_fields_warning_is_shown_with_its_own_text_not_its_rejections(env):
+    """A field with a rejection and a warning: each message keeps its own reason (the
+    warning used to be rendered from the rejection's issue)."""
+    from geo.records.issues import RowIssue
+    from geo.workspace import SubmitResult
+    from webapp.manage.stations import _said
+
+    rejected = RowIssue(1, "hours", "bad", "x", code="id_exists", params={"id": "A1"})
+    warned = RowIssue(1, "hours", "odd", "x", code="duplicate_id", params={"line": "7"})
+    result = SubmitResult("edit", errors={"hours": "bad"}, warnings={"hours": "odd"})
+    result.issues["hours"] = rejected
+    result.warning_issues["hours"] = warned
+    with env["app"].test_request_context("/manage/stations/A1"):
+        errors = _said(result.issues, result.errors)
+        warnings = _said(result.warning_issues, result.warnings)
+    assert errors["hours"].endswith(planner_text.reason_text(rejected, "zh"))
+    assert warnings["hours"].endswith(planner_text.reason_text(warned, "zh"))
+    assert "A1" in errors["hours"] and "7" in warnings["hours"] and "A1" not in warnings["hours"]

@@ -227,8 +227,8 @@ def _edit_page(
         "version": version,
         "form": form,
         "positions": _positions(form),
-        "errors": _said(result, result.errors) if result else {},
-        "warnings": _said(result, result.warnings) if result else {},
+        "errors": _said(result.issues, result.errors) if result else {},
+        "warnings": _said(result.warning_issues, result.warnings) if result else {},
         "conflict": conflict.to_dict()["error"] if conflict else None,
         "notice": notice,
         "pending_changes": _pending_changes(s.id) if s else [],
@@ -253,12 +253,11 @@ def _edit_page(
     )
 
 
-def _said(result: SubmitResult, messages: dict[str, str]) -> dict[str, str]:
-    """Field -> message of the validator's issues in the page's language (WORDS)."""
-    return {
-        k: field_reason(k, result.issues[k]) if k in result.issues else v
-        for k, v in messages.items()
-    }
+def _said(issues: dict, messages: dict[str, str]) -> dict[str, str]:
+    """Field -> message of the validator's issues in the page's language (``issues``: the
+    rejections' or the warnings' :class:`RowIssue` per field, so a field's warning is never
+    shown with its rejection's text)."""
+    return {k: field_reason(k, issues[k]) if k in issues else v for k, v in messages.items()}
 
 
 def _pending_changes(station_id: str) -> list[dict]:
