@@ -280,6 +280,23 @@ def components() -> dict:
                             "id": {"type": "string"},
                             "name": {"type": "string"},
                             "reasons": {"type": "array", "items": {"type": "string"}},
+                            "reason_codes": {
+                                "type": "array",
+                                "description": "Each reason's stable code and parameters "
+                                "(the same order as reasons); pages render them in their "
+                                "language.",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["code", "params"],
+                                    "properties": {
+                                        "code": {"type": "string"},
+                                        "params": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
                         },
                     },
                 },
