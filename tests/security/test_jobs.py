@@ -201,9 +201,7 @@ def test_killed_worker_fails_only_its_job_and_the_next_job_runs(make, env):
     assert workers, "no worker process found"
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
-    doc = wait_state(
-        c, url, FINISHED, timeout_s=120
-    )  # a bound, not a speed check: loaded CI machines
+    doc = wait_state(c, url, FINISHED, timeout_s=120)  # a bound, not a speed check
     assert doc["state"] == "failed"
     assert "工作进程意外退出" in doc["message"]
     assert only_inputs(app, doc["id"]) == {"inputs", "job.json"}
