@@ -2,14 +2,12 @@
  * Yizhan registry workspace, one change (/manage/changes/<id>, issue 15 item 5): the small map
  * of a change that moves a station: where it was (grey) and where it would be (blue), joined
  * by a line, on the first configured basemap (the locator's configuration, as the station page).
- * Configuration from #mg-change-config. Scripts, in order: leaflet, crs.js, this file.
+ * Configuration from #mg-change-config.
+ * Scripts, in order: leaflet, crs.js, manage/base.js (the map's base), this file.
  */
 (function () {
   'use strict';
 
-  var CRS = window.YizhanCRS || {
-    wgs84ToGcj02: function (lon, lat) { return [lon, lat]; }
-  };
 
   function readConfig() {
     var node = document.getElementById('mg-change-config');
@@ -26,33 +24,12 @@
     var el = document.getElementById('mg-change-map');
     var pos = cfg && cfg.position;
     if (!el || typeof L === 'undefined' || !pos || !finite(pos.after)) { return null; }
-    var defs = Array.isArray(cfg.basemaps) && cfg.basemaps.length ? cfg.basemaps : [];
-    var d = defs[0] || { crs: 'wgs84', url: '' };
-    var gcj = d.crs === 'gcj02';
-    function disp(lon, lat) {
-      if (gcj) { var g = CRS.wgs84ToGcj02(lon, lat); return [g[1], g[0]]; }
-      return [lat, lon];
-    }
-    var maxZoom = d.url ? (d.max_zoom || 18) : 12;
+    var base = window.Yizhan.manageMap.choose(cfg, { offlineMaxZoom: 12 });
+    var disp = base.disp;
+    var maxZoom = base.maxZoom;
     var map = L.map(el, { scrollWheelZoom: false, minZoom: 4, maxZoom: maxZoom });
     map.attributionControl.setPrefix(false);
-    if (d.url) {
-      L.tileLayer(d.url, { attribution: d.attribution || '', subdomains: d.subdomains || 'abc',
-        maxZoom: maxZoom }).addTo(map);
-    } else if (cfg.outlinesUrl) {
-      fetch(cfg.outlinesUrl, { credentials: 'same-origin' }).then(function (r) {
-        return r.ok ? r.json() : null;
-      }).then(function (fc) {
-        if (!fc) { return; }
-        L.geoJSON(fc, {
-          interactive: false,
-          coordsToLatLng: function (c) { return L.latLng(disp(c[0], c[1])); },
-          style: function () {
-            return { color: '#8a8f98', weight: 1, opacity: 0.9, fillColor: '#fbfaf6', fillOpacity: 1 };
-          }
-        }).addTo(map).bringToBack();
-      }).catch(function () { /* the pins still show */ });
-    }
+    window.Yizhan.manageMap.draw(map, el, cfg, base);
     var labels = cfg.labels || {};
     var after = disp(pos.after[0], pos.after[1]);
     var points = [after];

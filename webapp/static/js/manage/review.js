@@ -10,7 +10,7 @@
  *   - for a fix, a draggable pin (mouse or touch; a tap on the map moves it too) writes its
  *     WGS-84 position into the lon/lat fields and chooses "coordinates typed in";
  *   - picking a candidate in the list (or tapping its marker) moves the pin there.
- * Scripts, in order: leaflet, i18n.js, common.js, this file.
+ * Scripts, in order: leaflet, i18n.js, common.js, manage/base.js (the map's base), this file.
  */
 (function (Y) {
   'use strict';
@@ -35,24 +35,8 @@
   if (cfg.attributionHtml) { map.attributionControl.addAttribution(cfg.attributionHtml); }
   if (text.demo) { map.attributionControl.addAttribution(C.escapeAttr(text.demo)); }
 
-  /* The base: the first WGS-84 basemap with tiles, else the bundled county outlines. */
-  (function drawBase() {
-    var defs = (cfg.basemaps || []).filter(function (d) { return d.crs !== 'gcj02'; });
-    var d = defs[0] || { id: 'offline', url: '' };
-    el.setAttribute('data-basemap', d.id || 'offline');
-    if (d.url) {
-      L.tileLayer(d.url, { attribution: d.attribution || '', subdomains: d.subdomains || 'abc',
-        maxZoom: d.max_zoom || 18 }).addTo(map);
-      return;
-    }
-    if (!cfg.outlinesUrl) { return; }
-    C.getJSON(cfg.outlinesUrl).then(function (fc) {
-      L.geoJSON(fc, { interactive: false, style: function () {
-        return { color: '#8a8f98', weight: 1, fillColor: '#fbfaf6', fillOpacity: 1 };
-      } }).addTo(map).bringToBack();
-      el.setAttribute('data-outlines', String((fc.features || []).length));
-    }).catch(function () { /* the markers still show */ });
-  }());
+  /* The base: the first WGS-84 basemap with tiles, else the county outlines (base.js). */
+  Y.manageMap.draw(map, el, cfg, Y.manageMap.choose(cfg, { wgs84Only: true }));
 
   function fixed(v) {
     return (Math.round(v * 1e7) / 1e7).toFixed(7).replace(/0+$/, '').replace(/\.$/, '');

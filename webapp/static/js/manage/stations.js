@@ -12,7 +12,7 @@
  *   - typed coordinates in WGS-84 / GCJ-02 / BD-09 move the pin; the position is shown in all
  *     three systems. Every conversion is the server's (/manage/convert, geo.crs): no
  *     formulas here.
- * Scripts, in order: leaflet, i18n.js, common.js, this file.
+ * Scripts, in order: leaflet, i18n.js, common.js, manage/base.js (the map's base), this file.
  */
 (function (Y) {
   'use strict';
@@ -35,24 +35,8 @@
   if (cfg.attributionHtml) { map.attributionControl.addAttribution(cfg.attributionHtml); }
   if (text.demo) { map.attributionControl.addAttribution(C.escapeAttr(text.demo)); }
 
-  /* The base: the first WGS-84 basemap with tiles, else the bundled county outlines. */
-  (function drawBase() {
-    var defs = (cfg.basemaps || []).filter(function (d) { return d.crs !== 'gcj02'; });
-    var d = defs[0] || { id: 'offline', url: '' };
-    el.setAttribute('data-basemap', d.id || 'offline');
-    if (d.url) {
-      L.tileLayer(d.url, { attribution: d.attribution || '', subdomains: d.subdomains || 'abc',
-        maxZoom: d.max_zoom || 18 }).addTo(map);
-      return;
-    }
-    if (!cfg.outlinesUrl) { return; }
-    C.getJSON(cfg.outlinesUrl).then(function (fc) {
-      L.geoJSON(fc, { interactive: false, style: function () {
-        return { color: '#8a8f98', weight: 1, fillColor: '#fbfaf6', fillOpacity: 1 };
-      } }).addTo(map).bringToBack();
-      el.setAttribute('data-outlines', String((fc.features || []).length));
-    }).catch(function () { /* the pin still works */ });
-  }());
+  /* The base: the first WGS-84 basemap with tiles, else the county outlines (base.js). */
+  Y.manageMap.draw(map, el, cfg, Y.manageMap.choose(cfg, { wgs84Only: true }));
 
   var pin = L.marker([0, 0], {
     draggable: !!cfg.editable,

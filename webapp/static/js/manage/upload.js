@@ -5,14 +5,11 @@
  * marker's click highlights its table row; a row's click finds its marker. Configuration
  * (points, texts, basemaps) from #mg-upload-config (webapp/manage/upload_map.py). Names are
  * data: popups are built with textContent, never markup.
- * Scripts, in order: leaflet, crs.js, this file.
+ * Scripts, in order: leaflet, crs.js, manage/base.js (the map's base), this file.
  */
 (function () {
   'use strict';
 
-  var CRS = window.YizhanCRS || {
-    wgs84ToGcj02: function (lon, lat) { return [lon, lat]; }
-  };
   var STYLE = {
     new: { color: '#0d652d', fillColor: '#1e8e3e' },
     changed: { color: '#0b57d0', fillColor: '#1a73e8' },
@@ -41,34 +38,13 @@
   function draw(cfg) {
     var el = document.getElementById('mg-upload-map');
     if (!el || typeof L === 'undefined' || !cfg || !Array.isArray(cfg.points)) { return null; }
-    var defs = Array.isArray(cfg.basemaps) ? cfg.basemaps : [];
-    var d = defs[0] || { crs: 'wgs84', url: '' };
-    var gcj = d.crs === 'gcj02';
-    function disp(lon, lat) {
-      if (gcj) { var g = CRS.wgs84ToGcj02(lon, lat); return [g[1], g[0]]; }
-      return [lat, lon];
-    }
-    var maxZoom = d.url ? (d.max_zoom || 18) : 12;
+    var base = window.Yizhan.manageMap.choose(cfg, { offlineMaxZoom: 12 });
+    var disp = base.disp;
+    var maxZoom = base.maxZoom;
     var map = L.map(el, { scrollWheelZoom: false, minZoom: 3, maxZoom: maxZoom });
     map.attributionControl.setPrefix(false);
     if (cfg.attributionHtml) { map.attributionControl.addAttribution(cfg.attributionHtml); }
-    if (d.url) {
-      L.tileLayer(d.url, { attribution: d.attribution || '', subdomains: d.subdomains || 'abc',
-        maxZoom: maxZoom }).addTo(map);
-    } else if (cfg.outlinesUrl) {
-      fetch(cfg.outlinesUrl, { credentials: 'same-origin' }).then(function (r) {
-        return r.ok ? r.json() : null;
-      }).then(function (fc) {
-        if (!fc) { return; }
-        L.geoJSON(fc, {
-          interactive: false,
-          coordsToLatLng: function (c) { return L.latLng(disp(c[0], c[1])); },
-          style: function () {
-            return { color: '#8a8f98', weight: 1, opacity: 0.9, fillColor: '#fbfaf6', fillOpacity: 1 };
-          }
-        }).addTo(map).bringToBack();
-      }).catch(function () { /* the markers still show */ });
-    }
+    window.Yizhan.manageMap.draw(map, el, cfg, base);
 
     var text = cfg.text || {};
     var classes = cfg.classes || {};
