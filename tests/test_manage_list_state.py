@@ -126,6 +126,32 @@ def test_a_rejection_settled_by_a_later_save_is_no_longer_rejected(env, stations
     assert states["R"] == "clear" and doc["review_counts"]["rejected"] == 0
 
 
+def test_a_change_rejected_as_out_of_date_still_shows_as_rejected(env, stations):
+    """The station changed after the editor proposed (so the version is past the change's
+    base) and the reviewer rejects the now out-of-date change: the editor still sees
+    已退回 until the station is saved again after the rejection."""
+    repo, store = env["repo"], env["store"]
+    d = repo.get("D")
+    change = store.propose(
+        "edit", dataclasses.replace(d, phone="0772-7"), base_version=d.version, author="ed"
+    )
+    repo.save([dataclasses.replace(d, phone="0772-8")], actor="rev", source="web", reason="改")
+    store.reject(change.id, env["users"].get("rev"), "已过时，请按最新版本重新提交")
+    client = login(env, "ed")
+    states = {
+        s["id"]: s["review_state"]
+        for s in client.get("/manage/stations?format=json").get_json()["stations"]
+    }
+    assert states["D"] == "rejected"
+    d = repo.get("D")
+    repo.save([dataclasses.replace(d, phone="0772-9")], actor="rev", source="web", reason="改")
+    states = {
+        s["id"]: s["review_state"]
+        for s in client.get("/manage/stations?format=json").get_json()["stations"]
+    }
+    assert states["D"] == "clear"
+
+
 def test_list_reads_the_changes_once_per_page_not_per_station(env, stations):
     """Thousands of stations: the states come from one query of ``station_changes``."""
     seen: list[str] = []

@@ -51,7 +51,7 @@ from geo.errors import Conflict, Forbidden, NotFound, ValidationError
 from geo.models import Station
 from geo.store import history as hist
 from geo.store.repository import StationRepository, _from_row, _to_row
-from geo.store.schema import station_changes, stations
+from geo.store.schema import station_changes, station_versions, stations
 
 __all__ = [
     "ACTIONS",
@@ -397,10 +397,10 @@ class ChangeStore:
 
     def review_states(self) -> dict[str, str]:
         """Each station with changes: ``"pending"`` (a change waits for a reviewer),
-        ``"rejected"`` (its latest change was rejected and the station has not changed since
-        the version that change was based on: a later direct save by a reviewer, or with
-        approval off, settles it) or ``"clear"``, in ONE query (the list of an area reads
-        every station's state at once). Stations without any change are absent (clear)."""
+        ``"rejected"`` (its latest change was rejected and no version of the station was
+        written after the rejection: a later direct save by a reviewer, or with approval
+        off, settles it) or ``"clear"``, in ONE query (the list of an area reads every
+        station's state at once). Stations without any change are absent (clear)."""
         c = station_changes.c
         latest = (
             sa.select(
@@ -411,17 +411,20 @@ class ChangeStore:
             .group_by(c.station_id)
             .subquery()
         )
-        sel = (
-            sa.select(
-                latest.c.station_id, latest.c.waiting, c.state, c.base_version, stations.c.version
-            )
-            .join(station_changes, c.id == latest.c.latest_id)
-            .outerjoin(stations, stations.c.id == latest.c.station_id)
+        sv = station_versions.c
+        saved_since = (
+            sa.exists()
+            .where(sv.station_id == latest.c.station_id)
+            .where(sv.at > c.decided_at)
+            .correlate(latest, station_changes)
+        )
+        sel = sa.select(latest.c.station_id, latest.c.waiting, c.state, saved_since).join(
+            station_changes, c.id == latest.c.latest_id
         )
         out: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for sid, waiting, state, base, now in conn.execute(sel):
-                rejected = state == "rejected" and (now is None or int(now) <= int(base))
+            for sid, waiting, state, settled in conn.execute(sel):
+                rejected = state == "rejected" and not settled
                 out[sid] = "pending" if waiting else ("rejected" if rejected else "clear")
         return out
 
