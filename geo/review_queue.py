@@ -429,16 +429,10 @@ def seen_versions(value: object, ids: Sequence[str]) -> dict[str, int] | None:
     )
     if not isinstance(value, dict) or set(map(str, value)) != set(ids):
         raise bad
-    out: dict[str, int] = {}
-    for k, v in value.items():
-        # A whole number only: 1.9, true or 1e400 must not pass as (or overflow into) 1.
-        if isinstance(v, str) and v.strip().isdigit() and len(v.strip()) <= 9:
-            out[str(k)] = int(v)
-        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31:
-            out[str(k)] = v
-        else:
-            raise bad
-    return out
+    try:  # whole numbers only (geo.store.history.parse_version)
+        return {str(k): hist.parse_version(v) for k, v in value.items()}
+    except ValueError:
+        raise bad from None
 
 
 def _check_versions(conn: sa.Connection, seen: dict[str, int]) -> None:

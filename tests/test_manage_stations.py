@@ -177,6 +177,25 @@ def test_field_errors_are_next_to_the_field_and_nothing_is_written(env, stations
     assert snapshot(stations) == before
 
 
+@pytest.mark.parametrize("version", ["100000000000000000000", "1.9", "\u00b2", "-1", ""])
+def test_a_version_that_is_not_a_whole_number_is_a_400_not_a_500(env, stations, version):
+    """base_version and a revert's version: a 21-digit number overflowed the database (500);
+    Unicode digits and fractions are not versions either."""
+    client = login(env, "rs_ed")
+    before = snapshot(stations)
+    rv = client.post(
+        "/manage/stations/RS1?format=json",
+        data={"csrf_token": client.csrf, "base_version": version, "phone": "0772-1"},
+    )
+    assert rv.status_code == 400, rv.get_data(as_text=True)[:300]
+    rv = client.post(
+        "/manage/stations/RS1/revert?format=json",
+        data={"csrf_token": client.csrf, "version": version, "base_version": "1"},
+    )
+    assert rv.status_code == 400, rv.get_data(as_text=True)[:300]
+    assert snapshot(stations) == before
+
+
 def test_a_stale_form_is_a_conflict_that_keeps_the_input(env, stations):
     admin, editor = login(env, "root"), login(env, "rs_ed")
     rv = admin.post(

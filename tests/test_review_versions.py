@@ -237,6 +237,8 @@ def test_an_item_decided_by_someone_else_meanwhile_is_409_not_overwritten(env):
         '{"BADV": true}',
         '{"BADV": "1.0"}',
         '{"BADV": -1}',
+        '{"BADV": "\u00b2"}',
+        '{"BADV": "\uff11"}',
     ],
 )
 def test_versions_that_are_not_whole_numbers_are_a_400_not_a_500(env, versions):

@@ -18,6 +18,7 @@ the change, so a station moved out of a county stays in that county's audit).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -209,6 +210,28 @@ def time_bounds(
         return datetime.combine(day, time(0), tzinfo=CHINA_TZ).astimezone(UTC)
 
     return at(since, False), at(until, True)
+
+
+#: The largest version a client may send (a 32-bit column holds it).
+MAX_VERSION = 2**31 - 1
+
+
+def parse_version(value: object) -> int:
+    """A station version a client sent (form text or JSON number): a whole number 0 …
+    :data:`MAX_VERSION` written with ASCII digits. ``ValueError`` for anything else — ``1.9``,
+    ``true``, ``1e400``, ``²`` or a 30-digit number must not pass as, or overflow into, a
+    version."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a version: {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(f"not a version: {value!r}")
+    if not 0 <= number <= MAX_VERSION:
+        raise ValueError(f"not a version: {value!r}")
+    return number
 
 
 def changes_since(conn: Connection, station_id: str, version: int) -> list[StationVersion]:

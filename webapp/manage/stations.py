@@ -40,6 +40,7 @@ from geo.models import KINDS, SERVICES, STATUS_TERMS, Precision, Station
 from geo.records import station_record
 from geo.records.audit import field_label
 from geo.store.changes import REVIEW_STATES, Change, ChangeStore, needs_approval, station_of
+from geo.store.history import parse_version
 from geo.workspace import EDITABLE_FIELDS, SubmitResult, all_systems, submit
 from webapp import auth
 from webapp.errors import wants_json
@@ -317,7 +318,7 @@ def _get_covered(station_id: str) -> Station:
 
 def _base_version() -> int:
     try:
-        return int(request.form.get("base_version", ""))
+        return parse_version(request.form.get("base_version", ""))
     except ValueError:
         raise ValidationError(
             auth.text("manage.stations.no_version"), field="base_version"
@@ -507,7 +508,7 @@ def station_revert(station_id: str):
         return redirect(url_for("manage.station_history", station_id=station_id), 303)
     versions = _covered_history(station_id)
     try:
-        target = int(request.form.get("version", ""))
+        target = parse_version(request.form.get("version", ""))
     except ValueError:
         raise ValidationError(auth.text("manage.stations.no_version"), field="version") from None
     chosen = next((v for v in versions if v.version == target), None)
