@@ -527,97 +527,115 @@ def apply(
         raise ValidationError("请填写接受的理由 (a reason is required)", field="reason")
     expected = dict(seen if seen is not None else item.versions)
     versions = dict(expected)
-    with repo.transaction() as conn:
-        if action == "fix":
-            if len(found) != 1:
-                raise ValidationError(
-                    "合并重复站点请用“合并” (use merge for duplicates)", field="action"
-                )
-            if candidate not in (None, ""):
-                try:
-                    chosen = item.candidates[int(str(candidate))]
-                except (ValueError, IndexError):
+    try:
+        with repo.transaction() as conn:
+            if action == "fix":
+                if len(found) != 1:
                     raise ValidationError(
-                        "没有这个候选位置 (no such candidate)", field="candidate"
-                    ) from None
-                x, y = chosen.lon, chosen.lat
-            else:
-                x, y = _position(lon, lat)
-            s = found[0]
-            _check_fix_position(gazetteer, areas, s, x, y)
-            fixed = dataclasses.replace(
-                s,
-                lon=x,
-                lat=y,
-                precision=Precision.EXACT,
-                orig_lon=x,
-                orig_lat=y,
-                orig_crs=CoordSystem.WGS84,
-                updated_at=None,
-            )
-            repo.save(
-                [fixed],
-                conn,
-                actor=actor,
-                source="review",
-                reason=reason or f"review {key}: position fixed",
-                expected_versions=expected,
-            )
-            versions[s.id] = expected[s.id] + 1
-        elif action == "merge":
-            if kind != "duplicate":
-                raise ValidationError(
-                    "只有重复站点可以合并 (only duplicates merge)", field="action"
+                        "合并重复站点请用“合并” (use merge for duplicates)", field="action"
+                    )
+                if candidate not in (None, ""):
+                    try:
+                        chosen = item.candidates[int(str(candidate))]
+                    except (ValueError, IndexError):
+                        raise ValidationError(
+                            "没有这个候选位置 (no such candidate)", field="candidate"
+                        ) from None
+                    x, y = chosen.lon, chosen.lat
+                else:
+                    x, y = _position(lon, lat)
+                s = found[0]
+                _check_fix_position(gazetteer, areas, s, x, y)
+                fixed = dataclasses.replace(
+                    s,
+                    lon=x,
+                    lat=y,
+                    precision=Precision.EXACT,
+                    orig_lon=x,
+                    orig_lat=y,
+                    orig_crs=CoordSystem.WGS84,
+                    updated_at=None,
                 )
-            if keep not in ids:
-                raise ValidationError("请选择保留的站点 (choose the station to keep)", field="keep")
-            kept = next(s for s in found if s.id == keep)
-            other = next(s for s in found if s.id != keep)
-            why = reason or f"review {key}: merged {other.id} into {kept.id}"
-            merged = _merged(kept, other)
-            if merged is not kept:
                 repo.save(
-                    [merged],
+                    [fixed],
+                    conn,
+                    actor=actor,
+                    source="review",
+                    reason=reason or f"review {key}: position fixed",
+                    expected_versions=expected,
+                )
+                versions[s.id] = expected[s.id] + 1
+            elif action == "merge":
+                if kind != "duplicate":
+                    raise ValidationError(
+                        "只有重复站点可以合并 (only duplicates merge)", field="action"
+                    )
+                if keep not in ids:
+                    raise ValidationError(
+                        "请选择保留的站点 (choose the station to keep)", field="keep"
+                    )
+                kept = next(s for s in found if s.id == keep)
+                other = next(s for s in found if s.id != keep)
+                why = reason or f"review {key}: merged {other.id} into {kept.id}"
+                merged = _merged(kept, other)
+                if merged is not kept:
+                    repo.save(
+                        [merged],
+                        conn,
+                        actor=actor,
+                        source="review",
+                        reason=why,
+                        expected_versions={kept.id: expected[kept.id]},
+                    )
+                    versions[kept.id] = expected[kept.id] + 1
+                repo.delete(
+                    [other.id],
                     conn,
                     actor=actor,
                     source="review",
                     reason=why,
-                    expected_versions={kept.id: expected[kept.id]},
+                    expected_versions={other.id: expected[other.id]},
                 )
-                versions[kept.id] = expected[kept.id] + 1
-            repo.delete(
-                [other.id],
-                conn,
-                actor=actor,
-                source="review",
-                reason=why,
-                expected_versions={other.id: expected[other.id]},
-            )
-            versions[other.id] = expected[other.id] + 1
-        else:  # accept / dismiss: nothing of the station changes; check it did not either
-            _check_versions(conn, expected)
-        now_row = _decisions(conn, [key]).get(key)
-        if (now_row.at if now_row else None) != (loaded.at if loaded else None):
-            # decided by someone else between the read above and this transaction
-            _apply_decision(item, now_row)
-            raise _decided_conflict(key, item)
-        state = ACTIONS[action]
-        record = {
-            "key": key,
-            "kind": kind,
-            "station_ids": list(ids),
-            "state": state,
-            "versions": versions,
-            "actor": actor or "unknown",
-            "reason": reason,
-            "at": now,
-            "area_codes": hist.area_codes(*(_codes(s) for s in found)),
-        }
-        conn.execute(review_items.delete().where(review_items.c.key == key))
-        conn.execute(review_items.insert(), [record])
+                versions[other.id] = expected[other.id] + 1
+            else:  # accept / dismiss: nothing of the station changes; check it did not either
+                _check_versions(conn, expected)
+            state = ACTIONS[action]
+            record = {
+                "key": key,
+                "kind": kind,
+                "station_ids": list(ids),
+                "state": state,
+                "versions": versions,
+                "actor": actor or "unknown",
+                "reason": reason,
+                "at": now,
+                "area_codes": hist.area_codes(*(_codes(s) for s in found)),
+            }
+            # Replace exactly the decision read above (none, or the one at ``loaded.at``): a
+            # decision someone committed meanwhile makes the conditional delete miss (or the
+            # insert meet its key), and this one is refused instead of replacing it.
+            if loaded is not None:
+                gone = review_items.delete().where(
+                    review_items.c.key == key, review_items.c.at == loaded.at
+                )
+                if conn.execute(gone).rowcount != 1:
+                    raise _DecidedMeanwhile  # rolls back; the other decision is read after
+            try:
+                conn.execute(review_items.insert(), [record])
+            except sa.exc.IntegrityError:  # another first decision committed meanwhile
+                raise _DecidedMeanwhile from None  # rolls back; that decision is read after
+    except _DecidedMeanwhile:
+        with repo.engine.connect() as conn:
+            _apply_decision(item, _decisions(conn, [key]).get(key))
+        raise _decided_conflict(key, item) from None
     item.state, item.actor, item.at, item.decision_reason = state, actor, now, reason
     item.versions = versions
     return item
+
+
+class _DecidedMeanwhile(Exception):
+    """Raised inside a decision's transaction (so it rolls back) when another decision of
+    the item was committed meanwhile; :func:`apply` answers it with :func:`_decided_conflict`."""
 
 
 def _decided_conflict(key: str, item: QueueItem) -> Conflict:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 import support
 from geo.crs import CoordSystem
+from geo.errors import Conflict
 from geo.gazetteer import default_gazetteer
 from geo.models import Precision, Station
 
@@ -59,6 +60,8 @@ def _stations() -> list[Station]:
         st("GONE", 0.005),
         st("TWICE", 0.006),
         st("BADV", 0.007),
+        st("RACE", 0.008),
+        st("RACE2", 0.009),
         st("M1", -0.01, name="融水镇驿站", **exact),
         st("M2", -0.01, lon=seat.lon + 0.0002, name="融水镇 驿站", phone="0772-1", **exact),
     ]
@@ -252,3 +255,44 @@ def test_versions_that_are_not_whole_numbers_are_a_400_not_a_500(env, versions):
     assert rv.status_code == 400, rv.get_data(as_text=True)[:300]
     assert rv.get_json()["error"]["field"] == "versions"
     assert _snapshot(env) == before
+
+
+@pytest.mark.parametrize("sid", ["RACE", "RACE2"])
+def test_a_decision_committed_between_reading_and_writing_is_not_replaced(env, monkeypatch, sid):
+    """The narrow race: another decision is committed after this one read the stored
+    decision and before it writes. RACE: the item had no decision (the other one is the
+    first); RACE2: it had one (the other replaces it first). Either way this decision is a
+    409 naming the other, and the other stays."""
+    from geo import review_queue as rq
+
+    repo, g = env["repo"], default_gazetteer()
+    key = f"coarse:{sid}"
+    seen = {sid: repo.get(sid).version}
+    state = "open"
+    if sid == "RACE2":
+        rq.apply(repo, g, key, "dismiss", actor="ed", areas=[RONGSHUI], versions=seen)
+        state = "dismissed"
+    original = rq.hist.area_codes
+    calls = {"n": 0}
+
+    def other_decides_meanwhile(*records):
+        # inside this decision's transaction, after its checks and before it writes
+        calls["n"] += 1
+        if calls["n"] == 1:
+            rq.apply(
+                repo, g, key, "accept", actor="other", areas=[RONGSHUI], reason="先处理",
+                versions=seen, seen_state=state,
+            )  # fmt: skip
+        return original(*records)
+
+    monkeypatch.setattr(rq.hist, "area_codes", other_decides_meanwhile)
+    with pytest.raises(Conflict) as info:
+        rq.apply(
+            repo, g, key, "dismiss", actor="ed", areas=[RONGSHUI], versions=seen,
+            seen_state=state,
+        )  # fmt: skip
+    assert info.value.details["decided_by"] == "other"
+    assert info.value.details["decided_state"] == "accepted"
+    monkeypatch.setattr(rq.hist, "area_codes", original)
+    (item,) = [i for i in rq.queue(repo, [RONGSHUI], g, states=None) if i.key == key]
+    assert (item.state, item.actor, item.decision_reason) == ("accepted", "other", "先处理")
