@@ -241,7 +241,7 @@ def township_conflict(
                 Reason(
                     "township_guess_name",
                     {"name": name, "township_code": str(s.township_code), "township": filled.name},
-                    f"乡镇代码 {s.township_code}（{filled.name}）是导入时按位置估计的，"
+                    f"乡镇代码 {s.township_code}（{filled.name}）是按位置估计的（非所述），"
                     f"与所述乡镇名称 {name} 不符",
                 )
             )

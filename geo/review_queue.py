@@ -518,7 +518,14 @@ def apply(
     with repo.engine.connect() as conn:
         loaded = _decisions(conn, [key]).get(key)
     _apply_decision(item, loaded)
-    if item.state != (seen_state or "open"):
+    if seen_state not in (None, "", *STATES):
+        raise ValidationError(
+            "状态无效，请重新打开此事项 (state must be one of " + ", ".join(STATES) + ")",
+            field="state",
+        )
+    if item.state != "open" and item.state != (seen_state or "open"):
+        # decided by someone else since the user saw it (an item open now has no decision
+        # to replace: one the user saw has lapsed with a station's change)
         raise _decided_conflict(key, item)
     kind, ids = item.kind, item.station_ids
     now = datetime.now(UTC)

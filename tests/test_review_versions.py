@@ -62,6 +62,7 @@ def _stations() -> list[Station]:
         st("BADV", 0.007),
         st("RACE", 0.008),
         st("RACE2", 0.009),
+        st("LAPSE", 0.010),
         st("M1", -0.01, name="融水镇驿站", **exact),
         st("M2", -0.01, lon=seat.lon + 0.0002, name="融水镇 驿站", phone="0772-1", **exact),
     ]
@@ -296,3 +297,24 @@ def test_a_decision_committed_between_reading_and_writing_is_not_replaced(env, m
     monkeypatch.setattr(rq.hist, "area_codes", original)
     (item,) = [i for i in rq.queue(repo, [RONGSHUI], g, states=None) if i.key == key]
     assert (item.state, item.actor, item.decision_reason) == ("accepted", "other", "先处理")
+
+
+def test_an_unknown_state_is_a_400_and_a_lapsed_decision_is_not_a_conflict(env):
+    """``state`` must be one of the queue's states (400 otherwise, not a false "decided
+    meanwhile"); a decision the user saw that lapsed since (a station changed, the item is
+    open again) has nothing to protect: deciding with the current versions is applied."""
+    client = support.login(env["app"], "ed", PASSWORD)
+    repo = env["repo"]
+    seen = {"LAPSE": repo.get("LAPSE").version}
+    form = {"action": "dismiss", "versions": json.dumps(seen), "csrf_token": client.csrf}
+    rv = client.post("/manage/review/coarse:LAPSE?format=json", data={**form, "state": "whatever"})
+    assert rv.status_code == 400 and rv.get_json()["error"]["field"] == "state"
+    rv = client.post("/manage/review/coarse:LAPSE?format=json", data={**form, "state": "open"})
+    assert rv.status_code == 200 and rv.get_json()["item"]["state"] == "dismissed"
+    _edit_meanwhile(env, "LAPSE", "新地址LAPSE")  # the dismissal lapses: the item is open
+    fresh = {"LAPSE": repo.get("LAPSE").version}
+    rv = client.post(
+        "/manage/review/coarse:LAPSE?format=json",
+        data={**form, "versions": json.dumps(fresh), "state": "dismissed", "reason": "核实"},
+    )
+    assert rv.status_code == 200 and rv.get_json()["item"]["state"] == "dismissed"

@@ -1131,9 +1131,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "({home_code}), not to {county} ({county_code}), the county of the coordinates",
     ),
     "review.reason.township_guess_name": (
-        "乡镇代码 {township_code}（{township}）是导入时按位置估计的，与所述乡镇名称 {name} 不符",
-        "the township code {township_code} ({township}) was estimated from the position on "
-        "import and does not match the stated township name {name}",
+        "乡镇代码 {township_code}（{township}）是按位置估计的（非所述），"
+        "与所述乡镇名称 {name} 不符",
+        "the township code {township_code} ({township}) was estimated from the position (not "
+        "stated) and does not match the stated township name {name}",
     ),
     "review.reason.township_name_code": (
         "所述乡镇名称 {name} 与所述乡镇代码 {township_code}（{township}）不符",
@@ -1186,11 +1187,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # review decisions: an item decided by someone else meanwhile (issue 15 item 4)
     "manage.queue.decided_meanwhile": (
-        "您查看此事项后，{actor} 已于 {at} 将其处理为「{state}」（理由：{reason}）；"
-        "本次处理未执行。页面已显示最新情况，如仍需更改请重新处理。",
-        "After you opened this item, {actor} decided it as “{state}” at {at} (reason: {reason}); "
-        "your decision was not applied. The page shows the item as it is now; decide again if "
-        "it still needs changing.",
+        "此事项已由 {actor} 于 {at} 处理为「{state}」（理由：{reason}），本次处理未执行。"
+        "请查看此事项的最新情况，如仍需更改请重新处理。",
+        "This item was decided as “{state}” by {actor} at {at} (reason: {reason}); your "
+        "decision was not applied. Look at the item as it is now and decide again if it "
+        "still needs changing.",
     ),
 }
 
