@@ -362,6 +362,26 @@ def submit(
         )
         return result
     # After the change: the stated codes and the county its point lies in.
+    if (
+        station.township
+        and not station.township_code
+        and before is not None
+        and access.user_covers(user, before)
+        and not access.user_covers(user, station)
+    ):
+        # A township name the county has no township of leaves the station without a
+        # township code, so a township's editor would lose it: a field error, not a 403.
+        why = f"no township of this county is named {station.township}"
+        result.errors["township"] = _message("township", why)
+        result.issues["township"] = RowIssue(
+            1,
+            "township",
+            why,
+            station.township,
+            code="township_not_found",
+            params={"name": station.township},
+        )
+        return result
     if not access.user_covers(user, station) or not access.point_covered(
         user.areas, station.lon, station.lat, gazetteer
     ):

@@ -273,3 +273,17 @@ def test_a_stored_guess_that_contradicts_the_name_is_a_review_reason():
     assert [r.code for r in found.details] == ["township_guess_name"]
     assert "和睦镇" in found.reasons[0] and seat.name in found.reasons[0]
     assert hemu.code  # the name names a real township of the county
+
+
+def test_a_township_editor_renaming_to_an_unknown_township_gets_a_field_error(repo):
+    """A township's editor renames the station's township to a name the county has none of:
+    the township code cannot follow the name, so the station would leave the editor's area.
+    A field error next to 乡镇 says why (before: a bare 403); nothing is written."""
+    seat = _town("融水镇")
+    s = _create(repo, ADMIN, lon=str(seat.lon + 0.002), lat=str(seat.lat)).station
+    town_editor = _user("town_ed", "editor", s.township_code)
+    fields = {"township": "火星乡", "lon": str(s.lon), "lat": str(s.lat)}
+    done = submit(repo, town_editor, "edit", s.id, fields, base_version=s.version, reason="改名")
+    assert not done.written and "township" in done.errors
+    assert done.issues["township"].code == "township_not_found"
+    assert repo.get(s.id).township == "融水镇"

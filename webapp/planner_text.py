@@ -984,6 +984,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "duplicate of stored station {other} with the same name, {distance_m} m away",
     ),
     "reason.id_exists": ("站点 {id} 已存在", "station {id} exists already"),
+    "reason.township_not_found": (
+        "本县区没有名为 {name} 的乡镇，无法确定乡镇代码；请填写现有乡镇的名称",
+        "no township of this county is named {name}, so its code is unknown; give the name "
+        "of an existing township",
+    ),
     "manage.words.field_reason": ("{field}：{reason}", "{field}: {reason}"),
     "manage.words.conflict": (
         "站点 {station_id} 在您打开的版本 {expected} 之后已被修改"
