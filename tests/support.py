@@ -586,3 +586,29 @@ def cli_user_add(server, name: str, *args: str, password: str = "") -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def drag_marker(page, context, selector: str, touch: bool) -> None:
+    """Drag the map marker ``selector`` 40 px right and 10 px down, by finger (touch events
+    through the DevTools protocol, as a phone sends them) or by mouse."""
+    pin = page.locator(selector)
+    pin.scroll_into_view_if_needed()
+    box = pin.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    if touch:
+        cdp = context.new_cdp_session(page)
+        for kind, dx, dy in (
+            ("touchStart", 0, 0),
+            *(("touchMove", 10 * k, 2.5 * k) for k in range(1, 5)),
+            ("touchEnd", 40, 10),
+        ):
+            points = [] if kind == "touchEnd" else [{"x": x + dx, "y": y + dy}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+        cdp.detach()
+    else:
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 20, y, steps=4)
+        page.mouse.move(x + 40, y + 10, steps=4)
+        page.mouse.up()

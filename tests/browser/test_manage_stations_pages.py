@@ -16,7 +16,7 @@ import pytest
 
 import support
 from support import MANAGE_SIZES as SIZES
-from support import OVERFLOW, LiveServer, cli_user_add, manage_login, manage_page
+from support import OVERFLOW, LiveServer, cli_user_add, drag_marker, manage_login, manage_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -59,27 +59,8 @@ def test_editor_drags_the_pin_saves_and_sees_the_history(browser, server, size):
         gcj_before = page.locator("#ms-systems tr[data-crs=gcj02] .ms-sys-value").inner_text()
         assert gcj_before != "—"
 
-        pin = page.locator(".ms-pin")
-        pin.scroll_into_view_if_needed()
-        box = pin.bounding_box()
-        assert box is not None
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        if size[0] == 360:  # a phone: the finger drags the pin (touch events)
-            cdp = context.new_cdp_session(page)
-            for kind, dx, dy in (
-                ("touchStart", 0, 0),
-                *(("touchMove", 10 * k, 2.5 * k) for k in range(1, 5)),
-                ("touchEnd", 40, 10),
-            ):
-                points = [] if kind == "touchEnd" else [{"x": x + dx, "y": y + dy}]
-                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
-            cdp.detach()
-        else:
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x + 20, y, steps=4)
-            page.mouse.move(x + 40, y + 10, steps=4)
-            page.mouse.up()
+        # a phone: the finger drags the pin (touch events); a desktop: the mouse
+        drag_marker(page, context, ".ms-pin", touch=size[0] == 360)
         page.wait_for_selector("#ms-map[data-moved='1']")
         new_lon = float(page.input_value("#ms-f-lon"))
         assert new_lon > old_lon + 1e-5

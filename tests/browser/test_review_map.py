@@ -26,7 +26,7 @@ from geo.models import Precision, Station
 from geo.store import StationRepository, UserRepository
 from support import MANAGE_PASSWORD as PASSWORD
 from support import MANAGE_SIZES as SIZES
-from support import OVERFLOW, LiveServer, manage_login, manage_page
+from support import OVERFLOW, LiveServer, drag_marker, manage_login, manage_page
 
 pytestmark = pytest.mark.browser
 RONGSHUI = "450225"
@@ -103,31 +103,6 @@ def _decided(page) -> None:
     assert page.locator("#mg-error, #mg-conflict").count() == 0, page.inner_text("main")
 
 
-def _drag(page, context, selector: str, touch: bool) -> None:
-    """Drag the marker ``selector`` 40 px right and 10 px down, by finger or by mouse."""
-    pin = page.locator(selector)
-    pin.scroll_into_view_if_needed()
-    box = pin.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    if touch:
-        cdp = context.new_cdp_session(page)
-        for kind, dx, dy in (
-            ("touchStart", 0, 0),
-            *(("touchMove", 10 * k, 2.5 * k) for k in range(1, 5)),
-            ("touchEnd", 40, 10),
-        ):
-            points = [] if kind == "touchEnd" else [{"x": x + dx, "y": y + dy}]
-            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
-        cdp.detach()
-    else:
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 20, y, steps=4)
-        page.mouse.move(x + 40, y + 10, steps=4)
-        page.mouse.up()
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_fix_a_coarse_item_by_dragging_the_pin(browser, server, size):
     sid = f"P{size[0]}"
@@ -138,7 +113,7 @@ def test_fix_a_coarse_item_by_dragging_the_pin(browser, server, size):
         assert page.locator("#mg-review-map .mg-station-marker").count() == 1
         assert page.evaluate(OVERFLOW) <= 0
         before = page.get_attribute("#mg-review-map", "data-pin")
-        _drag(page, context, "#mg-review-map .mg-pin", touch=size[0] == 360)
+        drag_marker(page, context, "#mg-review-map .mg-pin", touch=size[0] == 360)
         page.wait_for_selector("#mg-review-map[data-moved='1']")
         lon, lat = float(page.input_value("#mg-lon")), float(page.input_value("#mg-lat"))
         assert page.get_attribute("#mg-review-map", "data-pin") != before
