@@ -889,7 +889,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "看起来是标为 WGS-84 的 GCJ-02（高德/腾讯）坐标：请把坐标系设为 gcj02",
         "the coordinates fall in {found} ({found_code}), not in the stated {stated} "
         "({stated_code}); it looks like a GCJ-02 (Amap/Tencent) coordinate declared as WGS-84: "
-        "set 坐标系 to gcj02",
+        "set the coordinate system (crs) column to gcj02",
     ),
     "reason.name_missing": ("缺少名称", "name is missing"),
     "reason.kind_missing": ("缺少类型", "kind is missing"),
@@ -911,10 +911,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reason.geometry_not_point": ("要素的几何不是点（Point）", "the geometry is not a Point"),
     "reason.lon_not_number": ("经度不是数字", "longitude is not a number"),
     "reason.lat_not_number": ("纬度不是数字", "latitude is not a number"),
-    "reason.coordinates_missing": ("缺少坐标（经度/纬度）", "coordinates are missing (经度/纬度)"),
+    "reason.coordinates_missing": (
+        "缺少坐标（经度/纬度）",
+        "coordinates are missing (longitude/latitude)",
+    ),
     "reason.coordinates_missing_no_address": (
         "缺少坐标（经度/纬度），也没有可定位的地址",
-        "coordinates are missing (经度/纬度), and there is no address to geocode",
+        "coordinates are missing (longitude/latitude), and there is no address to geocode",
     ),
     "reason.coordinates_half": ("经度和纬度只填了一个", "only one of longitude/latitude is given"),
     "reason.swapped_fixed": ("经纬度填反了，已对调", "longitude and latitude were swapped; fixed"),
@@ -929,7 +932,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "未知的服务「{value}」，已忽略",
         "unknown service {value!r} ignored",
     ),
-    "reason.not_yes_no": ("「{value}」不是 是/否", "not a yes/no value (是/否): {value!r}"),
+    "reason.not_yes_no": ("「{value}」不是 是/否", "not a yes/no value: {value!r}"),
     "reason.not_datetime": (
         "不是日期或时间（请写 2026-11-01 或 2026-11-01T08:00:00）",
         "not a date/time (use 2026-11-01 or 2026-11-01T08:00:00)",
@@ -965,7 +968,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "reason.manager_named": (
         "负责人填的是姓名：记为已明确负责人，姓名不保存",
-        "负责人 given as a name: recorded as named, the name is not stored",
+        "the manager given as a name: recorded as named, the name is not stored",
     ),
     "reason.duplicate_id": (
         "编号重复（首次出现在第 {line} 行）",
@@ -1194,7 +1197,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "manage.queue.decided_meanwhile": (
         "此事项已由 {actor} 于 {at} 处理为「{state}」（理由：{reason}），本次处理未执行。"
         "请查看此事项的最新情况，如仍需更改请重新处理。",
-        "This item was decided as “{state}” by {actor} at {at} (reason: {reason}); your "
+        'This item was decided as "{state}" by {actor} at {at} (reason: {reason}); your '
         "decision was not applied. Look at the item as it is now and decide again if it "
         "still needs changing.",
     ),
